@@ -1,0 +1,1 @@
+"""HTTP concerns only: routes, guards, schemas. Business logic lives in the domain packages."""

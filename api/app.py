@@ -1,0 +1,63 @@
+"""The Litestar application: middleware order, routes, OpenAPI, problem+json errors."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Litestar
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api import attestation_routes, campaigns_routes, dialer_routes, dnc_routes, health, jobs, orgs, users
+from api.audit import AuditMiddleware
+from api.auth import JWTAuthenticationMiddleware, login, refresh, role_guard
+from api.deps import DEPENDENCIES
+from api.problems import EXCEPTION_HANDLERS
+from core.runtime import Runtime, current_runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime | None = None) -> Litestar:
+    runtime = runtime or current_runtime()
+    runtime.db.check_migrated()
+    route_handlers = [
+        health.health,
+        login,
+        refresh,
+        orgs.router,
+        users.router,
+        jobs.router,
+        *dnc_routes.ROUTES,
+        *attestation_routes.ROUTES,
+        *campaigns_routes.ROUTES,
+        *dialer_routes.ROUTES,
+    ]
+    app = Litestar(
+        route_handlers=route_handlers,
+        dependencies=DEPENDENCIES,
+        guards=[role_guard],
+        middleware=[
+            DefineMiddleware(JWTAuthenticationMiddleware, exclude=["^/schema"]),
+            AuditMiddleware,
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=runtime.settings.max_request_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Clearline API",
+            version="0.1.0",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                }
+            ),
+            security=[{"bearer": []}],
+        ),
+        response_cache_config=ResponseCacheConfig(),
+        debug=False,
+    )
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,32 @@
+"""GET /api/health: is the database reachable and migrated, is Redis answering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, get
+from sqlalchemy import text
+
+from api.auth import PUBLIC
+from core.runtime import Runtime
+
+
+@get("/api/health", opt=PUBLIC, sync_to_thread=True, tags=["system"])
+def health(runtime: Runtime) -> Response[dict[str, Any]]:
+    checks: dict[str, str] = {}
+    try:
+        with runtime.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        runtime.db.check_migrated()
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        runtime.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return Response(
+        {"status": "ok" if healthy else "degraded", "checks": checks}, status_code=200 if healthy else 503
+    )

@@ -1,0 +1,78 @@
+"""Organizations: platform admins create and list them; org admins read and rename their own."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import msgspec
+from litestar import Router, get, patch, post
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.auth import roles
+from core.accounts import create_org
+from core.errors import NotFoundError, ValidationError
+from core.models import Organization, Role
+
+
+class OrgOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    slug: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, o: Organization) -> OrgOut:
+        return cls(id=o.id, name=o.name, slug=o.slug, created_at=o.created_at)
+
+
+class OrgCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+
+
+class OrgUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+
+
+@post("/", opt=roles(Role.PLATFORM_ADMIN), sync_to_thread=True)
+def create_organization(data: OrgCreate, session: Session) -> OrgOut:
+    return OrgOut.of(create_org(session, data.name))
+
+
+@get("/", opt=roles(Role.ORG_ADMIN, Role.MANAGER, Role.COMPLIANCE, Role.AGENT), sync_to_thread=True)
+def list_organizations(session: Session) -> list[OrgOut]:
+    return [OrgOut.of(o) for o in session.scalars(select(Organization).order_by(Organization.name))]
+
+
+def _org(session: Session, org_id: uuid.UUID) -> Organization:
+    org = session.scalars(select(Organization).where(Organization.id == org_id)).one_or_none()
+    if org is None:
+        raise NotFoundError(f"organization {org_id} not found")
+    return org
+
+
+@get(
+    "/{org_id:uuid}",
+    opt=roles(Role.ORG_ADMIN, Role.MANAGER, Role.COMPLIANCE, Role.AGENT),
+    sync_to_thread=True,
+)
+def get_organization(org_id: uuid.UUID, session: Session) -> OrgOut:
+    return OrgOut.of(_org(session, org_id))
+
+
+@patch("/{org_id:uuid}", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
+def update_organization(org_id: uuid.UUID, data: OrgUpdate, session: Session) -> OrgOut:
+    org = _org(session, org_id)
+    name = data.name.strip()
+    if not name or len(name) > 200:
+        raise ValidationError("organization name must be 1-200 characters", field="name")
+    org.name = name
+    return OrgOut.of(org)
+
+
+router = Router(
+    "/api/orgs",
+    route_handlers=[create_organization, list_organizations, get_organization, update_organization],
+    tags=["organizations"],
+)

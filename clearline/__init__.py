@@ -1,0 +1,1 @@
+"""The composition root: the `clearline` command line, which wires every package together."""

@@ -1,0 +1,12 @@
+"""Every dramatiq actor module, so that `clearline worker` (and tests) load all of them at once."""
+
+from __future__ import annotations
+
+import importlib
+
+import core.broker  # noqa: F401 - installs the broker before any actor is declared
+
+ACTOR_MODULES: tuple[str, ...] = ()
+
+for _name in ACTOR_MODULES:
+    importlib.import_module(_name)

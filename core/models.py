@@ -1,0 +1,106 @@
+"""Tables of the foundation: organizations, users, audit log, jobs."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, OrgScoped, TenantRoot, utcnow
+
+JsonDict = dict[str, Any]
+JSONB_ = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Role(enum.StrEnum):
+    PLATFORM_ADMIN = "platform_admin"
+    ORG_ADMIN = "org_admin"
+    MANAGER = "manager"
+    AGENT = "agent"
+    COMPLIANCE = "compliance"
+
+
+class Organization(TenantRoot, Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    settings: Mapped[JsonDict] = mapped_column(JSONB_, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(OrgScoped, Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("email"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # NULL only for platform admins, who span every organization.
+    org_id: Mapped[uuid.UUID | None] = mapped_column(  # type: ignore[assignment]
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, name="user_role", values_callable=lambda e: [m.value for m in e])
+    )
+    password_hash: Mapped[str] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEntry(OrgScoped, Base):
+    """Who did what to which thing, from where and when. Written for every mutating request."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_org_at", "org_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(  # type: ignore[assignment]
+        ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
+    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    actor: Mapped[str] = mapped_column(String(254), default="")
+    action: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(500), default="")
+    outcome: Mapped[str] = mapped_column(String(40), default="ok")
+    client_ip: Mapped[str | None] = mapped_column(INET, default=None)
+    detail: Mapped[JsonDict] = mapped_column(JSONB_, default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Job(OrgScoped, Base):
+    """Progress of one long-running job (imports, purges, reports)."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[JobStatus] = mapped_column(
+        Enum(JobStatus, name="job_status", values_callable=lambda e: [m.value for m in e]),
+        default=JobStatus.QUEUED,
+    )
+    progress_pct: Mapped[float] = mapped_column(default=0.0)
+    counts: Mapped[JsonDict] = mapped_column(JSONB_, default=dict)
+    params: Mapped[JsonDict] = mapped_column(JSONB_, default=dict)
+    result: Mapped[JsonDict] = mapped_column(JSONB_, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

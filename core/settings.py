@@ -1,0 +1,77 @@
+"""Settings from the environment. One frozen object, read once per process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str | None
+    redis_url: str | None
+    secret_key: str
+    host: str
+    port: int
+    access_token_ttl_s: int
+    refresh_token_ttl_s: int
+    max_request_body_bytes: int
+    max_upload_bytes: int
+    trusted_proxies: tuple[str, ...]
+    public_base_url: str
+
+    @property
+    def uses_embedded_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+
+def _load_or_create_secret(home: Path) -> str:
+    """The secret key signs tokens and derives at-rest encryption keys: generated once, kept 0600."""
+    path = home / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    home.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, key.encode())
+    finally:
+        os.close(fd)
+    return key
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("CLEARLINE_HOME", "./.clearline")).expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    secret = env.get("CLEARLINE_SECRET_KEY") or _load_or_create_secret(home)
+    host = env.get("CLEARLINE_HOST", "127.0.0.1")
+    port = int(env.get("CLEARLINE_PORT", "8000"))
+    proxies = tuple(p.strip() for p in env.get("CLEARLINE_TRUSTED_PROXIES", "").split(",") if p.strip())
+    return Settings(
+        home=home,
+        database_url=env.get("DATABASE_URL") or None,
+        redis_url=env.get("REDIS_URL") or None,
+        secret_key=secret,
+        host=host,
+        port=port,
+        access_token_ttl_s=int(env.get("CLEARLINE_ACCESS_TOKEN_TTL", "900")),
+        refresh_token_ttl_s=int(env.get("CLEARLINE_REFRESH_TOKEN_TTL", str(7 * 24 * 3600))),
+        max_request_body_bytes=int(env.get("CLEARLINE_MAX_BODY_BYTES", str(1024 * 1024))),
+        max_upload_bytes=int(env.get("CLEARLINE_MAX_UPLOAD_BYTES", str(2 * 1024 * 1024 * 1024))),
+        trusted_proxies=proxies,
+        public_base_url=env.get("CLEARLINE_PUBLIC_URL", f"http://{host}:{port}"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

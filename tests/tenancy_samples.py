@@ -1,0 +1,48 @@
+"""How to make, in organization A, an object that a route's path parameter can name.
+
+The tenant-isolation test walks every route; each path parameter name needs an entry here, or the test
+fails and says which one is missing. Domain packages add their own entries (a function that creates the
+object in `world.owner` and returns its id as a string). `BODIES` overrides the generated request body for
+routes whose schema the generic generator cannot satisfy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.db import Scope
+from core.jobs import create_job
+from tests.conftest import Tenant
+
+
+@dataclass
+class World:
+    owner: Tenant  # organization A: owns every sample object
+    cache: dict[str, str] = field(default_factory=dict)
+
+    def sample(self, param: str) -> str:
+        if param not in self.cache:
+            factory = SAMPLES.get(param)
+            if factory is None:
+                raise LookupError(
+                    f"no sample object for path parameter {param!r}: add one to tests/tenancy_samples.py"
+                )
+            self.cache[param] = factory(self)
+        return self.cache[param]
+
+
+def _job(world: World) -> str:
+    scope = Scope(world.owner.org.id)
+    return str(create_job(world.owner.runtime.db, scope, kind="sample", params={}, created_by=None))
+
+
+SAMPLES: dict[str, Callable[[World], str]] = {
+    "org_id": lambda w: str(w.owner.org.id),
+    "user_id": lambda w: str(w.owner.users["agent"].id),
+    "job_id": _job,
+}
+
+# (METHOD, path template) -> request body (JSON-able) or a callable building one from the world.
+BODIES: dict[tuple[str, str], Any] = {}
