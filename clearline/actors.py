@@ -6,7 +6,7 @@ import importlib
 
 import core.broker  # noqa: F401 - installs the broker before any actor is declared
 
-ACTOR_MODULES: tuple[str, ...] = ()
+ACTOR_MODULES: tuple[str, ...] = ("dnc.tasks", "campaigns.tasks")
 
 for _name in ACTOR_MODULES:
     importlib.import_module(_name)

@@ -4,4 +4,16 @@ from __future__ import annotations
 
 import click
 
-ALL: list[click.Command] = []
+import attestation.cli
+import campaigns.cli
+import dialer.cli
+import dialer.simulation.cli
+import dnc.cli
+
+ALL: list[click.Command] = [
+    *dnc.cli.COMMANDS,
+    *attestation.cli.COMMANDS,
+    *campaigns.cli.COMMANDS,
+    *dialer.cli.COMMANDS,
+    *dialer.simulation.cli.COMMANDS,
+]
