@@ -1,1 +1,53 @@
-"""Tables of the dialer package."""
+"""Tables of the dialer package: agent sessions and trunk alarms.
+
+Call attempts themselves are `campaigns.models.CallAttempt`; live agent state is in Redis
+(`dialer.engine.agents`). These tables keep what must outlive a process: who was logged in, from which
+phone, when their leg was up (evidence for the connect times in the attempts), and carrier rejections that
+need a human (STIR/SHAKEN identity failures 428/436/437/438, trunk outages).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, OrgScoped, utcnow
+
+
+class AgentSession(OrgScoped, Base):
+    """One login of an agent to a campaign, from `started_at` until logout or loss of the phone leg."""
+
+    __tablename__ = "dialer_agent_sessions"
+    __table_args__ = (Index("ix_dialer_agent_sessions_agent_started", "agent_id", "started_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    agent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    sip_uri: Mapped[str] = mapped_column(String(300))
+    worker: Mapped[str] = mapped_column(String(64), default="")
+    leg_id: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    connected_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    end_reason: Mapped[str] = mapped_column(String(64), default="")
+    calls_handled: Mapped[int] = mapped_column(default=0)
+
+
+class TrunkAlarm(OrgScoped, Base):
+    """A carrier response a human must look at: identity rejections (428/436/437/438) and trunk failures."""
+
+    __tablename__ = "dialer_trunk_alarms"
+    __table_args__ = (Index("ix_dialer_trunk_alarms_org_raised", "org_id", "raised_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    trunk: Mapped[str] = mapped_column(String(100))
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    attempt_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    kind: Mapped[str] = mapped_column(String(40))  # identity_rejected | trunk_failure
+    sip_status: Mapped[int] = mapped_column(default=0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cleared_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,103 @@
+"""Live agent state: atomic claims across processes, worker preference, wrap-up and pause rules."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+
+import pytest
+import redis
+
+from core.runtime import Runtime
+from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
+
+
+def _login(board: AgentBoard, campaign: str, worker: str) -> str:
+    agent = str(uuid.uuid4())
+    board.start_session(
+        agent_id=agent, org_id="org", campaign_id=campaign, session_id=str(uuid.uuid4()), sip_uri="sip:a@h"
+    )
+    board.leg_up(agent, worker=worker, leg_id=f"leg-{agent[:6]}")
+    return agent
+
+
+def test_claim_prefers_an_agent_on_the_worker_that_holds_the_call(runtime: Runtime) -> None:
+    board = AgentBoard(runtime.redis)
+    campaign = str(uuid.uuid4())
+    remote = _login(board, campaign, "w1")
+    local = _login(board, campaign, "w2")
+    claimed = board.claim(campaign, attempt_id="a1", prefer_worker="w2")
+    assert claimed is not None and claimed.agent_id == local and claimed.worker == "w2"
+    claimed = board.claim(campaign, attempt_id="a2", prefer_worker="w2")
+    assert claimed is not None and claimed.agent_id == remote  # falls back to any READY agent
+    assert board.claim(campaign, attempt_id="a3", prefer_worker="w2") is None
+    status = board.status(local)
+    assert status is not None and status.state is AgentState.INCALL and status.attempt_id == "a1"
+
+
+def _claim_many(redis_url: str, campaign: str, n: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    board = AgentBoard(redis.Redis.from_url(redis_url))
+    got = []
+    for i in range(n):
+        claimed = board.claim(campaign, attempt_id=f"{multiprocessing.current_process().pid}-{i}", prefer_worker="")
+        if claimed is not None:
+            got.append(claimed.agent_id)
+    out.put(got)
+
+
+def test_no_agent_is_claimed_twice_by_racing_processes(runtime: Runtime) -> None:
+    board = AgentBoard(runtime.redis)
+    campaign = str(uuid.uuid4())
+    agents = {_login(board, campaign, f"w{i % 3}") for i in range(40)}
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_claim_many, args=(runtime.redis_url, campaign, 30, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    claimed = [a for _ in procs for a in out.get(timeout=60)]
+    for p in procs:
+        p.join(timeout=30)
+    assert len(claimed) == len(set(claimed)) == 40
+    assert set(claimed) == agents
+
+
+def test_wrap_ends_at_its_deadline_or_in_pause_when_one_was_asked_for(runtime: Runtime) -> None:
+    board = AgentBoard(runtime.redis)
+    campaign = str(uuid.uuid4())
+    a, b = _login(board, campaign, "w1"), _login(board, campaign, "w1")
+    for agent, attempt in ((a, "x1"), (b, "x2")):
+        claimed = board.claim(campaign, attempt_id=attempt, prefer_worker="w1")
+        assert claimed is not None
+    first = board.status(a)
+    assert first is not None
+    attempt_a = first.attempt_id
+    attempt_b = "x2" if attempt_a == "x1" else "x1"
+    board.call_ended(a, attempt_a, wrap_s=5, at_ms=1_000)
+    board.call_ended(b, attempt_b, wrap_s=5, at_ms=1_000)
+    assert board.pause(b) is AgentState.WRAP  # pause takes effect when the wrap-up ends
+    assert board.expire_wraps(at_ms=5_999) == []
+    assert sorted(board.expire_wraps(at_ms=6_000)) == sorted([a, b])
+    sa, sb = board.status(a), board.status(b)
+    assert sa is not None and sa.state is AgentState.READY and sa.last_attempt_id == attempt_a
+    assert sb is not None and sb.state is AgentState.PAUSED
+    board.resume(b)
+    with pytest.raises(AgentStateError):
+        board.resume(b)
+
+
+def test_every_state_change_is_in_the_campaign_event_stream(runtime: Runtime) -> None:
+    board = AgentBoard(runtime.redis)
+    campaign = str(uuid.uuid4())
+    agent = _login(board, campaign, "w1")
+    board.pause(agent)
+    board.logout(agent)
+    events = board.events_since(campaign, "0")
+    assert [(e.old_state, e.new_state) for e in events] == [
+        ("LOGGED_OUT", "CONNECTING"),
+        ("CONNECTING", "READY"),
+        ("READY", "PAUSED"),
+        ("PAUSED", "LOGGED_OUT"),
+    ]
+    assert board.events_since(campaign, events[1].stream_id)[0].new_state == "PAUSED"
+    assert board.campaign_agents(campaign) == []
+    assert board.ready_count(campaign) == 0
