@@ -1,1 +1,281 @@
-"""Tables of the campaigns package."""
+"""Tables of the campaigns package: campaigns and their settings, agents, dispositions, lead lists, leads,
+and the call attempts that are the evidence of every call."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, OrgScoped, utcnow
+
+JsonDict = dict[str, Any]
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    FINISHED = "finished"
+
+
+class DialMethod(enum.StrEnum):
+    PREDICTIVE = "predictive"
+    PROGRESSIVE = "progressive"
+    PREVIEW = "preview"
+
+
+class CallerIdMode(enum.StrEnum):
+    FIXED = "fixed"  # always `caller_id`
+    LOCAL_PRESENCE = "local_presence"  # a number of the organization's TN inventory in the lead's area code
+
+
+class DedupeScope(enum.StrEnum):
+    """Against which leads an imported number counts as a duplicate."""
+
+    NONE = "none"
+    LIST = "list"
+    CAMPAIGN = "campaign"
+    ORGANIZATION = "organization"
+
+
+class ListStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DELETING = "deleting"  # a purge job is removing it; never leased again
+
+
+class LeadStatus(enum.StrEnum):
+    CALLABLE = "callable"  # may be leased once `next_attempt_at` is due
+    BLOCKED = "blocked"  # the compliance engine said no (reasons in `verdict_reasons`)
+    IN_PROGRESS = "in_progress"  # leased to a dialer (see lease_holder / lease_expires_at)
+    CALLBACK = "callback"  # a scheduled callback at `callback_at`
+    DONE = "done"  # final: sale, final disposition, attempts exhausted, invalid number, DNC
+
+
+class Outcome(enum.StrEnum):
+    """How a call attempt ended (the vocabulary shared with the dialer and the abandon report)."""
+
+    BLOCKED = "blocked"
+    HUMAN = "human"
+    ABANDONED = "abandoned"
+    MACHINE = "machine"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    INVALID = "invalid"
+    FAILED = "failed"
+    IN_PROGRESS = "in_progress"
+
+
+def _one_of(column: str, values: type[enum.StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Campaign(OrgScoped, Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        UniqueConstraint("org_id", "name", name="uq_campaigns_org_name"),
+        CheckConstraint(_one_of("status", CampaignStatus), name="status"),
+        CheckConstraint(_one_of("dial_method", DialMethod), name="dial_method"),
+        CheckConstraint(_one_of("caller_id_mode", CallerIdMode), name="caller_id_mode"),
+        CheckConstraint(_one_of("dedupe_scope", DedupeScope), name="dedupe_scope"),
+        CheckConstraint("abandon_target > 0 AND abandon_target <= 0.03", name="abandon_target"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT.value)
+    dial_method: Mapped[str] = mapped_column(String(16), default=DialMethod.PREDICTIVE.value)
+    # Pacing: the policy name given to dialer.pacing.make_policy, its extra settings, and the limits.
+    pacing_policy: Mapped[str] = mapped_column(String(64), default="predictive")
+    pacing_settings: Mapped[JsonDict] = mapped_column(JSONB, default=dict)
+    abandon_target: Mapped[float] = mapped_column(default=0.025)
+    max_lines_per_agent: Mapped[float] = mapped_column(default=3.0)
+    trunk_profile: Mapped[str] = mapped_column(String(100), default="default")
+    max_cps: Mapped[float | None] = mapped_column(default=None)
+    max_lines: Mapped[int | None] = mapped_column(default=None)
+    caller_id_mode: Mapped[str] = mapped_column(String(16), default=CallerIdMode.FIXED.value)
+    caller_id: Mapped[str | None] = mapped_column(String(16), default=None)  # E.164
+    # Calling-hours override: may only narrow the law's window (the compliance engine intersects them).
+    calling_window_start: Mapped[time | None] = mapped_column(Time, default=None)
+    calling_window_end: Mapped[time | None] = mapped_column(Time, default=None)
+    allowed_countries: Mapped[list[str]] = mapped_column(JSONB, default=lambda: ["US"])
+    blocked_states: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    blocked_area_codes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    default_region: Mapped[str] = mapped_column(String(2), default="US")
+    dedupe_scope: Mapped[str] = mapped_column(String(16), default=DedupeScope.CAMPAIGN.value)
+    # {outcome: {"delay_s": int, "max_attempts": int}}; see campaigns.recycle.
+    recycle_rules: Mapped[JsonDict] = mapped_column(JSONB, default=dict)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=10)
+    safe_harbor_wav: Mapped[str | None] = mapped_column(Text, default=None)
+    opt_out_key: Mapped[str] = mapped_column(String(1), default="9")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CampaignAgent(OrgScoped, Base):
+    __tablename__ = "campaign_agents"
+    __table_args__ = (UniqueConstraint("campaign_id", "user_id", name="uq_campaign_agents_campaign_user"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Disposition(OrgScoped, Base):
+    """What an agent says a call was; the flags decide what happens to the lead."""
+
+    __tablename__ = "dispositions"
+    __table_args__ = (UniqueConstraint("campaign_id", "code", name="uq_dispositions_campaign_code"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    human_answered: Mapped[bool] = mapped_column(default=True)
+    sale: Mapped[bool] = mapped_column(default=False)
+    dnc: Mapped[bool] = mapped_column(default=False)
+    callback: Mapped[bool] = mapped_column(default=False)
+    final: Mapped[bool] = mapped_column(default=False)
+
+
+class LeadList(OrgScoped, Base):
+    """One uploaded file's leads. The row is written in the same transaction as its leads, so a list
+    that exists is always complete."""
+
+    __tablename__ = "lead_lists"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", ListStatus), name="status"),
+        Index("ix_lead_lists_campaign_sha", "campaign_id", "file_sha256"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default=ListStatus.ACTIVE.value)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    file_name: Mapped[str] = mapped_column(String(300), default="")
+    file_sha256: Mapped[str] = mapped_column(String(64), default="")
+    file_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    column_mapping: Mapped[JsonDict] = mapped_column(JSONB, default=dict)
+    counts: Mapped[JsonDict] = mapped_column(JSONB, default=dict)
+    error_report: Mapped[str | None] = mapped_column(Text, default=None)  # path of the CSV, when any
+    import_job_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Lead(OrgScoped, Base):
+    __tablename__ = "leads"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", LeadStatus), name="status"),
+        Index("ix_leads_list", "list_id"),
+        Index("ix_leads_campaign_e164", "campaign_id", "phone_e164"),
+        Index("ix_leads_org_e164", "org_id", "phone_e164"),
+        # The hopper's three passes each walk one small partial index in the order it hands leads out.
+        Index(
+            "ix_leads_hopper_callable",
+            "campaign_id",
+            text("priority DESC"),
+            "id",
+            postgresql_where=text("status = 'callable'"),
+        ),
+        Index(
+            "ix_leads_hopper_callback",
+            "campaign_id",
+            "callback_at",
+            postgresql_where=text("status = 'callback'"),
+        ),
+        Index(
+            "ix_leads_hopper_expired",
+            "campaign_id",
+            "lease_expires_at",
+            postgresql_where=text("status = 'in_progress'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # Indexed together with the number (ix_leads_org_e164): one index fewer to maintain on bulk imports.
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    list_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lead_lists.id", ondelete="CASCADE"))
+    row_number: Mapped[int] = mapped_column(Integer)  # line in the uploaded file (header = 1)
+    phone_raw: Mapped[str] = mapped_column(Text)
+    phone_e164: Mapped[str] = mapped_column(String(16))
+    first_name: Mapped[str | None] = mapped_column(Text, default=None)
+    last_name: Mapped[str | None] = mapped_column(Text, default=None)
+    state: Mapped[str | None] = mapped_column(String(2), default=None)
+    zip_code: Mapped[str | None] = mapped_column(String(10), default=None)
+    consent: Mapped[str] = mapped_column(String(20), default="none")
+    consent_at: Mapped[date | None] = mapped_column(Date, default=None)
+    wireless: Mapped[bool | None] = mapped_column(default=None)
+    extra: Mapped[JsonDict] = mapped_column(JSONB, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=LeadStatus.CALLABLE.value)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # counted attempts (failed ones do not count)
+    outcome_counts: Mapped[JsonDict] = mapped_column(JSONB, default=dict)  # {outcome: n}
+    last_outcome: Mapped[str | None] = mapped_column(String(16), default=None)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    callback_at: Mapped[datetime | None] = mapped_column(default=None)
+    callback_agent_id: Mapped[uuid.UUID | None] = mapped_column(default=None)  # None: any agent
+    lease_holder: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    verdict: Mapped[str] = mapped_column(String(16), default="callable")
+    verdict_reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    scrubbed_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=text("now()"))
+
+
+class CallAttempt(OrgScoped, Base):
+    """One row per call (or per call not placed because of its verdict): the compliance evidence."""
+
+    __tablename__ = "call_attempts"
+    __table_args__ = (
+        Index("ix_call_attempts_lead", "lead_id"),
+        Index("ix_call_attempts_campaign_placed", "campaign_id", "placed_at"),
+        Index("ix_call_attempts_org_e164_placed", "org_id", "e164", "placed_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("leads.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(16), default="")  # the number dialed, as dialed
+    trunk: Mapped[str] = mapped_column(String(100), default="")
+    caller_id: Mapped[str | None] = mapped_column(String(16), default=None)
+    attestation: Mapped[str | None] = mapped_column(String(1), default=None)
+    attestation_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    origid: Mapped[str | None] = mapped_column(String(64), default=None)
+    identity_header_present: Mapped[bool] = mapped_column(default=False)
+    sip_call_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    placed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ringing_at: Mapped[datetime | None] = mapped_column(default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    agent_connected_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    sip_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    outcome: Mapped[str] = mapped_column(String(16), default=Outcome.IN_PROGRESS.value)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    disposition: Mapped[str | None] = mapped_column(String(32), default=None)
+    verdict_reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    worker: Mapped[str] = mapped_column(String(200), default="")

@@ -1,0 +1,305 @@
+"""Recording call attempts (the compliance evidence) and moving their leads on by the recycle rules.
+
+The dialer calls `start_attempt` when it places a call on a leased lead (or `record_blocked` when the
+dial-time verdict says no), `record_progress` as the call rings/answers/connects, and `finish_attempt`
+when it ends. Agents then give a disposition (`set_disposition`), which may schedule a callback or add the
+number to the internal DNC list. These are system calls keyed by ids; API routes look the objects up
+through the caller's scoped session before calling them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns.hopper import clear_lease
+from campaigns.models import CallAttempt, Campaign, Disposition, Lead, LeadStatus, Outcome
+from campaigns.recycle import (
+    FINAL_OUTCOMES,
+    NextStep,
+    RecycleRules,
+    after_outcome,
+    counts_as_attempt,
+    recycle,
+)
+from core.db import ALL_ORGS, Database
+from core.errors import ConflictError, NotFoundError, ValidationError
+
+
+class LeaseLostError(ConflictError):
+    """The lead is no longer leased to this dialer (its lease expired and it moved on)."""
+
+
+def _locked_lead(s: Session, lead_id: int) -> Lead:
+    lead = s.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).one_or_none()
+    if lead is None:
+        raise NotFoundError(f"lead {lead_id} not found")
+    return lead
+
+
+def _held_lead(s: Session, lead_id: int, holder: str) -> Lead:
+    lead = _locked_lead(s, lead_id)
+    if lead.status != LeadStatus.IN_PROGRESS.value or lead.lease_holder != holder:
+        raise LeaseLostError(f"lead {lead_id} is not leased to {holder!r}")
+    return lead
+
+
+def start_attempt(
+    db: Database,
+    lead_id: int,
+    *,
+    holder: str,
+    placed_at: datetime,
+    trunk: str = "",
+    caller_id: str | None = None,
+    attestation: str | None = None,
+    attestation_reason: str | None = None,
+    origid: str | None = None,
+    identity_header_present: bool = False,
+    sip_call_id: str | None = None,
+    verdict_reasons: Sequence[str] = (),
+) -> uuid.UUID:
+    """Record that a call to a lead leased by `holder` is being placed; returns the attempt id."""
+    with db.session(ALL_ORGS) as s:
+        lead = _held_lead(s, lead_id, holder)
+        attempt = CallAttempt(
+            org_id=lead.org_id,
+            lead_id=lead.id,
+            campaign_id=lead.campaign_id,
+            e164=lead.phone_e164,
+            trunk=trunk,
+            caller_id=caller_id,
+            attestation=attestation,
+            attestation_reason=attestation_reason,
+            origid=origid,
+            identity_header_present=identity_header_present,
+            sip_call_id=sip_call_id,
+            placed_at=placed_at,
+            outcome=Outcome.IN_PROGRESS.value,
+            verdict_reasons=list(verdict_reasons),
+            worker=holder,
+        )
+        s.add(attempt)
+        lead.last_attempt_at = placed_at
+        s.flush()
+        return attempt.id
+
+
+def record_blocked(
+    db: Database,
+    lead_id: int,
+    *,
+    holder: str,
+    at: datetime,
+    verdict_reasons: Sequence[str],
+    retry_at: datetime | None = None,
+) -> uuid.UUID:
+    """Record that a leased lead was not dialed because of its dial-time verdict.
+
+    `retry_at` is for verdicts that pass with time (outside the calling window, 24-hour cap): the lead
+    becomes callable again then. Without it the lead is blocked for good.
+    """
+    if not verdict_reasons:
+        raise ValidationError("a blocked attempt needs the verdict's reasons", field="verdict_reasons")
+    with db.session(ALL_ORGS) as s:
+        lead = _held_lead(s, lead_id, holder)
+        attempt = CallAttempt(
+            org_id=lead.org_id,
+            lead_id=lead.id,
+            campaign_id=lead.campaign_id,
+            e164=lead.phone_e164,
+            placed_at=at,
+            ended_at=at,
+            outcome=Outcome.BLOCKED.value,
+            verdict_reasons=list(verdict_reasons),
+            worker=holder,
+        )
+        s.add(attempt)
+        clear_lease(lead)
+        lead.last_outcome = Outcome.BLOCKED.value
+        if retry_at is None:
+            lead.status = LeadStatus.BLOCKED.value
+            lead.verdict = "blocked"
+            lead.verdict_reasons = list(verdict_reasons)
+            lead.scrubbed_at = at
+        else:
+            lead.status = LeadStatus.CALLBACK.value if lead.callback_at else LeadStatus.CALLABLE.value
+            lead.next_attempt_at = retry_at
+            if lead.callback_at is not None:
+                lead.callback_at = max(lead.callback_at, retry_at)
+        s.flush()
+        return attempt.id
+
+
+def record_progress(
+    db: Database,
+    attempt_id: uuid.UUID,
+    *,
+    ringing_at: datetime | None = None,
+    answered_at: datetime | None = None,
+    agent_connected_at: datetime | None = None,
+    agent_id: uuid.UUID | None = None,
+    sip_call_id: str | None = None,
+    sip_status: int | None = None,
+) -> None:
+    """Stamp what happened so far on a call; arguments left as None are not changed."""
+    values = {
+        "ringing_at": ringing_at,
+        "answered_at": answered_at,
+        "agent_connected_at": agent_connected_at,
+        "agent_id": agent_id,
+        "sip_call_id": sip_call_id,
+        "sip_status": sip_status,
+    }
+    with db.session(ALL_ORGS) as s:
+        attempt = s.get(CallAttempt, attempt_id, with_for_update=True)
+        if attempt is None:
+            raise NotFoundError(f"call attempt {attempt_id} not found")
+        for name, value in values.items():
+            if value is not None:
+                setattr(attempt, name, value)
+
+
+def _rules(s: Session, campaign_id: uuid.UUID) -> RecycleRules:
+    campaign = s.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFoundError(f"campaign {campaign_id} not found")
+    return RecycleRules.of(campaign.recycle_rules, campaign.max_attempts)
+
+
+def _apply(lead: Lead, step: NextStep) -> None:
+    lead.status = step.status.value
+    lead.next_attempt_at = step.next_attempt_at
+    if step.status is not LeadStatus.CALLBACK:
+        lead.callback_at = None
+        lead.callback_agent_id = None
+
+
+def finish_attempt(
+    db: Database, attempt_id: uuid.UUID, *, outcome: str, ended_at: datetime, sip_status: int | None = None
+) -> LeadStatus:
+    """Close an attempt with its outcome and move the lead on by the campaign's recycle rules.
+
+    Returns the lead's new status. If the lead's lease was lost meanwhile (another dialer has it now),
+    the attempt is still recorded and counted, but the lead's status is left to its current holder.
+    """
+    if outcome not in FINAL_OUTCOMES or outcome == Outcome.BLOCKED:
+        raise ValidationError(
+            f"outcome {outcome!r} cannot end a placed call; one of "
+            f"{sorted(FINAL_OUTCOMES - {Outcome.BLOCKED.value})}",
+            field="outcome",
+        )
+    with db.session(ALL_ORGS) as s:
+        attempt = s.get(CallAttempt, attempt_id, with_for_update=True)
+        if attempt is None:
+            raise NotFoundError(f"call attempt {attempt_id} not found")
+        if attempt.outcome != Outcome.IN_PROGRESS.value:
+            raise ConflictError(f"call attempt {attempt_id} already ended ({attempt.outcome})")
+        attempt.outcome = outcome
+        attempt.ended_at = ended_at
+        if sip_status is not None:
+            attempt.sip_status = sip_status
+        lead = _locked_lead(s, attempt.lead_id)
+        if counts_as_attempt(outcome):
+            lead.attempts += 1
+        lead.outcome_counts = {**lead.outcome_counts, outcome: lead.outcome_counts.get(outcome, 0) + 1}
+        lead.last_outcome = outcome
+        if lead.status != LeadStatus.IN_PROGRESS.value or lead.lease_holder != attempt.worker:
+            return LeadStatus(lead.status)
+        step = after_outcome(
+            _rules(s, lead.campaign_id),
+            outcome=outcome,
+            attempts=lead.attempts,
+            outcome_count=lead.outcome_counts[outcome],
+            now=ended_at,
+        )
+        clear_lease(lead)
+        _apply(lead, step)
+        return step.status
+
+
+def set_disposition(
+    db: Database,
+    attempt_id: uuid.UUID,
+    *,
+    code: str,
+    agent_id: uuid.UUID | None,
+    at: datetime,
+    callback_at: datetime | None = None,
+    callback_same_agent: bool = False,
+) -> LeadStatus:
+    """Apply an agent's disposition to an attempt and its lead; returns the lead's new status.
+
+    DNC: the lead is done (the number's entry in the internal DNC list is the compliance engine's, added
+    by the API). Callback: the lead is scheduled at `callback_at`, for any agent or only this one. Sale or
+    final: done. Anything else: recycled by the campaign's `human` rule.
+    """
+    with db.session(ALL_ORGS) as s:
+        attempt = s.get(CallAttempt, attempt_id, with_for_update=True)
+        if attempt is None:
+            raise NotFoundError(f"call attempt {attempt_id} not found")
+        disposition = s.scalars(
+            select(Disposition).where(
+                Disposition.campaign_id == attempt.campaign_id, Disposition.code == code
+            )
+        ).one_or_none()
+        if disposition is None:
+            raise ValidationError(f"campaign has no disposition {code!r}", field="disposition")
+        attempt.disposition = code
+        if agent_id is not None and attempt.agent_id is None:
+            attempt.agent_id = agent_id
+        lead = _locked_lead(s, attempt.lead_id)
+        if lead.status == LeadStatus.IN_PROGRESS.value and lead.lease_holder != attempt.worker:
+            raise ConflictError(f"lead {lead.id} is being called again; dispose of that call instead")
+        step = _after_disposition(s, lead, disposition, at=at, callback_at=callback_at)
+        clear_lease(lead)
+        _apply(lead, step)
+        if step.status is LeadStatus.CALLBACK:
+            lead.callback_at = callback_at
+            lead.callback_agent_id = (attempt.agent_id or agent_id) if callback_same_agent else None
+        return step.status
+
+
+def _after_disposition(
+    s: Session, lead: Lead, disposition: Disposition, *, at: datetime, callback_at: datetime | None
+) -> NextStep:
+    if disposition.dnc:
+        lead.verdict = "blocked"
+        lead.verdict_reasons = sorted({*lead.verdict_reasons, "internal_dnc"})
+        return NextStep(LeadStatus.DONE, None)
+    if disposition.callback:
+        if callback_at is None:
+            raise ValidationError(
+                f"disposition {disposition.code!r} schedules a callback: give callback_at",
+                field="callback_at",
+            )
+        if callback_at <= at:
+            raise ValidationError("callback_at must be in the future", field="callback_at")
+        return NextStep(LeadStatus.CALLBACK, callback_at)
+    if disposition.sale or disposition.final:
+        return NextStep(LeadStatus.DONE, None)
+    return recycle(
+        _rules(s, lead.campaign_id),
+        outcome=Outcome.HUMAN.value,
+        attempts=lead.attempts,
+        outcome_count=lead.outcome_counts.get(Outcome.HUMAN.value, 0),
+        now=at,
+    )
+
+
+def schedule_callback(
+    s: Session, lead: Lead, *, callback_at: datetime, agent_id: uuid.UUID | None, now: datetime
+) -> None:
+    """Schedule a callback on a lead looked up by the caller (through its scoped session)."""
+    if callback_at <= now:
+        raise ValidationError("callback_at must be in the future", field="callback_at")
+    if lead.status in (LeadStatus.BLOCKED.value, LeadStatus.IN_PROGRESS.value):
+        raise ConflictError(f"lead {lead.id} is {lead.status}; it cannot be scheduled")
+    lead.status = LeadStatus.CALLBACK.value
+    lead.callback_at = callback_at
+    lead.callback_agent_id = agent_id
+    lead.next_attempt_at = callback_at

@@ -1,0 +1,201 @@
+"""The hopper: hands callable leads to dialer processes under an expiring lease.
+
+`lease_leads` locks candidate rows with `FOR UPDATE SKIP LOCKED`, so two dialers asking at once get
+disjoint leads, and marks them `in_progress` until `now + lease_s`. A dialer that dies simply stops
+renewing; once the lease has expired the next `lease_leads` hands those leads out again, so no lead is lost
+and none is dialed by two processes at the same time. Order: scheduled callbacks that are due, then leads
+whose lease expired, then callable leads by priority (highest first) and upload order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy.orm import Session
+
+from campaigns.models import (
+    CallAttempt,
+    Campaign,
+    CampaignStatus,
+    Lead,
+    LeadList,
+    LeadStatus,
+    ListStatus,
+    Outcome,
+)
+from core.db import ALL_ORGS, Database
+
+RECENT_CALLS_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class LeasedLead:
+    """What a dialer needs to check, dial and route one lead."""
+
+    lead_id: int
+    org_id: uuid.UUID
+    campaign_id: uuid.UUID
+    list_id: uuid.UUID
+    e164: str
+    first_name: str | None
+    last_name: str | None
+    state: str | None
+    zip_code: str | None
+    wireless: bool | None
+    consent: str
+    consent_at: date | None
+    attempts: int
+    callback_at: datetime | None  # set when this is a scheduled callback
+    callback_agent_id: uuid.UUID | None  # the agent the callback belongs to; None = any agent
+    extra: dict[str, Any]
+    lease_holder: str
+    lease_expires_at: datetime
+    # Earlier calls to the same number by this organization in the last 24 h (for the engine's caps).
+    recent_calls: tuple[datetime, ...] = ()
+
+
+def _candidates(campaign_id: uuid.UUID, now: datetime) -> list[Select[tuple[int]]]:
+    active_lists = select(LeadList.id).where(
+        LeadList.campaign_id == campaign_id, LeadList.status == ListStatus.ACTIVE.value
+    )
+    base = select(Lead.id).where(Lead.campaign_id == campaign_id, Lead.list_id.in_(active_lists))
+    due: ColumnElement[bool] = or_(Lead.next_attempt_at.is_(None), Lead.next_attempt_at <= now)
+    return [
+        base.where(Lead.status == LeadStatus.CALLBACK.value, Lead.callback_at <= now).order_by(
+            Lead.callback_at, Lead.id
+        ),
+        base.where(Lead.status == LeadStatus.IN_PROGRESS.value, Lead.lease_expires_at <= now).order_by(
+            Lead.lease_expires_at, Lead.id
+        ),
+        base.where(Lead.status == LeadStatus.CALLABLE.value, due).order_by(Lead.priority.desc(), Lead.id),
+    ]
+
+
+def lease_leads(
+    db: Database, campaign_id: uuid.UUID, n: int, now: datetime, *, holder: str, lease_s: float
+) -> list[LeasedLead]:
+    """Lease up to `n` leads of an active campaign to `holder` until `now + lease_s`."""
+    if n <= 0:
+        return []
+    expires = now + timedelta(seconds=lease_s)
+    with db.session(ALL_ORGS) as s:
+        campaign = s.get(Campaign, campaign_id)
+        if campaign is None or campaign.status != CampaignStatus.ACTIVE.value:
+            return []
+        ids: list[int] = []
+        for query in _candidates(campaign_id, now):
+            if len(ids) >= n:
+                break
+            locked = query.limit(n - len(ids)).with_for_update(skip_locked=True, of=Lead)
+            ids.extend(s.scalars(locked))
+        if not ids:
+            return []
+        leads = s.scalars(
+            update(Lead)
+            .where(Lead.id.in_(ids))
+            .values(status=LeadStatus.IN_PROGRESS.value, lease_holder=holder, lease_expires_at=expires)
+            .returning(Lead)
+            .execution_options(synchronize_session=False)
+        ).all()
+        recent = _recent_calls(s, campaign.org_id, {lead.phone_e164 for lead in leads}, now)
+        order = {lead_id: i for i, lead_id in enumerate(ids)}
+        return [
+            LeasedLead(
+                lead_id=lead.id,
+                org_id=lead.org_id,
+                campaign_id=lead.campaign_id,
+                list_id=lead.list_id,
+                e164=lead.phone_e164,
+                first_name=lead.first_name,
+                last_name=lead.last_name,
+                state=lead.state,
+                zip_code=lead.zip_code,
+                wireless=lead.wireless,
+                consent=lead.consent,
+                consent_at=lead.consent_at,
+                attempts=lead.attempts,
+                callback_at=lead.callback_at,
+                callback_agent_id=lead.callback_agent_id,
+                extra=dict(lead.extra),
+                lease_holder=holder,
+                lease_expires_at=expires,
+                recent_calls=tuple(recent.get(lead.phone_e164, ())),
+            )
+            for lead in sorted(leads, key=lambda lead: order[lead.id])
+        ]
+
+
+def _recent_calls(
+    s: Session, org_id: uuid.UUID, numbers: set[str], now: datetime
+) -> dict[str, list[datetime]]:
+    if not numbers:
+        return {}
+    rows = s.execute(
+        select(CallAttempt.e164, CallAttempt.placed_at).where(
+            CallAttempt.org_id == org_id,
+            CallAttempt.e164.in_(numbers),
+            CallAttempt.placed_at > now - RECENT_CALLS_WINDOW,
+            CallAttempt.placed_at <= now,
+            CallAttempt.outcome != Outcome.BLOCKED.value,
+        )
+    )
+    recent: dict[str, list[datetime]] = {}
+    for e164, placed_at in rows:
+        recent.setdefault(e164, []).append(placed_at)
+    return recent
+
+
+def renew_leases(
+    db: Database, lead_ids: Sequence[int], now: datetime, *, holder: str, lease_s: float
+) -> list[int]:
+    """Extend `holder`'s leases; returns the ids still held (a lease that expired and moved on is lost)."""
+    if not lead_ids:
+        return []
+    with db.session(ALL_ORGS) as s:
+        return list(
+            s.scalars(
+                update(Lead)
+                .where(
+                    Lead.id.in_(lead_ids),
+                    Lead.lease_holder == holder,
+                    Lead.status == LeadStatus.IN_PROGRESS.value,
+                )
+                .values(lease_expires_at=now + timedelta(seconds=lease_s))
+                .returning(Lead.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+
+
+def release_leads(db: Database, lead_ids: Sequence[int], *, holder: str) -> int:
+    """Give back leads `holder` leased but did not dial; they keep their place and attempt count."""
+    if not lead_ids:
+        return 0
+    with db.session(ALL_ORGS) as s:
+        held = list(
+            s.scalars(
+                select(Lead)
+                .where(
+                    Lead.id.in_(lead_ids),
+                    Lead.lease_holder == holder,
+                    Lead.status == LeadStatus.IN_PROGRESS.value,
+                )
+                .with_for_update()
+            )
+        )
+        for lead in held:
+            clear_lease(lead)
+            lead.status = (
+                LeadStatus.CALLBACK.value if lead.callback_at is not None else LeadStatus.CALLABLE.value
+            )
+        return len(held)
+
+
+def clear_lease(lead: Lead) -> None:
+    lead.lease_holder = None
+    lead.lease_expires_at = None

@@ -1,0 +1,240 @@
+"""Creating and changing campaigns, with the validation shared by the API and the CLI."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns.models import (
+    CallerIdMode,
+    Campaign,
+    CampaignAgent,
+    CampaignStatus,
+    DedupeScope,
+    DialMethod,
+    Disposition,
+)
+from campaigns.recycle import RecycleRules
+from core.errors import ConflictError, NotFoundError, ValidationError
+from core.models import Role, User
+
+
+@dataclass(frozen=True)
+class DispositionSpec:
+    code: str
+    label: str
+    human_answered: bool = True
+    sale: bool = False
+    dnc: bool = False
+    callback: bool = False
+    final: bool = False
+
+
+DEFAULT_DISPOSITIONS = (
+    DispositionSpec("SALE", "Sale", sale=True, final=True),
+    DispositionSpec("NI", "Not interested", final=True),
+    DispositionSpec("CALLBACK", "Call back", callback=True),
+    DispositionSpec("DNC", "Do not call", dnc=True, final=True),
+    DispositionSpec("WRONG", "Wrong number", final=True),
+    DispositionSpec("NOANSWER", "No answer / left no message", human_answered=False),
+)
+
+# Settings a caller may set on a campaign (create or update), each with its validator.
+SETTABLE = (
+    "dial_method",
+    "pacing_policy",
+    "pacing_settings",
+    "abandon_target",
+    "max_lines_per_agent",
+    "trunk_profile",
+    "max_cps",
+    "max_lines",
+    "caller_id_mode",
+    "caller_id",
+    "calling_window_start",
+    "calling_window_end",
+    "allowed_countries",
+    "blocked_states",
+    "blocked_area_codes",
+    "default_region",
+    "dedupe_scope",
+    "recycle_rules",
+    "max_attempts",
+    "safe_harbor_wav",
+    "opt_out_key",
+)
+
+_STATE = re.compile(r"^[A-Z]{2}$")
+_AREA_CODE = re.compile(r"^[2-9][0-9]{2}$")
+_CODE = re.compile(r"^[A-Z0-9_]{1,32}$")
+
+
+def _e164(value: str, field: str) -> str:
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(
+            f"{field} {value!r} is not an E.164 number (+15551234567)", field=field
+        ) from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(f"{field} {value!r} is not a valid phone number", field=field)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _choice(value: Any, field: str, allowed: type[Any]) -> str:
+    values = [m.value for m in allowed]
+    if value not in values:
+        raise ValidationError(f"{field} must be one of {values}, not {value!r}", field=field)
+    return str(value)
+
+
+def _codes(value: Any, field: str, pattern: re.Pattern[str], what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and pattern.match(v) for v in value):
+        raise ValidationError(f"{field} must be a list of {what}", field=field)
+    return sorted(set(value))
+
+
+def apply_settings(campaign: Campaign, settings: Mapping[str, Any]) -> None:
+    """Validate and set campaign settings; an unknown or bad setting raises ValidationError naming it."""
+    for name, value in settings.items():
+        if name not in SETTABLE:
+            raise ValidationError(f"unknown campaign setting {name!r}", field=name)
+        if name == "dial_method":
+            value = _choice(value, name, DialMethod)
+        elif name == "caller_id_mode":
+            value = _choice(value, name, CallerIdMode)
+        elif name == "dedupe_scope":
+            value = _choice(value, name, DedupeScope)
+        elif name == "caller_id" and value is not None:
+            value = _e164(value, name)
+        elif name == "abandon_target" and not 0 < float(value) <= 0.03:
+            raise ValidationError("abandon_target must be above 0 and at most 0.03 (the 3% rule)", field=name)
+        elif name in ("max_lines_per_agent", "max_cps") and value is not None and float(value) <= 0:
+            raise ValidationError(f"{name} must be positive", field=name)
+        elif name == "max_lines" and value is not None and int(value) < 1:
+            raise ValidationError("max_lines must be at least 1", field=name)
+        elif name == "blocked_states":
+            value = _codes(value, name, _STATE, "two-letter state codes")
+        elif name == "allowed_countries":
+            value = _codes(value, name, _STATE, "two-letter country codes")
+        elif name == "blocked_area_codes":
+            value = _codes(value, name, _AREA_CODE, "three-digit area codes")
+        elif name == "default_region" and value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValidationError(f"default_region {value!r} is not a known region code", field=name)
+        elif name == "opt_out_key" and value not in tuple("0123456789*#"):
+            raise ValidationError("opt_out_key must be one DTMF key (0-9, * or #)", field=name)
+        elif name in ("calling_window_start", "calling_window_end") and isinstance(value, str):
+            try:
+                value = time.fromisoformat(value)
+            except ValueError as exc:
+                raise ValidationError(f"{name} must be a time of day like 09:00", field=name) from exc
+        elif name == "pacing_settings" and not isinstance(value, dict):
+            raise ValidationError("pacing_settings must be an object", field=name)
+        setattr(campaign, name, value)
+    if (campaign.calling_window_start is None) != (campaign.calling_window_end is None):
+        raise ValidationError(
+            "give both calling_window_start and calling_window_end, or neither", field="calling_window_start"
+        )
+    start, end = campaign.calling_window_start, campaign.calling_window_end
+    if start is not None and end is not None and start >= end:
+        raise ValidationError(
+            "calling_window_start must be before calling_window_end", field="calling_window"
+        )
+    RecycleRules.of(campaign.recycle_rules or {}, campaign.max_attempts or 1)
+
+
+def create_campaign(
+    session: Session, *, org_id: uuid.UUID, name: str, settings: Mapping[str, Any] | None = None
+) -> Campaign:
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise ValidationError("campaign name must be 1-200 characters", field="name")
+    if session.scalars(select(Campaign.id).where(Campaign.org_id == org_id, Campaign.name == name)).first():
+        raise ConflictError(f"a campaign named {name!r} already exists")
+    campaign = Campaign(
+        org_id=org_id,
+        name=name,
+        status=CampaignStatus.DRAFT.value,
+        recycle_rules={},
+        max_attempts=10,
+        allowed_countries=["US"],
+        blocked_states=[],
+        blocked_area_codes=[],
+        pacing_settings={},
+    )
+    apply_settings(campaign, settings or {})
+    session.add(campaign)
+    session.flush()
+    for spec in DEFAULT_DISPOSITIONS:
+        add_disposition(session, campaign, spec)
+    return campaign
+
+
+def add_disposition(session: Session, campaign: Campaign, spec: DispositionSpec) -> Disposition:
+    if not _CODE.match(spec.code):
+        raise ValidationError("disposition code must be 1-32 of A-Z, 0-9, _", field="code")
+    if spec.callback and spec.final:
+        raise ValidationError("a disposition cannot both schedule a callback and be final", field="callback")
+    exists = session.scalars(
+        select(Disposition.id).where(Disposition.campaign_id == campaign.id, Disposition.code == spec.code)
+    ).first()
+    if exists:
+        raise ConflictError(f"disposition {spec.code!r} already exists in this campaign")
+    disposition = Disposition(
+        org_id=campaign.org_id,
+        campaign_id=campaign.id,
+        code=spec.code,
+        label=spec.label,
+        human_answered=spec.human_answered,
+        sale=spec.sale,
+        dnc=spec.dnc,
+        callback=spec.callback,
+        final=spec.final,
+    )
+    session.add(disposition)
+    session.flush()
+    return disposition
+
+
+def set_status(campaign: Campaign, status: CampaignStatus) -> None:
+    """Start (active), pause or finish a campaign. A finished campaign stays finished."""
+    if campaign.status == CampaignStatus.FINISHED.value and status is not CampaignStatus.FINISHED:
+        raise ConflictError("a finished campaign cannot be restarted")
+    fixed = campaign.caller_id_mode == CallerIdMode.FIXED.value
+    if status is CampaignStatus.ACTIVE and fixed and not campaign.caller_id:
+        raise ValidationError("set caller_id (or local_presence) before starting", field="caller_id")
+    campaign.status = status.value
+
+
+def assign_agents(session: Session, campaign: Campaign, user_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Make exactly these users the campaign's agents; each must be an active user of its organization."""
+    users = {
+        u.id: u
+        for u in session.scalars(select(User).where(User.id.in_(user_ids), User.org_id == campaign.org_id))
+    }
+    for user_id in user_ids:
+        user = users.get(user_id)
+        if user is None:
+            raise NotFoundError(f"user {user_id} not found")
+        if not user.is_active or user.role not in (Role.AGENT, Role.MANAGER):
+            raise ValidationError(f"user {user_id} is not an active agent or manager", field="agent_ids")
+    current = {
+        a.user_id: a
+        for a in session.scalars(select(CampaignAgent).where(CampaignAgent.campaign_id == campaign.id))
+    }
+    for user_id, assignment in current.items():
+        if user_id not in users:
+            session.delete(assignment)
+    for user_id in users:
+        if user_id not in current:
+            session.add(CampaignAgent(org_id=campaign.org_id, campaign_id=campaign.id, user_id=user_id))
+    session.flush()
+    return sorted(users, key=str)
