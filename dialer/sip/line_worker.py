@@ -1,0 +1,991 @@
+"""A line worker: one process, one pjsua2 endpoint, at most 30 calls, driven by commands from Redis.
+
+Run as `python -m dialer.sip.line_worker --redis-url URL --pool P --worker-id W [--sip-port N]`.
+Everything pjsua2 happens on the main thread (`threadCnt=0`, `mainThreadOnly`, media `threadCnt=0`): the
+loop pumps `libHandleEvents`, reads commands every few milliseconds, fires its own timers (ring timeout,
+safe-harbor end), admits queued calls under the 0.6 s rule and flushes events. See docs/sip.md for the
+limits this design lives with and `dialer.sip.protocol` for the messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import heapq
+import itertools
+import os
+import random
+import signal
+import socket
+import time
+import wave
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pjsua2 as pj
+import redis
+
+from dialer.sip import protocol as p
+from dialer.sip.keys import alive_key, command_key, events_key
+from dialer.sip.profiles import ProfileError, TrunkProfile, load_profile
+
+HARD_CALL_LIMIT = 32
+"""Calls the wheel can hold per process (PJSUA_MAX_CALLS of pjsua2-python 2.10)."""
+MAX_WORKER_CALLS = 30
+SOCKET_REUSE_S = 0.6
+"""A closed call's media sockets free their ioqueue slot only ~0.5 s later (docs/sip.md)."""
+COMMAND_POLL_S = 0.004
+HEARTBEAT_S = 1.0
+AGENT_HEADER = "X-Clearline-Agent"
+ATTEMPT_HEADER = "X-Clearline-Attempt"
+ANONYMOUS_FROM = "sip:anonymous@anonymous.invalid"
+
+
+def _now() -> float:
+    return time.time()
+
+
+# ----------------------------------------------------------------------------------------- call state
+
+
+@dataclass(eq=False)
+class LeadCall:
+    command: p.DialLead
+    profile: TrunkProfile
+    ring_timeout_s: float
+    call: SipCall | None = None
+    sip_call_id: str = ""
+    ringing: bool = False
+    answered: bool = False
+    answered_by: p.AnsweredBy = p.AnsweredBy.HUMAN
+    media_ready: bool = False
+    ring_timeout_expired: bool = False
+    cancelled: bool = False
+    ended: bool = False
+    timer_generation: int = 0
+    agent: AgentLeg | None = None
+    """The local agent leg this call is bridged to, directly or through `internal`."""
+    agent_id: str = ""
+    internal: InternalLeg | None = None
+    pending_bridge: p.Bridge | None = None
+    player: pj.AudioMediaPlayer | None = None
+    opt_out_key: str = ""
+
+
+@dataclass(eq=False)
+class AgentLeg:
+    agent_id: str
+    sip_uri: str
+    call: SipCall | None = None
+    up: bool = False
+    media_ready: bool = False
+    released: bool = False
+    partner: SipCall | None = None
+    """The call whose audio is bridged to this agent: a local lead call or an incoming internal leg."""
+
+
+@dataclass(eq=False)
+class InternalLeg:
+    """A loopback SIP leg between two workers carrying a lead's audio to an agent hosted elsewhere."""
+
+    attempt_id: str
+    agent_id: str
+    outgoing: bool
+    target_uri: str = ""
+    call: SipCall | None = None
+    media_ready: bool = False
+    bridged: bool = False
+    agent: AgentLeg | None = None
+    """On the agent's side: the agent leg the incoming internal leg is bridged to."""
+
+
+@dataclass(order=True)
+class _Timer:
+    deadline: float
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+
+
+class SipCall(pj.Call):
+    """One pjsua2 call; forwards its callbacks to the worker with the state object it belongs to."""
+
+    def __init__(
+        self, worker: LineWorker, owner: LeadCall | AgentLeg | InternalLeg, call_id: int = -1
+    ) -> None:
+        if call_id >= 0:
+            super().__init__(worker.local_account, call_id)
+        else:
+            super().__init__(worker.account_for(owner))
+        self.worker = worker
+        self.owner = owner
+
+    def onCallState(self, prm: Any) -> None:
+        self.worker.on_call_state(self, prm)
+
+    def onCallMediaState(self, prm: Any) -> None:
+        self.worker.on_media_state(self)
+
+    def onDtmfDigit(self, prm: Any) -> None:
+        self.worker.on_dtmf(self, str(prm.digit))
+
+
+class WorkerAccount(pj.Account):
+    def __init__(self, worker: LineWorker) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def onIncomingCall(self, prm: Any) -> None:
+        self.worker.on_incoming_call(prm)
+
+
+# --------------------------------------------------------------------------------------------- worker
+
+
+class LineWorker:
+    def __init__(
+        self,
+        *,
+        redis_url: str,
+        pool: str,
+        worker_id: str,
+        host: str,
+        sip_port: int,
+        rtp_port: int,
+        max_calls: int,
+        profiles_dir: Path | None,
+    ) -> None:
+        self.redis = redis.Redis.from_url(redis_url)
+        self.pool = pool
+        self.worker_id = worker_id
+        self.host = host
+        self.max_calls = min(max_calls, MAX_WORKER_CALLS)
+        self.profiles_dir = profiles_dir
+        self.cmd_key = command_key(pool, worker_id)
+        self.events_key = events_key(pool)
+        self.alive_key = alive_key(pool, worker_id)
+        self.outbox: list[bytes] = []
+        self.running = True
+
+        self.leads: dict[str, LeadCall] = {}
+        self.agents: dict[str, AgentLeg] = {}
+        self.live_calls: set[SipCall] = set()
+        self.recent_ends: deque[float] = deque()
+        self.waiting: deque[LeadCall | AgentLeg | InternalLeg] = deque()
+        self.timers: list[_Timer] = []
+        self.timer_seq = itertools.count()
+        self.profiles: dict[str, TrunkProfile] = {}
+        self.trunk_accounts: dict[str, tuple[WorkerAccount, pj.AccountConfig]] = {}
+        self.transports: dict[str, int] = {}
+        self.calls_placed = 0
+        self.admission_waits = 0
+
+        self.ep = pj.Endpoint()
+        self.ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.maxCalls = HARD_CALL_LIMIT
+        cfg.uaConfig.userAgent = "Clearline line worker"
+        cfg.logConfig.level = 0
+        cfg.logConfig.consoleLevel = 0
+        cfg.medConfig.threadCnt = 0  # RTP (and so DTMF callbacks) on the main thread too
+        cfg.medConfig.sndAutoCloseTime = -1
+        cfg.medConfig.noVad = True
+        cfg.medConfig.clockRate = 8000
+        cfg.medConfig.channelCount = 1
+        self.ep.libInit(cfg)
+        udp = pj.TransportConfig()
+        udp.port = sip_port
+        udp.boundAddress = host
+        self.transports["udp"] = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, udp)
+        self.sip_port = int(self.ep.transportGetInfo(self.transports["udp"]).localName.rsplit(":", 1)[1])
+        self.ep.libStart()
+        self.ep.audDevManager().setNullDev()
+        self.rtp_port = rtp_port or random.randrange(20000, 60000, 2)
+        self._restrict_codecs(("PCMU", "PCMA", "telephone-event"))
+        self.local_account_config = self._account_config(f"sip:{worker_id}@{host}:{self.sip_port}", "udp")
+        self.local_account = WorkerAccount(self)
+        self.local_account.create(self.local_account_config, True)
+
+    @property
+    def sip_uri(self) -> str:
+        return f"sip:{self.worker_id}@{self.host}:{self.sip_port}"
+
+    def _restrict_codecs(self, names: tuple[str, ...]) -> None:
+        priorities = {"PCMU/8000/1": 255, "PCMA/8000/1": 254}
+        for codec in self.ep.codecEnum2():
+            name = codec.codecId.split("/")[0]
+            self.ep.codecSetPriority(codec.codecId, priorities.get(codec.codecId, 0) if name in names else 0)
+
+    def _account_config(self, id_uri: str, transport: str) -> pj.AccountConfig:
+        cfg = pj.AccountConfig()
+        cfg.idUri = id_uri
+        cfg.sipConfig.transportId = self.transports[transport]
+        cfg.mediaConfig.transportConfig.port = self.rtp_port
+        cfg.mediaConfig.transportConfig.portRange = 256
+        cfg.mediaConfig.transportConfig.boundAddress = self.host
+        return cfg
+
+    def _transport(self, kind: str) -> str:
+        if kind not in self.transports:
+            types = {"tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}
+            tcfg = pj.TransportConfig()
+            tcfg.boundAddress = self.host
+            self.transports[kind] = self.ep.transportCreate(types[kind], tcfg)
+        return kind
+
+    def account_for(self, owner: LeadCall | AgentLeg | InternalLeg) -> WorkerAccount:
+        if not isinstance(owner, LeadCall):
+            return self.local_account
+        profile = owner.profile
+        if profile.name not in self.trunk_accounts:
+            host = profile.proxy.split(":")[0]
+            cfg = self._account_config(f"sip:clearline@{host}", self._transport(profile.transport))
+            if profile.registrar:
+                cfg.regConfig.registrarUri = profile.registrar
+            if profile.auth is not None:
+                user, password = profile.auth.credentials()
+                cfg.sipConfig.authCreds.append(
+                    pj.AuthCredInfo("digest", profile.auth.realm, user, 0, password)
+                )
+            account = WorkerAccount(self)
+            account.create(cfg)
+            self.trunk_accounts[profile.name] = (account, cfg)
+        account, cfg = self.trunk_accounts[profile.name]
+        # pjsua has no per-call From: set the account's identity right before this call's makeCall (one
+        # thread, so nothing else can dial in between; dialogs keep the From they were created with).
+        host = profile.proxy.split(":")[0]
+        wanted = (
+            ANONYMOUS_FROM
+            if profile.presentation == "restricted"
+            else f"sip:{owner.command.from_number}@{host}"
+        )
+        if cfg.idUri != wanted:
+            cfg.idUri = wanted
+            account.modify(cfg)
+        return account
+
+    # ---------------------------------------------------------------------------------------- loop
+
+    def run(self) -> None:
+        self.emit(
+            p.WorkerReady(
+                worker_id=self.worker_id,
+                at=_now(),
+                sip_uri=self.sip_uri,
+                max_calls=self.max_calls,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+            )
+        )
+        next_heartbeat = 0.0
+        while self.running:
+            poll_until = time.monotonic() + COMMAND_POLL_S
+            while time.monotonic() < poll_until:
+                self.ep.libHandleEvents(2)
+            raw: Any = self.redis.lpop(self.cmd_key, 64)
+            for data in raw or ():
+                self.handle_command(data)
+            self._fire_timers()
+            self._admit_waiting()
+            if time.monotonic() >= next_heartbeat:
+                next_heartbeat = time.monotonic() + HEARTBEAT_S
+                self._heartbeat()
+            self.flush()
+        self._shutdown()
+
+    def emit(self, event: p.Event) -> None:
+        self.outbox.append(p.encode(event))
+
+    def flush(self) -> None:
+        if self.outbox:
+            self.redis.rpush(self.events_key, *self.outbox)
+            self.outbox.clear()
+
+    def _heartbeat(self) -> None:
+        leads = sum(1 for c in self.live_calls if isinstance(c.owner, LeadCall))
+        agents = sum(1 for c in self.live_calls if isinstance(c.owner, AgentLeg))
+        stats = p.WorkerStats(
+            worker_id=self.worker_id,
+            at=_now(),
+            calls=len(self.live_calls),
+            lead_calls=leads,
+            agent_legs=agents,
+            internal_legs=len(self.live_calls) - leads - agents,
+            queued_dials=sum(1 for w in self.waiting if isinstance(w, LeadCall)),
+            free_slots=max(0, self.max_calls - len(self.live_calls) - self._reserve()),
+            calls_placed=self.calls_placed,
+            admission_waits=self.admission_waits,
+        )
+        self.emit(stats)
+        self.redis.set(self.alive_key, p.encode(stats), px=int(HEARTBEAT_S * 3000))
+
+    def _schedule(self, delay_s: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self.timers, _Timer(time.monotonic() + delay_s, next(self.timer_seq), action))
+
+    def _fire_timers(self) -> None:
+        now = time.monotonic()
+        while self.timers and self.timers[0].deadline <= now:
+            heapq.heappop(self.timers).action()
+
+    # ----------------------------------------------------------------------------------- admission
+
+    def _reserve(self) -> int:
+        """Slots kept free for bridges: one per answered lead not yet bridged (it may need an outgoing
+        internal leg) and one per idle agent leg (it may receive an incoming internal leg)."""
+        unbridged = sum(1 for lead in self.leads.values() if lead.answered and lead.agent_id == "")
+        idle_agents = sum(1 for a in self.agents.values() if a.up and a.partner is None)
+        return unbridged + idle_agents
+
+    def can_admit(self, reserve: int = 0) -> bool:
+        cutoff = time.monotonic() - SOCKET_REUSE_S
+        while self.recent_ends and self.recent_ends[0] < cutoff:
+            self.recent_ends.popleft()
+        calls = len(self.live_calls) + reserve
+        return calls < self.max_calls and calls + len(self.recent_ends) < HARD_CALL_LIMIT
+
+    def _admit_waiting(self) -> None:
+        """Place queued calls while the admission rule allows; bridges and agent legs go first."""
+        if not self.waiting:
+            return
+        for item in sorted(self.waiting, key=lambda w: isinstance(w, LeadCall)):
+            reserve = self._reserve() if isinstance(item, LeadCall) else 0
+            if not self.can_admit(reserve):
+                if isinstance(item, LeadCall):
+                    continue
+                break
+            self.waiting.remove(item)
+            if not self._place(item):
+                self.waiting.appendleft(item)
+                break
+
+    def _place(self, item: LeadCall | AgentLeg | InternalLeg) -> bool:
+        """makeCall for a queued item; False when pjsua2 says PJ_ETOOMANY (retry shortly)."""
+        op = pj.CallOpParam(True)
+        if isinstance(item, LeadCall):
+            uri = item.profile.request_uri(item.command.to)
+            for name, value in self._lead_headers(item):
+                header = pj.SipHeader()
+                header.hName = name
+                header.hValue = value
+                op.txOption.headers.append(header)
+        elif isinstance(item, AgentLeg):
+            uri = item.sip_uri
+        else:
+            uri = item.target_uri
+            for name, value in ((AGENT_HEADER, item.agent_id), (ATTEMPT_HEADER, item.attempt_id)):
+                header = pj.SipHeader()
+                header.hName = name
+                header.hValue = value
+                op.txOption.headers.append(header)
+        call = SipCall(self, item)
+        try:
+            call.makeCall(uri, op)
+        except pj.Error as exc:
+            if "TOOMANY" in exc.reason.upper() or "too many" in exc.reason.lower():
+                self.admission_waits += 1
+                return False
+            self._place_failed(item, exc.reason)
+            return True
+        item.call = call
+        self.live_calls.add(call)
+        if isinstance(item, LeadCall):
+            self.calls_placed += 1
+            item.sip_call_id = call.getInfo().callIdString
+            self.emit(
+                p.Dialing(
+                    worker_id=self.worker_id,
+                    at=_now(),
+                    attempt_id=item.command.attempt_id,
+                    sip_call_id=item.sip_call_id,
+                )
+            )
+            self._arm_ring_timer(item)
+        return True
+
+    def _lead_headers(self, lead: LeadCall) -> list[tuple[str, str]]:
+        cmd, profile = lead.command, lead.profile
+        headers: list[tuple[str, str]] = []
+        if profile.presentation != "from_only":
+            pai = cmd.p_asserted_identity or cmd.from_number
+            if not pai.startswith(("<", "sip:", "tel:")):
+                pai = f"<sip:{pai}@{profile.proxy.split(':')[0]};user=phone>"
+            headers.append(("P-Asserted-Identity", pai))
+        if profile.presentation == "restricted":
+            headers.append(("Privacy", "id"))
+        if profile.stir_shaken and cmd.identity:
+            headers.append(("Identity", cmd.identity))
+        headers.extend(cmd.extra_headers.items())
+        return headers
+
+    def _place_failed(self, item: LeadCall | AgentLeg | InternalLeg, reason: str) -> None:
+        if isinstance(item, LeadCall):
+            self.leads.pop(item.command.attempt_id, None)
+            outcome = p.SipOutcome.INVALID if "uri" in reason.lower() else p.SipOutcome.TRUNK_FAILURE
+            self.emit(
+                p.Ended(
+                    worker_id=self.worker_id,
+                    at=_now(),
+                    attempt_id=item.command.attempt_id,
+                    sip_status=0,
+                    outcome=outcome,
+                    reason=f"not placed: {reason}",
+                )
+            )
+        elif isinstance(item, AgentLeg):
+            self.agents.pop(item.agent_id, None)
+            self.emit(
+                p.AgentLegDown(
+                    worker_id=self.worker_id, at=_now(), agent_id=item.agent_id, sip_status=0, reason=reason
+                )
+            )
+        else:
+            self._internal_failed(item, f"internal leg not placed: {reason}")
+
+    def _arm_ring_timer(self, lead: LeadCall) -> None:
+        lead.timer_generation += 1
+        generation = lead.timer_generation
+
+        def expire() -> None:
+            if lead.timer_generation == generation and not lead.answered and not lead.ended and lead.call:
+                lead.ring_timeout_expired = True
+                with contextlib.suppress(pj.Error):
+                    lead.call.hangup(pj.CallOpParam(True))
+
+        self._schedule(lead.ring_timeout_s, expire)
+
+    # ------------------------------------------------------------------------------------ commands
+
+    def handle_command(self, data: bytes) -> None:
+        try:
+            command = p.decode_command(data)
+        except Exception as exc:  # a malformed message must not take down every call in the process
+            self.emit(
+                p.CommandRejected(worker_id=self.worker_id, at=_now(), command="?", key="", reason=str(exc))
+            )
+            return
+        if isinstance(command, p.DialLead):
+            self._dial(command)
+        elif isinstance(command, p.Hangup):
+            self._hangup(command.attempt_id)
+        elif isinstance(command, p.CallAgent):
+            self._call_agent(command)
+        elif isinstance(command, p.ReleaseAgent):
+            self._release_agent(command.agent_id)
+        elif isinstance(command, p.Bridge):
+            self._bridge(command)
+        elif isinstance(command, p.Unbridge):
+            lead = self.leads.get(command.attempt_id)
+            if lead is not None:
+                self._unbridge(lead, free_agent=True)
+        elif isinstance(command, p.PlaySafeHarbor):
+            self._play_safe_harbor(command)
+        elif isinstance(command, p.Shutdown):
+            self.running = False
+
+    def _reject(self, command: str, key: str, reason: str) -> None:
+        self.emit(
+            p.CommandRejected(worker_id=self.worker_id, at=_now(), command=command, key=key, reason=reason)
+        )
+
+    def _profile(self, name: str) -> TrunkProfile:
+        if name not in self.profiles:
+            self.profiles[name] = load_profile(name, self.profiles_dir)
+        return self.profiles[name]
+
+    def _dial(self, cmd: p.DialLead) -> None:
+        if cmd.attempt_id in self.leads:
+            self._reject("DialLead", cmd.attempt_id, "attempt id already in progress on this worker")
+            return
+        try:
+            profile = self._profile(cmd.trunk)
+        except ProfileError as exc:
+            self._reject("DialLead", cmd.attempt_id, str(exc))
+            return
+        if profile.stir_shaken and not cmd.identity:
+            self._reject(
+                "DialLead", cmd.attempt_id, f"trunk {profile.name} requires a STIR/SHAKEN Identity header"
+            )
+            return
+        lead = LeadCall(
+            command=cmd, profile=profile, ring_timeout_s=profile.effective_ring_timeout(cmd.ring_timeout_s)
+        )
+        self.leads[cmd.attempt_id] = lead
+        self.waiting.append(lead)
+        self._admit_waiting()
+
+    def _hangup(self, attempt_id: str) -> None:
+        lead = self.leads.get(attempt_id)
+        if lead is None:
+            return
+        lead.cancelled = True
+        if lead.call is None:
+            self.waiting.remove(lead)
+            self._end_lead(lead, 0, "cancelled before the INVITE was sent")
+            return
+        with contextlib.suppress(pj.Error):
+            lead.call.hangup(pj.CallOpParam(True))
+
+    def _call_agent(self, cmd: p.CallAgent) -> None:
+        if cmd.agent_id in self.agents:
+            self._reject("CallAgent", cmd.agent_id, "agent already has a leg on this worker")
+            return
+        agent = AgentLeg(agent_id=cmd.agent_id, sip_uri=cmd.sip_uri)
+        self.agents[cmd.agent_id] = agent
+        self.waiting.append(agent)
+        self._admit_waiting()
+
+    def _release_agent(self, agent_id: str) -> None:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return
+        agent.released = True
+        if agent.call is None:
+            self.waiting.remove(agent)
+            self.agents.pop(agent_id)
+            self.emit(
+                p.AgentLegDown(
+                    worker_id=self.worker_id, at=_now(), agent_id=agent_id, sip_status=0, reason="released"
+                )
+            )
+            return
+        with contextlib.suppress(pj.Error):
+            agent.call.hangup(pj.CallOpParam(True))
+
+    # ------------------------------------------------------------------------------------- bridging
+
+    def _bridge(self, cmd: p.Bridge) -> None:
+        lead = self.leads.get(cmd.attempt_id)
+        if lead is None or lead.ended or not lead.answered:
+            self.emit(
+                p.BridgeFailed(
+                    worker_id=self.worker_id,
+                    at=_now(),
+                    attempt_id=cmd.attempt_id,
+                    agent_id=cmd.agent_id,
+                    reason="lead call is not up"
+                    if lead is None or lead.ended
+                    else "lead call not answered yet",
+                )
+            )
+            return
+        if lead.agent_id:
+            self._bridge_failed(lead, cmd.agent_id, f"already bridged to agent {lead.agent_id}")
+            return
+        self._stop_player(lead)
+        lead.agent_id = cmd.agent_id
+        if not lead.media_ready:
+            lead.pending_bridge = cmd
+            return
+        self._complete_bridge(lead, cmd)
+
+    def _complete_bridge(self, lead: LeadCall, cmd: p.Bridge) -> None:
+        lead.pending_bridge = None
+        if not cmd.agent_worker_uri:
+            agent = self.agents.get(cmd.agent_id)
+            if agent is None or not agent.up or not agent.media_ready or agent.call is None:
+                self._bridge_failed(lead, cmd.agent_id, "agent has no leg up on this worker")
+                return
+            if agent.partner is not None:
+                self._bridge_failed(lead, cmd.agent_id, "agent is already on a call")
+                return
+            assert lead.call is not None
+            _connect(lead.call, agent.call)
+            agent.partner = lead.call
+            lead.agent = agent
+            self._bridged(lead)
+            return
+        internal = InternalLeg(
+            attempt_id=lead.command.attempt_id,
+            agent_id=cmd.agent_id,
+            outgoing=True,
+            target_uri=cmd.agent_worker_uri,
+        )
+        lead.internal = internal
+        self.waiting.appendleft(internal)
+        self._admit_waiting()
+
+    def _bridged(self, lead: LeadCall) -> None:
+        self.emit(
+            p.Bridged(
+                worker_id=self.worker_id,
+                at=_now(),
+                attempt_id=lead.command.attempt_id,
+                agent_id=lead.agent_id,
+            )
+        )
+
+    def _bridge_failed(self, lead: LeadCall, agent_id: str, reason: str) -> None:
+        if lead.agent_id == agent_id:
+            lead.agent_id = ""
+            lead.agent = None
+            lead.internal = None
+        self.emit(
+            p.BridgeFailed(
+                worker_id=self.worker_id,
+                at=_now(),
+                attempt_id=lead.command.attempt_id,
+                agent_id=agent_id,
+                reason=reason,
+            )
+        )
+
+    def _internal_failed(self, internal: InternalLeg, reason: str) -> None:
+        lead = self.leads.get(internal.attempt_id)
+        if lead is not None and lead.internal is internal:
+            self._bridge_failed(lead, internal.agent_id, reason)
+
+    def _unbridge(self, lead: LeadCall, *, free_agent: bool) -> None:
+        """Take the agent off this lead call (the agent's leg stays up); report the agent free."""
+        if not lead.agent_id:
+            return
+        agent_id = lead.agent_id
+        if lead.agent is not None:
+            if lead.call is not None and lead.agent.call is not None:
+                _disconnect(lead.call, lead.agent.call)
+            lead.agent.partner = None
+        if lead.internal is not None and lead.internal.call is not None:
+            with contextlib.suppress(pj.Error):
+                lead.internal.call.hangup(pj.CallOpParam(True))
+        lead.agent, lead.internal, lead.agent_id = None, None, ""
+        if free_agent:
+            self.emit(
+                p.AgentFree(
+                    worker_id=self.worker_id, at=_now(), agent_id=agent_id, attempt_id=lead.command.attempt_id
+                )
+            )
+
+    # ---------------------------------------------------------------------------------- safe harbor
+
+    def _play_safe_harbor(self, cmd: p.PlaySafeHarbor) -> None:
+        lead = self.leads.get(cmd.attempt_id)
+        if lead is None or lead.ended or not lead.answered or lead.call is None:
+            self._reject("PlaySafeHarbor", cmd.attempt_id, "lead call is not up")
+            return
+        try:
+            with wave.open(cmd.wav_path, "rb") as wav:
+                duration_s = wav.getnframes() / wav.getframerate()
+        except (OSError, wave.Error, EOFError) as exc:
+            self._reject("PlaySafeHarbor", cmd.attempt_id, f"safe-harbor WAV {cmd.wav_path}: {exc}")
+            return
+        self._unbridge(lead, free_agent=True)
+        lead.opt_out_key = cmd.opt_out_key
+        player = pj.AudioMediaPlayer()
+        player.createPlayer(cmd.wav_path, pj.PJMEDIA_FILE_NO_LOOP)
+        lead.player = player
+        if lead.media_ready:
+            player.startTransmit(_audio(lead.call))
+        attempt_id = cmd.attempt_id
+
+        def played() -> None:
+            if not lead.ended and lead.player is player:
+                self.emit(p.SafeHarborPlayed(worker_id=self.worker_id, at=_now(), attempt_id=attempt_id))
+
+        def finish() -> None:
+            if not lead.ended and lead.player is player and lead.call is not None:
+                with contextlib.suppress(pj.Error):
+                    lead.call.hangup(pj.CallOpParam(True))
+
+        self._schedule(duration_s, played)
+        self._schedule(duration_s + cmd.listen_after_s, finish)
+
+    def _stop_player(self, lead: LeadCall) -> None:
+        # The AudioMediaPlayer is dropped here, on the main thread; its conference port goes with it.
+        lead.player = None
+        lead.opt_out_key = ""
+
+    # ------------------------------------------------------------------------------------ callbacks
+
+    def on_incoming_call(self, prm: Any) -> None:
+        headers = _headers(prm.rdata.wholeMsg)
+        agent_id, attempt_id = headers.get(AGENT_HEADER.lower(), ""), headers.get(ATTEMPT_HEADER.lower(), "")
+        internal = InternalLeg(attempt_id=attempt_id, agent_id=agent_id, outgoing=False)
+        call = SipCall(self, internal, prm.callId)
+        internal.call = call
+        self.live_calls.add(call)
+        agent = self.agents.get(agent_id)
+        op = pj.CallOpParam(True)
+        if not agent_id:
+            op.statusCode, op.reason = 403, "Only internal bridge legs are accepted"
+        elif agent is None or not agent.up or not agent.media_ready:
+            op.statusCode, op.reason = 404, "Agent leg not up on this worker"
+        elif agent.partner is not None:
+            op.statusCode, op.reason = 486, "Agent already on a call"
+        elif len(self.live_calls) > self.max_calls:
+            op.statusCode, op.reason = 503, "Worker full"
+        else:
+            op.statusCode = 200
+            internal.agent = agent
+            agent.partner = call
+        call.answer(op)
+
+    def on_call_state(self, call: SipCall, prm: Any) -> None:
+        info = call.getInfo()
+        owner = call.owner
+        state = info.state
+        if isinstance(owner, LeadCall):
+            self._lead_state(owner, call, info, prm)
+        elif isinstance(owner, AgentLeg):
+            if state == pj.PJSIP_INV_STATE_CONFIRMED and not owner.up:
+                owner.up = True
+                self.emit(p.AgentLegUp(worker_id=self.worker_id, at=_now(), agent_id=owner.agent_id))
+        elif state == pj.PJSIP_INV_STATE_CONFIRMED and owner.outgoing:
+            self._internal_up(owner)
+        if state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self._disconnected(call, info)
+
+    def _lead_state(self, lead: LeadCall, call: SipCall, info: Any, prm: Any) -> None:
+        state = info.state
+        if state == pj.PJSIP_INV_STATE_EARLY and not lead.ringing and info.lastStatusCode in (180, 183):
+            lead.ringing = True
+            self._arm_ring_timer(lead)  # the ring timeout counts from the first ring
+            self.emit(
+                p.Ringing(
+                    worker_id=self.worker_id,
+                    at=_now(),
+                    attempt_id=lead.command.attempt_id,
+                    sip_status=info.lastStatusCode,
+                )
+            )
+        elif state == pj.PJSIP_INV_STATE_CONNECTING and lead.profile.amd_header:
+            if prm.e.type == pj.PJSIP_EVENT_TSX_STATE:
+                value = _headers(prm.e.body.tsxState.src.rdata.wholeMsg).get(
+                    lead.profile.amd_header.lower(), ""
+                )
+                if value.strip().lower() == "machine":
+                    lead.answered_by = p.AnsweredBy.MACHINE
+        elif state == pj.PJSIP_INV_STATE_CONFIRMED and not lead.answered:
+            lead.answered = True
+            self.emit(
+                p.Answered(
+                    worker_id=self.worker_id,
+                    at=_now(),
+                    attempt_id=lead.command.attempt_id,
+                    answered_by=lead.answered_by,
+                )
+            )
+
+    def _internal_up(self, internal: InternalLeg) -> None:
+        internal.media_ready = internal.media_ready or _has_audio(internal.call)
+        self._try_internal_bridge(internal)
+
+    def _try_internal_bridge(self, internal: InternalLeg) -> None:
+        lead = self.leads.get(internal.attempt_id)
+        if lead is None or lead.internal is not internal or lead.call is None or internal.call is None:
+            return
+        if not internal.media_ready or internal.call.getInfo().state != pj.PJSIP_INV_STATE_CONFIRMED:
+            return
+        if lead.agent is None and lead.agent_id and not internal.bridged:
+            _connect(lead.call, internal.call)
+            internal.bridged = True
+            self._bridged(lead)
+
+    def on_media_state(self, call: SipCall) -> None:
+        if not _has_audio(call):
+            return
+        owner = call.owner
+        if isinstance(owner, LeadCall):
+            owner.media_ready = True
+            if owner.pending_bridge is not None:
+                self._complete_bridge(owner, owner.pending_bridge)
+            if owner.player is not None:
+                owner.player.startTransmit(_audio(call))
+        elif isinstance(owner, AgentLeg):
+            owner.media_ready = True
+        else:
+            owner.media_ready = True
+            if owner.outgoing:
+                self._try_internal_bridge(owner)
+            elif owner.agent is not None and owner.agent.call is not None:
+                _connect(call, owner.agent.call)
+
+    def on_dtmf(self, call: SipCall, digit: str) -> None:
+        lead = call.owner
+        if not isinstance(lead, LeadCall) or lead.ended:
+            return
+        attempt_id = lead.command.attempt_id
+        if lead.opt_out_key and digit == lead.opt_out_key:
+            self.emit(p.OptOut(worker_id=self.worker_id, at=_now(), attempt_id=attempt_id, digit=digit))
+            lead.opt_out_key = ""
+            if lead.call is not None:
+                with contextlib.suppress(pj.Error):
+                    lead.call.hangup(pj.CallOpParam(True))
+        else:
+            self.emit(p.DtmfReceived(worker_id=self.worker_id, at=_now(), attempt_id=attempt_id, digit=digit))
+
+    def _disconnected(self, call: SipCall, info: Any) -> None:
+        # Dropping the last reference to the Call here, inside its DISCONNECTED callback, is what keeps a
+        # later destructor from hanging up whichever new call reuses this call id (docs/sip.md).
+        self.live_calls.discard(call)
+        self.recent_ends.append(time.monotonic())
+        owner = call.owner
+        call.owner = None  # type: ignore[assignment]
+        if isinstance(owner, LeadCall):
+            owner.call = None
+            self._end_lead(owner, info.lastStatusCode, info.lastReason)
+        elif isinstance(owner, AgentLeg):
+            owner.call = None
+            self.agents.pop(owner.agent_id, None)
+            partner = owner.partner
+            owner.partner, owner.up = None, False
+            if partner is not None:
+                self._partner_lost_agent(partner, owner.agent_id)
+            self.emit(
+                p.AgentLegDown(
+                    worker_id=self.worker_id,
+                    at=_now(),
+                    agent_id=owner.agent_id,
+                    sip_status=info.lastStatusCode,
+                    reason="released" if owner.released else info.lastReason,
+                )
+            )
+        else:
+            owner.call = None
+            if owner.outgoing:
+                lead = self.leads.get(owner.attempt_id)
+                if lead is not None and lead.internal is owner and not lead.ended:
+                    reason = (
+                        "agent leg lost"
+                        if owner.bridged
+                        else f"internal leg: {info.lastStatusCode} {info.lastReason}"
+                    )
+                    self._bridge_failed(lead, owner.agent_id, reason)
+            elif owner.agent is not None:
+                if owner.agent.partner is call:
+                    owner.agent.partner = None
+                owner.agent = None
+
+    def _partner_lost_agent(self, partner: SipCall, agent_id: str) -> None:
+        """The agent's phone hung up while bridged: tell the engine the lead lost its agent."""
+        owner = partner.owner
+        if isinstance(owner, LeadCall):
+            owner.agent = None
+            self._bridge_failed(owner, agent_id, "agent leg lost")
+        elif isinstance(owner, InternalLeg):
+            owner.agent = None
+            with contextlib.suppress(pj.Error):
+                partner.hangup(pj.CallOpParam(True))
+
+    def _end_lead(self, lead: LeadCall, status: int, reason: str) -> None:
+        lead.ended = True
+        self._unbridge(lead, free_agent=True)
+        self._stop_player(lead)
+        self.leads.pop(lead.command.attempt_id, None)
+        if lead.answered and status >= 300:
+            status = 200  # the call was answered; a later BYE/CANCEL status does not change that
+        outcome = lead.profile.outcome_for_status(
+            status, ring_timeout_expired=lead.ring_timeout_expired, cancelled=lead.cancelled
+        )
+        if lead.ring_timeout_expired and not lead.answered:
+            reason = f"no answer within {lead.ring_timeout_s:.0f} s ring timeout ({status} {reason})"
+        self.emit(
+            p.Ended(
+                worker_id=self.worker_id,
+                at=_now(),
+                attempt_id=lead.command.attempt_id,
+                sip_status=status,
+                outcome=outcome,
+                reason=reason,
+                sip_call_id=lead.sip_call_id,
+                answered=lead.answered,
+            )
+        )
+
+    # ------------------------------------------------------------------------------------- shutdown
+
+    def _shutdown(self) -> None:
+        for call in list(self.live_calls):
+            with contextlib.suppress(pj.Error):
+                call.hangup(pj.CallOpParam(True))
+        deadline = time.monotonic() + 3.0
+        while self.live_calls and time.monotonic() < deadline:
+            self.ep.libHandleEvents(10)
+        self.flush()
+        for lead in self.leads.values():
+            lead.player = None
+            lead.call = None
+        self.leads.clear()
+        self.agents.clear()
+        self.waiting.clear()
+        self.timers.clear()
+        self.live_calls.clear()  # every Call must be gone before libDestroy or the process aborts
+        self.trunk_accounts.clear()
+        del self.local_account
+        self.redis.delete(self.alive_key)
+        self.ep.libDestroy()
+
+
+def _audio(call: SipCall | None) -> pj.AudioMedia:
+    assert call is not None
+    return call.getAudioMedia(-1)
+
+
+def _has_audio(call: SipCall | None) -> bool:
+    if call is None:
+        return False
+    try:
+        info = call.getInfo()
+    except pj.Error:
+        return False
+    return any(m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE for m in info.media)
+
+
+def _connect(a: SipCall, b: SipCall) -> None:
+    media_a, media_b = _audio(a), _audio(b)
+    media_a.startTransmit(media_b)
+    media_b.startTransmit(media_a)
+
+
+def _disconnect(a: SipCall, b: SipCall) -> None:
+    with contextlib.suppress(pj.Error):
+        media_a, media_b = _audio(a), _audio(b)
+        media_a.stopTransmit(media_b)
+        media_b.stopTransmit(media_a)
+
+
+def _headers(message: str) -> dict[str, str]:
+    """Header fields of a SIP message by lower-case name (first occurrence wins)."""
+    head = message.split("\r\n\r\n", 1)[0]
+    fields: dict[str, str] = {}
+    for line in head.split("\r\n")[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(name.strip().lower(), value.strip())
+    return fields
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Clearline line worker (one pjsua2 endpoint)")
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--pool", default="default")
+    parser.add_argument("--worker-id", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--sip-port", type=int, default=0)
+    parser.add_argument("--rtp-port", type=int, default=0)
+    parser.add_argument("--max-calls", type=int, default=MAX_WORKER_CALLS)
+    parser.add_argument("--profiles-dir", type=Path)
+    args = parser.parse_args(argv)
+    worker = LineWorker(
+        redis_url=args.redis_url,
+        pool=args.pool,
+        worker_id=args.worker_id,
+        host=args.host,
+        sip_port=args.sip_port,
+        rtp_port=args.rtp_port,
+        max_calls=args.max_calls,
+        profiles_dir=args.profiles_dir,
+    )
+
+    def stop(signum: int, frame: object) -> None:
+        worker.running = False
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    worker.run()
+
+
+if __name__ == "__main__":
+    main()
