@@ -44,8 +44,7 @@ class AuditMiddleware:
     @staticmethod
     def _write(scope: Any, principal: Principal, status_code: int) -> None:
         runtime: Runtime = scope["app"].state.runtime
-        handler: Any = scope.get("route_handler")
-        template = sorted(handler.paths)[0] if handler is not None and handler.paths else scope["path"]
+        template = scope.get("path_template") or scope["path"]
         path_params = {k: str(v) for k, v in (scope.get("path_params") or {}).items()}
         outcome = "ok" if status_code < 400 else ("denied" if status_code in (401, 403) else "error")
         try:

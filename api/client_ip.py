@@ -23,6 +23,10 @@ def _in(addr: str, nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 def client_ip(scope: Scope, trusted_proxies: Sequence[str]) -> str | None:
     client = scope.get("client")
     peer = client[0] if client else None
+    try:
+        peer = str(ipaddress.ip_address(peer)) if peer else None
+    except ValueError:
+        peer = None  # test clients and unix sockets have no IP address
     if peer is None:
         return None
     nets = _parse_networks(trusted_proxies)

@@ -3,7 +3,10 @@ are set), migrated once; every test makes its own organizations, so tests never 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,9 +25,14 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    home = tmp_path_factory.mktemp("clearline-home")
+def runtime() -> Iterator[Runtime]:
+    # Not under pytest's 0700 tmp dir: as root, embedded PostgreSQL runs as its own system user and must be
+    # able to reach its data dir, including when it is stopped at exit.
+    home = Path(tempfile.mkdtemp(prefix="clearline-test-"))
+    home.chmod(0o755)
     os.environ["CLEARLINE_HOME"] = str(home)
+    # atexit runs last-registered first: registered before the servers start, this runs after they stop
+    atexit.register(shutil.rmtree, home, True)
     settings = load_settings()
     rt = Runtime.start(settings)
     from core.migrations import upgrade
