@@ -59,7 +59,10 @@ class LineWorkerPool:
         pool: str = "default",
         heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S,
         log_dir: Path | None = None,
+        fresh: bool = True,
     ) -> None:
+        """`fresh=True` drops events left in the pool's list by a previous client (set False to take over
+        workers that kept running on other machines: their pending events are then replayed)."""
         self.redis_url = redis_url
         self.pool = pool
         self.heartbeat_timeout_s = heartbeat_timeout_s
@@ -72,6 +75,8 @@ class LineWorkerPool:
         self._pending: list[p.Event] = []
         self._last_death_check = 0.0
         self._logs: list[IO[bytes]] = []
+        if fresh:
+            self._redis.delete(events_key(pool))
 
     # ------------------------------------------------------------------------------------ processes
 
