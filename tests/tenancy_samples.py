@@ -38,10 +38,17 @@ def _job(world: World) -> str:
     return str(create_job(world.owner.runtime.db, scope, kind="sample", params={}, created_by=None))
 
 
+def _campaign(world: World) -> str:
+    from tests.engine.factories import make_campaign
+
+    return str(make_campaign(world.owner.runtime, world.owner.org.id, active=False).id)
+
+
 SAMPLES: dict[str, Callable[[World], str]] = {
     "org_id": lambda w: str(w.owner.org.id),
     "user_id": lambda w: str(w.owner.users["agent"].id),
     "job_id": _job,
+    "campaign_id": _campaign,
 }
 
 # (METHOD, path template) -> request body (JSON-able) or a callable building one from the world.

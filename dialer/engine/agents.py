@@ -357,6 +357,19 @@ class AgentBoard:
         ended = self._expire(keys=[], args=[PREFIX, at_ms or now_ms()])
         return [v.decode() for v in ended]
 
+    def reconnect(self, agent_id: str, at_ms: int | None = None) -> None:
+        """The agent's leg was lost with its worker (or the engine restarted): CONNECTING again, same session."""
+        self._run(
+            agent_id,
+            AgentState.CONNECTING,
+            "CONNECTING,READY,INCALL,WRAP,PAUSED",
+            at_ms,
+            worker="",
+            leg="",
+            attempt="",
+            pause_requested=0,
+        )
+
     def leg_lost(self, agent_id: str, at_ms: int | None = None) -> AgentStatus | None:
         """The agent's phone leg dropped (hung up, or its worker died): the agent is logged out."""
         return self.logout(agent_id, at_ms)

@@ -30,9 +30,7 @@ class LiveStats:
 
 
 def write_live_stats(client: redis.Redis, campaign_id: str, stats: LiveStats) -> None:
-    mapping: Any = {
-        k: (int(v) if isinstance(v, bool) else v) for k, v in asdict(stats).items()
-    }
+    mapping: Any = {k: (int(v) if isinstance(v, bool) else v) for k, v in asdict(stats).items()}
     client.hset(LIVE_KEY + campaign_id, mapping=mapping)
     client.pexpire(LIVE_KEY + campaign_id, 24 * 3600 * 1000)
 

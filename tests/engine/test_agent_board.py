@@ -39,7 +39,9 @@ def _claim_many(redis_url: str, campaign: str, n: int, out: multiprocessing.Queu
     board = AgentBoard(redis.Redis.from_url(redis_url))
     got = []
     for i in range(n):
-        claimed = board.claim(campaign, attempt_id=f"{multiprocessing.current_process().pid}-{i}", prefer_worker="")
+        claimed = board.claim(
+            campaign, attempt_id=f"{multiprocessing.current_process().pid}-{i}", prefer_worker=""
+        )
         if claimed is not None:
             got.append(claimed.agent_id)
     out.put(got)
@@ -65,7 +67,7 @@ def test_wrap_ends_at_its_deadline_or_in_pause_when_one_was_asked_for(runtime: R
     board = AgentBoard(runtime.redis)
     campaign = str(uuid.uuid4())
     a, b = _login(board, campaign, "w1"), _login(board, campaign, "w1")
-    for agent, attempt in ((a, "x1"), (b, "x2")):
+    for attempt in ("x1", "x2"):
         claimed = board.claim(campaign, attempt_id=attempt, prefer_worker="w1")
         assert claimed is not None
     first = board.status(a)
