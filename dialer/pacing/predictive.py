@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from dialer.pacing.budget import LEGAL_LIMIT, AbandonBudget
-from dialer.pacing.estimators import LogNormalDurations, OutcomeTimes, Rate
+from dialer.pacing.estimators import FloatArray, LogNormalDurations, OutcomeTimes, Rate
 from dialer.pacing.events import (
     AgentReady,
     AgentWrap,
@@ -148,8 +148,7 @@ class PredictivePolicy(PacingPolicy):
                 q = still[min(int(now - since), last)]
                 demand += q
                 demand_var += q * (1.0 - q)
-        p_new = self._new_call_answer * max(1.0, self.fast_answer_rate.value / self.outcomes.human_rate())
-        p_new = min(p_new, 1.0)
+        p_new = min(1.0, self._new_call_answer * self._surge())
         allowance = self.aggressiveness(now)
         cap = max(0, self.headroom(now))
 
@@ -172,11 +171,19 @@ class PredictivePolicy(PacingPolicy):
                 high = middle
         return max(low, progressive)
 
+    def _surge(self) -> float:
+        """> 1 when the recent answer rate is significantly above the learned one (dial less at once)."""
+        learned = self.outcomes.human_rate()
+        recent = self.fast_answer_rate
+        spread = math.sqrt(learned * (1.0 - learned) / (2.0 * recent.weight - 1.0))
+        if recent.value - learned > 3.0 * spread:
+            return recent.value / learned
+        return 1.0
+
     def _refresh(self, now: float) -> None:
         if now - self._ring_refreshed_at >= RING_REFRESH_S:
             self._ring_refreshed_at = now
-            surge = max(1.0, self.fast_answer_rate.value / self.outcomes.human_rate())
-            self._still_to_answer = np.minimum(1.0, self.outcomes.still_to_answer() * surge).tolist()
+            self._still_to_answer = np.minimum(1.0, self.outcomes.still_to_answer() * self._surge()).tolist()
             delay = self.outcomes.answer_delay()
             self._new_call_answer = float(delay.sum())
             self._answer_delay = delay / max(self._new_call_answer, 1e-12)
@@ -185,32 +192,32 @@ class PredictivePolicy(PacingPolicy):
             self._wrap_free, self._talk_free = self._agent_free_tables()
 
     def _agent_free_tables(self) -> tuple[list[float], list[float]]:
-        """Chance an agent in wrap-up (resp. on a call) for e seconds is free when a new call is answered."""
-        # Offsets z = answer delay + grace - remaining wrap-up: the agent must be free by now + z.
+        """Chance an agent in wrap-up (resp. on a call) for e seconds is free when a new call is answered.
+
+        A new call is answered `d` seconds from now (learned distribution) and may wait 2 s: an agent in
+        wrap-up for e seconds must finish it by e + d + 2; an agent on a call must finish the call and then
+        its wrap-up, i.e. the talk must end within d + 2 - wrap of now. Times are in whole seconds.
+        """
         answer = self._answer_delay
-        wrap_grid = np.arange(MAX_WRAP_S + 1, dtype=np.float64)
-        wrap_survival = np.maximum(1.0 - self.wrap.cdf(wrap_grid), 1e-12)
-        wrap_free = np.zeros(MAX_WRAP_S + 1)
-        for delay, weight in enumerate(answer):
-            if weight < 1e-6:
-                continue
-            reach = self.wrap.cdf(wrap_grid + delay + GRACE_S)
-            wrap_free += weight * np.clip((reach - (1.0 - wrap_survival)) / wrap_survival, 0.0, 1.0)
-        # On a call: free by now + delay + grace needs talk end + wrap <= that; wrap is drawn afterwards.
-        wrap_pmf = np.diff(self.wrap.cdf(np.arange(0, 121, dtype=np.float64)))
-        # Distribution of (answer delay + grace - wrap-up): the talk must end within that offset.
-        offsets: dict[int, float] = {}
-        for delay, weight in enumerate(answer):
-            if weight < 1e-6:
-                continue
-            for wrap_s, wrap_weight in enumerate(wrap_pmf):
-                offset = delay + int(GRACE_S) - wrap_s
-                if offset > 0 and wrap_weight > 1e-6:
-                    offsets[offset] = offsets.get(offset, 0.0) + float(weight * wrap_weight)
-        talk_grid = np.arange(MAX_TALK_S + 1, dtype=np.float64)
-        talk_cdf_now = self.talk.cdf(talk_grid)
-        talk_survival = np.maximum(1.0 - talk_cdf_now, 1e-12)
-        talk_free = np.zeros(MAX_TALK_S + 1)
-        for offset, offset_weight in offsets.items():
-            talk_free += offset_weight * (self.talk.cdf(talk_grid + offset) - talk_cdf_now) / talk_survival
-        return wrap_free.tolist(), np.clip(talk_free, 0.0, 1.0).tolist()
+        reach = len(answer) + int(GRACE_S)
+        wrap_cdf = self.wrap.cdf(np.arange(MAX_WRAP_S + 1 + reach, dtype=np.float64))
+        wrap_free = self._completion_chance(wrap_cdf, answer, int(GRACE_S), MAX_WRAP_S + 1)
+        wrap_pmf = np.diff(wrap_cdf[: 2 * reach + 1])
+        # offsets z = d + grace - w; index i of the convolution is z = i - (len(wrap_pmf) - 1) + grace
+        offset_pmf = np.convolve(answer, wrap_pmf[::-1])
+        first = len(wrap_pmf) - 1 - int(GRACE_S) + 1  # index of offset z = 1
+        positive = offset_pmf[first:] if first >= 0 else offset_pmf
+        talk_cdf = self.talk.cdf(np.arange(MAX_TALK_S + 1 + len(positive) + 1, dtype=np.float64))
+        talk_free = self._completion_chance(talk_cdf, positive, 1, MAX_TALK_S + 1)
+        return wrap_free.tolist(), talk_free.tolist()
+
+    @staticmethod
+    def _completion_chance(
+        cdf: FloatArray, offset_pmf: FloatArray, first_offset: int, size: int
+    ) -> FloatArray:
+        """[e]: sum over z of P(offset = z) x P(duration <= e + z | duration > e), z = first_offset + index."""
+        window = cdf[first_offset : first_offset + size + len(offset_pmf) - 1]
+        reached = np.correlate(window, offset_pmf, mode="valid")[:size]
+        now_cdf = cdf[:size]
+        survival = np.maximum(1.0 - now_cdf, 1e-12)
+        return np.asarray(np.clip((reached - offset_pmf.sum() * now_cdf) / survival, 0.0, 1.0))

@@ -1,0 +1,194 @@
+"""Pacing benchmark: every policy and the oracle over the grid of team sizes, answer rates, talk times.
+
+    .venv/bin/python bench/pacing.py              # full grid, 10 seeds, 8 h shifts (about 1,800 shifts)
+    .venv/bin/python bench/pacing.py --quick      # 3 seeds, 2 h shifts: a fast look while tuning
+
+Prints a table (mean occupancy and abandon rate per scenario and policy), checks the targets for
+`predictive` (abandon <= 3% in every run; occupancy above every baseline that keeps <= 3% in that
+scenario; >= 10 points above vicidial-adaptive on average; >= 0.85 of the oracle, overall and per team
+size) and writes bench/out/pacing.png and bench/out/pacing.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+from collections import defaultdict
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+from dialer.simulation.model import Scenario
+from dialer.simulation.runner import POLICY_NAMES, simulate
+
+AGENTS = (5, 10, 25, 50, 100)
+HIT_RATES = (0.10, 0.20, 0.35)
+TALK_MEANS = (60.0, 180.0)
+LIMIT = 0.03
+OUT = Path(__file__).parent / "out"
+
+
+def scenario_for(agents: int, hit: float, talk: float, hours: float) -> Scenario:
+    return Scenario(
+        agents=agents,
+        hit_rate=hit,
+        talk_mean_s=talk,
+        wrap_mean_s=15.0,
+        machine_rate=0.15,
+        busy_rate=0.05,
+        ring_mean_s=8.0,
+        ring_timeout_s=20.0,
+        talk_cv=0.8,
+        hours=hours,
+    )
+
+
+def run_one(job: tuple[str, int, float, float, float, int]) -> dict[str, Any]:
+    policy, agents, hit, talk, hours, seed = job
+    result = simulate(scenario_for(agents, hit, talk, hours), policy, seed).as_dict()
+    result.update(hit_rate=hit, talk_mean_s=talk)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--hours", type=float, default=8.0)
+    parser.add_argument("--quick", action="store_true", help="3 seeds, 2-hour shifts")
+    parser.add_argument("--policies", default=",".join(POLICY_NAMES))
+    parser.add_argument("--agents", default=",".join(map(str, AGENTS)))
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    seeds, hours = (3, 2.0) if args.quick else (args.seeds, args.hours)
+    policies = args.policies.split(",")
+    agent_sizes = [int(a) for a in args.agents.split(",")]
+    jobs = [
+        (policy, agents, hit, talk, hours, seed)
+        for agents, hit, talk, seed, policy in product(
+            agent_sizes, HIT_RATES, TALK_MEANS, range(seeds), policies
+        )
+    ]
+    # Longest first, so the two workers finish together.
+    jobs.sort(key=lambda j: -j[1] / j[2] / j[3] * (3 if j[0] in ("predictive", "oracle") else 1))
+    started = time.monotonic()
+    with multiprocessing.Pool(args.workers) as pool:
+        results = pool.map(run_one, jobs, chunksize=1)
+    elapsed = time.monotonic() - started
+    OUT.mkdir(exist_ok=True)
+    (OUT / "pacing.json").write_text(json.dumps(results, indent=1))
+    report = summarize(results, policies)
+    print(report)
+    print(f"\n{len(jobs)} shifts ({seeds} seeds x {hours:g} h) in {elapsed:.0f} s on {args.workers} workers")
+    plot(results, policies, OUT / "pacing.png")
+    print(f"plot: {OUT / 'pacing.png'}")
+    return 0
+
+
+def summarize(results: list[dict[str, Any]], policies: list[str]) -> str:
+    cell: dict[tuple[int, float, float, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        cell[(r["agents"], r["hit_rate"], r["talk_mean_s"], r["policy"])].append(r)
+    scenarios = sorted({key[:3] for key in cell})
+    lines = ["occupancy % / abandon % (mean over seeds; max abandon in brackets for predictive)"]
+    header = f"{'agents':>6} {'hit':>5} {'talk':>5} " + " ".join(f"{p[:17]:>17}" for p in policies)
+    lines.append(header)
+    misses: list[str] = []
+    ratio_oracle: dict[int, list[float]] = defaultdict(list)
+    above_vicidial: list[float] = []
+    for scenario in scenarios:
+        row = f"{scenario[0]:>6} {scenario[1]:>5.2f} {scenario[2]:>5.0f} "
+        means = {}
+        for policy in policies:
+            runs = cell.get((*scenario, policy), [])
+            if not runs:
+                row += f"{'-':>17} "
+                continue
+            occupancy = statistics.fmean(r["occupancy"] for r in runs)
+            abandon = statistics.fmean(r["abandon_rate"] for r in runs)
+            worst = max(r["abandon_rate"] for r in runs)
+            means[policy] = (occupancy, abandon, worst)
+            text = f"{occupancy * 100:5.1f}/{abandon * 100:4.2f}"
+            if policy == "predictive":
+                text += f"[{worst * 100:4.2f}]"
+            row += f"{text:>17} "
+        lines.append(row)
+        if "predictive" not in means:
+            continue
+        occupancy, _, worst = means["predictive"]
+        label = f"agents={scenario[0]} hit={scenario[1]} talk={scenario[2]:g}"
+        if worst > LIMIT:
+            misses.append(f"{label}: a predictive run abandoned {worst * 100:.2f}% > 3%")
+        for policy, (other_occupancy, other_abandon, _) in means.items():
+            if policy in ("predictive", "oracle"):
+                continue
+            if other_abandon <= LIMIT and other_occupancy >= occupancy:
+                misses.append(
+                    f"{label}: {policy} {other_occupancy * 100:.1f}% (abandon {other_abandon * 100:.2f}%)"
+                    f" >= predictive {occupancy * 100:.1f}%"
+                )
+        if "oracle" in means:
+            ratio_oracle[scenario[0]].append(occupancy / means["oracle"][0])
+        if "vicidial-adaptive" in means:
+            above_vicidial.append(occupancy - means["vicidial-adaptive"][0])
+    lines.append("")
+    lines.append("targets for predictive:")
+    if ratio_oracle:
+        overall = statistics.fmean(v for values in ratio_oracle.values() for v in values)
+        per_size = ", ".join(f"{size}: {statistics.fmean(v):.3f}" for size, v in sorted(ratio_oracle.items()))
+        lines.append(f"  occupancy / oracle: {overall:.3f} (target >= 0.85) {_verdict(overall >= 0.85)}")
+        lines.append(f"    per team size: {per_size}")
+    if above_vicidial:
+        points = statistics.fmean(above_vicidial) * 100
+        lines.append(
+            f"  points above vicidial-adaptive: {points:.1f} (target >= 10) {_verdict(points >= 10)}"
+        )
+    lines.append(f"  abandon <= 3% in every run and above every compliant baseline: {_verdict(not misses)}")
+    lines.extend(f"    MISS {miss}" for miss in misses)
+    return "\n".join(lines)
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def plot(results: list[dict[str, Any]], policies: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    by_policy_size: dict[tuple[str, int], list[float]] = defaultdict(list)
+    abandon_by_policy: dict[str, list[float]] = defaultdict(list)
+    for r in results:
+        by_policy_size[(r["policy"], r["agents"])].append(r["occupancy"])
+        abandon_by_policy[r["policy"]].append(r["abandon_rate"] * 100)
+    for policy in policies:
+        sizes = sorted({size for p, size in by_policy_size if p == policy})
+        left.plot(
+            sizes, [statistics.fmean(by_policy_size[(policy, s)]) * 100 for s in sizes], "o-", label=policy
+        )
+    left.set_xscale("log")
+    left.set_xlabel("agents")
+    left.set_ylabel("occupancy % (mean over answer rates, talk times, seeds)")
+    left.set_title("Occupancy vs team size")
+    left.legend()
+    right.boxplot([abandon_by_policy[p] for p in policies], tick_labels=policies)
+    right.axhline(3.0, color="red", linestyle="--", label="legal limit 3%")
+    right.set_ylabel("abandon rate % per shift")
+    right.set_title("Abandon rate per policy (every shift)")
+    right.tick_params(axis="x", rotation=30)
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.exit(main())
