@@ -51,6 +51,10 @@ _PARAM_NAME = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")  # RFC 3261 token
 _TOKEN_VALUE = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+|\"[^\"\r\n]*\"")
 _INFO_URI = re.compile(r"<([^<>\s]+)>")
 MAX_HEADER_BYTES = 8192
+_USUAL_FORM = re.compile(
+    r"([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+);info=<([^<>\s]+)>;alg=ES256;ppt=shaken"
+)
+"""What every SHAKEN signer sends (and what `identity_header` builds): recognized in one match."""
 
 
 def _malformed(reason: str, message: str) -> IdentityHeaderError:
@@ -59,6 +63,12 @@ def _malformed(reason: str, message: str) -> IdentityHeaderError:
 
 def parse_identity_header(value: str) -> IdentityHeader:
     """Split a full-form header into its JWS and parameters, refusing anything malformed."""
+    usual = _USUAL_FORM.fullmatch(value)
+    if usual is not None and len(value) <= MAX_HEADER_BYTES:
+        jws, info = usual.groups()
+        return IdentityHeader(
+            jws, info, "ES256", "shaken", (("info", info), ("alg", "ES256"), ("ppt", "shaken"))
+        )
     value = value.strip()
     if value.lower().startswith("identity:"):
         value = value[len("identity:") :].strip()

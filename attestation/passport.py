@@ -9,12 +9,13 @@ directly in their canonical order.
 from __future__ import annotations
 
 import base64
-import json
+import binascii
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -32,16 +33,27 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_FROM_URLSAFE = str.maketrans("-_", "+/")
+
+
 def b64url_decode(text: str) -> bytes:
     """Strict base64url without padding: anything else (padding, '+', '/', spaces) is refused."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]*", text) or len(text) % 4 == 1:
+    if "+" in text or "/" in text or "=" in text or len(text) % 4 == 1:
         raise PassportError("not base64url without padding")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    try:
+        return binascii.a2b_base64((text + "=" * (-len(text) % 4)).translate(_FROM_URLSAFE), strict_mode=True)
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
+        raise PassportError("not base64url without padding") from exc
 
 
 def canonical_json(value: Any) -> bytes:
     """Keys sorted at every level, no whitespace, UTF-8 (RFC 8225 §9)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return msgspec.json.encode(value, order="sorted")
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON text -> value; raises ValueError (or RecursionError for absurd nesting) on malformed input."""
+    return msgspec.json.decode(raw)
 
 
 def passport_header(x5u: str) -> dict[str, str]:

@@ -8,8 +8,7 @@ pinned local certificate (no network) or `X5uFetcher` (HTTPS with timeout, size 
 
 from __future__ import annotations
 
-import binascii
-import json
+import functools
 import ssl
 import threading
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from attestation.passport import (
     PassportError,
     b64url_decode,
     canonical_json,
+    parse_json,
     telephone_number,
 )
 
@@ -178,8 +178,8 @@ class X5uFetcher:
 def _decode_json_part(part: str, what: str) -> dict[str, Any]:
     try:
         raw = b64url_decode(part)
-        value = json.loads(raw)
-    except (PassportError, ValueError, binascii.Error, RecursionError) as exc:
+        value = parse_json(raw)
+    except (ValueError, RecursionError) as exc:
         raise _invalid("malformed_jws", f"the PASSporT {what} is not base64url JSON") from exc
     if not isinstance(value, dict):
         raise _invalid("malformed_jws", f"the PASSporT {what} is not a JSON object")
@@ -202,7 +202,11 @@ def _tn(value: Any, what: str) -> str:
     return digits
 
 
-def _check_header(header: dict[str, Any], info: str) -> str:
+@functools.lru_cache(maxsize=1024)
+def _jose_header_x5u(header_b64: str) -> str:
+    """The x5u of a well-formed SHAKEN JOSE header. Cached: a signer sends the same header on every call,
+    so after the first one this is a dict lookup (failures raise and are not cached)."""
+    header = _decode_json_part(header_b64, "header")
     if header.get("alg") != "ES256":
         raise _invalid("unsupported_alg", f"PASSporT alg {header.get('alg')!r} is not ES256")
     if header.get("ppt") != "shaken":
@@ -212,13 +216,16 @@ def _check_header(header: dict[str, Any], info: str) -> str:
     x5u = header.get("x5u")
     if not isinstance(x5u, str):
         raise _invalid("missing_x5u", "the PASSporT header has no x5u")
+    return x5u
+
+
+def _check_x5u_is_info(x5u: str, info: str) -> None:
     if x5u != info:
         raise VerificationFailure(
             "info_mismatch",
             f"info <{info}> differs from the PASSporT x5u {x5u}",
             SipResponse.BAD_IDENTITY_INFO,
         )
-    return x5u
 
 
 def _check_claims(claims: dict[str, Any]) -> tuple[int, str, list[str]]:
@@ -242,7 +249,7 @@ def _check_claims(claims: dict[str, Any]) -> tuple[int, str, list[str]]:
 def _check_signature(certificate: ValidatedCertificate, signing_input: str, signature_b64: str) -> None:
     try:
         signature = b64url_decode(signature_b64)
-    except (PassportError, binascii.Error) as exc:
+    except PassportError as exc:
         raise _invalid("bad_signature", "the signature is not base64url") from exc
     if len(signature) != 64:
         raise _invalid(
@@ -276,7 +283,8 @@ def _verify(
     if parsed.ppt != "shaken":
         raise _invalid("unsupported_ppt", f"Identity ppt parameter {parsed.ppt!r} is not shaken")
     header_b64, payload_b64, signature_b64 = parsed.jws.split(".")
-    x5u = _check_header(_decode_json_part(header_b64, "header"), parsed.info)
+    x5u = _jose_header_x5u(header_b64)
+    _check_x5u_is_info(x5u, parsed.info)
     claims = _decode_json_part(payload_b64, "payload")
     iat, claimed_orig, claimed_dest = _check_claims(claims)
     if now - iat > max_age_s:
