@@ -116,3 +116,18 @@ def test_audit_log_is_readable_only_within_the_organization(
     theirs = client.get("/api/audit", headers=other_tenant.headers("compliance")).json()
     assert any(str(tenant.users["agent"].id) in a["target"] for a in mine)
     assert not any(str(tenant.users["agent"].id) in a["target"] for a in theirs)
+
+
+def test_a_request_that_fails_half_way_changes_nothing(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    agent = tenant.users["agent"]
+    r = client.patch(
+        f"/api/users/{agent.id}",
+        headers=tenant.headers(),
+        json={"display_name": "half-way", "password": "short"},
+    )
+    assert r.status_code == 422
+    with runtime.db.session(ALL_ORGS) as s:
+        user = s.get(User, agent.id)
+        assert user is not None and user.display_name != "half-way"
