@@ -1,1 +1,137 @@
-"""Tables of the dnc package."""
+"""Tables of the dnc package.
+
+PostgreSQL keeps the record: every list and each version of it (when and from which file it was obtained),
+internal DNC entries and area-code blocks (who/when/why), the calling rules as data, each organization's
+geo and IP policy, and scrub reports. The big number sets (national registry, state, litigator, wireless,
+reassigned lists) live in compact index files under `$CLEARLINE_HOME/dnc/` (see `dnc.bitmap_index`); a
+version row names the index directory and sequence number it was built as.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+import core.models  # noqa: F401 - the organizations table our foreign keys point at
+from core.db import Base, OrgScoped, utcnow
+
+JSONB_ = JSON().with_variant(JSONB(), "postgresql")
+
+
+class DncList(Base):
+    """One list (national, a state's, a litigator list...). Not `OrgScoped`: the platform-wide lists
+    (owner_org_id NULL) are shared by every organization, so queries filter on the owner explicitly."""
+
+    __tablename__ = "dnc_lists"
+    __table_args__ = (UniqueConstraint("kind", "scope", "owner_org_id", postgresql_nulls_not_distinct=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(20))  # national | state | litigator | wireless | reassigned
+    scope: Mapped[str] = mapped_column(String(20), default="")  # the state for state lists
+    owner_org_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True, default=None
+    )
+    current_version_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DncListVersion(Base):
+    """One import into a list: a full copy or a change list applied on top of the previous version."""
+
+    __tablename__ = "dnc_list_versions"
+    __table_args__ = (UniqueConstraint("list_id", "seq"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    list_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dnc_lists.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column()
+    change_list: Mapped[bool] = mapped_column(default=False)
+    source_file: Mapped[str] = mapped_column(String(500))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    record_count: Mapped[int] = mapped_column(BigInteger)  # numbers in the list after this version
+    added: Mapped[int] = mapped_column(BigInteger, default=0)
+    deleted: Mapped[int] = mapped_column(BigInteger, default=0)
+    obtained_at: Mapped[datetime] = mapped_column()  # when this copy was downloaded: the 31-day clock
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    imported_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    index_dir: Mapped[str] = mapped_column(String(500))  # relative to $CLEARLINE_HOME
+
+
+class InternalDncEntry(OrgScoped, Base):
+    """A consumer's request not to be called (entity-specific list); kept 5 years (47 CFR 64.1200(d)(6))."""
+
+    __tablename__ = "dnc_internal_entries"
+    __table_args__ = (Index("ix_dnc_internal_entries_org_e164", "org_id", "e164"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    e164: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)  # None: organization-wide
+    source: Mapped[str] = mapped_column(String(40))  # agent | opt_out_key | compliance | import | api
+    reason: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AreaCodeBlock(OrgScoped, Base):
+    """Do not call any number in this area code (organization-wide or one campaign)."""
+
+    __tablename__ = "dnc_area_code_blocks"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    area_code: Mapped[str] = mapped_column(String(3))
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallingRule(Base):
+    """Calling-hour rules of one jurisdiction ("US" = federal, else a state), as data, seeded by the
+    migration and extendable by inserting rows. When several apply the most restrictive wins."""
+
+    __tablename__ = "dnc_calling_rules"
+
+    jurisdiction: Mapped[str] = mapped_column(String(2), primary_key=True)
+    window_start: Mapped[time] = mapped_column()
+    window_end: Mapped[time] = mapped_column()
+    no_sunday: Mapped[bool] = mapped_column(default=False)
+    no_holidays: Mapped[bool] = mapped_column(default=False)  # the federal holiday calendar
+    max_calls_per_24h: Mapped[int | None] = mapped_column(default=None)
+    has_state_dnc_list: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[str] = mapped_column(Text, default="")
+
+
+class CompliancePolicy(OrgScoped, Base):
+    """An organization's own geo rules and API IP firewall (at most one row per organization)."""
+
+    __tablename__ = "dnc_policies"
+    __table_args__ = (UniqueConstraint("org_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    allowed_countries: Mapped[list[str]] = mapped_column(JSONB_, default=lambda: ["US"])
+    blocked_states: Mapped[list[str]] = mapped_column(JSONB_, default=list)
+    blocked_area_codes: Mapped[list[str]] = mapped_column(JSONB_, default=list)
+    ip_allow_cidrs: Mapped[list[str]] = mapped_column(JSONB_, default=list)  # empty: every address
+    ip_deny_cidrs: Mapped[list[str]] = mapped_column(JSONB_, default=list)
+    ip_allowed_countries: Mapped[list[str]] = mapped_column(JSONB_, default=list)  # empty: every country
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ScrubReport(OrgScoped, Base):
+    """A scrub of a lead file: the CSV report lives in `$CLEARLINE_HOME/dnc/reports/<id>.csv`."""
+
+    __tablename__ = "dnc_scrub_reports"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    checked_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    source_file: Mapped[str] = mapped_column(String(500), default="")
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB_, default=dict)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,8 +7,9 @@ Callers (lead import, the dialer just before each call, scrub reports) build `Le
 from __future__ import annotations
 
 import enum
+import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 
 class Consent(enum.StrEnum):
@@ -62,3 +63,14 @@ class ScrubVerdict:
     @property
     def verdict(self) -> str:
         return "callable" if self.callable else "blocked"
+
+
+@dataclass(frozen=True)
+class CampaignRules:
+    """A campaign's own restrictions; they can only narrow what the law and the organization allow."""
+
+    campaign_id: uuid.UUID | None = None
+    allowed_countries: tuple[str, ...] | None = None  # None: the organization's allowed countries
+    blocked_states: tuple[str, ...] = ()
+    blocked_area_codes: tuple[str, ...] = ()
+    calling_window_override: tuple[time, time] | None = None  # local time; intersected with the law's

@@ -1,0 +1,444 @@
+"""The one decision function: for a batch of leads and a moment `at`, callable or blocked, with every reason
+code that applied and the list versions that matched. Used at import, just before each call, and in reports.
+
+`ComplianceEngine.load` reads the calling rules once; every `check` then asks PostgreSQL which list versions
+are current, whether the internal DNC list changed, and the organization's geo policy, so a change made by
+any process counts from the next check on. The work per lead is columnar (numpy): numbers become integers,
+list membership is a bitmap probe, rules are evaluated once per distinct (time zones, states) group.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import phonenumbers
+from phonenumbers import timezone as phone_timezone
+from sqlalchemy import select
+
+from core.db import Database, Scope
+from core.errors import ValidationError
+from dnc import reasons
+from dnc.bitmap_index import IndexHandle, StaleIndexError
+from dnc.calling_window import CallingRuleData, calls_in_last_24h, candidate_zones, decide_window
+from dnc.dated_index import DatedIndexHandle
+from dnc.internal import InternalSet, e164_key, internal_version, load_internal
+from dnc.lists import data_dir
+from dnc.models import CallingRule, CompliancePolicy, DncList, DncListVersion
+from dnc.nanp import numbering_plan
+from dnc.normalize import e164_to_national
+from dnc.verdicts import CampaignRules, Consent, LeadContext, ListMatch, ScrubVerdict
+
+REGISTRY_MAX_AGE = timedelta(days=31)
+NANP_KEY_BASE = 10_000_000_000  # E.164 key of a NANP number = 1 followed by its 10 national digits
+_EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class ActiveList:
+    list_id: uuid.UUID
+    kind: str
+    scope: str
+    owner_org_id: uuid.UUID | None
+    version_id: uuid.UUID
+    seq: int
+    obtained_at: datetime
+    index_dir: str
+
+    def match(self) -> ListMatch:
+        return ListMatch(
+            kind=self.kind,
+            list_id=str(self.list_id),
+            version=str(self.seq),
+            version_date=self.obtained_at.date(),
+            scope=self.scope or ("org" if self.owner_org_id else "platform"),
+        )
+
+
+@dataclass(frozen=True)
+class GeoPolicy:
+    allowed_countries: frozenset[str]
+    blocked_states: frozenset[str]
+    blocked_area_codes: frozenset[int]
+
+
+class _Bits:
+    """Per-lead reason and match flags as uint64 bit sets."""
+
+    def __init__(self, count: int) -> None:
+        self.reasons = np.zeros(count, dtype=np.uint64)
+        self.matches = np.zeros(count, dtype=np.uint64)
+        self.match_table: list[ListMatch] = []
+
+    def reason(self, code: str, mask: np.ndarray | bool) -> None:
+        self.reasons |= np.asarray(mask, dtype=np.uint64) << np.uint64(reasons.BIT[code])
+
+    def match(self, match: ListMatch, mask: np.ndarray) -> None:
+        if not mask.any():
+            return
+        if len(self.match_table) >= 64:
+            raise ValidationError("more than 64 distinct list matches in one batch")
+        self.matches |= mask.astype(np.uint64) << np.uint64(len(self.match_table))
+        self.match_table.append(match)
+
+
+class ComplianceEngine:
+    """Loaded once per process (or per campaign) and called for every batch of leads."""
+
+    def __init__(
+        self, db: Database, org_id: uuid.UUID, rules: CampaignRules, calling_rules: dict[str, CallingRuleData]
+    ) -> None:
+        self.db = db
+        self.org_id = org_id
+        self.rules = rules
+        self.calling_rules = calling_rules
+        self.plan = numbering_plan()
+        self._handles: dict[tuple[uuid.UUID, int], IndexHandle | DatedIndexHandle] = {}
+        self._internal = InternalSet()
+
+    @classmethod
+    def load(cls, db: Database, org_id: uuid.UUID, rules: CampaignRules | None = None) -> ComplianceEngine:
+        with db.session(Scope(org_id)) as s:
+            calling_rules = {
+                r.jurisdiction: CallingRuleData(
+                    jurisdiction=r.jurisdiction,
+                    window_start=r.window_start,
+                    window_end=r.window_end,
+                    no_sunday=r.no_sunday,
+                    no_holidays=r.no_holidays,
+                    max_calls_per_24h=r.max_calls_per_24h,
+                    has_state_dnc_list=r.has_state_dnc_list,
+                )
+                for r in s.scalars(select(CallingRule))
+            }
+        if "US" not in calling_rules:
+            raise ValidationError(
+                "the federal calling rule (jurisdiction US) is missing from dnc_calling_rules"
+            )
+        return cls(db, org_id, rules or CampaignRules(), calling_rules)
+
+    # ------------------------------------------------------------------ state read at every check
+
+    def _snapshot(self) -> tuple[list[ActiveList], InternalSet, GeoPolicy]:
+        with self.db.session(Scope(self.org_id)) as s:
+            rows = s.execute(
+                select(DncList, DncListVersion)
+                .join(DncListVersion, DncListVersion.id == DncList.current_version_id)
+                .where(DncList.owner_org_id.is_(None) | (DncList.owner_org_id == self.org_id))
+            ).all()
+            active = [
+                ActiveList(
+                    list_id=lst.id,
+                    kind=lst.kind,
+                    scope=lst.scope,
+                    owner_org_id=lst.owner_org_id,
+                    version_id=ver.id,
+                    seq=ver.seq,
+                    obtained_at=ver.obtained_at,
+                    index_dir=ver.index_dir,
+                )
+                for lst, ver in rows
+            ]
+            version = internal_version(s)
+            if version != self._internal.version:
+                self._internal = load_internal(s, version)
+            policy = s.scalars(select(CompliancePolicy)).one_or_none()
+        geo = GeoPolicy(
+            allowed_countries=frozenset(policy.allowed_countries if policy else ["US"]),
+            blocked_states=frozenset(policy.blocked_states if policy else ()),
+            blocked_area_codes=frozenset(int(a) for a in (policy.blocked_area_codes if policy else ())),
+        )
+        return active, self._internal, geo
+
+    def _handle(self, lst: ActiveList) -> IndexHandle | DatedIndexHandle:
+        key = (lst.list_id, lst.seq)
+        handle = self._handles.get(key)
+        if handle is None:
+            for old in [k for k in self._handles if k[0] == lst.list_id]:
+                del self._handles[old]
+            directory = Path(data_dir()) / lst.index_dir
+            handle = (
+                DatedIndexHandle(directory, lst.seq)
+                if lst.kind == "reassigned"
+                else IndexHandle(directory, lst.seq)
+            )
+            self._handles[key] = handle
+        return handle
+
+    # ------------------------------------------------------------------ the decision
+
+    def check(self, leads: Sequence[LeadContext], at: datetime) -> list[ScrubVerdict]:
+        if at.tzinfo is None:
+            raise ValidationError("check time `at` must be timezone-aware", field="at")
+        count = len(leads)
+        if count == 0:
+            return []
+        active, internal, geo = self._snapshot()
+        plan = self.plan
+        bits = _Bits(count)
+
+        e164s = [lead.e164 for lead in leads]
+        national = e164_to_national(e164s)
+        region = np.array(plan.npa_region, dtype=object)[np.where(national >= 0, national // 10_000_000, 0)]
+        keys = np.where(national >= 0, national + NANP_KEY_BASE, -1)
+        zone_ids = plan.prefix_zone_set[np.where(national >= 0, national // 10_000, 0)].astype(np.int64)
+        zone_sets: list[tuple[str, ...]] = list(plan.zone_sets)
+        invalid = np.zeros(count, dtype=bool)
+        for i in np.flatnonzero(national < 0):  # other NANP regions and international numbers
+            self._slow_number(e164s[int(i)], int(i), national, region, keys, zone_ids, zone_sets, invalid)
+        bits.reason(reasons.INVALID_NUMBER, invalid)
+        nanp = national >= 0
+        npa = np.where(nanp, national // 10_000_000, 0)
+        us = nanp & (region == "US")
+
+        lead_states = [(lead.state or "").upper() for lead in leads]
+        npa_states = np.array(plan.npa_state, dtype=object)[npa]
+        npa_states[~nanp] = ""
+
+        campaign_ids = [
+            lead.campaign_id or (str(self.rules.campaign_id) if self.rules.campaign_id else None)
+            for lead in leads
+        ]
+        self._geo(bits, geo, region, invalid, npa, nanp, lead_states, npa_states, internal, campaign_ids)
+        registry_version = self._lists(bits, active, national, us, at, leads)
+        self._internal_lists(bits, internal, keys, campaign_ids)
+        groups, group_of = self._windows(
+            bits, zone_ids, zone_sets, lead_states, npa_states, invalid, leads, at
+        )
+        return self._verdicts(leads, e164s, bits, groups, group_of, at, registry_version)
+
+    def _slow_number(
+        self,
+        e164: str,
+        i: int,
+        national: np.ndarray,
+        region: np.ndarray,
+        keys: np.ndarray,
+        zone_ids: np.ndarray,
+        zone_sets: list[tuple[str, ...]],
+        invalid: np.ndarray,
+    ) -> None:
+        try:
+            number = phonenumbers.parse(e164, None)
+        except phonenumbers.NumberParseException:
+            invalid[i] = True
+            return
+        if not phonenumbers.is_valid_number(number) or not e164.startswith("+"):
+            invalid[i] = True
+            return
+        region[i] = phonenumbers.region_code_for_number(number) or ""
+        keys[i] = e164_key(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        if number.country_code == 1 and number.national_number is not None:
+            national[i] = number.national_number
+            zone_ids[i] = self.plan.prefix_zone_set[number.national_number // 10_000]
+            return
+        zones = tuple(z for z in phone_timezone.time_zones_for_number(number) if "Unknown" not in z)
+        if zones not in zone_sets:
+            zone_sets.append(zones)
+        zone_ids[i] = zone_sets.index(zones)
+
+    def _geo(
+        self,
+        bits: _Bits,
+        geo: GeoPolicy,
+        region: np.ndarray,
+        invalid: np.ndarray,
+        npa: np.ndarray,
+        nanp: np.ndarray,
+        lead_states: list[str],
+        npa_states: np.ndarray,
+        internal: InternalSet,
+        campaign_ids: list[str | None],
+    ) -> None:
+        allowed = set(geo.allowed_countries)
+        if self.rules.allowed_countries is not None:
+            allowed &= set(self.rules.allowed_countries)
+        bits.reason(reasons.COUNTRY_NOT_ALLOWED, ~invalid & ~np.isin(region, list(allowed)))
+        blocked_states = geo.blocked_states | set(self.rules.blocked_states)
+        if blocked_states:
+            in_blocked = np.isin(npa_states, list(blocked_states)) | np.isin(
+                np.array(lead_states, dtype=object), list(blocked_states)
+            )
+            bits.reason(reasons.STATE_BLOCKED, in_blocked)
+        org_codes = set(geo.blocked_area_codes) | {int(a) for a in self.rules.blocked_area_codes}
+        org_codes |= internal.org_area_codes
+        blocked_codes = nanp & np.isin(npa, list(org_codes)) if org_codes else np.zeros(len(npa), dtype=bool)
+        for campaign, codes in internal.campaign_area_codes.items():
+            in_campaign = np.array([c == campaign for c in campaign_ids], dtype=bool)
+            blocked_codes |= in_campaign & nanp & np.isin(npa, list(codes))
+        if blocked_codes.any():
+            bits.reason(reasons.AREA_CODE_BLOCKED, blocked_codes)
+            bits.match(
+                ListMatch(kind="area_code", list_id="area_code_blocks", version=internal.label, scope="org"),
+                blocked_codes,
+            )
+
+    def _lists(
+        self,
+        bits: _Bits,
+        active: list[ActiveList],
+        national: np.ndarray,
+        us: np.ndarray,
+        at: datetime,
+        leads: Sequence[LeadContext],
+    ) -> str:
+        nationals = [a for a in active if a.kind == "national" and a.obtained_at <= at]
+        fresh = [a for a in nationals if at - a.obtained_at <= REGISTRY_MAX_AGE]
+        if not nationals:
+            bits.reason(reasons.NATIONAL_REGISTRY_MISSING, us)
+        elif not fresh:
+            bits.reason(reasons.NATIONAL_REGISTRY_STALE, us)
+        newest = max(nationals, key=lambda a: a.obtained_at, default=None)
+        registry_version = f"{newest.seq}@{newest.obtained_at.date().isoformat()}" if newest else ""
+        wireless = np.array([lead.wireless is True for lead in leads], dtype=bool)
+        reassigned_day = np.full(len(national), -1, dtype=np.int64)
+        code = {
+            "national": reasons.NATIONAL_DNC,
+            "state": reasons.STATE_DNC,
+            "litigator": reasons.LITIGATOR,
+        }
+        try:
+            handles = [
+                (lst, self._handle(lst)) for lst in active if lst.kind != "national" or lst in nationals
+            ]
+            for lst, handle in handles:
+                if isinstance(handle, DatedIndexHandle):
+                    day = handle.lookup(national)
+                    hit = day >= 0
+                    reassigned_day = np.maximum(reassigned_day, day)
+                else:
+                    hit = handle.contains(national)
+                if lst.kind == "wireless":
+                    unknown = np.array([lead.wireless is None for lead in leads], dtype=bool)
+                    wireless |= unknown & hit
+                elif lst.kind in code:
+                    bits.reason(code[lst.kind], hit)
+                bits.match(lst.match(), hit)
+            for _, handle in handles:  # a change list applied while we probed must not go unnoticed
+                handle.verify()
+        except StaleIndexError:
+            bits.reason(reasons.LIST_INDEX_STALE, np.ones(len(national), dtype=bool))
+        written = np.array([lead.consent is Consent.EXPRESS_WRITTEN for lead in leads], dtype=bool)
+        bits.reason(reasons.WIRELESS_NO_CONSENT, wireless & ~written)
+        consent_day = np.array(
+            [
+                -1
+                if lead.consent is Consent.NONE
+                else ((lead.consent_at - _EPOCH).days if lead.consent_at else -2)
+                for lead in leads
+            ],
+            dtype=np.int64,
+        )
+        # Consent given before the number was disconnected was given by someone else (or unknown when: -2).
+        bits.reason(
+            reasons.REASSIGNED_SINCE_CONSENT,
+            (reassigned_day >= 0)
+            & (consent_day != -1)
+            & ((consent_day == -2) | (consent_day <= reassigned_day)),
+        )
+        return registry_version
+
+    def _internal_lists(
+        self, bits: _Bits, internal: InternalSet, keys: np.ndarray, campaign_ids: list[str | None]
+    ) -> None:
+        on_org = np.isin(keys, internal.org_keys) & (keys >= 0)
+        bits.reason(reasons.INTERNAL_DNC, on_org)
+        bits.match(
+            ListMatch(kind="internal", list_id="internal", version=internal.label, scope="org"), on_org
+        )
+        for campaign, campaign_keys in internal.campaign_keys.items():
+            in_campaign = np.array([c == campaign for c in campaign_ids], dtype=bool)
+            if not in_campaign.any():
+                continue
+            hit = in_campaign & np.isin(keys, campaign_keys)
+            bits.reason(reasons.CAMPAIGN_DNC, hit)
+            bits.match(
+                ListMatch(
+                    kind="internal", list_id="internal", version=internal.label, scope=f"campaign:{campaign}"
+                ),
+                hit,
+            )
+
+    def _windows(
+        self,
+        bits: _Bits,
+        zone_ids: np.ndarray,
+        zone_sets: list[tuple[str, ...]],
+        lead_states: list[str],
+        npa_states: np.ndarray,
+        invalid: np.ndarray,
+        leads: Sequence[LeadContext],
+        at: datetime,
+    ) -> tuple[list[tuple[tuple[str, ...], str, str]], np.ndarray]:
+        state_names = sorted({*lead_states, *npa_states.tolist()})
+        state_index = {s: i for i, s in enumerate(state_names)}
+        width = len(state_names)
+        lead_state_ids = np.array([state_index[s] for s in lead_states], dtype=np.int64)
+        npa_state_ids = np.array([state_index[s] for s in npa_states.tolist()], dtype=np.int64)
+        group_key = (zone_ids * width + lead_state_ids) * width + npa_state_ids
+        unique_keys, group_of = np.unique(group_key, return_inverse=True)
+        groups: list[tuple[tuple[str, ...], str, str]] = []
+        window_reasons = np.zeros(len(unique_keys), dtype=np.uint64)
+        caps: list[int | None] = []
+        for g, key in enumerate(unique_keys.tolist()):
+            zone_id, rest = divmod(key, width * width)
+            lead_state, npa_state = state_names[rest // width], state_names[rest % width]
+            states = tuple(sorted({s for s in (lead_state, npa_state) if s}))
+            zones = candidate_zones(zone_sets[zone_id], states) if zone_sets[zone_id] else ()
+            decision = decide_window(
+                zones, states, self.calling_rules, self.rules.calling_window_override, at
+            )
+            for code in decision.reasons:
+                window_reasons[g] |= np.uint64(1) << np.uint64(reasons.BIT[code])
+            groups.append((decision.zones, decision.window, decision.state_rule))
+            caps.append(decision.max_calls_per_24h)
+        bits.reasons |= np.where(invalid, np.uint64(0), window_reasons[group_of])
+        capped = np.zeros(len(leads), dtype=bool)
+        for i, lead in enumerate(leads):
+            if lead.recent_calls:
+                cap = caps[group_of[i]]
+                capped[i] = cap is not None and calls_in_last_24h(lead.recent_calls, at) >= cap
+        bits.reason(reasons.STATE_CALL_CAP, capped)
+        return groups, group_of
+
+    def _verdicts(
+        self,
+        leads: Sequence[LeadContext],
+        e164s: list[str],
+        bits: _Bits,
+        groups: list[tuple[tuple[str, ...], str, str]],
+        group_of: np.ndarray,
+        at: datetime,
+        registry_version: str,
+    ) -> list[ScrubVerdict]:
+        combined = np.stack([bits.reasons, bits.matches, group_of.astype(np.uint64)], axis=1)
+        combos, combo_of = np.unique(combined, axis=0, return_inverse=True)
+        shared = []
+        for reason_bits, match_bits, group in combos.tolist():
+            codes = tuple(c for c in reasons.ALL if reason_bits >> reasons.BIT[c] & 1)
+            matches = tuple(m for j, m in enumerate(bits.match_table) if match_bits >> j & 1)
+            zones, window, state_rule = groups[group]
+            shared.append((not codes, codes, matches, zones, window, state_rule))
+        checked_at = at.astimezone(UTC)
+        verdicts = []
+        for lead, e164, c in zip(leads, e164s, combo_of.reshape(-1).tolist(), strict=True):
+            ok, codes, matches, zones, window, state_rule = shared[c]
+            verdicts.append(
+                ScrubVerdict(
+                    e164=e164,
+                    lead_id=lead.lead_id,
+                    callable=ok,
+                    reasons=codes,
+                    matches=matches,
+                    time_zones=zones,
+                    calling_window=window,
+                    state_rule=state_rule,
+                    checked_at=checked_at,
+                    registry_version=registry_version,
+                )
+            )
+        return verdicts

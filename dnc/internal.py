@@ -1,0 +1,137 @@
+"""The entity-specific (internal) DNC list and area-code blocks: rows in PostgreSQL, written by agents'
+dispositions, the opt-out key, compliance staff and imports; read by the engine at every check.
+
+Every check asks PostgreSQL for the list's (row count, highest id) of the organization; when either changed
+since the last check the process reloads the entries, so an addition committed by any process is refused
+at the very next check.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.db import scope_of
+from core.errors import ValidationError
+from dnc.models import AreaCodeBlock, InternalDncEntry
+from dnc.normalize import is_e164, normalize_number
+
+SOURCES = ("agent", "opt_out_key", "compliance", "import", "api")
+
+
+def _org_scope(session: Session) -> uuid.UUID:
+    scope = scope_of(session)
+    if scope.org_id is None:
+        raise ValidationError(
+            "internal DNC entries must be written from a session scoped to one organization"
+        )
+    return scope.org_id
+
+
+def add_internal_dnc(
+    session: Session,
+    *,
+    e164: str,
+    campaign_id: uuid.UUID | None,
+    source: str,
+    reason: str,
+    added_by: uuid.UUID | None,
+) -> None:
+    """Record a do-not-call request (organization-wide when `campaign_id` is None). Effective for every
+    check that starts after the caller's transaction commits."""
+    org_id = _org_scope(session)
+    if source not in SOURCES:
+        raise ValidationError(f"unknown DNC source {source!r}; one of {', '.join(SOURCES)}", field="source")
+    number = e164 if is_e164(e164) else normalize_number(e164).e164
+    if number is None:
+        raise ValidationError(f"{e164!r} is not a phone number", field="e164")
+    session.add(
+        InternalDncEntry(
+            org_id=org_id,
+            e164=number,
+            campaign_id=campaign_id,
+            source=source,
+            reason=reason,
+            added_by=added_by,
+        )
+    )
+    session.flush()
+
+
+def add_area_code_block(
+    session: Session,
+    *,
+    area_code: str,
+    campaign_id: uuid.UUID | None,
+    reason: str,
+    added_by: uuid.UUID | None,
+) -> None:
+    org_id = _org_scope(session)
+    if not (len(area_code) == 3 and area_code.isdigit() and area_code[0] in "23456789"):
+        raise ValidationError(
+            f"{area_code!r} is not a NANP area code (3 digits, 2-9 first)", field="area_code"
+        )
+    session.add(
+        AreaCodeBlock(
+            org_id=org_id, area_code=area_code, campaign_id=campaign_id, reason=reason, added_by=added_by
+        )
+    )
+    session.flush()
+
+
+def e164_key(e164: str) -> int:
+    """Integer key of an E.164 number (its digits), comparable across every list."""
+    return int(e164[1:])
+
+
+@dataclass
+class InternalSet:
+    """The organization's internal entries as sorted integer keys, organization-wide and per campaign."""
+
+    version: tuple[int, int, int, int] = (-1, -1, -1, -1)
+    org_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    campaign_keys: dict[str, np.ndarray] = field(default_factory=dict)
+    org_area_codes: frozenset[int] = frozenset()
+    campaign_area_codes: dict[str, frozenset[int]] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.version[0]}@{self.version[1]}"
+
+
+def internal_version(session: Session) -> tuple[int, int, int, int]:
+    entries = session.execute(
+        select(func.count(InternalDncEntry.id), func.coalesce(func.max(InternalDncEntry.id), 0))
+    ).one()
+    blocks = session.execute(
+        select(func.count(AreaCodeBlock.id), func.coalesce(func.max(AreaCodeBlock.id), 0))
+    ).one()
+    return (int(entries[0]), int(entries[1]), int(blocks[0]), int(blocks[1]))
+
+
+def load_internal(session: Session, version: tuple[int, int, int, int]) -> InternalSet:
+    org: list[int] = []
+    by_campaign: dict[str, list[int]] = {}
+    for e164, campaign_id in session.execute(select(InternalDncEntry.e164, InternalDncEntry.campaign_id)):
+        if campaign_id is None:
+            org.append(e164_key(e164))
+        else:
+            by_campaign.setdefault(str(campaign_id), []).append(e164_key(e164))
+    org_codes: set[int] = set()
+    campaign_codes: dict[str, set[int]] = {}
+    for area_code, campaign_id in session.execute(select(AreaCodeBlock.area_code, AreaCodeBlock.campaign_id)):
+        if campaign_id is None:
+            org_codes.add(int(area_code))
+        else:
+            campaign_codes.setdefault(str(campaign_id), set()).add(int(area_code))
+    return InternalSet(
+        version=version,
+        org_keys=np.unique(np.array(org, dtype=np.int64)),
+        campaign_keys={k: np.unique(np.array(v, dtype=np.int64)) for k, v in by_campaign.items()},
+        org_area_codes=frozenset(org_codes),
+        campaign_area_codes={k: frozenset(v) for k, v in campaign_codes.items()},
+    )

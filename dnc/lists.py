@@ -1,0 +1,361 @@
+"""Importing lists: each import is a new version (full copy or change list) recorded in PostgreSQL, with
+the numbers themselves in an index directory under `$CLEARLINE_HOME/dnc/lists/<list id>/`.
+
+A full import builds a fresh directory and switches the list's current version to it in one transaction;
+a change list is validated completely, then applied in place to the current index while the list row is
+locked, and undone if the new version cannot be recorded. A malformed file leaves no trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from core.db import ALL_ORGS, Database, Scope, utcnow
+from core.errors import ConflictError, ValidationError
+from core.runtime import current_runtime
+from dnc import bitmap_index
+from dnc.dated_index import write_dated_index
+from dnc.models import DncList, DncListVersion, InternalDncEntry
+from dnc.nanp import STATE_ZONES
+from dnc.normalize import normalize_number
+from dnc.registry_files import LineError, MalformedFileError, parse_dated_file, parse_number_file
+
+LIST_KINDS = ("national", "state", "litigator", "wireless", "reassigned")
+IMPORT_KINDS = (*LIST_KINDS, "internal")
+
+Progress = Callable[[float, dict[str, Any]], None]
+
+
+def data_dir() -> Path:
+    return current_runtime().settings.home / "dnc"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    kind: str
+    scope: str
+    list_id: uuid.UUID | None
+    version_id: uuid.UUID | None
+    seq: int
+    record_count: int
+    added: int
+    deleted: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in self.__dict__.items()}
+
+
+def _no_progress(pct: float, counts: dict[str, Any]) -> None:
+    return None
+
+
+def _validate(kind: str, state: str | None, change_list: bool) -> str:
+    if kind not in IMPORT_KINDS:
+        raise ValidationError(f"unknown list kind {kind!r}; one of {', '.join(IMPORT_KINDS)}", field="kind")
+    if kind == "state":
+        if not state or state.upper() not in STATE_ZONES:
+            raise ValidationError("a state list needs --state with a two-letter US state", field="state")
+        return state.upper()
+    if state:
+        raise ValidationError(f"--state applies only to state lists, not {kind}", field="state")
+    if change_list and kind in ("reassigned", "internal"):
+        raise ValidationError(f"{kind} lists are imported whole, not as change lists", field="change_list")
+    return ""
+
+
+def _list_row(session: Session, kind: str, scope: str, owner_org_id: uuid.UUID | None) -> DncList:
+    owner = DncList.owner_org_id.is_(None) if owner_org_id is None else DncList.owner_org_id == owner_org_id
+    found = session.scalars(
+        select(DncList).where(DncList.kind == kind, DncList.scope == scope, owner).with_for_update()
+    ).one_or_none()
+    if found is not None:
+        return found
+    row = DncList(kind=kind, scope=scope, owner_org_id=owner_org_id)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(8 * 1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def import_list_file(
+    db: Database,
+    *,
+    kind: str,
+    path: Path,
+    owner_org_id: uuid.UUID | None = None,
+    state: str | None = None,
+    change_list: bool = False,
+    obtained_at: datetime | None = None,
+    imported_by: uuid.UUID | None = None,
+    source_name: str | None = None,
+    campaign_id: uuid.UUID | None = None,
+    progress: Progress = _no_progress,
+) -> ImportResult:
+    """Import one file as a new version of a list (or, for `internal`, as internal DNC entries)."""
+    scope = _validate(kind, state, change_list)
+    source = source_name or path.name
+    if kind == "internal":
+        if owner_org_id is None:
+            raise ValidationError("internal DNC entries belong to an organization: give --org", field="org")
+        return import_internal_file(
+            db,
+            org_id=owner_org_id,
+            path=path,
+            campaign_id=campaign_id,
+            added_by=imported_by,
+            progress=progress,
+        )
+    obtained = obtained_at or utcnow()
+    if change_list:
+        return _import_change_list(
+            db, kind, scope, owner_org_id, path, source, obtained, imported_by, progress
+        )
+    return _import_full(db, kind, scope, owner_org_id, path, source, obtained, imported_by, progress)
+
+
+def _next_seq(session: Session, list_id: uuid.UUID) -> int:
+    return (
+        int(
+            session.scalar(
+                select(func.coalesce(func.max(DncListVersion.seq), 0)).where(
+                    DncListVersion.list_id == list_id
+                )
+            )
+        )
+        + 1
+    )
+
+
+def _import_full(
+    db: Database,
+    kind: str,
+    scope: str,
+    owner_org_id: uuid.UUID | None,
+    path: Path,
+    source: str,
+    obtained: datetime,
+    imported_by: uuid.UUID | None,
+    progress: Progress,
+) -> ImportResult:
+    with db.session(ALL_ORGS) as s:
+        list_id = _list_row(s, kind, scope, owner_org_id).id
+        seq = _next_seq(s, list_id)
+    directory = data_dir() / "lists" / str(list_id) / f"v{seq}-{uuid.uuid4().hex[:8]}"
+    digest = _sha256(path)
+    try:
+        if kind == "reassigned":
+            numbers, days = parse_dated_file(path)
+            count = write_dated_index(directory, seq, numbers, days)
+        else:
+            builder = bitmap_index.IndexBuilder(directory, seq)
+            for chunk in parse_number_file(path, change_list=False):
+                builder.add(chunk.numbers)
+                progress(
+                    90.0 * chunk.bytes_read / max(chunk.total_bytes, 1), {"bytes_read": chunk.bytes_read}
+                )
+            count = builder.finish()
+        with db.session(ALL_ORGS) as s:
+            row = _list_row(s, kind, scope, owner_org_id)
+            if _next_seq(s, list_id) != seq:
+                raise ConflictError(f"another import into the {kind} list finished first; retry")
+            version = DncListVersion(
+                list_id=list_id,
+                seq=seq,
+                change_list=False,
+                source_file=source,
+                source_sha256=digest,
+                record_count=count,
+                added=count,
+                deleted=0,
+                obtained_at=obtained,
+                imported_by=imported_by,
+                index_dir=str(directory.relative_to(data_dir())),
+            )
+            s.add(version)
+            s.flush()
+            row.current_version_id = version.id
+            version_id = version.id
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    _remove_other_versions(directory)
+    return ImportResult(kind, scope, list_id, version_id, seq, count, count, 0)
+
+
+def _remove_other_versions(current: Path) -> None:
+    """Older full copies are no longer current; processes that still map them keep their mapping."""
+    for sibling in current.parent.iterdir():
+        if sibling != current and sibling.is_dir():
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+def _import_change_list(
+    db: Database,
+    kind: str,
+    scope: str,
+    owner_org_id: uuid.UUID | None,
+    path: Path,
+    source: str,
+    obtained: datetime,
+    imported_by: uuid.UUID | None,
+    progress: Progress,
+) -> ImportResult:
+    adds: list[np.ndarray] = []
+    deletes: list[np.ndarray] = []
+    for chunk in parse_number_file(path, change_list=True):  # the whole file is validated before any change
+        assert chunk.is_add is not None
+        adds.append(chunk.numbers[chunk.is_add])
+        deletes.append(chunk.numbers[~chunk.is_add])
+        progress(50.0 * chunk.bytes_read / max(chunk.total_bytes, 1), {"bytes_read": chunk.bytes_read})
+    add_array = np.concatenate(adds) if adds else np.zeros(0, dtype=np.int64)
+    delete_array = np.concatenate(deletes) if deletes else np.zeros(0, dtype=np.int64)
+    digest = _sha256(path)
+    with db.session(ALL_ORGS) as s:
+        row = _list_row(s, kind, scope, owner_org_id)  # locked until commit: change lists apply one at a time
+        current = s.get(DncListVersion, row.current_version_id) if row.current_version_id else None
+        if current is None:
+            raise ValidationError(
+                f"the {kind} list has no full copy yet: import a full list before a change list",
+                field="change_list",
+            )
+        directory = data_dir() / current.index_dir
+        seq = _next_seq(s, row.id)
+        result = bitmap_index.apply_changes(
+            directory, from_seq=current.seq, to_seq=seq, adds=add_array, deletes=delete_array
+        )
+        try:
+            version = DncListVersion(
+                list_id=row.id,
+                seq=seq,
+                change_list=True,
+                source_file=source,
+                source_sha256=digest,
+                record_count=result.count,
+                added=result.added,
+                deleted=result.deleted,
+                obtained_at=obtained,
+                imported_by=imported_by,
+                index_dir=current.index_dir,
+            )
+            s.add(version)
+            s.flush()
+            row.current_version_id = version.id
+            s.commit()
+        except BaseException:
+            bitmap_index.undo_changes(directory, back_to_seq=current.seq, result=result)
+            raise
+        return ImportResult(kind, scope, row.id, version.id, seq, result.count, result.added, result.deleted)
+
+
+def import_internal_file(
+    db: Database,
+    *,
+    org_id: uuid.UUID,
+    path: Path,
+    campaign_id: uuid.UUID | None = None,
+    added_by: uuid.UUID | None = None,
+    reason: str = "imported",
+    progress: Progress = _no_progress,
+) -> ImportResult:
+    """Internal DNC entries from a file of numbers (first CSV column; messy formats are normalized)."""
+    errors: list[LineError] = []
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            cell = raw.split(",", 1)[0].strip().strip('"')
+            if not cell or (line_no == 1 and not any(ch.isdigit() for ch in cell)):
+                continue  # blank line, or a header
+            normalized = normalize_number(cell)
+            if normalized.e164 is None:
+                if len(errors) < 20:
+                    errors.append(LineError(line_no, cell, f"not a phone number ({normalized.reason})"))
+                continue
+            rows.append(
+                {
+                    "org_id": org_id,
+                    "e164": normalized.e164,
+                    "campaign_id": campaign_id,
+                    "source": "import",
+                    "reason": reason,
+                    "added_by": added_by,
+                    "added_at": now,
+                }
+            )
+    if errors:
+        raise MalformedFileError(path, errors)
+    with db.session(Scope(org_id)) as s:
+        for start in range(0, len(rows), 10_000):
+            s.execute(insert(InternalDncEntry), rows[start : start + 10_000])
+            progress(100.0 * min(start + 10_000, len(rows)) / max(len(rows), 1), {"rows": start})
+    return ImportResult(
+        "internal", "campaign" if campaign_id else "org", None, None, 0, len(rows), len(rows), 0
+    )
+
+
+def import_numbers(
+    db: Database,
+    *,
+    kind: str,
+    numbers: Iterable[str],
+    owner_org_id: uuid.UUID | None = None,
+    state: str | None = None,
+    obtained_at: datetime | None = None,
+    workdir: Path | None = None,
+) -> ImportResult:
+    """Convenience for tests and demos: import E.164 or 10-digit numbers as a full copy of a list."""
+    target = (workdir or data_dir() / "incoming") / f"{kind}-{uuid.uuid4().hex}.txt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lines = [n.removeprefix("+1") for n in numbers]
+    target.write_text("".join(f"{n}\n" for n in lines))
+    try:
+        return import_list_file(
+            db, kind=kind, path=target, owner_org_id=owner_org_id, state=state, obtained_at=obtained_at
+        )
+    finally:
+        target.unlink(missing_ok=True)
+
+
+def list_versions(db: Database, org_id: uuid.UUID | None) -> list[tuple[DncList, DncListVersion | None]]:
+    """Every list visible to an organization (its own and the platform-wide ones) with its current version."""
+    with db.session(ALL_ORGS) as s:
+        owner = (
+            DncList.owner_org_id.is_(None)
+            if org_id is None
+            else (DncList.owner_org_id.is_(None) | (DncList.owner_org_id == org_id))
+        )
+        rows = s.execute(
+            select(DncList, DncListVersion)
+            .outerjoin(DncListVersion, DncListVersion.id == DncList.current_version_id)
+            .where(owner)
+            .order_by(DncList.kind, DncList.scope)
+        ).all()
+        return [(r[0], r[1]) for r in rows]
+
+
+__all__ = [
+    "IMPORT_KINDS",
+    "LIST_KINDS",
+    "ImportResult",
+    "MalformedFileError",
+    "import_list_file",
+    "import_numbers",
+]

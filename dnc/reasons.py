@@ -1,0 +1,53 @@
+"""Reason codes: every rule that can block a number has one, and they appear verbatim in verdicts, scrub
+reports and call-attempt records. The order here is the order they are listed in a verdict."""
+
+from __future__ import annotations
+
+INVALID_NUMBER = "invalid_number"
+NATIONAL_REGISTRY_MISSING = "national_registry_missing"
+NATIONAL_REGISTRY_STALE = "national_registry_stale"
+LIST_INDEX_STALE = "list_index_stale"
+NATIONAL_DNC = "national_dnc"
+STATE_DNC = "state_dnc"
+INTERNAL_DNC = "internal_dnc"
+CAMPAIGN_DNC = "campaign_dnc"
+AREA_CODE_BLOCKED = "area_code_blocked"
+LITIGATOR = "litigator"
+WIRELESS_NO_CONSENT = "wireless_no_consent"
+REASSIGNED_SINCE_CONSENT = "reassigned_since_consent"
+COUNTRY_NOT_ALLOWED = "country_not_allowed"
+STATE_BLOCKED = "state_blocked"
+UNKNOWN_TIME_ZONE = "unknown_time_zone"
+OUTSIDE_FEDERAL_WINDOW = "outside_federal_window"
+OUTSIDE_STATE_WINDOW = "outside_state_window"
+OUTSIDE_CAMPAIGN_WINDOW = "outside_campaign_window"
+STATE_NO_SUNDAY = "state_no_sunday"
+STATE_NO_HOLIDAY = "state_no_holiday"
+STATE_CALL_CAP = "state_call_cap"
+
+DESCRIPTIONS: dict[str, str] = {
+    INVALID_NUMBER: "not a valid phone number",
+    NATIONAL_REGISTRY_MISSING: "no national DNC registry copy has been imported (fail closed)",
+    NATIONAL_REGISTRY_STALE: "the national registry copy is older than 31 days (fail closed)",
+    LIST_INDEX_STALE: "a list's index file does not match its recorded version (fail closed)",
+    NATIONAL_DNC: "on the national Do-Not-Call registry",
+    STATE_DNC: "on a state Do-Not-Call list",
+    INTERNAL_DNC: "on the organization's internal DNC list",
+    CAMPAIGN_DNC: "on the campaign's DNC list",
+    AREA_CODE_BLOCKED: "area code blocked by the organization or campaign",
+    LITIGATOR: "on a litigator list",
+    WIRELESS_NO_CONSENT: "wireless number without prior express written consent",
+    REASSIGNED_SINCE_CONSENT: "number disconnected (reassigned) after consent was given",
+    COUNTRY_NOT_ALLOWED: "country not allowed for the organization or campaign",
+    STATE_BLOCKED: "state blocked for the organization or campaign",
+    UNKNOWN_TIME_ZONE: "no time zone can be established for the number",
+    OUTSIDE_FEDERAL_WINDOW: "outside 08:00-21:00 local time in some candidate zone",
+    OUTSIDE_STATE_WINDOW: "outside a state's calling hours in some candidate zone",
+    OUTSIDE_CAMPAIGN_WINDOW: "outside the campaign's own calling window",
+    STATE_NO_SUNDAY: "state forbids calls on Sunday",
+    STATE_NO_HOLIDAY: "state forbids calls on holidays",
+    STATE_CALL_CAP: "state cap on calls per 24 hours reached",
+}
+
+ALL: tuple[str, ...] = tuple(DESCRIPTIONS)
+BIT: dict[str, int] = {code: i for i, code in enumerate(ALL)}

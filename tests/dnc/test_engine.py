@@ -1,0 +1,246 @@
+"""The decision function against real PostgreSQL and real index files: lists, scopes, freshness, windows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from core.db import Scope
+from core.runtime import Runtime
+from dnc import reasons
+from dnc.engine import ComplianceEngine
+from dnc.internal import add_area_code_block, add_internal_dnc
+from dnc.lists import import_numbers
+from dnc.verdicts import CampaignRules, Consent, LeadContext
+from tests.conftest import Tenant
+
+# Wednesday 2026-11-18, 15:00 UTC = 10:00 in New York (EST), 07:00 in Los Angeles.
+AT = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
+DC = "+12025550143"  # Washington DC, America/New_York
+DC_OTHER = "+12025550199"
+
+
+@pytest.fixture
+def org(runtime: Runtime, tenant: Tenant) -> Tenant:
+    """A tenant with a fresh national registry copy of its own (obtained two days before AT)."""
+    import_numbers(
+        runtime.db,
+        kind="national",
+        numbers=[DC, "3055550100"],
+        owner_org_id=tenant.id,
+        obtained_at=AT - timedelta(days=2),
+    )
+    return tenant
+
+
+def check(
+    runtime: Runtime, org: Tenant, *leads: LeadContext, at: datetime = AT, rules: CampaignRules | None = None
+):  # type: ignore[no-untyped-def]
+    return ComplianceEngine.load(runtime.db, org.id, rules).check(list(leads), at)
+
+
+def test_number_on_the_national_registry_is_blocked_and_names_the_copy(runtime: Runtime, org: Tenant) -> None:
+    [verdict] = check(runtime, org, LeadContext(DC, lead_id="L1"))
+    assert not verdict.callable
+    assert verdict.reasons == (reasons.NATIONAL_DNC,)
+    assert verdict.matches[0].kind == "national" and verdict.matches[0].version_date == date(2026, 11, 16)
+    assert verdict.registry_version == "1@2026-11-16"
+    assert verdict.lead_id == "L1"
+
+
+def test_number_on_no_list_is_callable_inside_calling_hours(runtime: Runtime, org: Tenant) -> None:
+    [verdict] = check(runtime, org, LeadContext(DC_OTHER))
+    assert verdict.callable and verdict.reasons == ()
+    assert verdict.time_zones == ("America/New_York",)
+
+
+def test_without_any_national_registry_copy_nothing_is_dialed(runtime: Runtime, tenant: Tenant) -> None:
+    [verdict] = check(runtime, tenant, LeadContext(DC_OTHER))
+    assert verdict.reasons == (reasons.NATIONAL_REGISTRY_MISSING,)
+
+
+def test_a_registry_copy_older_than_31_days_blocks_dialing(runtime: Runtime, org: Tenant) -> None:
+    obtained = AT - timedelta(days=2)
+    [fresh] = check(runtime, org, LeadContext(DC_OTHER), at=obtained + timedelta(days=31))
+    [stale] = check(runtime, org, LeadContext(DC_OTHER), at=obtained + timedelta(days=31, seconds=1))
+    assert fresh.callable
+    assert stale.reasons == (reasons.NATIONAL_REGISTRY_STALE,)
+
+
+def test_internal_dnc_added_by_another_process_is_refused_at_the_very_next_check(
+    runtime: Runtime, org: Tenant
+) -> None:
+    engine = ComplianceEngine.load(runtime.db, org.id)
+    assert engine.check([LeadContext(DC_OTHER)], AT)[0].callable
+    script = (
+        "import uuid, sys\n"
+        "from core.db import Scope\nfrom core.runtime import current_runtime\n"
+        "from dnc.internal import add_internal_dnc\n"
+        "with current_runtime().db.session(Scope(uuid.UUID(sys.argv[1]))) as s:\n"
+        "    add_internal_dnc(s, e164=sys.argv[2], campaign_id=None, source='opt_out_key', reason='pressed 9',"
+        " added_by=None)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(org.id), DC_OTHER], check=True, env=dict(os.environ))
+    [verdict] = engine.check([LeadContext(DC_OTHER)], AT)
+    assert verdict.reasons == (reasons.INTERNAL_DNC,)
+    assert verdict.matches[0].kind == "internal" and verdict.matches[0].scope == "org"
+
+
+def test_campaign_dnc_blocks_only_that_campaign(runtime: Runtime, org: Tenant) -> None:
+    campaign, other = uuid.uuid4(), uuid.uuid4()
+    with runtime.db.session(Scope(org.id)) as s:
+        add_internal_dnc(s, e164=DC_OTHER, campaign_id=campaign, source="agent", reason="dnc", added_by=None)
+    [blocked] = check(runtime, org, LeadContext(DC_OTHER), rules=CampaignRules(campaign_id=campaign))
+    [allowed] = check(runtime, org, LeadContext(DC_OTHER), rules=CampaignRules(campaign_id=other))
+    assert blocked.reasons == (reasons.CAMPAIGN_DNC,)
+    assert allowed.callable
+
+
+def test_internal_dnc_of_one_organization_does_not_block_another(
+    runtime: Runtime, org: Tenant, other_tenant: Tenant
+) -> None:
+    import_numbers(runtime.db, kind="national", numbers=[], owner_org_id=other_tenant.id, obtained_at=AT)
+    with runtime.db.session(Scope(org.id)) as s:
+        add_internal_dnc(s, e164=DC_OTHER, campaign_id=None, source="agent", reason="dnc", added_by=None)
+    assert not check(runtime, org, LeadContext(DC_OTHER))[0].callable
+    assert check(runtime, other_tenant, LeadContext(DC_OTHER))[0].callable
+
+
+def test_area_code_blocks_apply_org_wide_and_per_campaign(runtime: Runtime, org: Tenant) -> None:
+    campaign = uuid.uuid4()
+    with runtime.db.session(Scope(org.id)) as s:
+        add_area_code_block(s, area_code="202", campaign_id=campaign, reason="no DC", added_by=None)
+    assert check(runtime, org, LeadContext(DC_OTHER))[0].callable
+    [blocked] = check(runtime, org, LeadContext(DC_OTHER), rules=CampaignRules(campaign_id=campaign))
+    assert blocked.reasons == (reasons.AREA_CODE_BLOCKED,)
+
+
+@pytest.mark.parametrize(
+    ("local_time", "callable_"),
+    [(time(7, 59, 59), False), (time(8, 0), True), (time(20, 59, 59), True), (time(21, 0), False)],
+)
+def test_federal_window_boundaries_in_local_time(
+    runtime: Runtime, org: Tenant, local_time: time, callable_: bool
+) -> None:
+    at = datetime.combine(date(2026, 11, 18), local_time, tzinfo=UTC) + timedelta(hours=5)  # EST = UTC-5
+    [verdict] = check(runtime, org, LeadContext(DC_OTHER), at=at)
+    assert verdict.callable is callable_
+    assert verdict.reasons == (() if callable_ else (reasons.OUTSIDE_FEDERAL_WINDOW,))
+
+
+def test_dst_change_moves_the_window_in_utc(runtime: Runtime, org: Tenant) -> None:
+    # 12:30 UTC is 07:30 EST on Saturday 2026-03-07 but 08:30 EDT on Sunday 2026-03-08 (DST began 02:00).
+    before = datetime(2026, 3, 7, 12, 30, tzinfo=UTC)
+    import_numbers(
+        runtime.db, kind="national", numbers=[], owner_org_id=org.id, obtained_at=before - timedelta(days=1)
+    )
+    assert check(runtime, org, LeadContext(DC_OTHER), at=before)[0].reasons == (
+        reasons.OUTSIDE_FEDERAL_WINDOW,
+    )
+    assert check(runtime, org, LeadContext(DC_OTHER), at=before + timedelta(days=1))[0].callable
+
+
+def test_multi_zone_area_code_must_be_inside_the_window_in_every_zone(runtime: Runtime, org: Tenant) -> None:
+    boise = "+12085550143"  # 208: America/Boise and America/Los_Angeles
+    at = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)  # 08:30 in Boise, 07:30 in Los Angeles
+    [verdict] = check(runtime, org, LeadContext(boise), at=at)
+    assert set(verdict.time_zones) == {"America/Boise", "America/Los_Angeles"}
+    assert verdict.reasons == (reasons.OUTSIDE_FEDERAL_WINDOW,)
+    assert check(runtime, org, LeadContext(boise), at=at + timedelta(hours=1))[0].callable
+
+
+def test_toll_free_numbers_must_fit_every_us_zone(runtime: Runtime, org: Tenant) -> None:
+    toll_free = "+18005550143"
+    at = datetime(2026, 11, 18, 18, 0, tzinfo=UTC)  # 13:00 New York, 08:00 Honolulu and Adak
+    assert check(runtime, org, LeadContext(toll_free), at=at)[0].callable
+    assert check(runtime, org, LeadContext(toll_free), at=at - timedelta(seconds=1))[0].reasons == (
+        reasons.OUTSIDE_FEDERAL_WINDOW,
+    )
+
+
+def test_florida_lead_is_not_dialed_after_8pm_local(runtime: Runtime, org: Tenant) -> None:
+    at = datetime(2026, 11, 19, 1, 30, tzinfo=UTC)  # 20:30 EST on the 18th
+    [by_area_code] = check(runtime, org, LeadContext("+13055550111"), at=at)
+    [by_state] = check(runtime, org, LeadContext(DC_OTHER, state="FL"), at=at)
+    [neither] = check(runtime, org, LeadContext(DC_OTHER), at=at)
+    assert by_area_code.reasons == (reasons.OUTSIDE_STATE_WINDOW,)
+    assert "FL 08:00-20:00" in by_area_code.state_rule
+    assert by_state.reasons == (reasons.OUTSIDE_STATE_WINDOW,)
+    assert neither.callable
+
+
+def test_alabama_forbids_sundays_and_louisiana_holidays(runtime: Runtime, org: Tenant) -> None:
+    sunday = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)  # 11:00 CST
+    assert check(runtime, org, LeadContext("+12055550111"), at=sunday)[0].reasons == (
+        reasons.STATE_NO_SUNDAY,
+    )
+    assert check(runtime, org, LeadContext("+12055550111"), at=sunday + timedelta(days=1))[0].callable
+    christmas = datetime(2026, 12, 25, 17, 0, tzinfo=UTC)  # a Friday
+    import_numbers(
+        runtime.db,
+        kind="national",
+        numbers=[],
+        owner_org_id=org.id,
+        obtained_at=christmas - timedelta(days=1),
+    )
+    assert check(runtime, org, LeadContext("+12255550111"), at=christmas)[0].reasons == (
+        reasons.STATE_NO_HOLIDAY,
+    )
+    assert check(runtime, org, LeadContext("+12255550111"), at=christmas - timedelta(days=1))[0].callable
+
+
+def test_florida_allows_three_calls_per_24_hours(runtime: Runtime, org: Tenant) -> None:
+    earlier = tuple(AT - timedelta(hours=h) for h in (1, 2, 23))
+    [third_call] = check(runtime, org, LeadContext("+13055550111", recent_calls=earlier[:2]))
+    [fourth_call] = check(runtime, org, LeadContext("+13055550111", recent_calls=earlier))
+    [a_day_later] = check(
+        runtime, org, LeadContext("+13055550111", recent_calls=earlier), at=AT + timedelta(hours=2)
+    )
+    assert third_call.callable
+    assert fourth_call.reasons == (reasons.STATE_CALL_CAP,)
+    assert a_day_later.callable
+
+
+def test_wireless_numbers_need_express_written_consent(runtime: Runtime, org: Tenant) -> None:
+    no_consent, express, written = check(
+        runtime,
+        org,
+        LeadContext(DC_OTHER, wireless=True),
+        LeadContext(DC_OTHER, wireless=True, consent=Consent.EXPRESS),
+        LeadContext(DC_OTHER, wireless=True, consent=Consent.EXPRESS_WRITTEN),
+    )
+    assert no_consent.reasons == express.reasons == (reasons.WIRELESS_NO_CONSENT,)
+    assert written.callable
+
+
+def test_campaign_geo_rules_and_window_only_narrow(runtime: Runtime, org: Tenant) -> None:
+    rules = CampaignRules(
+        allowed_countries=("US", "CA"),
+        blocked_states=("TX",),
+        blocked_area_codes=("312",),
+        calling_window_override=(time(7, 0), time(9, 30)),
+    )
+    texas, chicago, dc, london = check(
+        runtime,
+        org,
+        LeadContext("+12145550111"),
+        LeadContext("+13125550111"),
+        LeadContext(DC_OTHER),
+        LeadContext("+442079460000"),
+        at=datetime(2026, 11, 18, 15, 0, tzinfo=UTC),
+        rules=rules,
+    )
+    assert texas.reasons == (reasons.STATE_BLOCKED,)
+    assert chicago.reasons == (reasons.AREA_CODE_BLOCKED,)
+    assert dc.reasons == (reasons.OUTSIDE_CAMPAIGN_WINDOW,)  # 10:00 local, campaign stops at 09:30
+    assert reasons.COUNTRY_NOT_ALLOWED in london.reasons  # CA is allowed by the campaign, not by the org
+
+
+def test_invalid_numbers_are_blocked_with_a_reason(runtime: Runtime, org: Tenant) -> None:
+    [verdict] = check(runtime, org, LeadContext("+1202555"))
+    assert verdict.reasons == (reasons.INVALID_NUMBER,)
