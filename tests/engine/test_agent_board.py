@@ -35,7 +35,7 @@ def test_claim_prefers_an_agent_on_the_worker_that_holds_the_call(runtime: Runti
     assert status is not None and status.state is AgentState.INCALL and status.attempt_id == "a1"
 
 
-def _claim_many(redis_url: str, campaign: str, n: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _claim_many(redis_url: str, campaign: str, n: int, out: multiprocessing.Queue) -> None:
     board = AgentBoard(redis.Redis.from_url(redis_url))
     got = []
     for i in range(n):

@@ -1,0 +1,138 @@
+"""The engine placing real SIP calls over loopback to the carrier simulator, with agents on simulated
+phones: attempts are recorded with their evidence, DNC additions take effect mid-run, dead workers are
+replaced without losing or double-dialing leads, and unanswered abandons get safe harbor and opt-out."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+
+from litestar.testing import TestClient
+from sqlalchemy import select, update
+
+from campaigns.models import CallAttempt, Lead
+from core.db import ALL_ORGS, Scope
+from core.runtime import Runtime
+from dialer.engine.sandbox import PROFILE_NAME
+from dialer.engine.supervisor import EngineConfig
+from dialer.simulators.carrier import CarrierBehaviour
+from dnc.internal import add_internal_dnc
+from tests.conftest import Tenant, make_tenant
+from tests.engine.conftest import MakeSandbox, noon_eastern
+from tests.engine.factories import make_campaign
+
+BEHAVIOUR_BY_SUFFIX = {"1": "human", "2": "machine", "3": "busy", "4": "no_answer"}
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def attempts_of(runtime: Runtime, campaign_id: uuid.UUID) -> list[CallAttempt]:
+    with runtime.db.session(ALL_ORGS) as s:
+        return list(s.scalars(select(CallAttempt).where(CallAttempt.campaign_id == campaign_id)))
+
+
+def engine_config(campaign_id: uuid.UUID, **overrides: object) -> EngineConfig:
+    return replace(
+        EngineConfig(
+            campaign_ids=frozenset({campaign_id}),
+            compliance_clock=noon_eastern,
+            extra_headers=lambda lead: {"X-Sim-Behaviour": BEHAVIOUR_BY_SUFFIX.get(lead.e164[-2], "human")},
+            wrap_timeout_s=1.0,
+            min_workers=1,
+        ),
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def login(client: TestClient, tenant: Tenant, role_user: str, uri: str, campaign_id: uuid.UUID) -> None:
+    r = client.post(
+        "/api/agents/me/session",
+        json={"sip_uri": uri, "campaign_id": str(campaign_id)},
+        headers=tenant.headers(role_user),
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_a_campaign_run_records_every_attempt_with_its_evidence_and_honours_dnc_added_mid_run(
+    runtime: Runtime, client: TestClient, sandbox: MakeSandbox
+) -> None:
+    tenant = make_tenant(runtime)
+    agent = tenant.users["agent"]
+    numbers = [f"+1202555{n:04d}" for n in (1011, 1021, 1031, 1041, 1051, 1061)]
+    blocked_before, blocked_mid_run = "+12025551071", "+12025551081"
+    campaign = make_campaign(
+        runtime,
+        tenant.id,
+        agent_ids=[agent.id],
+        numbers=[*numbers, blocked_before, blocked_mid_run],
+        settings={
+            "trunk_profile": PROFILE_NAME,
+            "pacing_policy": "ratio",
+            "pacing_settings": {"lines_per_agent": 2.0},
+        },
+    )
+    with runtime.db.session(ALL_ORGS) as s:  # the mid-run number is the very last lead handed out
+        s.execute(update(Lead).where(Lead.phone_e164 == blocked_mid_run).values(priority=-1))
+    with runtime.db.session(Scope(tenant.id)) as s:
+        add_internal_dnc(
+            s, e164=blocked_before, campaign_id=None, source="compliance", reason="test", added_by=None
+        )
+    box = sandbox(
+        behaviour=CarrierBehaviour(ring_s=(0.2, 0.5), talk_s=(1.0, 2.0), machine_talk_s=(1.0, 1.5)),
+        engine=engine_config(campaign.id),
+    )
+    box.start()
+    login(client, tenant, "agent", box.agent_uri(agent.id), campaign.id)
+    wait_for(lambda: box.carrier_stats().get("invites", 0) >= 1, 20, "the first INVITE")
+    with runtime.db.session(Scope(tenant.id)) as s:
+        add_internal_dnc(
+            s, e164=blocked_mid_run, campaign_id=None, source="compliance", reason="test", added_by=None
+        )
+
+    def settled() -> bool:
+        rows = attempts_of(runtime, campaign.id)
+        return len(rows) >= 8 and all(r.outcome != "in_progress" for r in rows)
+
+    wait_for(settled, 60, "every lead to be attempted")
+    box.engine.recorder.flush()
+    rows = {r.e164: r for r in attempts_of(runtime, campaign.id)}
+    stats = box.carrier_stats()
+
+    assert (
+        rows[blocked_before].outcome == "blocked" and "internal_dnc" in rows[blocked_before].verdict_reasons
+    )
+    assert (
+        rows[blocked_mid_run].outcome == "blocked" and "internal_dnc" in rows[blocked_mid_run].verdict_reasons
+    )
+    dialed = stats["calls_by_number"]
+    assert blocked_before.lstrip("+") not in dialed and blocked_mid_run.lstrip("+") not in dialed
+    assert all(count == 1 for count in dialed.values())
+    expected = {"1": "human", "2": "machine", "3": "busy", "4": "no_answer", "5": "human", "6": "human"}
+    for number in numbers:
+        row = rows[number]
+        assert row.outcome in (expected[number[-2]], "abandoned"), (number, row.outcome)
+        assert row.placed_at and row.ended_at and row.sip_call_id and row.caller_id == "+12025550100"
+        assert row.attestation == "A" and row.origid and row.identity_header_present
+        if row.outcome != "busy":  # a busy callee answers the INVITE with 486 straight away
+            assert row.ringing_at is not None, (number, row.outcome)
+        if row.outcome in ("human", "abandoned", "machine"):
+            assert row.answered_at is not None
+        if row.outcome == "human":
+            assert row.agent_id == agent.id and row.agent_connected_at is not None
+            assert row.answered_at is not None
+            assert (row.agent_connected_at - row.answered_at).total_seconds() <= 2.0
+    assert rows[numbers[3]].outcome == "no_answer"
+    no_answer = rows[numbers[3]]
+    assert no_answer.ended_at is not None
+    ring = (no_answer.ended_at - no_answer.placed_at).total_seconds()
+    assert ring >= 15.0, f"released after {ring} s of ringing"
+    assert stats["identity"].get("verified", 0) == stats["invites"] and not stats["identity"].get("failed")
+    assert sum(1 for r in rows.values() if r.outcome == "human") >= 1
