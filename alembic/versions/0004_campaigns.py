@@ -19,6 +19,67 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "leads",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("campaign_id", sa.Uuid(), nullable=False),
+        sa.Column("list_id", sa.Uuid(), nullable=False),
+        sa.Column("row_number", sa.Integer(), nullable=False),
+        sa.Column("phone_raw", sa.Text(), nullable=False),
+        sa.Column("phone_e164", sa.String(length=16), nullable=False),
+        sa.Column("first_name", sa.Text(), nullable=True),
+        sa.Column("last_name", sa.Text(), nullable=True),
+        sa.Column("state", sa.String(length=2), nullable=True),
+        sa.Column("zip_code", sa.String(length=10), nullable=True),
+        sa.Column("consent", sa.String(length=20), nullable=False),
+        sa.Column("consent_at", sa.Date(), nullable=True),
+        sa.Column("wireless", sa.Boolean(), nullable=True),
+        sa.Column("extra", postgresql.JSONB(astext_type=Text()), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("outcome_counts", postgresql.JSONB(astext_type=Text()), nullable=False),
+        sa.Column("last_outcome", sa.String(length=16), nullable=True),
+        sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("callback_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("callback_agent_id", sa.Uuid(), nullable=True),
+        sa.Column("lease_holder", sa.String(length=200), nullable=True),
+        sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("verdict", sa.String(length=16), nullable=False),
+        sa.Column("verdict_reasons", postgresql.JSONB(astext_type=Text()), nullable=False),
+        sa.Column("scrubbed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('callable', 'blocked', 'in_progress', 'callback', 'done')",
+            name=op.f("ck_leads_status"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_leads")),
+    )
+    op.create_index("ix_leads_campaign_e164", "leads", ["campaign_id", "phone_e164"], unique=False)
+    op.create_index(
+        "ix_leads_hopper_callable",
+        "leads",
+        ["campaign_id", sa.literal_column("priority DESC"), "id"],
+        unique=False,
+        postgresql_where=sa.text("status = 'callable'"),
+    )
+    op.create_index(
+        "ix_leads_hopper_callback",
+        "leads",
+        ["campaign_id", "callback_at"],
+        unique=False,
+        postgresql_where=sa.text("status = 'callback'"),
+    )
+    op.create_index(
+        "ix_leads_hopper_expired",
+        "leads",
+        ["campaign_id", "lease_expires_at"],
+        unique=False,
+        postgresql_where=sa.text("status = 'in_progress'"),
+    )
+    op.create_index("ix_leads_list", "leads", ["list_id"], unique=False)
+    op.create_table(
         "campaigns",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -73,6 +134,52 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "name", name="uq_campaigns_org_name"),
     )
     op.create_index(op.f("ix_campaigns_org_id"), "campaigns", ["org_id"], unique=False)
+    op.create_table(
+        "call_attempts",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("lead_id", sa.BigInteger(), nullable=False),
+        sa.Column("campaign_id", sa.Uuid(), nullable=False),
+        sa.Column("e164", sa.String(length=16), nullable=False),
+        sa.Column("trunk", sa.String(length=100), nullable=False),
+        sa.Column("caller_id", sa.String(length=16), nullable=True),
+        sa.Column("attestation", sa.String(length=1), nullable=True),
+        sa.Column("attestation_reason", sa.Text(), nullable=True),
+        sa.Column("origid", sa.String(length=64), nullable=True),
+        sa.Column("identity_header_present", sa.Boolean(), nullable=False),
+        sa.Column("sip_call_id", sa.String(length=255), nullable=True),
+        sa.Column("placed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ringing_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("agent_connected_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sip_status", sa.Integer(), nullable=True),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("agent_id", sa.Uuid(), nullable=True),
+        sa.Column("disposition", sa.String(length=32), nullable=True),
+        sa.Column("verdict_reasons", postgresql.JSONB(astext_type=Text()), nullable=False),
+        sa.Column("worker", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_call_attempts_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_call_attempts_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_call_attempts")),
+    )
+    op.create_index(
+        "ix_call_attempts_campaign_placed", "call_attempts", ["campaign_id", "placed_at"], unique=False
+    )
+    op.create_index("ix_call_attempts_lead", "call_attempts", ["lead_id"], unique=False)
+    op.create_index(
+        "ix_call_attempts_org_e164_placed", "call_attempts", ["org_id", "e164", "placed_at"], unique=False
+    )
     op.create_table(
         "campaign_agents",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -161,134 +268,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_lead_lists_campaign_sha", "lead_lists", ["campaign_id", "file_sha256"], unique=False)
     op.create_index(op.f("ix_lead_lists_org_id"), "lead_lists", ["org_id"], unique=False)
-    op.create_table(
-        "leads",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.Column("campaign_id", sa.Uuid(), nullable=False),
-        sa.Column("list_id", sa.Uuid(), nullable=False),
-        sa.Column("row_number", sa.Integer(), nullable=False),
-        sa.Column("phone_raw", sa.Text(), nullable=False),
-        sa.Column("phone_e164", sa.String(length=16), nullable=False),
-        sa.Column("first_name", sa.Text(), nullable=True),
-        sa.Column("last_name", sa.Text(), nullable=True),
-        sa.Column("state", sa.String(length=2), nullable=True),
-        sa.Column("zip_code", sa.String(length=10), nullable=True),
-        sa.Column("consent", sa.String(length=20), nullable=False),
-        sa.Column("consent_at", sa.Date(), nullable=True),
-        sa.Column("wireless", sa.Boolean(), nullable=True),
-        sa.Column("extra", postgresql.JSONB(astext_type=Text()), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("outcome_counts", postgresql.JSONB(astext_type=Text()), nullable=False),
-        sa.Column("last_outcome", sa.String(length=16), nullable=True),
-        sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("callback_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("callback_agent_id", sa.Uuid(), nullable=True),
-        sa.Column("lease_holder", sa.String(length=200), nullable=True),
-        sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("verdict", sa.String(length=16), nullable=False),
-        sa.Column("verdict_reasons", postgresql.JSONB(astext_type=Text()), nullable=False),
-        sa.Column("scrubbed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('callable', 'blocked', 'in_progress', 'callback', 'done')",
-            name=op.f("ck_leads_status"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"], ["campaigns.id"], name=op.f("fk_leads_campaign_id_campaigns"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["list_id"], ["lead_lists.id"], name=op.f("fk_leads_list_id_lead_lists"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["org_id"], ["organizations.id"], name=op.f("fk_leads_org_id_organizations"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_leads")),
-    )
-    op.create_index("ix_leads_campaign_e164", "leads", ["campaign_id", "phone_e164"], unique=False)
-    op.create_index(
-        "ix_leads_hopper_callable",
-        "leads",
-        ["campaign_id", sa.literal_column("priority DESC"), "id"],
-        unique=False,
-        postgresql_where=sa.text("status = 'callable'"),
-    )
-    op.create_index(
-        "ix_leads_hopper_callback",
-        "leads",
-        ["campaign_id", "callback_at"],
-        unique=False,
-        postgresql_where=sa.text("status = 'callback'"),
-    )
-    op.create_index(
-        "ix_leads_hopper_expired",
-        "leads",
-        ["campaign_id", "lease_expires_at"],
-        unique=False,
-        postgresql_where=sa.text("status = 'in_progress'"),
-    )
-    op.create_index("ix_leads_list", "leads", ["list_id"], unique=False)
-    op.create_index("ix_leads_org_e164", "leads", ["org_id", "phone_e164"], unique=False)
-    op.create_table(
-        "call_attempts",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.Column("lead_id", sa.BigInteger(), nullable=False),
-        sa.Column("campaign_id", sa.Uuid(), nullable=False),
-        sa.Column("e164", sa.String(length=16), nullable=False),
-        sa.Column("trunk", sa.String(length=100), nullable=False),
-        sa.Column("caller_id", sa.String(length=16), nullable=True),
-        sa.Column("attestation", sa.String(length=1), nullable=True),
-        sa.Column("attestation_reason", sa.Text(), nullable=True),
-        sa.Column("origid", sa.String(length=64), nullable=True),
-        sa.Column("identity_header_present", sa.Boolean(), nullable=False),
-        sa.Column("sip_call_id", sa.String(length=255), nullable=True),
-        sa.Column("placed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("ringing_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("agent_connected_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("sip_status", sa.Integer(), nullable=True),
-        sa.Column("outcome", sa.String(length=16), nullable=False),
-        sa.Column("agent_id", sa.Uuid(), nullable=True),
-        sa.Column("disposition", sa.String(length=32), nullable=True),
-        sa.Column("verdict_reasons", postgresql.JSONB(astext_type=Text()), nullable=False),
-        sa.Column("worker", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"],
-            ["campaigns.id"],
-            name=op.f("fk_call_attempts_campaign_id_campaigns"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["lead_id"], ["leads.id"], name=op.f("fk_call_attempts_lead_id_leads"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_call_attempts_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_call_attempts")),
-    )
-    op.create_index(
-        "ix_call_attempts_campaign_placed", "call_attempts", ["campaign_id", "placed_at"], unique=False
-    )
-    op.create_index("ix_call_attempts_lead", "call_attempts", ["lead_id"], unique=False)
-    op.create_index(
-        "ix_call_attempts_org_e164_placed", "call_attempts", ["org_id", "e164", "placed_at"], unique=False
-    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_lead_lists_org_id"), table_name="lead_lists")
+    op.drop_index("ix_lead_lists_campaign_sha", table_name="lead_lists")
+    op.drop_table("lead_lists")
+    op.drop_index(op.f("ix_dispositions_org_id"), table_name="dispositions")
+    op.drop_table("dispositions")
+    op.drop_index(op.f("ix_campaign_agents_org_id"), table_name="campaign_agents")
+    op.drop_table("campaign_agents")
     op.drop_index("ix_call_attempts_org_e164_placed", table_name="call_attempts")
     op.drop_index("ix_call_attempts_lead", table_name="call_attempts")
     op.drop_index("ix_call_attempts_campaign_placed", table_name="call_attempts")
     op.drop_table("call_attempts")
-    op.drop_index("ix_leads_org_e164", table_name="leads")
+    op.drop_index(op.f("ix_campaigns_org_id"), table_name="campaigns")
+    op.drop_table("campaigns")
     op.drop_index("ix_leads_list", table_name="leads")
     op.drop_index(
         "ix_leads_hopper_expired", table_name="leads", postgresql_where=sa.text("status = 'in_progress'")
@@ -301,12 +296,3 @@ def downgrade() -> None:
     )
     op.drop_index("ix_leads_campaign_e164", table_name="leads")
     op.drop_table("leads")
-    op.drop_index(op.f("ix_lead_lists_org_id"), table_name="lead_lists")
-    op.drop_index("ix_lead_lists_campaign_sha", table_name="lead_lists")
-    op.drop_table("lead_lists")
-    op.drop_index(op.f("ix_dispositions_org_id"), table_name="dispositions")
-    op.drop_table("dispositions")
-    op.drop_index(op.f("ix_campaign_agents_org_id"), table_name="campaign_agents")
-    op.drop_table("campaign_agents")
-    op.drop_index(op.f("ix_campaigns_org_id"), table_name="campaigns")
-    op.drop_table("campaigns")
