@@ -900,7 +900,7 @@ class LineWorker:
         for call in list(self.live_calls):
             with contextlib.suppress(pj.Error):
                 call.hangup(pj.CallOpParam(True))
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + 1.0
         while self.live_calls and time.monotonic() < deadline:
             self.ep.libHandleEvents(10)
         self.flush()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -18,6 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from attestation.certificates import TestCertificateAuthority
 from attestation.signer import PassportSigner
 from core.runtime import Runtime
+from dialer.simulators.agent_phones import start_agent_phones
+from dialer.simulators.carrier import CarrierBehaviour, read_stats, start_carrier, wait_listening
 from dialer.sip import protocol as p
 from dialer.sip.client import LineWorkerPool
 
@@ -137,3 +140,59 @@ def test_signer(tmp_path_factory: pytest.TempPathFactory) -> TestSigner:
     root.write_bytes(ca.root.public_bytes(pem))
     signer = PassportSigner(private_key=key, x5u="https://certs.clearline.test/shaken/1234.pem")
     return TestSigner(signer=signer, chain_pem=chain, root_pem=root)
+
+
+@dataclass
+class Simulators:
+    """Carrier and agent-phone simulator processes started by a test (stopped after it)."""
+
+    directory: Path
+    processes: list[subprocess.Popen[bytes]]
+
+    def carrier(
+        self, behaviour: CarrierBehaviour, *, verify_with: TestSigner | None = None
+    ) -> tuple[int, Path]:
+        port = free_udp_port()
+        stats = self.directory / f"carrier-{port}.json"
+        process = start_carrier(
+            port=port,
+            stats_path=stats,
+            behaviour=behaviour,
+            chain_pem=verify_with.chain_pem if verify_with else None,
+            trust_anchor_pem=verify_with.root_pem if verify_with else None,
+            log_path=self.directory / f"carrier-{port}.log",
+        )
+        self.processes.append(process)
+        wait_listening(process, stats)
+        return port, stats
+
+    def phones(self) -> tuple[int, Path]:
+        port = free_udp_port()
+        stats = self.directory / f"phones-{port}.json"
+        process = start_agent_phones(port=port, stats_path=stats, answer_delay_s=0.05)
+        self.processes.append(process)
+        wait_listening(process, stats)
+        return port, stats
+
+
+@pytest.fixture
+def simulators(tmp_path: Path) -> Iterator[Simulators]:
+    sims = Simulators(directory=tmp_path, processes=[])
+    yield sims
+    for process in sims.processes:
+        process.terminate()
+    for process in sims.processes:
+        process.wait(5)
+
+
+def wait_for_stats(
+    path: Path, check: Callable[[dict[str, Any]], bool], timeout_s: float = 3.0
+) -> dict[str, Any]:
+    """Simulators rewrite their stats file a few times a second: wait until `check` holds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = read_stats(path)
+        if stats and check(stats):
+            return stats
+        assert time.monotonic() < deadline, f"simulator stats never satisfied the check: {stats}"
+        time.sleep(0.1)

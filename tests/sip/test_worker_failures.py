@@ -1,0 +1,93 @@
+"""Line workers under stress and failure: the admission rule holds past 30 calls without losing a lead,
+and a worker killed mid-call is reported dead with the attempts and agents it held."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dialer.simulators.carrier import CarrierBehaviour
+from dialer.sip import protocol as p
+from dialer.sip.client import LineWorkerPool
+from tests.sip.conftest import CALLER, Simulators, collect, ended, wait_for_stats, write_profile
+
+pytestmark = pytest.mark.sip
+
+
+def test_more_dials_than_slots_wait_for_admission_and_all_complete(
+    simulators: Simulators, make_pool: Callable[[], LineWorkerPool], tmp_path: Path
+) -> None:
+    pool = make_pool()
+    carrier_port, carrier_stats = simulators.carrier(
+        CarrierBehaviour(human=1, machine=0, no_answer=0, busy=0, ring_s=(0.2, 0.4), talk_s=(0.8, 1.2))
+    )
+    trunk = write_profile(tmp_path, "sim", carrier_port)
+    worker = pool.start_worker(profiles_dir=tmp_path)
+    pool.wait_ready([worker])
+    attempts = {f"burst-{i}" for i in range(45)}
+    for i, attempt_id in enumerate(sorted(attempts)):
+        pool.send(
+            worker, p.DialLead(attempt_id=attempt_id, to=f"+1720555{i:04d}", from_number=CALLER, trunk=trunk)
+        )
+
+    events = collect(pool, lambda evs: ended(evs, attempts), 30)
+    outcomes = {e.attempt_id: e.outcome for e in events if isinstance(e, p.Ended)}
+    assert set(outcomes.values()) == {p.SipOutcome.ANSWERED}, outcomes
+    stats = wait_for_stats(carrier_stats, lambda s: s["invites"] == 45)
+    assert stats["max_concurrent"] <= 30
+
+
+def test_worker_killed_mid_call_is_reported_dead_with_its_attempts_and_agents(
+    simulators: Simulators, make_pool: Callable[[], LineWorkerPool], tmp_path: Path
+) -> None:
+    pool = make_pool()
+    carrier_port, _ = simulators.carrier(CarrierBehaviour(ring_s=(0.1, 0.1), talk_s=(60, 60)))
+    phones_port, _ = simulators.phones()
+    trunk = write_profile(tmp_path, "sim", carrier_port)
+    doomed, survivor = pool.start_worker(profiles_dir=tmp_path), pool.start_worker(profiles_dir=tmp_path)
+    pool.wait_ready([doomed, survivor])
+    pool.send(doomed, p.CallAgent(agent_id="agent-on-doomed", sip_uri=f"sip:a1@127.0.0.1:{phones_port}"))
+    for attempt_id, headers in (("talking", "human"), ("ringing", "no_answer")):
+        pool.send(
+            doomed,
+            p.DialLead(
+                attempt_id=attempt_id,
+                to="+17205550001",
+                from_number=CALLER,
+                trunk=trunk,
+                extra_headers={"X-Sim-Behaviour": headers},
+            ),
+        )
+    pool.send(
+        survivor,
+        p.DialLead(
+            attempt_id="elsewhere",
+            to="+17205550002",
+            from_number=CALLER,
+            trunk=trunk,
+            extra_headers={"X-Sim-Behaviour": "no_answer"},
+        ),
+    )
+    collect(
+        pool,
+        lambda evs: (
+            {e.attempt_id for e in evs if isinstance(e, p.Answered)} == {"talking"}
+            and {e.attempt_id for e in evs if isinstance(e, p.Ringing)} >= {"ringing", "elsewhere"}
+            and any(isinstance(e, p.AgentLegUp) for e in evs)
+        ),
+        10,
+    )
+    pid = pool.workers()[doomed].ready.pid  # type: ignore[union-attr]
+    os.kill(pid, signal.SIGKILL)
+
+    events = collect(pool, lambda evs: any(isinstance(e, p.WorkerDied) for e in evs), 5)
+    died = next(e for e in events if isinstance(e, p.WorkerDied))
+    assert died.worker_id == doomed and died.exit_code == -signal.SIGKILL
+    assert died.attempt_ids == ["ringing", "talking"]
+    assert died.agent_ids == ["agent-on-doomed"]
+    assert pool.worker_of_attempt("talking") is None and pool.worker_of_attempt("elsewhere") == survivor
+    assert doomed not in pool.workers()
