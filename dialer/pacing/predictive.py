@@ -7,10 +7,13 @@ Every time it is asked, the policy compares, at the moment a call placed now wou
 - demand: answered calls waiting for an agent, plus each ringing call weighted by the chance a person
   will still answer it (from its ringing time and the learned answer-time histograms);
 and places the largest number k of new calls for which the expected overflow (answers finding no agent,
-normal approximation) stays within `aggressiveness` x the expected answers. The aggressiveness is steered
-by the campaign's rolling abandon budget (integral control on the slack to the target rate, default
-2.2%), is cautious while the estimates warm up, and falls back to progressive dialing when the rolling
-rate nears the legal limit. A fast answer-rate detector makes it dial less at once when answers surge.
+normal approximation) stays within `aggressiveness` x the expected answers. The aggressiveness is learned
+online: after each person-answered call it moves up a little when the call reached an agent and down
+when it was dropped, so the abandon rate settles at the target (default 2.2%), plus a share of the
+campaign's rolling 30-day budget slack (a good history buys a little room, an overspent one is repaid).
+It is cautious while the estimates warm up and falls back to progressive dialing if the rolling rate
+gets within 0.1 point of the legal limit. A fast answer-rate detector dials less at once when answers
+surge.
 """
 
 from __future__ import annotations
@@ -22,16 +25,19 @@ import numpy as np
 from dialer.pacing.budget import LEGAL_LIMIT, AbandonBudget
 from dialer.pacing.estimators import FloatArray, LogNormalDurations, OutcomeTimes, Rate
 from dialer.pacing.events import (
+    AgentId,
     AgentReady,
     AgentWrap,
     CallAbandoned,
     CallAnsweredHuman,
     CallAnsweredMachine,
     CallBusy,
+    CallConnected,
+    CallId,
     CallNoAnswer,
     PacingEvent,
 )
-from dialer.pacing.policy import BUSY, DIALING, WRAP, PacingPolicy, Previous
+from dialer.pacing.policy import BUSY, DIALING, WAITING, WRAP, PacingPolicy, Previous
 
 GRACE_S = 2.0  # an answered call must reach an agent within 2 s
 MAX_TALK_S = 3_600
@@ -39,6 +45,7 @@ MAX_WRAP_S = 900
 RING_REFRESH_S = 10.0
 AGENT_REFRESH_S = 60.0
 SQRT_2PI = math.sqrt(2.0 * math.pi)
+MIN_STEER, MAX_STEER = math.log(0.05), math.log(20.0)
 
 
 def expected_overflow(mean: float, variance: float) -> float:
@@ -59,8 +66,9 @@ class PredictivePolicy(PacingPolicy):
         abandon_target: float = 0.022,
         budget: AbandonBudget | None = None,
         ring_timeout_s: float = 20.0,
-        aggressiveness: float = 0.02,
-        control_gain: float = 0.08,
+        aggressiveness: float = 0.006,
+        control_gain: float = 0.25,
+        slack_horizon: float = 800.0,
         max_lines: int | None = None,
         max_cps: float | None = None,
     ) -> None:
@@ -73,6 +81,8 @@ class PredictivePolicy(PacingPolicy):
         self.budget = budget if budget is not None else AbandonBudget()
         self.base_aggressiveness = aggressiveness
         self.control_gain = control_gain
+        self.slack_horizon = slack_horizon
+        self.log_steer = 0.0
         self.outcomes = OutcomeTimes(
             prior_human_rate=0.3,
             prior_ring_mean=8.0,
@@ -90,9 +100,19 @@ class PredictivePolicy(PacingPolicy):
         self._answer_delay = np.zeros(1)
         self._wrap_free: list[float] = []
         self._talk_free: list[float] = []
+        self._dialing_by_second: dict[int, int] = {}
+        self._call_group: dict[CallId, int] = {}
+        self._agents_by_state_since: dict[tuple[int, float], int] = {}
+        self._agent_group: dict[AgentId, tuple[int, float]] = {}
 
     def observe(self, event: PacingEvent, now: float) -> Previous | None:
         previous = super().observe(event, now)
+        call_id = getattr(event, "call_id", None)
+        if call_id is not None:
+            self._regroup_call(call_id)
+        agent_id = getattr(event, "agent_id", None)
+        if agent_id is not None:
+            self._regroup_agent(agent_id)
         if previous is None:
             return None
         if isinstance(event, CallAnsweredHuman):
@@ -105,49 +125,86 @@ class PredictivePolicy(PacingPolicy):
                 self.fast_answer_rate.add(False)
         elif isinstance(event, CallAbandoned):
             self.budget.add(now, dropped=1)
+            self._steer(True, now)
+        elif isinstance(event, CallConnected) and previous.state == WAITING:
+            self._steer(False, now)
         elif isinstance(event, AgentWrap) and previous.state == BUSY:
             self.talk.add(now - previous.since)
         elif isinstance(event, AgentReady) and previous.state == WRAP:
             self.wrap.add(now - previous.since)
         return previous
 
+    def _regroup_call(self, call_id: CallId) -> None:
+        """Keep ringing calls counted per placement second: a tick then costs O(seconds), not O(calls)."""
+        groups = self._dialing_by_second
+        old = self._call_group.pop(call_id, None)
+        if old is not None:
+            groups[old] -= 1
+            if not groups[old]:
+                del groups[old]
+        call = self.floor.calls.get(call_id)
+        if call is not None and call[0] == DIALING:
+            second = int(call[1])
+            self._call_group[call_id] = second
+            groups[second] = groups.get(second, 0) + 1
+
+    def _regroup_agent(self, agent_id: AgentId) -> None:
+        groups = self._agents_by_state_since
+        old = self._agent_group.pop(agent_id, None)
+        if old is not None:
+            groups[old] -= 1
+            if not groups[old]:
+                del groups[old]
+        agent = self.floor.agents.get(agent_id)
+        if agent is not None and agent[0] in (WRAP, BUSY):
+            key = (int(agent[0]), agent[1])
+            self._agent_group[agent_id] = key
+            groups[key] = groups.get(key, 0) + 1
+
     def aggressiveness(self, now: float) -> float:
-        """Allowed expected overflow per expected answer, steered by the rolling abandon budget."""
-        slack = self.budget.slack(now, self.abandon_target)
-        steer = min(1.0, max(-5.0, self.control_gain * slack))
+        """Allowed expected overflow per expected answer: the base value times the learned steer."""
         answered = self.budget.human_answered(now)
-        warm_up = min(1.0, (answered + 20.0) / 200.0)
-        return self.base_aggressiveness * warm_up * math.exp(steer)
+        warm_up = min(1.0, (answered + 50.0) / 150.0)
+        return self.base_aggressiveness * warm_up * math.exp(self.log_steer)
+
+    def _steer(self, dropped: bool, now: float) -> None:
+        """After each person-answered call's fate: move the steer so the rolling rate goes to the target.
+
+        Error = (target - this call dropped) plus a share of the budget's slack (drops saved or overspent
+        over the window, spent slowly and repaid faster), so a good history buys a little room and a bad
+        one makes the dialer careful until it is repaid.
+        """
+        slack = self.budget.slack(now, self.abandon_target)
+        correction = min(0.005, max(-0.02, slack / self.slack_horizon))
+        error = self.abandon_target + correction - (1.0 if dropped else 0.0)
+        self.log_steer = min(MAX_STEER, max(MIN_STEER, self.log_steer + self.control_gain * error))
 
     def _wanted(self, now: float) -> int:
         floor = self.floor
         progressive = floor.ready - floor.dialing - floor.waiting
         budget = self.budget
         answered = budget.human_answered(now)
-        if answered >= 50 and budget.dropped(now) + 1 > (LEGAL_LIMIT - 0.003) * (answered + 1):
+        if answered >= 50 and budget.dropped(now) + 1 > (LEGAL_LIMIT - 0.001) * (answered + 1):
             return progressive
         self._refresh(now)
         supply = float(floor.ready)
         supply_var = 0.0
         wrap_free, talk_free = self._wrap_free, self._talk_free
-        for state, since in floor.agents.values():
+        for (state, since), count in self._agents_by_state_since.items():
             if state == WRAP:
                 p = wrap_free[min(int(now - since), MAX_WRAP_S)]
-            elif state == BUSY:
-                p = talk_free[min(int(now - since), MAX_TALK_S)]
             else:
-                continue
-            supply += p
-            supply_var += p * (1.0 - p)
+                p = talk_free[min(int(now - since), MAX_TALK_S)]
+            supply += count * p
+            supply_var += count * p * (1.0 - p)
         demand = float(floor.waiting)
         demand_var = 0.0
         still = self._still_to_answer
         last = len(still) - 1
-        for state, since in floor.calls.values():
-            if state == DIALING:
-                q = still[min(int(now - since), last)]
-                demand += q
-                demand_var += q * (1.0 - q)
+        for since_second, count in self._dialing_by_second.items():
+            q = still[min(int(now) - since_second, last)]
+            demand += count * q
+            demand_var += count * q * (1.0 - q)
         p_new = min(1.0, self._new_call_answer * self._surge())
         allowance = self.aggressiveness(now)
         cap = max(0, self.headroom(now))
@@ -194,30 +251,28 @@ class PredictivePolicy(PacingPolicy):
     def _agent_free_tables(self) -> tuple[list[float], list[float]]:
         """Chance an agent in wrap-up (resp. on a call) for e seconds is free when a new call is answered.
 
-        A new call is answered `d` seconds from now (learned distribution) and may wait 2 s: an agent in
+        A new call is answered d seconds from now (learned distribution) and may wait 2 s: an agent in
         wrap-up for e seconds must finish it by e + d + 2; an agent on a call must finish the call and then
-        its wrap-up, i.e. the talk must end within d + 2 - wrap of now. Times are in whole seconds.
+        its wrap-up, i.e. the talk must end within z = d + 2 - wrap of now. Elapsed times, answer delays
+        and wrap-ups are whole-second bins, taken at their middles.
         """
         answer = self._answer_delay
-        reach = len(answer) + int(GRACE_S)
-        wrap_cdf = self.wrap.cdf(np.arange(MAX_WRAP_S + 1 + reach, dtype=np.float64))
-        wrap_free = self._completion_chance(wrap_cdf, answer, int(GRACE_S), MAX_WRAP_S + 1)
-        wrap_pmf = np.diff(wrap_cdf[: 2 * reach + 1])
-        # offsets z = d + grace - w; index i of the convolution is z = i - (len(wrap_pmf) - 1) + grace
+        grace = int(GRACE_S)
+        wrap_free = self._completion_chance(self.wrap, answer, grace + 1.0, MAX_WRAP_S + 1)
+        wrap_pmf = np.diff(self.wrap.cdf(np.arange(0, 2 * (len(answer) + grace) + 2, dtype=np.float64)))
+        # Index i of the convolution is z = i - (len(wrap_pmf) - 1) + grace; keep z >= 1.
         offset_pmf = np.convolve(answer, wrap_pmf[::-1])
-        first = len(wrap_pmf) - 1 - int(GRACE_S) + 1  # index of offset z = 1
-        positive = offset_pmf[first:] if first >= 0 else offset_pmf
-        talk_cdf = self.talk.cdf(np.arange(MAX_TALK_S + 1 + len(positive) + 1, dtype=np.float64))
-        talk_free = self._completion_chance(talk_cdf, positive, 1, MAX_TALK_S + 1)
+        positive = offset_pmf[max(0, len(wrap_pmf) - grace) :]
+        talk_free = self._completion_chance(self.talk, positive, 1.5, MAX_TALK_S + 1)
         return wrap_free.tolist(), talk_free.tolist()
 
     @staticmethod
     def _completion_chance(
-        cdf: FloatArray, offset_pmf: FloatArray, first_offset: int, size: int
+        duration: LogNormalDurations, offset_pmf: FloatArray, first_reach: float, size: int
     ) -> FloatArray:
-        """[e]: sum over z of P(offset = z) x P(duration <= e + z | duration > e), z = first_offset + index."""
-        window = cdf[first_offset : first_offset + size + len(offset_pmf) - 1]
+        """[e]: sum over i of offset_pmf[i] x P(D <= e + first_reach + i | D > e + 0.5)."""
+        window = duration.cdf(np.arange(size + len(offset_pmf) - 1, dtype=np.float64) + first_reach)
         reached = np.correlate(window, offset_pmf, mode="valid")[:size]
-        now_cdf = cdf[:size]
+        now_cdf = duration.cdf(np.arange(size, dtype=np.float64) + 0.5)
         survival = np.maximum(1.0 - now_cdf, 1e-12)
         return np.asarray(np.clip((reached - offset_pmf.sum() * now_cdf) / survival, 0.0, 1.0))
