@@ -140,9 +140,9 @@ def test_cps_limit_is_a_sliding_window() -> None:
 
 
 def test_make_policy_names_unknown_policies_and_settings() -> None:
-    with pytest.raises(ValueError, match="unknown pacing policy 'turbo'; known: .*predictive"):
+    with pytest.raises(ValueError, match=r"unknown pacing policy 'turbo'; known: .*predictive"):
         make_policy("turbo")
-    with pytest.raises(ValueError, match="no setting\\(s\\) lines_per_agent"):
+    with pytest.raises(ValueError, match=r"no setting\(s\) lines_per_agent"):
         make_policy("progressive", lines_per_agent=2)
     with pytest.raises(ValueError, match="abandon_target"):
         make_policy("predictive", abandon_target=0.05)
