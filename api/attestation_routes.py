@@ -1,7 +1,221 @@
-"""HTTP routes of the attestation package."""
+"""HTTP routes of the attestation package: the TN inventory, signing certificates, and the public x5u
+URL where each certificate's chain is published for verifiers."""
 
 from __future__ import annotations
 
-from litestar.types import ControllerRouterHandler
+import uuid
+from datetime import UTC, datetime
 
-ROUTES: list[ControllerRouterHandler] = []
+import msgspec
+from litestar import Response, Router, delete, get, patch, post
+from litestar.types import ControllerRouterHandler
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.auth import PUBLIC, roles
+from api.principal import Principal
+from attestation import certificate_store, inventory
+from attestation.models import SigningCertificate, TelephoneNumberBlock
+from core.db import ALL_ORGS
+from core.errors import NotFoundError
+from core.models import Role
+from core.runtime import Runtime
+
+READERS = (Role.ORG_ADMIN, Role.MANAGER, Role.COMPLIANCE)
+MAX_PAGE = 1000
+
+
+class NumberOut(msgspec.Struct):
+    id: uuid.UUID
+    first: str
+    last: str
+    size: int
+    status: str
+    label: str
+    verified_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, block: TelephoneNumberBlock) -> NumberOut:
+        return cls(
+            id=block.id,
+            first=f"+{block.first_tn}",
+            last=f"+{block.last_tn}",
+            size=block.size,
+            status=block.status,
+            label=block.label,
+            verified_at=block.verified_at,
+            created_at=block.created_at,
+        )
+
+
+class NumberCreate(msgspec.Struct, forbid_unknown_fields=True):
+    first: str
+    """A number ('+12025550143'), or the first of a range."""
+    last: str | None = None
+    """The last number of a range (inclusive); omit for a single number."""
+    label: str = ""
+    org_id: uuid.UUID | None = None
+    """Platform admins only: the organization the numbers belong to."""
+
+
+class NumberStatusUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    status: str
+    """`verified` (the platform checked the organization may use these numbers), `pending`, `rejected`."""
+
+
+class CertificateOut(msgspec.Struct):
+    id: uuid.UUID
+    label: str
+    spc: str
+    subject: str
+    fingerprint_sha256: str
+    not_before: datetime
+    not_after: datetime
+    active: bool
+    x5u: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: SigningCertificate, public_base_url: str) -> CertificateOut:
+        return cls(
+            id=row.id,
+            label=row.label,
+            spc=row.spc,
+            subject=row.subject,
+            fingerprint_sha256=row.fingerprint_sha256,
+            not_before=row.not_before,
+            not_after=row.not_after,
+            active=row.active,
+            x5u=certificate_store.x5u_url(public_base_url, row.id),
+            created_at=row.created_at,
+        )
+
+
+class CertificateUpload(msgspec.Struct, forbid_unknown_fields=True):
+    chain_pem: str
+    """The SHAKEN certificate first, then its intermediates (PEM)."""
+    key_pem: str
+    """The certificate's EC P-256 private key (PEM). Stored encrypted; never returned."""
+    label: str = ""
+    org_id: uuid.UUID | None = None
+
+
+@get("/numbers", opt=roles(*READERS), sync_to_thread=True)
+def list_numbers(session: Session, limit: int = MAX_PAGE, offset: int = 0) -> list[NumberOut]:
+    rows = session.scalars(
+        select(TelephoneNumberBlock)
+        .order_by(func.length(TelephoneNumberBlock.first_tn), TelephoneNumberBlock.first_tn)
+        .limit(max(1, min(limit, MAX_PAGE)))
+        .offset(max(0, offset))
+    )
+    return [NumberOut.of(b) for b in rows]
+
+
+@post("/numbers", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
+def add_numbers(data: NumberCreate, principal: Principal, session: Session) -> NumberOut:
+    block = inventory.add_numbers(
+        session,
+        org_id=principal.org_for_write(data.org_id),
+        first=data.first,
+        last=data.last,
+        label=data.label,
+    )
+    return NumberOut.of(block)
+
+
+@get("/numbers/{tn_id:uuid}", opt=roles(*READERS), sync_to_thread=True)
+def get_numbers(tn_id: uuid.UUID, session: Session) -> NumberOut:
+    return NumberOut.of(inventory.get_block(session, tn_id))
+
+
+@patch("/numbers/{tn_id:uuid}", opt=roles(), sync_to_thread=True)
+def set_number_status(tn_id: uuid.UUID, data: NumberStatusUpdate, session: Session) -> NumberOut:
+    """Platform admins only: attestation A must be earned, so an organization cannot verify its own numbers."""
+    return NumberOut.of(inventory.set_status(session, tn_id, data.status, at=datetime.now(UTC)))
+
+
+@delete("/numbers/{tn_id:uuid}", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
+def remove_numbers(tn_id: uuid.UUID, session: Session) -> None:
+    session.delete(inventory.get_block(session, tn_id))
+
+
+@get("/certificates", opt=roles(*READERS), sync_to_thread=True)
+def list_certificates(session: Session, runtime: Runtime) -> list[CertificateOut]:
+    rows = session.scalars(select(SigningCertificate).order_by(SigningCertificate.created_at))
+    return [CertificateOut.of(r, runtime.settings.public_base_url) for r in rows]
+
+
+@post("/certificates", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
+def upload_certificate(
+    data: CertificateUpload, principal: Principal, session: Session, runtime: Runtime
+) -> CertificateOut:
+    row = certificate_store.add_certificate(
+        session,
+        org_id=principal.org_for_write(data.org_id),
+        secret_key=runtime.settings.secret_key,
+        chain_pem=data.chain_pem,
+        key_pem_text=data.key_pem,
+        label=data.label,
+        trust_anchors=certificate_store.load_trust_anchors(runtime.settings.home),
+        now=datetime.now(UTC),
+    )
+    return CertificateOut.of(row, runtime.settings.public_base_url)
+
+
+@get("/certificates/{certificate_id:uuid}", opt=roles(*READERS), sync_to_thread=True)
+def get_certificate(certificate_id: uuid.UUID, session: Session, runtime: Runtime) -> CertificateOut:
+    return CertificateOut.of(
+        certificate_store.get_certificate(session, certificate_id), runtime.settings.public_base_url
+    )
+
+
+@post(
+    "/certificates/{certificate_id:uuid}/activate",
+    opt=roles(Role.ORG_ADMIN),
+    sync_to_thread=True,
+    status_code=200,
+)
+def activate_certificate(certificate_id: uuid.UUID, session: Session, runtime: Runtime) -> CertificateOut:
+    row = certificate_store.activate_certificate(session, certificate_id, now=datetime.now(UTC))
+    return CertificateOut.of(row, runtime.settings.public_base_url)
+
+
+@delete("/certificates/{certificate_id:uuid}", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
+def delete_certificate(certificate_id: uuid.UUID, session: Session) -> None:
+    certificate_store.delete_certificate(session, certificate_id)
+
+
+@get("/api/certs/{certificate_id:uuid}", opt=PUBLIC, sync_to_thread=True, tags=["attestation"])
+def public_certificate(certificate_id: uuid.UUID, runtime: Runtime) -> Response[str]:
+    """The x5u URL: a signing certificate's public chain (PEM), for any STIR/SHAKEN verifier."""
+    with runtime.db.session(ALL_ORGS) as session:
+        chain = certificate_store.public_chain(session, certificate_id)
+    if chain is None:
+        raise NotFoundError(f"certificate {certificate_id} not found")
+    return Response(
+        chain,
+        media_type="application/pem-certificate-chain",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+ROUTES: list[ControllerRouterHandler] = [
+    Router(
+        "/api/attestation",
+        route_handlers=[
+            list_numbers,
+            add_numbers,
+            get_numbers,
+            set_number_status,
+            remove_numbers,
+            list_certificates,
+            upload_certificate,
+            get_certificate,
+            activate_certificate,
+            delete_certificate,
+        ],
+        tags=["attestation"],
+    ),
+    public_certificate,
+]

@@ -14,6 +14,7 @@ from typing import Any
 
 from core.db import Scope
 from core.jobs import create_job
+from tests.attestation import samples as attestation_samples
 from tests.conftest import Tenant
 
 
@@ -44,11 +45,26 @@ def _campaign(world: World) -> str:
     return str(make_campaign(world.owner.runtime, world.owner.org.id, active=False).id)
 
 
+def _scrub_report(world: World) -> str:
+    from datetime import UTC, datetime
+
+    from dnc.models import ScrubReport
+
+    with world.owner.runtime.db.session(Scope(world.owner.org.id)) as s:
+        report = ScrubReport(checked_at=datetime.now(UTC), status="succeeded")
+        s.add(report)
+        s.flush()
+        return str(report.id)
+
+
 SAMPLES: dict[str, Callable[[World], str]] = {
     "org_id": lambda w: str(w.owner.org.id),
     "user_id": lambda w: str(w.owner.users["agent"].id),
     "job_id": _job,
+    "report_ref": _scrub_report,
     "campaign_id": _campaign,
+    "tn_id": lambda w: attestation_samples.number_sample(w.owner),
+    "certificate_id": lambda w: attestation_samples.certificate_sample(w.owner),
 }
 
 # (METHOD, path template) -> request body (JSON-able) or a callable building one from the world.
