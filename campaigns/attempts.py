@@ -26,7 +26,8 @@ from campaigns.recycle import (
     counts_as_attempt,
     recycle,
 )
-from core.db import ALL_ORGS, Database
+from campaigns.scrubbing import add_to_internal_dnc
+from core.db import ALL_ORGS, Database, Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
 
 
@@ -234,14 +235,16 @@ def set_disposition(
 ) -> LeadStatus:
     """Apply an agent's disposition to an attempt and its lead; returns the lead's new status.
 
-    DNC: the lead is done (the number's entry in the internal DNC list is the compliance engine's, added
-    by the API). Callback: the lead is scheduled at `callback_at`, for any agent or only this one. Sale or
+    DNC: the number goes on the organization's internal DNC list and the lead is done. Callback: the lead is scheduled at `callback_at`, for any agent or only this one. Sale or
     final: done. Anything else: recycled by the campaign's `human` rule.
     """
     with db.session(ALL_ORGS) as s:
+        org_id = s.scalar(select(CallAttempt.org_id).where(CallAttempt.id == attempt_id))
+    if org_id is None:
+        raise NotFoundError(f"call attempt {attempt_id} not found")
+    with db.session(Scope(org_id)) as s:  # scoped: a DNC disposition writes the org's internal DNC list
         attempt = s.get(CallAttempt, attempt_id, with_for_update=True)
-        if attempt is None:
-            raise NotFoundError(f"call attempt {attempt_id} not found")
+        assert attempt is not None
         disposition = s.scalars(
             select(Disposition).where(
                 Disposition.campaign_id == attempt.campaign_id, Disposition.code == code
@@ -256,6 +259,10 @@ def set_disposition(
         if lead.status == LeadStatus.IN_PROGRESS.value and lead.lease_holder != attempt.worker:
             raise ConflictError(f"lead {lead.id} is being called again; dispose of that call instead")
         step = _after_disposition(s, lead, disposition, at=at, callback_at=callback_at)
+        if disposition.dnc:
+            add_to_internal_dnc(
+                s, e164=lead.phone_e164, campaign_id=None, reason=f"disposition {code}", added_by=agent_id
+            )
         clear_lease(lead)
         _apply(lead, step)
         if step.status is LeadStatus.CALLBACK:

@@ -1,0 +1,285 @@
+"""Which file column holds which lead field (header auto-detection, or an explicit mapping), and turning
+one row's cells into a clean lead or a list of (field, reason) errors.
+
+Rules a row must meet: a phone number (normalized later), names of at most 200 characters, a US state
+(code or name), a ZIP of 5 or 9 digits, consent one of none/express/express_written with a date that is
+not in the future, a yes/no wireless flag; every other column is kept as an extra field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from core.errors import ValidationError
+
+FIELDS = ("phone", "first_name", "last_name", "state", "zip_code", "consent", "consent_at", "wireless")
+
+SYNONYMS: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "phone",
+            "phonenumber",
+            "phoneno",
+            "telephone",
+            "tel",
+            "mobile",
+            "mobilephone",
+            "cell",
+            "cellphone",
+            "number",
+            "phone1",
+            "primaryphone",
+            "homephone",
+            "contactnumber",
+        ],
+        "phone",
+    ),
+    **dict.fromkeys(["firstname", "first", "fname", "givenname", "forename"], "first_name"),
+    **dict.fromkeys(["lastname", "last", "lname", "surname", "familyname"], "last_name"),
+    **dict.fromkeys(["state", "st", "stateprovince", "statecode"], "state"),
+    **dict.fromkeys(["zip", "zipcode", "postalcode", "postcode", "zip5", "postal"], "zip_code"),
+    **dict.fromkeys(["consent", "consenttype", "consentlevel"], "consent"),
+    **dict.fromkeys(["consentdate", "consentat", "optindate", "consentedat", "consentedon"], "consent_at"),
+    **dict.fromkeys(["wireless", "iswireless", "wirelessflag", "linetype", "mobileflag"], "wireless"),
+}
+
+MAX_NAME = 200
+MAX_PHONE = 64
+MAX_EXTRA_VALUE = 2000
+MAX_EXTRA_KEY = 100
+
+STATES = {
+    "AL": "alabama", "AK": "alaska", "AZ": "arizona", "AR": "arkansas", "CA": "california",
+    "CO": "colorado", "CT": "connecticut", "DE": "delaware", "DC": "district of columbia",
+    "FL": "florida", "GA": "georgia", "HI": "hawaii", "ID": "idaho", "IL": "illinois", "IN": "indiana",
+    "IA": "iowa", "KS": "kansas", "KY": "kentucky", "LA": "louisiana", "ME": "maine", "MD": "maryland",
+    "MA": "massachusetts", "MI": "michigan", "MN": "minnesota", "MS": "mississippi", "MO": "missouri",
+    "MT": "montana", "NE": "nebraska", "NV": "nevada", "NH": "new hampshire", "NJ": "new jersey",
+    "NM": "new mexico", "NY": "new york", "NC": "north carolina", "ND": "north dakota", "OH": "ohio",
+    "OK": "oklahoma", "OR": "oregon", "PA": "pennsylvania", "RI": "rhode island",
+    "SC": "south carolina", "SD": "south dakota", "TN": "tennessee", "TX": "texas", "UT": "utah",
+    "VT": "vermont", "VA": "virginia", "WA": "washington", "WV": "west virginia", "WI": "wisconsin",
+    "WY": "wyoming", "PR": "puerto rico", "VI": "virgin islands", "GU": "guam",
+    "AS": "american samoa", "MP": "northern mariana islands",
+}  # fmt: skip
+_STATE_BY_NAME = {name: code for code, name in STATES.items()}
+
+CONSENT = {
+    **dict.fromkeys(["", "none", "no", "n", "false", "0"], "none"),
+    **dict.fromkeys(["express", "yes", "y", "true", "1", "verbal", "prior express"], "express"),
+    **dict.fromkeys(
+        ["express_written", "express written", "written", "pewc", "prior express written", "ewc"],
+        "express_written",
+    ),
+}
+WIRELESS = {
+    **dict.fromkeys(["", "unknown", "u", "?"], None),
+    **dict.fromkeys(["true", "yes", "y", "1", "wireless", "mobile", "cell", "cellular"], True),
+    **dict.fromkeys(["false", "no", "n", "0", "landline", "fixed", "wireline", "voip"], False),
+}
+_ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y/%m/%d", "%m-%d-%Y", "%d.%m.%Y")
+_HEADER_KEY = re.compile(r"[^a-z0-9]")
+_PHONE_LIKE = re.compile(r"^[\s+()\-.\d]{7,25}$")
+
+
+def header_key(header: str) -> str:
+    return _HEADER_KEY.sub("", header.lower())
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Where each lead field is in a row (by index), and the columns kept as extra fields."""
+
+    fields: dict[str, int]
+    extra: list[tuple[int, str]]
+    has_header: bool
+    width: int  # cells beyond this many are kept as extra fields named column_N
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "fields": dict(self.fields),
+            "extra": [name for _, name in self.extra],
+            "has_header": self.has_header,
+        }
+
+
+def _unique_key(name: str, used: set[str]) -> str:
+    key, n = name, 1
+    while key in used:
+        n += 1
+        key = f"{name}_{n}"
+    used.add(key)
+    return key
+
+
+def resolve_columns(
+    first_row: Sequence[str],
+    mapping: Mapping[str, str | int] | None = None,
+    *,
+    has_header: bool | None = None,
+) -> Columns:
+    """Map fields to columns from the first row. `mapping` ({field: header text or 0-based index})
+    overrides auto-detection for the fields it names; `has_header` overrides header detection."""
+    mapping = dict(mapping or {})
+    unknown = sorted(set(mapping) - set(FIELDS))
+    if unknown:
+        raise ValidationError(
+            f"mapping names unknown fields {unknown}; fields are {list(FIELDS)}", field="mapping"
+        )
+    detected = {i: SYNONYMS.get(header_key(cell)) for i, cell in enumerate(first_row)}
+    if has_header is None:
+        has_header = any(detected.values()) or any(isinstance(v, str) for v in mapping.values())
+        has_header = has_header or not any(_PHONE_LIKE.match(cell.strip()) for cell in first_row)
+    fields: dict[str, int] = {}
+    headers = [cell.strip() for cell in first_row] if has_header else []
+    for name, source in mapping.items():
+        if isinstance(source, int) or (isinstance(source, str) and source.isdigit() and not has_header):
+            index = int(source)
+            if index < 0:
+                raise ValidationError(f"mapping for {name}: column {index} does not exist", field="mapping")
+        else:
+            wanted = header_key(str(source))
+            matches = [i for i, h in enumerate(headers) if header_key(h) == wanted]
+            if not matches:
+                raise ValidationError(
+                    f"mapping for {name}: the file has no column {source!r} (columns: {headers})",
+                    field="mapping",
+                )
+            index = matches[0]
+        fields[name] = index
+    if has_header:
+        for index, detected_field in detected.items():
+            if detected_field and detected_field not in fields and index not in fields.values():
+                fields[detected_field] = index
+    elif "phone" not in fields:
+        phone_columns = [i for i, cell in enumerate(first_row) if _PHONE_LIKE.match(cell.strip())]
+        if phone_columns:
+            fields["phone"] = phone_columns[0]
+    if "phone" not in fields:
+        raise ValidationError(
+            "no phone column found: name one with a header such as 'phone', or map it explicitly",
+            field="mapping",
+        )
+    used: set[str] = set(FIELDS)
+    taken = set(fields.values())
+    extra = [
+        (
+            i,
+            _unique_key(
+                (headers[i] if has_header and headers[i] else f"column_{i + 1}")[:MAX_EXTRA_KEY], used
+            ),
+        )
+        for i in range(len(first_row))
+        if i not in taken
+    ]
+    width = max(len(first_row), max(fields.values()) + 1)
+    return Columns(fields=fields, extra=extra, has_header=has_header, width=width)
+
+
+@dataclass
+class LeadRow:
+    row_number: int
+    phone_raw: str
+    first_name: str | None = None
+    last_name: str | None = None
+    state: str | None = None
+    zip_code: str | None = None
+    consent: str = "none"
+    consent_at: date | None = None
+    wireless: bool | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+RowError = tuple[str, str, str]  # field, offending value, reason
+
+
+def _state(value: str) -> str | None:
+    upper = value.upper()
+    if upper in STATES:
+        return upper
+    return _STATE_BY_NAME.get(value.lower())
+
+
+def _zip(value: str) -> str | None:
+    digits = value if len(value) != 4 or not value.isdigit() else "0" + value  # Excel drops leading zeros
+    match = _ZIP.match(digits)
+    if match is None:
+        return None
+    return match.group(1) if match.group(2) is None else f"{match.group(1)}-{match.group(2)}"
+
+
+def _date(value: str) -> date | None:
+    text = value[:10] if len(value) > 10 and value[4:5] == "-" else value
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def clean_row(
+    columns: Columns, row_number: int, cells: Sequence[str], today: date
+) -> tuple[LeadRow | None, list[RowError]]:
+    """One file row as a lead, or the reasons it cannot be one (every bad field, not just the first)."""
+    errors: list[RowError] = []
+    f = columns.fields
+
+    def cell(name: str) -> str:
+        index = f.get(name)
+        return cells[index].strip() if index is not None and index < len(cells) else ""
+
+    phone = cell("phone")
+    if not phone:
+        errors.append(("phone", "", "missing: every lead needs a phone number"))
+    elif len(phone) > MAX_PHONE:
+        errors.append(("phone", phone, f"longer than {MAX_PHONE} characters"))
+    lead = LeadRow(row_number=row_number, phone_raw=phone)
+    for name in ("first_name", "last_name"):
+        value = cell(name)
+        if len(value) > MAX_NAME:
+            errors.append((name, value, f"longer than {MAX_NAME} characters"))
+        elif value:
+            setattr(lead, name, value)
+    if value := cell("state"):
+        lead.state = _state(value)
+        if lead.state is None:
+            errors.append(("state", value, "not a US state code or name"))
+    if value := cell("zip_code"):
+        lead.zip_code = _zip(value)
+        if lead.zip_code is None:
+            errors.append(("zip_code", value, "not a ZIP code (5 digits, or ZIP+4)"))
+    consent = CONSENT.get(cell("consent").lower())
+    if consent is None:
+        errors.append(("consent", cell("consent"), "not one of none, express, express_written"))
+    else:
+        lead.consent = consent
+    if value := cell("consent_at"):
+        lead.consent_at = _date(value)
+        if lead.consent_at is None:
+            errors.append(("consent_at", value, "not a date (YYYY-MM-DD or MM/DD/YYYY)"))
+        elif lead.consent_at > today:
+            errors.append(("consent_at", value, "consent date is in the future"))
+    wireless_text = cell("wireless").lower()
+    if wireless_text in WIRELESS:
+        lead.wireless = WIRELESS[wireless_text]
+    else:
+        errors.append(("wireless", cell("wireless"), "not a yes/no wireless flag"))
+    for index, key in columns.extra:
+        if index < len(cells) and (value := cells[index].strip()):
+            if len(value) > MAX_EXTRA_VALUE:
+                errors.append((key, value, f"longer than {MAX_EXTRA_VALUE} characters"))
+            else:
+                lead.extra[key] = value
+    for index in range(columns.width, len(cells)):
+        if value := cells[index].strip():  # more cells than the header has columns: keep them too
+            if len(value) > MAX_EXTRA_VALUE:
+                errors.append((f"column_{index + 1}", value, f"longer than {MAX_EXTRA_VALUE} characters"))
+            else:
+                lead.extra[f"column_{index + 1}"] = value
+    return (None, errors) if errors else (lead, errors)
