@@ -40,6 +40,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         guards=[role_guard],
         middleware=[
+            dnc_routes.IPFirewallMiddleware,  # before authentication: refused addresses never reach it
             DefineMiddleware(JWTAuthenticationMiddleware, exclude=["^/schema"]),
             AuditMiddleware,
         ],

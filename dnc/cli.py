@@ -1,7 +1,146 @@
-"""`clearline` commands of the dnc package."""
+"""`clearline dnc ...` (list imports, versions, internal DNC) and `clearline scrub` (scrub reports)."""
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from core.accounts import find_org
+from core.db import ALL_ORGS, Scope
+from core.errors import NotFoundError, ValidationError
+from core.runtime import Runtime, current_runtime
+from dnc.internal import SOURCES, add_internal_dnc
+from dnc.lists import IMPORT_KINDS, import_list_file, list_versions
+from dnc.scrub import scrub_file
+from dnc.verdicts import CampaignRules
+
+
+def _runtime() -> Runtime:
+    runtime = current_runtime()
+    runtime.db.check_migrated()
+    return runtime
+
+
+def _org_id(runtime: Runtime, ref: str | None) -> uuid.UUID | None:
+    if ref is None:
+        return None
+    with runtime.db.session(ALL_ORGS) as s:
+        org = find_org(s, ref)
+        if org is None:
+            raise NotFoundError(f"no organization {ref!r}")
+        return org.id
+
+
+def _when(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError(f"{value!r} is not an ISO 8601 time", field="at") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@click.group("dnc")
+def dnc_group() -> None:
+    """Do-Not-Call lists: import, inspect, add opt-outs."""
+
+
+@dnc_group.command("import")
+@click.option("--kind", type=click.Choice(IMPORT_KINDS), required=True)
+@click.option("--state", help="Two-letter state, for --kind state.")
+@click.option("--change-list", is_flag=True, help="The file is a change list (adds/deletes).")
+@click.option("--org", "org_ref", help="Owning organization (id, slug or name); platform-wide when omitted.")
+@click.option(
+    "--campaign", "campaign_id", type=click.UUID, help="For --kind internal: campaign-only entries."
+)
+@click.option("--obtained-at", help="When the copy was downloaded (ISO time); defaults to now.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_cmd(
+    kind: str,
+    state: str | None,
+    change_list: bool,
+    org_ref: str | None,
+    campaign_id: uuid.UUID | None,
+    obtained_at: str | None,
+    file: Path,
+) -> None:
+    """Import FILE as a new version of a list (or as internal DNC entries)."""
+    runtime = _runtime()
+    started = time.perf_counter()
+    result = import_list_file(
+        runtime.db,
+        kind=kind,
+        path=file,
+        owner_org_id=_org_id(runtime, org_ref),
+        state=state,
+        change_list=change_list,
+        obtained_at=_when(obtained_at) if obtained_at else None,
+        campaign_id=campaign_id,
+    )
+    elapsed = time.perf_counter() - started
+    click.echo(json.dumps({**result.as_dict(), "seconds": round(elapsed, 2)}))
+
+
+@dnc_group.command("lists")
+@click.option(
+    "--org", "org_ref", help="Show the lists this organization sees (platform-wide only when omitted)."
+)
+def lists_cmd(org_ref: str | None) -> None:
+    """Every list with its current version, record count and when the copy was obtained."""
+    runtime = _runtime()
+    for lst, version in list_versions(runtime.db, _org_id(runtime, org_ref)):
+        owner = str(lst.owner_org_id) if lst.owner_org_id else "platform"
+        if version is None:
+            click.echo(f"{lst.kind:10} {lst.scope:4} {owner:36} (no version)")
+            continue
+        click.echo(
+            f"{lst.kind:10} {lst.scope:4} {owner:36} v{version.seq} {version.record_count} numbers, "
+            f"obtained {version.obtained_at:%Y-%m-%d %H:%M}Z from {version.source_file}"
+        )
+
+
+@dnc_group.command("add")
+@click.option("--org", "org_ref", required=True)
+@click.option("--campaign", "campaign_id", type=click.UUID)
+@click.option("--reason", default="requested by phone")
+@click.option("--source", type=click.Choice(SOURCES), default="compliance")
+@click.argument("number")
+def add_cmd(org_ref: str, campaign_id: uuid.UUID | None, reason: str, source: str, number: str) -> None:
+    """Add NUMBER to the organization's (or a campaign's) internal DNC list, effective at once."""
+    runtime = _runtime()
+    org_id = _org_id(runtime, org_ref)
+    assert org_id is not None
+    with runtime.db.session(Scope(org_id)) as s:
+        add_internal_dnc(s, e164=number, campaign_id=campaign_id, source=source, reason=reason, added_by=None)
+    click.echo("added")
+
+
+@click.command("scrub")
+@click.argument("leads", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--org", "org_ref", required=True)
+@click.option("--campaign", "campaign_id", type=click.UUID)
+@click.option("--at", "at_text", help="Check as of this ISO time (default: now).")
+@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def scrub_cmd(
+    leads: Path, org_ref: str, campaign_id: uuid.UUID | None, at_text: str | None, report: Path
+) -> None:
+    """Check every number of LEADS.csv and write one report row per number."""
+    runtime = _runtime()
+    org_id = _org_id(runtime, org_ref)
+    assert org_id is not None
+    started = time.perf_counter()
+    counts = scrub_file(
+        runtime.db, org_id, leads, report, at=_when(at_text), rules=CampaignRules(campaign_id=campaign_id)
+    )
+    click.echo(
+        json.dumps({**counts, "report": str(report), "seconds": round(time.perf_counter() - started, 2)})
+    )
+
+
+COMMANDS: list[click.Command] = [dnc_group, scrub_cmd]

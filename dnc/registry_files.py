@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import ValidationError
+
 CHUNK_BYTES = 64 * 1024 * 1024
 MAX_ERRORS = 20
 _POW10 = 10 ** np.arange(9, -1, -1, dtype=np.int64)
@@ -40,16 +42,15 @@ class LineError:
         return f"line {self.line}: {self.text[:60]!r}: {self.rule}"
 
 
-class MalformedFileError(Exception):
+class MalformedFileError(ValidationError):
     """A list file with bad lines; nothing from it was imported."""
 
     def __init__(self, path: Path, errors: list[LineError]) -> None:
         self.path = path
         self.errors = errors
         more = " (and more)" if len(errors) >= MAX_ERRORS else ""
-        super().__init__(
-            f"{path.name}: {len(errors)} malformed line(s){more}: " + "; ".join(map(str, errors))
-        )
+        message = f"{path.name}: {len(errors)} malformed line(s){more}, nothing imported: "
+        super().__init__(message + "; ".join(map(str, errors)), row=errors[0].line if errors else None)
 
 
 @dataclass

@@ -4,6 +4,8 @@ replaced without losing or double-dialing leads, and unanswered abandons get saf
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from dialer.engine.sandbox import PROFILE_NAME
 from dialer.engine.supervisor import EngineConfig
 from dialer.simulators.carrier import CarrierBehaviour
 from dnc.internal import add_internal_dnc
+from dnc.models import InternalDncEntry
 from tests.conftest import Tenant, make_tenant
 from tests.engine.conftest import MakeSandbox, noon_eastern
 from tests.engine.factories import make_campaign
@@ -136,3 +139,122 @@ def test_a_campaign_run_records_every_attempt_with_its_evidence_and_honours_dnc_
     assert ring >= 15.0, f"released after {ring} s of ringing"
     assert stats["identity"].get("verified", 0) == stats["invites"] and not stats["identity"].get("failed")
     assert sum(1 for r in rows.values() if r.outcome == "human") >= 1
+
+
+def test_a_line_worker_killed_mid_call_is_replaced_and_no_lead_is_lost_or_dialed_twice(
+    runtime: Runtime, client: TestClient, sandbox: MakeSandbox
+) -> None:
+    tenant = make_tenant(runtime)
+    agent = tenant.users["agent"]
+    numbers = [f"+1202555{n:04d}" for n in range(2011, 2071, 10)]  # all "human"
+    campaign = make_campaign(
+        runtime,
+        tenant.id,
+        agent_ids=[agent.id],
+        numbers=numbers,
+        settings={
+            "trunk_profile": PROFILE_NAME,
+            "pacing_policy": "ratio",
+            "pacing_settings": {"lines_per_agent": 2.0},
+        },
+    )
+    box = sandbox(
+        behaviour=CarrierBehaviour(ring_s=(0.2, 0.4), talk_s=(6.0, 8.0)),
+        engine=engine_config(campaign.id, min_workers=2),
+    )
+    box.start()
+    login(client, tenant, "agent", box.agent_uri(agent.id), campaign.id)
+
+    def connected() -> list[CallAttempt]:
+        return [
+            r
+            for r in attempts_of(runtime, campaign.id)
+            if r.agent_connected_at and r.outcome == "in_progress"
+        ]
+
+    wait_for(lambda: bool(connected()), 30, "a call bridged to the agent")
+    victim = connected()[0]
+    worker = box.engine.pool.worker_of_attempt(str(victim.id))
+    assert worker is not None
+    info = box.engine.pool.workers()[worker]
+    assert info.process is not None
+    os.kill(info.process.pid, signal.SIGKILL)
+
+    wait_for(lambda: box.engine.workers_restarted >= 1, 15, "the supervisor to notice the dead worker")
+    wait_for(lambda: len(box.engine.ready_workers) >= 2, 30, "a replacement worker")
+    wait_for(
+        lambda: all(
+            r.outcome != "in_progress" for r in attempts_of(runtime, campaign.id) if r.id == victim.id
+        ),
+        15,
+        "the dead worker's call to be finalized",
+    )
+    # The agent's phone is called again from a live worker and takes calls again.
+    wait_for(
+        lambda: (s := box.engine.board.status(str(agent.id))) is not None and s.worker not in ("", worker),
+        30,
+        "the agent's leg to be re-nailed",
+    )
+    box.close(drain_s=10.0)
+
+    rows = attempts_of(runtime, campaign.id)
+    assert all(r.outcome != "in_progress" for r in rows)
+    finalized = next(r for r in rows if r.id == victim.id)
+    assert (
+        finalized.outcome == "human" and finalized.ended_at is not None
+    )  # it was answered and bridged in time
+    dialed = box.carrier_stats()["calls_by_number"]
+    assert all(count == 1 for count in dialed.values()), dialed
+    assert len([r for r in rows if r.outcome != "blocked"]) == sum(dialed.values())
+    with runtime.db.session(ALL_ORGS) as s:
+        leads = list(s.scalars(select(Lead).where(Lead.campaign_id == campaign.id)))
+    assert len(leads) == len(numbers)
+    for lead in leads:  # every lead is either finished or waiting for its next turn: none is stuck or lost
+        assert lead.status in ("done", "callable"), (lead.phone_e164, lead.status)
+        assert lead.lease_holder is None
+
+
+def test_an_answered_call_with_no_free_agent_gets_safe_harbor_and_the_opt_out_key_adds_it_to_the_internal_dnc(
+    runtime: Runtime, client: TestClient, sandbox: MakeSandbox
+) -> None:
+    tenant = make_tenant(runtime)
+    agent = tenant.users["agent"]
+    numbers = ["+12025553011", "+12025553051"]
+    campaign = make_campaign(
+        runtime,
+        tenant.id,
+        agent_ids=[agent.id],
+        numbers=numbers,
+        settings={
+            "trunk_profile": PROFILE_NAME,
+            "pacing_policy": "ratio",
+            "pacing_settings": {"lines_per_agent": 2.0},
+        },
+    )
+    box = sandbox(
+        behaviour=CarrierBehaviour(ring_s=(0.3, 0.3), talk_s=(8.0, 9.0), opt_out=1.0, opt_out_after_s=2.5),
+        engine=engine_config(campaign.id),
+    )
+    box.start()
+    login(client, tenant, "agent", box.agent_uri(agent.id), campaign.id)
+
+    def both_ended() -> bool:
+        rows = attempts_of(runtime, campaign.id)
+        return len(rows) == 2 and any(r.outcome == "abandoned" for r in rows)
+
+    wait_for(both_ended, 30, "one call to be abandoned")
+    box.engine.recorder.flush()
+    rows = attempts_of(runtime, campaign.id)
+    abandoned = next(r for r in rows if r.outcome == "abandoned")
+    connected = next(r for r in rows if r.id != abandoned.id)
+    assert (
+        abandoned.answered_at is not None
+        and abandoned.agent_connected_at is None
+        and abandoned.agent_id is None
+    )
+    assert connected.agent_id == agent.id
+    with runtime.db.session(ALL_ORGS) as s:
+        entries = list(s.scalars(select(InternalDncEntry).where(InternalDncEntry.org_id == tenant.id)))
+    assert [(e.e164, e.source) for e in entries] == [(abandoned.e164, "opt_out_key")]
+    live = client.get(f"/api/dialer/campaigns/{campaign.id}/live", headers=tenant.headers("manager")).json()
+    assert live["engine_running"] and live["abandoned"] == 1 and live["answered"] == 2

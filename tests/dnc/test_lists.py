@@ -1,0 +1,214 @@
+"""List imports: both FTC line forms, change lists, every list kind and scope, malformed files, stale indexes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from core.db import ALL_ORGS
+from core.runtime import Runtime
+from dnc import reasons
+from dnc.engine import ComplianceEngine
+from dnc.lists import data_dir, import_list_file, import_numbers
+from dnc.models import DncList, DncListVersion, InternalDncEntry
+from dnc.registry_files import MalformedFileError
+from dnc.verdicts import CampaignRules, Consent, LeadContext
+from tests.conftest import Tenant
+
+AT = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode())
+    return path
+
+
+def verdict_reasons(
+    runtime: Runtime, org: Tenant, *numbers: str, rules: CampaignRules | None = None
+) -> list[tuple[str, ...]]:
+    engine = ComplianceEngine.load(runtime.db, org.id, rules)
+    return [v.reasons for v in engine.check([LeadContext(n) for n in numbers], AT)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025550143\n2025550144\n",  # NNNNNNNNNN
+        "202,5550143\n202,5550144\n",  # NNN,NNNNNNN
+        "2025550143\r\n202,5550144\r\n",  # CRLF, mixed forms
+    ],
+)
+def test_full_registry_in_either_ftc_line_form(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path, text: str
+) -> None:
+    result = import_list_file(
+        runtime.db,
+        kind="national",
+        path=write(tmp_path, "full.txt", text),
+        owner_org_id=tenant.id,
+        obtained_at=AT,
+    )
+    assert result.record_count == 2
+    assert verdict_reasons(runtime, tenant, "+12025550143", "+12025550144", "+12025550145") == [
+        (reasons.NATIONAL_DNC,),
+        (reasons.NATIONAL_DNC,),
+        (),
+    ]
+
+
+def test_change_list_adds_and_deletes_in_place_as_a_new_version(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    import_list_file(
+        runtime.db, kind="national", path=write(tmp_path, "f.txt", "2025550143\n2025550144\n"), owner_org_id=tenant.id,
+        obtained_at=AT - timedelta(days=40),
+    )  # fmt: skip
+    engine = ComplianceEngine.load(runtime.db, tenant.id)
+    assert engine.check([LeadContext("+12025550145")], AT)[0].reasons == (reasons.NATIONAL_REGISTRY_STALE,)
+    result = import_list_file(
+        runtime.db,
+        kind="national",
+        path=write(tmp_path, "c.txt", "2025550145,A\n202,5550143,D\n2025550199,D\n"),
+        owner_org_id=tenant.id,
+        change_list=True,
+        obtained_at=AT - timedelta(days=1),
+    )
+    assert (result.seq, result.added, result.deleted, result.record_count) == (2, 1, 1, 2)
+    # The same engine (a long-running dialer) sees the new version at its next check; the change list
+    # also refreshed the copy's 31-day clock.
+    verdicts = engine.check([LeadContext(n) for n in ("+12025550143", "+12025550144", "+12025550145")], AT)
+    assert [v.reasons for v in verdicts] == [(), (reasons.NATIONAL_DNC,), (reasons.NATIONAL_DNC,)]
+    assert verdicts[1].matches[0].version == "2"
+
+
+def test_a_change_list_needs_a_full_copy_first(runtime: Runtime, tenant: Tenant, tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="full list before a change list"):
+        import_list_file(
+            runtime.db, kind="litigator", path=write(tmp_path, "c.txt", "2025550145,A\n"), owner_org_id=tenant.id,
+            change_list=True,
+        )  # fmt: skip
+
+
+def test_malformed_file_names_its_lines_and_imports_nothing(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    lines = ["2025550143"] * 5 + ["20255501", "2025550143", "hello", "1025550143"]
+    with pytest.raises(MalformedFileError) as caught:
+        import_list_file(
+            runtime.db,
+            kind="national",
+            path=write(tmp_path, "bad.txt", "\n".join(lines) + "\n"),
+            owner_org_id=tenant.id,
+        )
+    assert [e.line for e in caught.value.errors] == [6, 8, 9]
+    assert "line 6" in str(caught.value) and "nothing imported" in str(caught.value)
+    with runtime.db.session(ALL_ORGS) as s:
+        lists = s.query(DncList).filter(DncList.owner_org_id == tenant.id).all()
+        assert all(lst.current_version_id is None for lst in lists)
+    assert not [p for lst in lists for p in (data_dir() / "lists" / str(lst.id)).glob("v*")]
+
+
+def test_malformed_change_list_changes_nothing(runtime: Runtime, tenant: Tenant, tmp_path: Path) -> None:
+    import_numbers(
+        runtime.db, kind="national", numbers=["2025550143"], owner_org_id=tenant.id, obtained_at=AT
+    )
+    with pytest.raises(MalformedFileError) as caught:
+        import_list_file(
+            runtime.db, kind="national", path=write(tmp_path, "c.txt", "2025550143,D\n2025550144,X\n"),
+            owner_org_id=tenant.id, change_list=True,
+        )  # fmt: skip
+    assert caught.value.errors[0].line == 2
+    assert verdict_reasons(runtime, tenant, "+12025550143") == [(reasons.NATIONAL_DNC,)]
+
+
+def test_index_that_does_not_match_its_recorded_version_fails_closed(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    result = import_numbers(runtime.db, kind="national", numbers=[], owner_org_id=tenant.id, obtained_at=AT)
+    with runtime.db.session(ALL_ORGS) as s:
+        version = s.get(DncListVersion, result.version_id)
+        assert version is not None
+        meta_path = data_dir() / version.index_dir / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "state": "applying"}))  # as if a change list crashed half-way
+    assert verdict_reasons(runtime, tenant, "+12025550143") == [(reasons.LIST_INDEX_STALE,)]
+
+
+def test_state_litigator_and_wireless_lists(runtime: Runtime, tenant: Tenant) -> None:
+    import_numbers(runtime.db, kind="national", numbers=[], owner_org_id=tenant.id, obtained_at=AT)
+    import_numbers(runtime.db, kind="state", state="TX", numbers=["2145550100"], owner_org_id=tenant.id)
+    import_numbers(runtime.db, kind="litigator", numbers=["2025550101"], owner_org_id=tenant.id)
+    import_numbers(runtime.db, kind="wireless", numbers=["2025550102"], owner_org_id=tenant.id)
+    engine = ComplianceEngine.load(runtime.db, tenant.id)
+    texas, litigator, wireless, wireless_consented = engine.check(
+        [
+            LeadContext("+12145550100"),
+            LeadContext("+12025550101"),
+            LeadContext("+12025550102"),
+            LeadContext("+12025550102", consent=Consent.EXPRESS_WRITTEN),
+        ],
+        AT,
+    )
+    assert texas.reasons == (reasons.STATE_DNC,) and texas.matches[0].scope == "TX"
+    assert litigator.reasons == (reasons.LITIGATOR,)
+    assert wireless.reasons == (reasons.WIRELESS_NO_CONSENT,)
+    assert wireless_consented.callable and wireless_consented.matches[0].kind == "wireless"
+
+
+def test_reassigned_number_blocks_consent_given_before_the_disconnect(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    import_numbers(runtime.db, kind="national", numbers=[], owner_org_id=tenant.id, obtained_at=AT)
+    import_list_file(
+        runtime.db,
+        kind="reassigned",
+        path=write(tmp_path, "rnd.csv", "2025550103,2026-06-01\n"),
+        owner_org_id=tenant.id,
+    )
+    engine = ComplianceEngine.load(runtime.db, tenant.id)
+    before, after, unknown_date = engine.check(
+        [
+            LeadContext("+12025550103", consent=Consent.EXPRESS_WRITTEN, consent_at=date(2026, 1, 1)),
+            LeadContext("+12025550103", consent=Consent.EXPRESS_WRITTEN, consent_at=date(2026, 7, 1)),
+            LeadContext("+12025550103", consent=Consent.EXPRESS_WRITTEN),
+        ],
+        AT,
+    )
+    assert before.reasons == unknown_date.reasons == (reasons.REASSIGNED_SINCE_CONSENT,)
+    assert after.callable
+
+
+def test_malformed_reassigned_file_reports_bad_dates(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    with pytest.raises(MalformedFileError) as caught:
+        import_list_file(
+            runtime.db, kind="reassigned", path=write(tmp_path, "r.csv", "2025550103,2026-02-30\n2025550104\n"),
+            owner_org_id=tenant.id,
+        )  # fmt: skip
+    assert [e.line for e in caught.value.errors] == [1, 2]
+
+
+def test_internal_import_normalizes_and_scopes_to_campaign(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    import uuid
+
+    import_numbers(runtime.db, kind="national", numbers=[], owner_org_id=tenant.id, obtained_at=AT)
+    campaign = uuid.uuid4()
+    path = write(tmp_path, "internal.csv", "phone,name\n(202) 555-0104,Ann\n+1 202.555.0105,Bob\n")
+    import_list_file(runtime.db, kind="internal", path=path, owner_org_id=tenant.id, campaign_id=campaign)
+    assert verdict_reasons(runtime, tenant, "+12025550104", "+12025550105") == [(), ()]
+    assert verdict_reasons(runtime, tenant, "+12025550104", rules=CampaignRules(campaign_id=campaign)) == [
+        (reasons.CAMPAIGN_DNC,)
+    ]
+    bad = write(tmp_path, "bad.csv", "2025550106\nnot a number\n")
+    with pytest.raises(MalformedFileError) as caught:
+        import_list_file(runtime.db, kind="internal", path=bad, owner_org_id=tenant.id)
+    assert caught.value.errors[0].line == 2
+    with runtime.db.session(ALL_ORGS) as s:
+        assert s.query(InternalDncEntry).filter(InternalDncEntry.e164 == "+12025550106").count() == 0
