@@ -98,6 +98,7 @@ class InternalLeg:
     call: SipCall | None = None
     media_ready: bool = False
     bridged: bool = False
+    free_on_disconnect: bool = False
     agent: AgentLeg | None = None
     """On the agent's side: the agent leg the incoming internal leg is bridged to."""
 
@@ -647,10 +648,15 @@ class LineWorker:
             if lead.call is not None and lead.agent.call is not None:
                 _disconnect(lead.call, lead.agent.call)
             lead.agent.partner = None
-        if lead.internal is not None and lead.internal.call is not None:
-            with contextlib.suppress(pj.Error):
-                lead.internal.call.hangup(pj.CallOpParam(True))
+        internal = lead.internal
         lead.agent, lead.internal, lead.agent_id = None, None, ""
+        if internal is not None and internal.call is not None:
+            # Report the remote agent free only once its worker has taken the BYE, so that a new bridge to
+            # that agent cannot arrive there before the old leg is gone.
+            internal.free_on_disconnect = free_agent
+            with contextlib.suppress(pj.Error):
+                internal.call.hangup(pj.CallOpParam(True))
+            return
         if free_agent:
             self.emit(
                 p.AgentFree(
@@ -844,7 +850,16 @@ class LineWorker:
             )
         else:
             owner.call = None
-            if owner.outgoing:
+            if owner.outgoing and owner.free_on_disconnect:
+                self.emit(
+                    p.AgentFree(
+                        worker_id=self.worker_id,
+                        at=_now(),
+                        agent_id=owner.agent_id,
+                        attempt_id=owner.attempt_id,
+                    )
+                )
+            elif owner.outgoing:
                 lead = self.leads.get(owner.attempt_id)
                 if lead is not None and lead.internal is owner and not lead.ended:
                     reason = (

@@ -31,7 +31,7 @@ from tests.sip.conftest import (
 pytestmark = pytest.mark.sip
 
 CASES = {
-    "answer": ("uas_answer.xml", {}),
+    "answer": ("uas_answer.xml", {"ring_ms": "300"}),
     "busy": ("uas_status.xml", {"status": "486", "reason": "Busy Here"}),
     "no_answer": ("uas_no_answer.xml", {}),
     "trunk_failure": ("uas_status.xml", {"status": "503", "reason": "Service Unavailable"}),
