@@ -10,7 +10,17 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from api import attestation_routes, campaigns_routes, dialer_routes, dnc_routes, health, jobs, orgs, users
+from api import (
+    abandon_routes,
+    attestation_routes,
+    campaigns_routes,
+    dialer_routes,
+    dnc_routes,
+    health,
+    jobs,
+    orgs,
+    users,
+)
 from api.audit import AuditMiddleware
 from api.auth import JWTAuthenticationMiddleware, login, refresh, role_guard
 from api.deps import DEPENDENCIES
@@ -34,6 +44,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *attestation_routes.ROUTES,
         *campaigns_routes.ROUTES,
         *dialer_routes.ROUTES,
+        *abandon_routes.ROUTES,
     ]
     app = Litestar(
         route_handlers=route_handlers,
