@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from attestation.signer import PassportSigner
 from attestation.verify import verify_identity
-from tests.attestation.conftest import DEST, ORIG, X5U, Signing
+from tests.attestation.conftest import DEST, ORIG, ORIGID, SPC, X5U, Signing
 
 SECSIPIDX = "secsipidx"
 CERT_VERIFY = "13"  # validity dates + custom root (-ca-file) + intermediates (-ca-inter)
@@ -105,3 +109,18 @@ def test_we_refuse_a_secsipidx_header_for_another_call_or_with_another_key(
         verify_identity(genuine, orig="12025550100", dest=DEST, now=now, certificates=signing.source()).reason
         == "orig_mismatch"
     )
+
+
+def test_both_refuse_a_header_signed_with_an_expired_certificate(signing: Signing, tmp_path: Path) -> None:
+    past = datetime.now(UTC) - timedelta(days=400)
+    key, cert = signing.ca.issue(SPC, not_before=past, not_after=past + timedelta(days=30))
+    (tmp_path / "expired.pem").write_bytes(cert.public_bytes(Encoding.PEM))
+    now = int(time.time())
+    value = PassportSigner(private_key=key, x5u=X5U).identity_header(ORIG, [DEST], "A", ORIGID, now)
+    expired = Signing(
+        ca=signing.ca, key=key, cert=cert, files={**signing.files, "cert": tmp_path / "expired.pem"}, now=now
+    )
+    checked = _secsipidx_check(expired, value, tmp_path)
+    assert checked.returncode != 0 and "expired" in checked.stdout, checked.stdout
+    result = verify_identity(value, orig=ORIG, dest=DEST, now=now, certificates=expired.source())
+    assert (result.reason, result.response) == ("cert_expired", 437)
