@@ -20,6 +20,7 @@ from attestation.certificates import (
     CertificateError,
     check_key_matches,
     fingerprint,
+    is_ca,
     key_pem,
     load_certificates,
     load_private_key,
@@ -45,6 +46,20 @@ def load_trust_anchors(home: Path) -> list[x509.Certificate]:
             f"no STI-CA trust anchors configured: put the trusted root certificates (PEM) in {path}"
         )
     return load_certificates(path.read_bytes())
+
+
+def add_trust_anchors(home: Path, anchors: list[x509.Certificate]) -> tuple[int, Path]:
+    """Append the root certificates not yet trusted to the trust-anchor file; returns how many."""
+    path = trust_anchors_path(home)
+    known = {fingerprint(c) for c in load_certificates(path.read_bytes())} if path.exists() else set()
+    for anchor in anchors:
+        if not is_ca(anchor):
+            raise CertificateError("not_a_ca", f"{anchor.subject.rfc4514_string()} is not a CA certificate")
+    new = [a for a in anchors if fingerprint(a) not in known]
+    with path.open("ab") as f:
+        for anchor in new:
+            f.write(anchor.public_bytes(serialization.Encoding.PEM))
+    return len(new), path
 
 
 def x5u_url(public_base_url: str, certificate_id: uuid.UUID) -> str:

@@ -182,7 +182,7 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
+def is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
@@ -245,7 +245,7 @@ def _build_path(
         if anchor is not None:
             _check_window(anchor, now, "trust anchor")
             return
-        issuer = next((c for c in intermediates if _is_ca(c) and _issued_by(current, c)), None)
+        issuer = next((c for c in intermediates if is_ca(c) and _issued_by(current, c)), None)
         if issuer is None:
             raise CertificateError(
                 "untrusted_chain",

@@ -49,6 +49,20 @@ def test_ca(spc: str, out: Path, days: int) -> None:
         click.echo(f"{role:17} {path}")
 
 
+@certs.command("trust")
+@click.option("--ca", "ca_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def trust(ca_path: Path) -> None:
+    """Trust the STI-CA root certificate(s) in CA: uploaded signing certificates must chain to one."""
+    from attestation.certificate_store import add_trust_anchors
+    from core.settings import load_settings
+
+    try:
+        added, path = add_trust_anchors(load_settings().home, load_certificates(ca_path.read_bytes()))
+    except CertificateError as exc:
+        _fail(str(exc))
+    click.echo(f"{added} new trust anchor(s) in {path}")
+
+
 @click.group("passport")
 def passport() -> None:
     """Sign and verify STIR/SHAKEN PASSporTs (SIP Identity headers)."""

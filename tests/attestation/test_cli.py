@@ -6,8 +6,10 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from attestation.certificate_store import load_trust_anchors
 from clearline.cli import main
 from tests.attestation.conftest import DEST, ORIG, ORIGID
 
@@ -69,3 +71,18 @@ def test_sign_refuses_bad_input_with_a_clear_message(tmp_path: Path) -> None:
 def test_verify_without_a_certificate_or_ca_says_what_to_give() -> None:
     code, _, err = _run("passport", "verify", "--identity", "x.y.z;info=<https://a.test/c>")
     assert code == 2 and "--cert" in err
+
+
+def test_trusting_a_root_adds_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLEARLINE_HOME", str(tmp_path / "home"))
+    _run("certs", "test-ca", "--spc", "1234", "--out", str(tmp_path / "ca"))
+    code, out, _ = _run("certs", "trust", "--ca", str(tmp_path / "ca" / "root.pem"))
+    assert code == 0 and out.startswith("1 new trust anchor")
+    code, out, _ = _run("certs", "trust", "--ca", str(tmp_path / "ca" / "root.pem"))
+    assert code == 0 and out.startswith("0 new trust anchor")
+    anchors = load_trust_anchors(tmp_path / "home")
+    assert [a.subject.rfc4514_string() for a in anchors] == [
+        "CN=Clearline Test STI Root,O=Clearline Test STI-CA,C=US"
+    ]
+    code, _, err = _run("certs", "trust", "--ca", str(tmp_path / "ca" / "shaken.pem"))
+    assert code == 2 and "not a CA certificate" in err
