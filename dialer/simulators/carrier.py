@@ -128,6 +128,7 @@ class Carrier:
             "identity": identity[0],
             "identity_reason": identity[1],
             "behaviour": behaviour,
+            "invite_bytes": invite.size,
             "at": time.time(),
         }
         self.stats.invites += 1

@@ -43,6 +43,8 @@ class SipMessage:
     start: str
     headers: list[tuple[str, str]]
     body: str
+    size: int = 0
+    """Bytes on the wire (a signed INVITE must stay small enough for UDP)."""
 
     @property
     def is_request(self) -> bool:
@@ -91,7 +93,7 @@ def parse_message(data: bytes) -> SipMessage | None:
         if sep:
             key = name.strip().lower()
             headers.append((COMPACT.get(key, key), value.strip()))
-    return SipMessage(start=lines[0], headers=headers, body=body)
+    return SipMessage(start=lines[0], headers=headers, body=body, size=len(data))
 
 
 def uri_user(uri: str) -> str:

@@ -189,7 +189,8 @@ class LineWorker:
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.maxCalls = HARD_CALL_LIMIT
-        cfg.uaConfig.userAgent = "Clearline line worker"
+        cfg.uaConfig.userAgent = "Clearline"
+        cfg.uaConfig.natTypeInSdp = 0  # every byte counts: a signed INVITE must fit one UDP datagram
         cfg.logConfig.level = 0
         cfg.logConfig.consoleLevel = 0
         cfg.medConfig.threadCnt = 0  # RTP (and so DTMF callbacks) on the main thread too
@@ -224,7 +225,8 @@ class LineWorker:
     def _account_config(self, id_uri: str, transport: str) -> pj.AccountConfig:
         cfg = pj.AccountConfig()
         cfg.idUri = id_uri
-        cfg.sipConfig.transportId = self.transports[transport]
+        cfg.sipConfig.transportId = self.transports[transport]  # also keeps large INVITEs off TCP
+        cfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_INACTIVE
         cfg.mediaConfig.transportConfig.port = self.rtp_port
         cfg.mediaConfig.transportConfig.portRange = 256
         cfg.mediaConfig.transportConfig.boundAddress = self.host

@@ -194,3 +194,6 @@ def test_carrier_verifies_signed_calls_and_rejects_a_forged_identity(
     stats = wait_for_stats(carrier_stats, lambda s: s["invites"] == 2)
     assert stats["identity"] == {"verified": 1, "failed": 1}
     assert stats["calls_by_number"] == {"+13035550001": 1, "+13035550002": 1}
+    # A signed INVITE stays within 1,500 bytes (session timers, X-nat and other codecs trimmed); it goes
+    # over UDP because the trunk account is bound to the UDP transport.
+    assert all(call["invite_bytes"] <= 1500 for call in stats["calls"].values())
