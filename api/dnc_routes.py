@@ -43,6 +43,7 @@ from dnc.firewall import decide_ip, validate_cidrs
 from dnc.internal import add_area_code_block, add_internal_dnc
 from dnc.lists import IMPORT_KINDS, data_dir, list_versions
 from dnc.models import CompliancePolicy, InternalDncEntry, ScrubReport
+from dnc.normalize import normalize_number
 from dnc.scrub import report_path
 from dnc.verdicts import CampaignRules, LeadContext
 
@@ -310,8 +311,10 @@ def post_check(data: CheckIn, principal: Principal, runtime: Runtime) -> list[Ve
         )
     at = data.at or datetime.now(UTC)
     engine = ComplianceEngine.load(runtime.db, org_id, CampaignRules(campaign_id=data.campaign_id))
+    # Raw input is normalized first; what cannot be is passed through and comes back as invalid_number.
+    numbers = [normalize_number(n).e164 or n for n in data.numbers]
     verdicts = engine.check(
-        [LeadContext(e164=n) for n in data.numbers], at if at.tzinfo else at.replace(tzinfo=UTC)
+        [LeadContext(e164=n) for n in numbers], at if at.tzinfo else at.replace(tzinfo=UTC)
     )
     return [
         VerdictOut(

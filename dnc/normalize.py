@@ -95,8 +95,8 @@ def e164_to_national(e164s: Sequence[str]) -> np.ndarray:
     out = np.full(count, -1, dtype=np.int64)
     if count == 0:
         return out
-    raw = np.array(e164s, dtype="S13")
-    chars = raw.view(np.uint8).reshape(count, 13)
+    raw = np.array(e164s, dtype="U13")  # code points; a 13th character means "too long"
+    chars = raw.view(np.uint32).reshape(count, 13)
     shaped = (chars[:, 0] == ord("+")) & (chars[:, 1] == ord("1")) & (chars[:, 12] == 0)
     digits = chars[:, 2:12].astype(np.int64) - ord("0")
     shaped &= ((digits >= 0) & (digits <= 9)).all(axis=1)

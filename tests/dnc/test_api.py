@@ -1,0 +1,249 @@
+"""The dnc HTTP API end to end: uploads become jobs run by a real dramatiq worker, scrub-report CSVs,
+internal DNC from agents, and the IP firewall in front of authentication (including spoofed XFF)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import dramatiq
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import select
+
+from core.broker import broker
+from core.db import Scope
+from core.models import AuditEntry
+from core.runtime import Runtime
+from tests.conftest import Tenant
+
+AT = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def dnc_worker(runtime: Runtime) -> Iterator[dramatiq.Worker]:
+    import dnc.tasks  # noqa: F401 - declares the actors on the broker
+
+    worker = dramatiq.Worker(broker, queues={"dnc"}, worker_threads=1, worker_timeout=100)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+def wait_job(client: TestClient, tenant: Tenant, job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}", headers=tenant.headers("compliance")).json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def upload(client: TestClient, tenant: Tenant, body: bytes, **params: str) -> dict[str, Any]:
+    r = client.post(
+        "/api/dnc/imports",
+        params=params,
+        content=body,
+        headers={**tenant.headers("compliance"), "content-type": "text/plain"},
+    )
+    assert r.status_code == 202, r.text
+    return wait_job(client, tenant, r.json()["job_id"])
+
+
+def test_uploaded_registry_becomes_a_version_and_blocks_its_numbers(
+    client: TestClient, tenant: Tenant, dnc_worker: dramatiq.Worker
+) -> None:
+    job = upload(
+        client,
+        tenant,
+        b"202,5550143\n2025550144\n",
+        kind="national",
+        obtained_at=AT.isoformat(),
+        filename="ftc.txt",
+    )
+    assert job["status"] == "succeeded", job
+    assert job["result"]["record_count"] == 2
+    lists = client.get("/api/dnc/lists", headers=tenant.headers("agent")).json()
+    assert [(x["kind"], x["version"], x["source_file"]) for x in lists] == [("national", 1, "ftc.txt")]
+    r = client.post(
+        "/api/dnc/check",
+        json={"numbers": ["+12025550143", "+12025550145"], "at": AT.isoformat()},
+        headers=tenant.headers("agent"),
+    )
+    assert [v["reasons"] for v in r.json()] == [["national_dnc"], []]
+
+
+def test_malformed_upload_fails_the_job_with_line_numbers(
+    client: TestClient, tenant: Tenant, dnc_worker: dramatiq.Worker
+) -> None:
+    job = upload(client, tenant, b"2025550143\nnope\n", kind="national")
+    assert job["status"] == "failed"
+    assert "line 2" in job["error"]
+    assert client.get("/api/dnc/lists", headers=tenant.headers("agent")).json()[0]["version"] is None
+
+
+def test_agent_opt_out_is_refused_at_the_next_check(
+    client: TestClient, tenant: Tenant, dnc_worker: dramatiq.Worker
+) -> None:
+    upload(client, tenant, b"2125550100\n", kind="national", obtained_at=AT.isoformat())
+    body = {"numbers": ["(202) 555-0177"], "at": AT.isoformat()}
+    assert (
+        client.post("/api/dnc/check", json=body, headers=tenant.headers("agent")).json()[0]["verdict"]
+        == "callable"
+    )
+    r = client.post(
+        "/api/dnc/internal",
+        json={"e164": "+12025550177", "reason": "asked not to be called", "source": "agent"},
+        headers=tenant.headers("agent"),
+    )
+    assert r.status_code == 201, r.text
+    assert client.post("/api/dnc/check", json=body, headers=tenant.headers("agent")).json()[0]["reasons"] == [
+        "internal_dnc"
+    ]
+    entries = client.get(
+        "/api/dnc/internal", params={"e164": "+12025550177"}, headers=tenant.headers("compliance")
+    )
+    assert entries.json()[0]["added_by"] == str(tenant.users["agent"].id)
+
+
+def test_scrub_report_csv_has_a_row_per_number_and_neutralises_formulas(
+    client: TestClient, tenant: Tenant, dnc_worker: dramatiq.Worker
+) -> None:
+    upload(client, tenant, b"2025550143\n", kind="national", obtained_at=AT.isoformat())
+    leads = 'phone,lead_id,state\n202-555-0143,L1,DC\n(202) 555-0150,=HYPERLINK("x"),DC\ngarbage,L3,\n'
+    r = client.post(
+        "/api/dnc/scrub-reports",
+        params={"at": AT.isoformat()},
+        content=leads.encode(),
+        headers={**tenant.headers("compliance"), "content-type": "text/csv"},
+    )
+    assert r.status_code == 202, r.text
+    report = r.json()
+    assert wait_job(client, tenant, str(report["job_id"]))["status"] == "succeeded"
+    got = client.get(report["csv_url"], headers=tenant.headers("compliance"))
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(got.text)))
+    assert [(r["e164"], r["verdict"], r["reasons"]) for r in rows] == [
+        ("+12025550143", "blocked", "national_dnc"),
+        ("+12025550150", "callable", ""),
+        ("", "blocked", "invalid_number:unparseable"),
+    ]
+    assert rows[1]["lead_id"] == '\'=HYPERLINK("x")'
+    assert rows[0]["registry_version"].startswith("1@") and rows[0]["time_zones"] == "America/New_York"
+    status = client.get(f"/api/dnc/scrub-reports/{report['id']}", headers=tenant.headers("compliance")).json()
+    assert status["counts"] == {"total": 3, "callable": 1, "blocked": 2, "invalid": 1}
+
+
+# ------------------------------------------------------------------------------------- IP firewall
+
+
+class Recorder:
+    """The application behind the firewall: records whether a request got through."""
+
+    def __init__(self) -> None:
+        self.reached = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.reached += 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+class FakeApp:
+    def __init__(self, runtime: Runtime) -> None:
+        self.state = type("State", (), {"runtime": runtime})()
+
+
+def call_through_firewall(
+    runtime: Runtime, tenant: Tenant, peer: str, xff: str | None = None
+) -> tuple[int, int]:
+    import anyio
+
+    from api.dnc_routes import IPFirewallMiddleware
+
+    inner = Recorder()
+    statuses: list[int] = []
+    headers = [(b"authorization", f"Bearer {tenant.token('agent')}".encode())]
+    if xff is not None:
+        headers.append((b"x-forwarded-for", xff.encode()))
+    scope = {"type": "http", "method": "GET", "path": "/api/dnc/lists", "headers": headers,
+             "client": (peer, 40000), "app": FakeApp(runtime)}  # fmt: skip
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    anyio.run(IPFirewallMiddleware(inner), scope, receive, send)
+    return statuses[0], inner.reached
+
+
+def set_policy(client: TestClient, tenant: Tenant, **policy: list[str]) -> None:
+    r = client.put("/api/dnc/policy", json=policy, headers=tenant.headers("org_admin"))
+    assert r.status_code == 200, r.text
+
+
+def test_firewall_denies_and_allows_by_cidr_and_audits_refusals(
+    runtime: Runtime, client: TestClient, tenant: Tenant
+) -> None:
+    set_policy(client, tenant, ip_allow_cidrs=["198.51.100.0/24"], ip_deny_cidrs=["198.51.100.66/32"])
+    assert call_through_firewall(runtime, tenant, "198.51.100.7") == (200, 1)
+    assert call_through_firewall(runtime, tenant, "198.51.100.66") == (403, 0)
+    assert call_through_firewall(runtime, tenant, "203.0.113.9") == (403, 0)
+    # The test client itself ("testclient", not an IP address) is now refused by the real application too.
+    assert client.get("/api/audit", headers=tenant.headers("compliance")).status_code == 403
+    with runtime.db.session(Scope(tenant.id)) as s:
+        blocks = s.scalars(select(AuditEntry).where(AuditEntry.action == "ip_firewall.block")).all()
+        assert {str(b.client_ip) for b in blocks if b.client_ip} == {"198.51.100.66", "203.0.113.9"}
+        assert {b.detail["rule"] for b in blocks} >= {"deny 198.51.100.66/32", "not in the allow list"}
+
+
+def test_firewall_allowed_countries_use_offline_ip_data(
+    runtime: Runtime, client: TestClient, tenant: Tenant
+) -> None:
+    set_policy(client, tenant, ip_allowed_countries=["US"])
+    assert call_through_firewall(runtime, tenant, "8.8.8.8") == (200, 1)  # US per iptocc
+    assert call_through_firewall(runtime, tenant, "10.1.2.3") == (403, 0)  # private: no country
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(
+    runtime: Runtime, client: TestClient, tenant: Tenant
+) -> None:
+    set_policy(client, tenant, ip_allow_cidrs=["198.51.100.0/24"])
+    # A client that is not a proxy cannot claim an allowed address.
+    assert call_through_firewall(runtime, tenant, "203.0.113.9", xff="198.51.100.7") == (403, 0)
+    proxied = replace(runtime, settings=replace(runtime.settings, trusted_proxies=("192.0.2.10/32",)))
+    assert call_through_firewall(proxied, tenant, "192.0.2.10", xff="198.51.100.7") == (200, 1)
+    # Through the trusted proxy, a client-supplied left-most hop does not override the real client.
+    assert call_through_firewall(proxied, tenant, "192.0.2.10", xff="198.51.100.7, 203.0.113.9") == (403, 0)
+
+
+def test_firewall_rules_of_one_organization_do_not_touch_another(
+    runtime: Runtime, client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    set_policy(client, tenant, ip_deny_cidrs=["0.0.0.0/0"])
+    assert call_through_firewall(runtime, other_tenant, "203.0.113.9") == (200, 1)
+    assert call_through_firewall(runtime, tenant, "203.0.113.9") == (403, 0)
+
+
+def test_policy_rejects_bad_cidrs_naming_the_field(client: TestClient, tenant: Tenant) -> None:
+    r = client.put(
+        "/api/dnc/policy", json={"ip_deny_cidrs": ["10.0.0.0/8", "banana"]}, headers=tenant.headers()
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "ip_deny_cidrs[1]"
+
+
+def test_check_limits_batch_size(client: TestClient, tenant: Tenant) -> None:
+    r = client.post(
+        "/api/dnc/check", json={"numbers": ["+12025550143"] * 1001}, headers=tenant.headers("agent")
+    )
+    assert r.status_code == 422
