@@ -23,7 +23,6 @@ from core.models import Role
 from core.runtime import Runtime
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError, AgentStatus
 from dialer.engine.live import read_live_stats
-from dialer.engine.optout import add_to_internal_dnc
 from dialer.engine.requests import EngineRequest, push_request
 from dialer.models import AgentSession, TrunkAlarm
 
@@ -263,8 +262,8 @@ def _own_attempt(session: Session, principal: Principal, attempt_id: uuid.UUID) 
 def set_disposition(
     data: DispositionIn, principal: Principal, session: Session, runtime: Runtime
 ) -> AgentSessionOut:
-    """Record what the call was; a DNC disposition puts the number on the internal DNC list at once. Ends the
-    agent's wrap-up (READY again, or PAUSED if a pause was asked for)."""
+    """Record what the call was (`campaigns.attempts.set_disposition`: a DNC disposition puts the number on
+    the internal DNC list at once). Ends the agent's wrap-up (READY again, or PAUSED if a pause was asked)."""
     attempt = _own_attempt(session, principal, data.attempt_id)
     code = data.disposition.strip()
     if not code:
@@ -281,16 +280,6 @@ def set_disposition(
         raise ValidationError(
             f"unknown disposition {code!r} for this campaign; one of {known}", field="disposition"
         )
-    if configured.dnc:
-        add_to_internal_dnc(
-            session,
-            e164=attempt.e164,
-            campaign_id=None,
-            source="agent",
-            reason=f"disposition {code} on call attempt {attempt.id}",
-            added_by=principal.user_id,
-        )
-        session.flush()
     attempts.set_disposition(
         runtime.db,
         attempt.id,

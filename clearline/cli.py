@@ -167,8 +167,9 @@ def stop_children(children: list[subprocess.Popen[bytes]]) -> None:
 @click.option("--host", default=None)
 @click.option("--port", type=int, default=None)
 @click.option("--workers/--no-workers", default=True, help="Also run the job workers.")
-def up(host: str | None, port: int | None, workers: bool) -> None:
-    """Migrate, then run the API and the job workers until interrupted."""
+@click.option("--dialer/--no-dialer", default=True, help="Also run the dialer supervisor.")
+def up(host: str | None, port: int | None, workers: bool, dialer: bool) -> None:
+    """Migrate, then run the API, the job workers and the dialer until interrupted."""
     import uvicorn
 
     from api.app import create_app
@@ -186,6 +187,10 @@ def up(host: str | None, port: int | None, workers: bool) -> None:
     else:
         click.echo(f"Admin credentials from the first run: {runtime.settings.home / 'admin-credentials'}")
     children = [start_workers()] if workers else []
+    if dialer:
+        from dialer.cli import start_dialer_process
+
+        children.append(start_dialer_process())
     try:
         uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
     finally:

@@ -1,7 +1,81 @@
-"""`clearline` commands of the dialer package."""
+"""`clearline dialer`: run the dialer supervisor (line workers, active campaigns) until interrupted."""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
 import click
 
-COMMANDS: list[click.Command] = []
+log = logging.getLogger(__name__)
+
+
+@click.command("dialer")
+@click.option(
+    "--pool", default="default", show_default=True, help="Line-worker pool name (one per supervisor)."
+)
+@click.option("--min-workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--max-workers", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--profiles-dir", type=click.Path(file_okay=False, path_type=Path), help="Trunk profiles directory."
+)
+def dialer_command(pool: str, min_workers: int, max_workers: int, profiles_dir: Path | None) -> None:
+    """Run every active campaign: pace, check, sign and place calls, bridge answers to agents."""
+    from attestation.certificate_store import load_trust_anchors
+    from core.errors import ConfigurationError
+    from core.runtime import current_runtime
+    from dialer.engine.identity import platform_identity
+    from dialer.engine.supervisor import Engine, EngineConfig
+
+    runtime = current_runtime()
+    runtime.db.check_migrated()
+    try:
+        anchors = load_trust_anchors(runtime.settings.home)
+    except ConfigurationError as exc:
+        click.echo(
+            f"warning: {exc}; signing certificates are then not checked against an STI-CA root", err=True
+        )
+        anchors = None
+    identity = platform_identity(
+        runtime.db,
+        secret_key=runtime.settings.secret_key,
+        public_base_url=runtime.settings.public_base_url,
+        trust_anchors=anchors,
+    )
+    config = EngineConfig(
+        pool=pool,
+        min_workers=min(min_workers, max_workers),
+        max_workers=max_workers,
+        profiles_dir=profiles_dir,
+        worker_log_dir=runtime.settings.home / "logs" / "dialer",
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping the dialer", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    engine = Engine(runtime, identity, config)
+    click.echo(f"dialer supervisor running (pool {pool}, {config.min_workers}-{max_workers} line workers)")
+    engine.run_until(stop)
+    click.echo("dialer stopped")
+
+
+def start_dialer_process() -> subprocess.Popen[bytes]:
+    """The supervisor as a child process (for `clearline up`); it joins the parent's servers via the env."""
+    return subprocess.Popen([sys.executable, "-m", "dialer.cli"], env=os.environ.copy())
+
+
+COMMANDS: list[click.Command] = [dialer_command]
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    dialer_command()

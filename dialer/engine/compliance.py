@@ -11,13 +11,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from campaigns.hopper import LeasedLead
 from campaigns.models import Campaign
 from core.db import Database
 from dnc import reasons
-from dnc.verdicts import Consent, LeadContext, ScrubVerdict
+from dnc.engine import ComplianceEngine
+from dnc.verdicts import CampaignRules, Consent, LeadContext, ScrubVerdict
 
 # Reason codes that stop being true with time (or with an import): the lead waits instead of being blocked.
 TRANSIENT_REASONS = frozenset(
@@ -65,22 +65,16 @@ class DialTimeCompliance:
     """One organization's compliance engine with one campaign's rules, loaded once per campaign run."""
 
     def __init__(self, db: Database, campaign: Campaign) -> None:
-        from dnc import verdicts
-        from dnc.engine import ComplianceEngine
-
-        rules: Any = None
-        rules_type = getattr(verdicts, "CampaignRules", None)
-        if rules_type is not None:
-            window = None
-            if campaign.calling_window_start is not None and campaign.calling_window_end is not None:
-                window = (campaign.calling_window_start, campaign.calling_window_end)
-            rules = rules_type(
-                campaign_id=campaign.id,
-                allowed_countries=tuple(campaign.allowed_countries or ()),
-                blocked_states=tuple(campaign.blocked_states or ()),
-                blocked_area_codes=tuple(campaign.blocked_area_codes or ()),
-                calling_window_override=window,
-            )
+        window = None
+        if campaign.calling_window_start is not None and campaign.calling_window_end is not None:
+            window = (campaign.calling_window_start, campaign.calling_window_end)
+        rules = CampaignRules(
+            campaign_id=campaign.id,
+            allowed_countries=tuple(campaign.allowed_countries) if campaign.allowed_countries else None,
+            blocked_states=tuple(campaign.blocked_states or ()),
+            blocked_area_codes=tuple(campaign.blocked_area_codes or ()),
+            calling_window_override=window,
+        )
         self.org_id: uuid.UUID = campaign.org_id
         self.engine = ComplianceEngine.load(db, campaign.org_id, rules)
 

@@ -1,19 +1,24 @@
 """Who a call says it is from: caller ID (fixed or local presence), attestation level and Identity header.
 
 Each organization signs with its own `PassportSigner` (loaded once, kept for every call); the TN inventory
-says whether the caller ID is the organization's verified number (attestation A) or not (B). The engine
-asks an `IdentitySource` for those, so the demo and tests can hand it a test certificate chain directly.
+says whether the caller ID is the organization's verified number (attestation A) or not (B).
+`platform_identity` reads both from the attestation package's stores.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography import x509
+
+from attestation import certificate_store, inventory
 from attestation.policy import decide_attestation
 from attestation.signer import PassportSigner
+from core.db import Database, Scope
 
 # The organization's own namespace for origids: stable per organization, different between them.
 ORIGID_NAMESPACE = uuid.UUID("8f0e6a52-3f7e-4c1e-9d7b-5b1c2f6a9e01")
@@ -72,3 +77,43 @@ class IdentitySource:
                 iat=int(time.time()) if iat is None else iat,
             )
         return CallIdentity(caller_id, decision.level, decision.reason, origid, header)
+
+
+SIGNER_RELOAD_S = 300.0  # a newly activated certificate is used within this long
+
+
+def platform_identity(
+    db: Database, *, secret_key: str, public_base_url: str, trust_anchors: list[x509.Certificate] | None
+) -> IdentitySource:
+    """Each organization's active signing certificate and TN inventory, as stored by `attestation`."""
+    signers: dict[uuid.UUID, tuple[float, PassportSigner | None]] = {}
+    lock = threading.Lock()
+
+    def signer_for(org_id: uuid.UUID) -> PassportSigner | None:
+        now = time.time()
+        with lock:
+            cached = signers.get(org_id)
+        if cached is not None and now - cached[0] < SIGNER_RELOAD_S:
+            return cached[1]
+        with db.session(Scope(org_id)) as s:
+            signer = certificate_store.load_signer(
+                s,
+                org_id,
+                secret_key=secret_key,
+                public_base_url=public_base_url,
+                trust_anchors=trust_anchors,
+                now=int(now),
+            )
+        with lock:
+            signers[org_id] = (now, signer)
+        return signer
+
+    def number_status(org_id: uuid.UUID, number: str) -> str | None:
+        with db.session(Scope(org_id)) as s:
+            return inventory.number_status(s, org_id, number)
+
+    def local_caller_id(org_id: uuid.UUID, lead_e164: str) -> str | None:
+        with db.session(Scope(org_id)) as s:
+            return inventory.pick_caller_id(s, org_id, lead_e164)
+
+    return IdentitySource(signer_for=signer_for, number_status=number_status, local_caller_id=local_caller_id)

@@ -38,7 +38,6 @@ from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
 from dialer.engine.compliance import DialTimeCompliance, retry_at_for
 from dialer.engine.identity import IdentitySource
 from dialer.engine.live import LiveStats, write_live_stats
-from dialer.engine.optout import add_to_internal_dnc
 from dialer.engine.outcomes import AGENT_DEADLINE_S, final_outcome
 from dialer.engine.recorder import Recorder
 from dialer.engine.requests import EngineRequest, pop_requests
@@ -47,6 +46,7 @@ from dialer.models import AgentSession, TrunkAlarm
 from dialer.sip import protocol as p
 from dialer.sip.client import LineWorkerPool, WorkerNotReadyError
 from dialer.sip.profiles import TrunkProfile, load_profile
+from dnc.internal import add_internal_dnc
 
 log = logging.getLogger(__name__)
 
@@ -695,7 +695,7 @@ class Engine:
         call.opted_out = True
         # At once, on this thread: the next compliance check (from any process) must already see it.
         with self.db.session(Scope(call.org_id)) as s:
-            add_to_internal_dnc(
+            add_internal_dnc(
                 s,
                 e164=call.e164,
                 campaign_id=None,

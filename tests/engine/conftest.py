@@ -11,14 +11,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from cryptography import x509
 
 from attestation.certificates import TestCertificateAuthority, load_certificates
-from attestation.signer import PassportSigner
+from core.db import Scope
 from core.runtime import Runtime
-from dialer.engine.identity import IdentitySource
+from dialer.engine.identity import IdentitySource, platform_identity
 from dialer.engine.sandbox import Sandbox, SandboxSettings
 
-X5U = "https://certs.clearline.test/engine-tests.pem"
 SPC = "7399"
 
 
@@ -26,7 +26,7 @@ SPC = "7399"
 class TestCertificates:
     __test__ = False
     files: dict[str, Path]
-    signer: PassportSigner
+    anchors: list[x509.Certificate]
 
 
 @pytest.fixture(scope="session")
@@ -34,13 +34,7 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> TestCertificates:
     now = datetime.now(UTC)
     ca = TestCertificateAuthority.create(now)
     files = ca.write(tmp_path_factory.mktemp("engine-sti-ca"), SPC, now=now)
-    signer = PassportSigner.load(
-        key_pem=files["key"].read_bytes(),
-        x5u=X5U,
-        chain_pem=files["chain"].read_bytes(),
-        trust_anchors=load_certificates(files["root"].read_bytes()),
-    )
-    return TestCertificates(files=files, signer=signer)
+    return TestCertificates(files=files, anchors=load_certificates(files["root"].read_bytes()))
 
 
 @pytest.fixture(scope="session")
@@ -60,11 +54,33 @@ def noon_eastern(_campaign_id: uuid.UUID, now: datetime) -> datetime:
     )
 
 
-def identity_source(certs: TestCertificates) -> IdentitySource:
-    return IdentitySource(
-        signer_for=lambda _org: certs.signer,
-        number_status=lambda _org, _number: "verified",
-        local_caller_id=lambda _org, _lead: None,
+def provision_identity(runtime: Runtime, org_id: uuid.UUID, certs: TestCertificates, *numbers: str) -> None:
+    """Give an organization its signing certificate and these caller IDs, verified, in its TN inventory."""
+    from attestation import certificate_store, inventory
+
+    now = datetime.now(UTC)
+    with runtime.db.session(Scope(org_id)) as s:
+        certificate_store.add_certificate(
+            s,
+            org_id=org_id,
+            secret_key=runtime.settings.secret_key,
+            chain_pem=certs.files["chain"].read_text(),
+            key_pem_text=certs.files["key"].read_text(),
+            label="engine tests",
+            trust_anchors=certs.anchors,
+            now=now,
+        )
+        for number in numbers:
+            block = inventory.add_numbers(s, org_id=org_id, first=number)
+            inventory.set_status(s, block.id, "verified", at=now)
+
+
+def identity_source(runtime: Runtime, certs: TestCertificates) -> IdentitySource:
+    return platform_identity(
+        runtime.db,
+        secret_key=runtime.settings.secret_key,
+        public_base_url="https://clearline.test",
+        trust_anchors=certs.anchors,
     )
 
 
@@ -80,7 +96,7 @@ def sandbox(
     def make(**settings: object) -> Sandbox:
         box = Sandbox(
             runtime,
-            identity_source(certificates),
+            identity_source(runtime, certificates),
             SandboxSettings(
                 workdir=tmp_path / f"sandbox-{len(made)}",
                 chain_pem=certificates.files["chain"],

@@ -23,7 +23,7 @@ from dialer.simulators.carrier import CarrierBehaviour
 from dnc.internal import add_internal_dnc
 from dnc.models import InternalDncEntry
 from tests.conftest import Tenant, make_tenant
-from tests.engine.conftest import MakeSandbox, noon_eastern
+from tests.engine.conftest import MakeSandbox, TestCertificates, noon_eastern, provision_identity
 from tests.engine.factories import make_campaign
 
 BEHAVIOUR_BY_SUFFIX = {"1": "human", "2": "machine", "3": "busy", "4": "no_answer"}
@@ -65,9 +65,10 @@ def login(client: TestClient, tenant: Tenant, role_user: str, uri: str, campaign
 
 
 def test_a_campaign_run_records_every_attempt_with_its_evidence_and_honours_dnc_added_mid_run(
-    runtime: Runtime, client: TestClient, sandbox: MakeSandbox
+    runtime: Runtime, client: TestClient, sandbox: MakeSandbox, certificates: TestCertificates
 ) -> None:
     tenant = make_tenant(runtime)
+    provision_identity(runtime, tenant.id, certificates, "+12025550100")
     agent = tenant.users["agent"]
     numbers = [f"+1202555{n:04d}" for n in (1011, 1021, 1031, 1041, 1051, 1061)]
     blocked_before, blocked_mid_run = "+12025551071", "+12025551081"
@@ -142,9 +143,10 @@ def test_a_campaign_run_records_every_attempt_with_its_evidence_and_honours_dnc_
 
 
 def test_a_line_worker_killed_mid_call_is_replaced_and_no_lead_is_lost_or_dialed_twice(
-    runtime: Runtime, client: TestClient, sandbox: MakeSandbox
+    runtime: Runtime, client: TestClient, sandbox: MakeSandbox, certificates: TestCertificates
 ) -> None:
     tenant = make_tenant(runtime)
+    provision_identity(runtime, tenant.id, certificates)
     agent = tenant.users["agent"]
     numbers = [f"+1202555{n:04d}" for n in range(2011, 2071, 10)]  # all "human"
     campaign = make_campaign(
@@ -215,9 +217,10 @@ def test_a_line_worker_killed_mid_call_is_replaced_and_no_lead_is_lost_or_dialed
 
 
 def test_an_answered_call_with_no_free_agent_gets_safe_harbor_and_the_opt_out_key_adds_it_to_the_internal_dnc(
-    runtime: Runtime, client: TestClient, sandbox: MakeSandbox
+    runtime: Runtime, client: TestClient, sandbox: MakeSandbox, certificates: TestCertificates
 ) -> None:
     tenant = make_tenant(runtime)
+    provision_identity(runtime, tenant.id, certificates)
     agent = tenant.users["agent"]
     numbers = ["+12025553011", "+12025553051"]
     campaign = make_campaign(
