@@ -77,6 +77,7 @@ def parse_identity_header(value: str) -> IdentityHeader:
     if len(value) > MAX_HEADER_BYTES:
         raise _malformed("malformed_header", f"Identity header longer than {MAX_HEADER_BYTES} bytes")
     jws, sep, rest = value.partition(";")
+    jws = jws.rstrip()  # RFC 3261 SEMI allows whitespace around ';'
     if not _JWS.fullmatch(jws):
         raise _malformed(
             "malformed_jws", "the signed part is not a compact JWS (three base64url parts joined by '.')"
