@@ -12,7 +12,6 @@ advisory lock serializes imports of one organization so that de-duplication acro
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from pyroaring import BitMap64
 from sqlalchemy import Connection, func, insert, select
 
@@ -27,7 +27,7 @@ from campaigns.lead_columns import Columns, LeadRow, RowError, clean_row, resolv
 from campaigns.lead_files import LeadFile
 from campaigns.models import Campaign, CampaignStatus, DedupeScope, Lead, LeadList, LeadStatus, ListStatus
 from campaigns.safe_csv import SafeWriter
-from campaigns.scrubbing import ImportScrubber, ScrubInput, normalize
+from campaigns.scrubbing import ImportScrubber, normalize
 from core.db import Database, Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
 
@@ -58,11 +58,31 @@ COPY_COLUMNS = (
     "outcome_counts",
     "scrubbed_at",
 )
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# A batch is built with control characters the reader strips from every file (lead_files.strip_controls)
+# as field separator, row end and NULL, then escaped for COPY's text format in a few passes over the batch.
+_FIELD, _ROW, _NULL = "\x1f", "\x1e", "\x1d"
+_COPY_ESCAPES = (
+    ("\\", "\\\\"),
+    ("\t", "\\t"),
+    ("\n", "\\n"),
+    ("\r", "\\r"),
+    (_FIELD, "\t"),
+    (_ROW, "\n"),
+    (_NULL, "\\N"),
+)
 
 
-def _text(value: str | None) -> str:
-    return "\\N" if value is None else value.translate(_COPY_ESCAPES)
+def _copy_text(rows: list[str]) -> str:
+    text = _ROW.join(rows)
+    for char, escaped in _COPY_ESCAPES:
+        if char in text:
+            text = text.replace(char, escaped)
+    return text
+
+
+_json = msgspec.json.Encoder()
+_CALLABLE, _BLOCKED = LeadStatus.CALLABLE.value, LeadStatus.BLOCKED.value
+_NO_DEDUPE = DedupeScope.NONE.value
 
 
 @dataclass(frozen=True)
@@ -175,18 +195,6 @@ class _Dedupe:
     existing: BitMap64 = field(default_factory=BitMap64)
     seen: BitMap64 = field(default_factory=BitMap64)
 
-    def check(self, e164: str) -> str | None:
-        """None when the number is new, else why it is a duplicate (and remember it)."""
-        if self.scope == DedupeScope.NONE.value:
-            return None
-        key = int(e164[1:])
-        if key in self.seen:
-            return "duplicate: the number appears earlier in this file"
-        if key in self.existing:
-            return f"duplicate: the number is already a lead of this {self.scope}"
-        self.seen.add(key)
-        return None
-
 
 class _Import:
     def __init__(self, db: Database, request: ImportRequest, campaign: Campaign, at: datetime, report: Path):
@@ -199,7 +207,7 @@ class _Import:
         self.registry_unavailable = 0
         self.scrubber = ImportScrubber(db, campaign)
         self.dedupe = _Dedupe(request.dedupe_scope or campaign.dedupe_scope)
-        self.suffix = "\t".join(
+        self.suffix = _FIELD.join(
             [
                 str(request.org_id),
                 str(request.campaign_id),
@@ -223,10 +231,12 @@ class _Import:
         for chunk in result.partitions():
             self.dedupe.existing.update([int(e164[1:]) for (e164,) in chunk])
 
-    def lines(self, batch: list[LeadRow]) -> Iterator[str]:
-        """COPY lines of one batch's accepted leads; rejected rows go to the error report."""
+    def copy_text(self, batch: list[LeadRow]) -> str:
+        """COPY text of one batch's accepted leads; rejected rows go to the error report."""
         normalized = normalize([lead.phone_raw for lead in batch], self.campaign.default_region)
         accepted: list[tuple[LeadRow, str]] = []
+        dedupe = self.dedupe.scope != _NO_DEDUPE
+        seen, existing = self.dedupe.seen, self.dedupe.existing
         for lead, (e164, reason) in zip(batch, normalized, strict=True):
             if e164 is None:
                 self.counts.invalid += 1
@@ -234,52 +244,58 @@ class _Import:
                     lead.row_number, [("phone", lead.phone_raw, f"not a phone number ({reason})")]
                 )
                 continue
-            duplicate = self.dedupe.check(e164)
-            if duplicate is not None:
-                self.counts.duplicates += 1
-                self.errors.add(lead.row_number, [("phone", lead.phone_raw, duplicate)])
-                continue
+            if dedupe:
+                key = int(e164[1:])
+                duplicate = (
+                    "the number appears earlier in this file"
+                    if key in seen
+                    else f"the number is already a lead of this {self.dedupe.scope}"
+                    if key in existing
+                    else None
+                )
+                if duplicate is not None:
+                    self.counts.duplicates += 1
+                    self.errors.add(lead.row_number, [("phone", lead.phone_raw, f"duplicate: {duplicate}")])
+                    continue
+                seen.add(key)
             accepted.append((lead, e164))
-        verdicts = self.scrubber.check(
-            [
-                ScrubInput(e164, lead.state, lead.zip_code, lead.wireless, lead.consent, lead.consent_at)
-                for lead, e164 in accepted
-            ],
-            self.at,
-        )
+        verdicts = self.scrubber.check(accepted, self.at)
+        rows: list[str] = []
+        suffix = self.suffix
         for (lead, e164), verdict in zip(accepted, verdicts, strict=True):
-            self.registry_unavailable += verdict.registry_unavailable
+            if verdict.registry_unavailable:
+                self.registry_unavailable += 1
             if verdict.blocked:
                 self.counts.blocked += 1
-                status = LeadStatus.BLOCKED.value
-                reasons = json.dumps(list(verdict.reasons))
+                status, reasons = _BLOCKED, _json.encode(list(verdict.reasons)).decode()
             else:
                 self.counts.imported += 1
-                status = LeadStatus.CALLABLE.value
-                reasons = "[]"
-            extra = json.dumps(lead.extra, ensure_ascii=False) if lead.extra else "{}"
-            yield (
-                "\t".join(
-                    [
+                status, reasons = _CALLABLE, "[]"
+            consent_at = lead.consent_at
+            wireless = lead.wireless
+            rows.append(
+                _FIELD.join(
+                    (
                         str(lead.row_number),
-                        _text(lead.phone_raw),
+                        lead.phone_raw,
                         e164,
-                        _text(lead.first_name),
-                        _text(lead.last_name),
-                        _text(lead.state),
-                        _text(lead.zip_code),
+                        lead.first_name or _NULL,
+                        lead.last_name or _NULL,
+                        lead.state or _NULL,
+                        lead.zip_code or _NULL,
                         lead.consent,
-                        lead.consent_at.isoformat() if lead.consent_at else "\\N",
-                        "\\N" if lead.wireless is None else ("t" if lead.wireless else "f"),
-                        _text(extra),
+                        consent_at.isoformat() if consent_at else _NULL,
+                        _NULL if wireless is None else ("t" if wireless else "f"),
+                        _json.encode(lead.extra).decode() if lead.extra else "{}",
                         status,
-                        "blocked" if verdict.blocked else "callable",
+                        status,
                         reasons,
-                        self.suffix,
-                    ]
+                        suffix,
+                    )
                 )
-                + "\n"
             )
+        rows.append("")
+        return _copy_text(rows)
 
 
 def _campaign(db: Database, request: ImportRequest) -> Campaign:
@@ -340,11 +356,11 @@ def import_lead_file(
                     else:
                         batch.append(lead)
                     if len(batch) >= batch_rows:
-                        copy.write("".join(job.lines(batch)))
+                        copy.write(job.copy_text(batch))
                         batch = []
                         if progress is not None:
                             progress(lead_file.fraction_read * 99.0, job.counts.as_dict())
-                copy.write("".join(job.lines(batch)))
+                copy.write(job.copy_text(batch))
             conn.execute(
                 insert(LeadList).values(
                     id=request.list_id,

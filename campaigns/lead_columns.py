@@ -181,7 +181,7 @@ def resolve_columns(
     return Columns(fields=fields, extra=extra, has_header=has_header, width=width)
 
 
-@dataclass
+@dataclass(slots=True)
 class LeadRow:
     row_number: int
     phone_raw: str
@@ -227,56 +227,53 @@ def clean_row(
     columns: Columns, row_number: int, cells: Sequence[str], today: date
 ) -> tuple[LeadRow | None, list[RowError]]:
     """One file row as a lead, or the reasons it cannot be one (every bad field, not just the first)."""
+    count = len(cells)
+    values = {name: cells[i].strip() for name, i in columns.fields.items() if i < count}
     errors: list[RowError] = []
-    f = columns.fields
-
-    def cell(name: str) -> str:
-        index = f.get(name)
-        return cells[index].strip() if index is not None and index < len(cells) else ""
-
-    phone = cell("phone")
+    phone = values.get("phone", "")
     if not phone:
         errors.append(("phone", "", "missing: every lead needs a phone number"))
     elif len(phone) > MAX_PHONE:
         errors.append(("phone", phone, f"longer than {MAX_PHONE} characters"))
     lead = LeadRow(row_number=row_number, phone_raw=phone)
     for name in ("first_name", "last_name"):
-        value = cell(name)
-        if len(value) > MAX_NAME:
-            errors.append((name, value, f"longer than {MAX_NAME} characters"))
-        elif value:
-            setattr(lead, name, value)
-    if value := cell("state"):
+        if value := values.get(name):
+            if len(value) > MAX_NAME:
+                errors.append((name, value, f"longer than {MAX_NAME} characters"))
+            else:
+                setattr(lead, name, value)
+    if value := values.get("state"):
         lead.state = _state(value)
         if lead.state is None:
             errors.append(("state", value, "not a US state code or name"))
-    if value := cell("zip_code"):
+    if value := values.get("zip_code"):
         lead.zip_code = _zip(value)
         if lead.zip_code is None:
             errors.append(("zip_code", value, "not a ZIP code (5 digits, or ZIP+4)"))
-    consent = CONSENT.get(cell("consent").lower())
-    if consent is None:
-        errors.append(("consent", cell("consent"), "not one of none, express, express_written"))
-    else:
-        lead.consent = consent
-    if value := cell("consent_at"):
+    if value := values.get("consent"):
+        consent = CONSENT.get(value.lower())
+        if consent is None:
+            errors.append(("consent", value, "not one of none, express, express_written"))
+        else:
+            lead.consent = consent
+    if value := values.get("consent_at"):
         lead.consent_at = _date(value)
         if lead.consent_at is None:
             errors.append(("consent_at", value, "not a date (YYYY-MM-DD or MM/DD/YYYY)"))
         elif lead.consent_at > today:
             errors.append(("consent_at", value, "consent date is in the future"))
-    wireless_text = cell("wireless").lower()
-    if wireless_text in WIRELESS:
-        lead.wireless = WIRELESS[wireless_text]
-    else:
-        errors.append(("wireless", cell("wireless"), "not a yes/no wireless flag"))
+    if value := values.get("wireless"):
+        if value.lower() in WIRELESS:
+            lead.wireless = WIRELESS[value.lower()]
+        else:
+            errors.append(("wireless", value, "not a yes/no wireless flag"))
     for index, key in columns.extra:
-        if index < len(cells) and (value := cells[index].strip()):
+        if index < count and (value := cells[index].strip()):
             if len(value) > MAX_EXTRA_VALUE:
                 errors.append((key, value, f"longer than {MAX_EXTRA_VALUE} characters"))
             else:
                 lead.extra[key] = value
-    for index in range(columns.width, len(cells)):
+    for index in range(columns.width, count):
         if value := cells[index].strip():  # more cells than the header has columns: keep them too
             if len(value) > MAX_EXTRA_VALUE:
                 errors.append((f"column_{index + 1}", value, f"longer than {MAX_EXTRA_VALUE} characters"))

@@ -8,6 +8,7 @@ numbers are those a spreadsheet shows (the first row is 1), so error reports poi
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -20,6 +21,12 @@ DELIMITERS = (",", "\t", "|", ";")
 MAX_FIELD_BYTES = 64 * 1024 * 1024
 SNIFF_BYTES = 64 * 1024
 XLSX_MAGIC = b"PK\x03\x04"
+# NUL cannot be stored in PostgreSQL text; the importer uses the separator controls 0x1D-0x1F itself.
+_CONTROLS = re.compile("[\x00\x1d-\x1f]")
+
+
+def strip_controls(text: str) -> str:
+    return _CONTROLS.sub("", text) if _CONTROLS.search(text) else text
 
 
 def decode_line(raw: bytes) -> str:
@@ -45,7 +52,7 @@ class _Lines:
             self.line += 1
             if self.line == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
-            yield decode_line(raw).replace("\x00", "")
+            yield strip_controls(decode_line(raw))
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -81,15 +88,23 @@ class LeadFile:
         self.path = path
         self.size = max(path.stat().st_size, 1)
         self.xlsx = is_xlsx(path)
-        self.fraction_read = 0.0
+        self._fraction = 0.0
+        self._fh: BinaryIO | None = None
+
+    @property
+    def fraction_read(self) -> float:
+        if self._fh is not None and not self._fh.closed:
+            return self._fh.tell() / self.size
+        return self._fraction
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """Every non-empty row (header included) as (line number, cells)."""
         yield from (self._xlsx_rows() if self.xlsx else self._csv_rows())
-        self.fraction_read = 1.0
+        self._fraction = 1.0
 
     def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
         with open(self.path, "rb") as fh:
+            self._fh = fh
             sample = decode_line(fh.read(SNIFF_BYTES).removeprefix(b"\xef\xbb\xbf"))
             fh.seek(0)
             delimiter = sniff_delimiter(sample)
@@ -106,7 +121,6 @@ class LeadFile:
                         f"line {start}: the file cannot be read as CSV ({exc})", row=start
                     ) from exc
                 if any(cell.strip() for cell in row):
-                    self.fraction_read = fh.tell() / self.size
                     yield start, row
 
     def _xlsx_rows(self) -> Iterator[tuple[int, list[str]]]:
@@ -125,7 +139,7 @@ class LeadFile:
                 while row and not row[-1]:
                     row.pop()
                 if any(cell.strip() for cell in row):
-                    self.fraction_read = min(number / total, 1.0)
+                    self._fraction = min(number / total, 1.0)
                     yield number, row
         finally:
             workbook.close()
@@ -142,7 +156,7 @@ def _cell_text(value: object) -> str:
         return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    return str(value).replace("\x00", "")
+    return strip_controls(str(value))
 
 
 csv.field_size_limit(MAX_FIELD_BYTES)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from campaigns.lead_columns import LeadRow
 from campaigns.models import Campaign
 from core.db import Database
 from dnc import reasons
@@ -37,6 +38,7 @@ DECIDED_AT_DIAL_TIME = frozenset(
         reasons.LIST_INDEX_STALE,
     }
 )
+_CONSENT = {c.value: c for c in Consent}
 REGISTRY_UNAVAILABLE = frozenset({reasons.NATIONAL_REGISTRY_MISSING, reasons.NATIONAL_REGISTRY_STALE})
 
 
@@ -46,20 +48,13 @@ def normalize(raws: Sequence[str], default_region: str) -> list[tuple[str | None
 
 
 @dataclass(frozen=True)
-class ScrubInput:
-    e164: str
-    state: str | None
-    zip_code: str | None
-    wireless: bool | None
-    consent: str
-    consent_at: date | None
-
-
-@dataclass(frozen=True)
 class ImportVerdict:
     blocked: bool
     reasons: tuple[str, ...]  # the reasons that block the lead; empty when callable
     registry_unavailable: bool  # no fresh national registry copy: the dialer will refuse until there is
+
+
+CALLABLE = ImportVerdict(blocked=False, reasons=(), registry_unavailable=False)
 
 
 def campaign_rules(campaign: Campaign) -> CampaignRules:
@@ -82,37 +77,31 @@ class ImportScrubber:
         self.campaign_id = str(campaign.id)
         self.engine = ComplianceEngine.load(db, campaign.org_id, campaign_rules(campaign))
 
-    def check(self, leads: Sequence[ScrubInput], at: datetime) -> list[ImportVerdict]:
+    def check(self, leads: Sequence[tuple[LeadRow, str]], at: datetime) -> list[ImportVerdict]:
+        """One verdict per (lead, E.164 number), in order."""
+        campaign_id, consent = self.campaign_id, _CONSENT
         contexts = [
             LeadContext(
-                e164=lead.e164,
+                e164=e164,
                 state=lead.state,
                 zip_code=lead.zip_code[:5] if lead.zip_code else None,
                 wireless=lead.wireless,
-                consent=Consent(lead.consent),
+                consent=consent[lead.consent],
                 consent_at=lead.consent_at,
-                campaign_id=self.campaign_id,
+                campaign_id=campaign_id,
             )
-            for lead in leads
+            for lead, e164 in leads
         ]
-        verdicts = []
-        for verdict in self.engine.check(contexts, at):
-            blocking = tuple(r for r in verdict.reasons if r not in DECIDED_AT_DIAL_TIME)
-            verdicts.append(
-                ImportVerdict(
-                    blocked=bool(blocking),
-                    reasons=blocking,
-                    registry_unavailable=not REGISTRY_UNAVAILABLE.isdisjoint(verdict.reasons),
-                )
-            )
-        return verdicts
+        return [
+            self._import_verdict(v.reasons) if v.reasons else CALLABLE
+            for v in self.engine.check(contexts, at)
+        ]
 
-
-def add_to_internal_dnc(
-    session: Session, *, e164: str, campaign_id: uuid.UUID | None, reason: str, added_by: uuid.UUID | None
-) -> None:
-    """An agent's DNC disposition: the number is never called again by the organization (or campaign).
-    `session` must be scoped to the lead's organization."""
-    add_internal_dnc(
-        session, e164=e164, campaign_id=campaign_id, source="agent", reason=reason, added_by=added_by
-    )
+    @staticmethod
+    def _import_verdict(all_reasons: tuple[str, ...]) -> ImportVerdict:
+        blocking = tuple(r for r in all_reasons if r not in DECIDED_AT_DIAL_TIME)
+        return ImportVerdict(
+            blocked=bool(blocking),
+            reasons=blocking,
+            registry_unavailable=not REGISTRY_UNAVAILABLE.isdisjoint(all_reasons),
+        )
