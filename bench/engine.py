@@ -67,6 +67,8 @@ class Phase:
     agent_worker: dict[str, str] = field(default_factory=dict)
     answered_at: dict[str, float] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
+    bridge_kind: dict[str, str] = field(default_factory=dict)
+    latencies_by_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     local_bridges: int = 0
     cross_bridges: int = 0
     no_agent_free: int = 0
@@ -144,6 +146,9 @@ class Phase:
             answered = self.answered_at.get(event.attempt_id)
             if answered is not None:
                 self.latencies_ms.append((event.at - answered) * 1000)
+                self.latencies_by_kind[self.bridge_kind.get(event.attempt_id, "?")].append(
+                    (event.at - answered) * 1000
+                )
             self.hangup_at[event.attempt_id] = time.monotonic() + self.talk_s
         elif isinstance(event, p.BridgeFailed):
             self.bridge_failures[event.reason] += 1
@@ -162,6 +167,7 @@ class Phase:
         if local:
             agent = local.pop()
             self.local_bridges += 1
+            self.bridge_kind[answered.attempt_id] = "local"
         else:
             donor = max(self.free_agents, key=lambda w: len(self.free_agents[w]))
             if not self.free_agents[donor]:
@@ -172,6 +178,7 @@ class Phase:
                 return
             agent = self.free_agents[donor].pop()
             self.cross_bridges += 1
+            self.bridge_kind[answered.attempt_id] = "cross-worker"
         self.pool.bridge(answered.attempt_id, agent)
 
     def report(self, label: str) -> dict[str, float]:
@@ -192,6 +199,10 @@ class Phase:
         for key, value in figures.items():
             print(f"  {key:28s} {value:10.1f}")
         print(f"  local/cross-worker bridges   {self.local_bridges} / {self.cross_bridges}")
+        for kind, values in sorted(self.latencies_by_kind.items()):
+            ordered = sorted(values)
+            p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+            print(f"  answer->agent {kind:14s} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  (n={len(ordered)})")
         print(f"  answered with no agent free  {self.no_agent_free} (safe harbor)")
         print(f"  outcomes                     {dict(self.outcomes)}")
         print(f"  admission waits              {self.admission_waits}")
