@@ -105,3 +105,13 @@ class ImportScrubber:
             reasons=blocking,
             registry_unavailable=not REGISTRY_UNAVAILABLE.isdisjoint(all_reasons),
         )
+
+
+def add_to_internal_dnc(
+    session: Session, *, e164: str, campaign_id: uuid.UUID | None, reason: str, added_by: uuid.UUID | None
+) -> None:
+    """An agent's DNC disposition: the number is never called again by the organization (or campaign).
+    `session` must be scoped to the lead's organization."""
+    add_internal_dnc(
+        session, e164=e164, campaign_id=campaign_id, source="agent", reason=reason, added_by=added_by
+    )
