@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from api.auth import roles
 from api.principal import Principal
-from campaigns import attempts
 from campaigns.models import CallAttempt, Campaign, CampaignAgent, CampaignStatus, Disposition, Lead
 from core.db import utcnow
 from core.errors import ConflictError, NotFoundError, ValidationError
@@ -24,6 +23,7 @@ from core.runtime import Runtime
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError, AgentStatus
 from dialer.engine.live import read_live_stats
 from dialer.engine.requests import EngineRequest, push_request
+from dialer.engine.sessions import dispose, start_agent_session
 from dialer.models import AgentSession, TrunkAlarm
 
 SIP_URI_MAX = 300
@@ -168,33 +168,10 @@ def start_session(
     """Log in: the engine calls the agent's phone once and keeps the leg up; the agent is READY after it answers."""
     sip_uri = _validate_sip_uri(data.sip_uri)
     campaign = _assigned_campaign(session, principal.user_id, data.campaign_id)
+    start_agent_session(
+        session, runtime.redis, agent_id=principal.user_id, campaign=campaign, sip_uri=sip_uri
+    )
     board = _board(runtime)
-    agent_session = AgentSession(
-        org_id=campaign.org_id, agent_id=principal.user_id, campaign_id=campaign.id, sip_uri=sip_uri
-    )
-    session.add(agent_session)
-    session.flush()
-    try:
-        board.start_session(
-            agent_id=str(principal.user_id),
-            org_id=str(campaign.org_id),
-            campaign_id=str(campaign.id),
-            session_id=str(agent_session.id),
-            sip_uri=sip_uri,
-        )
-    except AgentStateError as exc:
-        raise ConflictError(f"cannot start a session: {exc}") from exc
-    push_request(
-        runtime.redis,
-        EngineRequest(
-            kind="agent_login",
-            agent_id=str(principal.user_id),
-            org_id=str(campaign.org_id),
-            campaign_id=str(campaign.id),
-            session_id=str(agent_session.id),
-            sip_uri=sip_uri,
-        ),
-    )
     return AgentSessionOut.of(principal.user_id, board.status(str(principal.user_id)))
 
 
@@ -280,19 +257,17 @@ def set_disposition(
         raise ValidationError(
             f"unknown disposition {code!r} for this campaign; one of {known}", field="disposition"
         )
-    attempts.set_disposition(
+    dispose(
         runtime.db,
-        attempt.id,
-        code=code,
+        runtime.redis,
+        attempt_id=attempt.id,
         agent_id=principal.user_id,
+        code=code,
         at=utcnow(),
         callback_at=data.callback_at,
         callback_same_agent=data.callback_same_agent,
     )
     board = _board(runtime)
-    status = board.status(str(principal.user_id))
-    if status is not None and status.state is AgentState.WRAP and status.last_attempt_id == str(attempt.id):
-        board.end_wrap(str(principal.user_id))
     return AgentSessionOut.of(principal.user_id, board.status(str(principal.user_id)))
 
 
