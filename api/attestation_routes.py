@@ -16,6 +16,7 @@ from api.auth import PUBLIC, roles
 from api.principal import Principal
 from attestation import certificate_store, inventory
 from attestation.models import SigningCertificate, TelephoneNumberBlock
+from attestation.signer import EXPIRY_WARNING_S
 from core.db import ALL_ORGS
 from core.errors import NotFoundError
 from core.models import Role
@@ -73,11 +74,14 @@ class CertificateOut(msgspec.Struct):
     not_before: datetime
     not_after: datetime
     active: bool
+    expires_soon: bool
+    """Within 30 days of `not_after`: time to renew."""
     x5u: str
     created_at: datetime
 
     @classmethod
     def of(cls, row: SigningCertificate, public_base_url: str) -> CertificateOut:
+        left = (row.not_after - datetime.now(UTC)).total_seconds()
         return cls(
             id=row.id,
             label=row.label,
@@ -87,6 +91,7 @@ class CertificateOut(msgspec.Struct):
             not_before=row.not_before,
             not_after=row.not_after,
             active=row.active,
+            expires_soon=left < EXPIRY_WARNING_S,
             x5u=certificate_store.x5u_url(public_base_url, row.id),
             created_at=row.created_at,
         )

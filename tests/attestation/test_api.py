@@ -75,7 +75,12 @@ def test_certificate_upload_never_returns_the_key_and_publishes_the_chain(
     )
     assert r.status_code == 201, r.text
     cert = r.json()
-    assert cert["active"] and cert["spc"] == "7387" and cert["x5u"].endswith(f"/api/certs/{cert['id']}")
+    assert (
+        cert["active"]
+        and not cert["expires_soon"]
+        and cert["spc"] == "7387"
+        and cert["x5u"].endswith(f"/api/certs/{cert['id']}")
+    )
     for response in (
         r,
         client.get("/api/attestation/certificates", headers=tenant.headers("org_admin")),
