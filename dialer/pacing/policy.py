@@ -42,6 +42,10 @@ READY, BUSY, WRAP, PAUSED = 0, 1, 2, 3
 DIALING, WAITING, CONNECTED, SAFE_HARBOR = 0, 1, 2, 3
 
 
+# Outcomes that release the line at once (most frequent first: checked on every event).
+_CALL_ENDS = (CallNoAnswer, CallAnsweredMachine, CallBusy, CallEnded, CallFailed)
+
+
 @dataclass(frozen=True, slots=True)
 class Previous:
     """What a subject was doing before an event, and since when: lets estimators measure durations."""
@@ -102,6 +106,8 @@ class FloorState:
 
     def apply(self, event: PacingEvent, now: float) -> Previous | None:
         """Update the floor; return the subject's previous state (None when it was unknown)."""
+        if isinstance(event, _CALL_ENDS):
+            return self._end_call(event.call_id)
         if isinstance(event, CallPlaced):
             return self._set_call(event.call_id, DIALING, now)
         if isinstance(event, CallAnsweredHuman):
@@ -113,8 +119,6 @@ class FloorState:
             return previous
         if isinstance(event, CallAbandoned):
             return self._set_call(event.call_id, SAFE_HARBOR, now)
-        if isinstance(event, CallAnsweredMachine | CallNoAnswer | CallBusy | CallFailed | CallEnded):
-            return self._end_call(event.call_id)
         if isinstance(event, CallRinging):
             call = self.calls.get(event.call_id)
             return None if call is None else Previous(int(call[0]), call[1])

@@ -45,6 +45,7 @@ MAX_WRAP_S = 900
 RING_REFRESH_S = 10.0
 AGENT_REFRESH_S = 60.0
 SQRT_2PI = math.sqrt(2.0 * math.pi)
+SMALL_TEAM = 10
 MIN_STEER, MAX_STEER = math.log(0.05), math.log(20.0)
 
 
@@ -67,7 +68,7 @@ class PredictivePolicy(PacingPolicy):
         budget: AbandonBudget | None = None,
         ring_timeout_s: float = 20.0,
         aggressiveness: float = 0.006,
-        control_gain: float = 0.25,
+        control_gain: float = 0.4,
         slack_horizon: float = 800.0,
         max_lines: int | None = None,
         max_cps: float | None = None,
@@ -177,7 +178,9 @@ class PredictivePolicy(PacingPolicy):
         slack = self.budget.slack(now, self.abandon_target)
         correction = min(0.005, max(-0.02, slack / self.slack_horizon))
         error = self.abandon_target + correction - (1.0 if dropped else 0.0)
-        self.log_steer = min(MAX_STEER, max(MIN_STEER, self.log_steer + self.control_gain * error))
+        # Big teams answer many calls an hour: smaller steps keep the steer as quick (in time) but steadier.
+        gain = self.control_gain * min(1.0, math.sqrt(SMALL_TEAM / max(1, self.floor.working_agents)))
+        self.log_steer = min(MAX_STEER, max(MIN_STEER, self.log_steer + gain * error))
 
     def _wanted(self, now: float) -> int:
         floor = self.floor
@@ -209,9 +212,11 @@ class PredictivePolicy(PacingPolicy):
         allowance = self.aggressiveness(now)
         cap = max(0, self.headroom(now))
 
+        base_var = demand_var + supply_var
+
         def fits(k: int) -> bool:
             answers = demand + k * p_new
-            overflow = expected_overflow(answers - supply, demand_var + supply_var + k * p_new * (1 - p_new))
+            overflow = expected_overflow(answers - supply, base_var + k * p_new * (1 - p_new))
             return overflow <= allowance * answers
 
         if cap == 0 or not fits(1):
