@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import ssl
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -101,7 +102,8 @@ class _Cached:
 
 class X5uFetcher:
     """Fetches `x5u` certificate chains over HTTPS and keeps the validated result for `ttl_s` (failures
-    for `failure_ttl_s`, so a broken URL is not hammered once per call)."""
+    for `failure_ttl_s`, so a broken URL is not hammered once per call). A download must finish within
+    `timeout_s` overall, not just per read, so a server dripping bytes cannot hold a call."""
 
     def __init__(
         self,
@@ -115,6 +117,7 @@ class X5uFetcher:
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self._anchors = list(trust_anchors)
+        self._timeout_s = timeout_s
         self._ttl_s = ttl_s
         self._failure_ttl_s = failure_ttl_s
         self._max_bytes = max_bytes
@@ -123,7 +126,8 @@ class X5uFetcher:
             timeout=timeout_s, follow_redirects=False, verify=tls if tls is not None else True
         )
         self._cache: dict[str, _Cached] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
         self.fetches = 0
 
     def close(self) -> None:
@@ -132,18 +136,28 @@ class X5uFetcher:
     def certificate_for(self, x5u: str, now: int) -> ValidatedCertificate:
         entry = self._cache.get(x5u)
         if entry is None or entry.expires_at <= now:
-            with self._lock:
-                entry = self._cache.get(x5u)
-                if entry is None or entry.expires_at <= now:
-                    entry = self._fetch_and_validate(x5u, now)
-                    if len(self._cache) >= self._max_entries:
-                        self._cache.clear()
-                    self._cache[x5u] = entry
+            entry = self._refresh(x5u, now)
         if entry.error is not None:
             raise entry.error
         assert entry.certificate is not None
         entry.certificate.check_valid_at(now)
         return entry.certificate
+
+    def _refresh(self, x5u: str, now: int) -> _Cached:
+        """One fetch per URL at a time (concurrent calls for it wait and share the result); fetches of
+        different URLs do not wait for each other."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(x5u, threading.Lock())
+        with lock:
+            entry = self._cache.get(x5u)
+            if entry is None or entry.expires_at <= now:
+                entry = self._fetch_and_validate(x5u, now)
+                with self._locks_guard:
+                    if len(self._cache) >= self._max_entries:  # crude bound: start over rather than grow
+                        self._cache.clear()
+                        self._locks = {x5u: lock}
+                    self._cache[x5u] = entry
+        return entry
 
     def _fetch_and_validate(self, x5u: str, now: int) -> _Cached:
         try:
@@ -157,6 +171,7 @@ class X5uFetcher:
 
     def _download(self, x5u: str) -> bytes:
         self.fetches += 1
+        deadline = time.monotonic() + self._timeout_s
         try:
             with self._client.stream("GET", x5u) as response:
                 if response.status_code != 200:
@@ -168,8 +183,14 @@ class X5uFetcher:
                         raise CertificateError(
                             "x5u_fetch_failed", f"{x5u} is larger than {self._max_bytes} bytes"
                         )
+                    if time.monotonic() > deadline:
+                        raise CertificateError(
+                            "x5u_fetch_failed", f"{x5u} took longer than {self._timeout_s} s"
+                        )
                 return bytes(body)
-        except httpx.HTTPError as exc:
+        except CertificateError:
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # ValueError: URLs httpx cannot parse
             raise CertificateError(
                 "x5u_fetch_failed", f"GET {x5u} failed: {type(exc).__name__}: {exc}"
             ) from exc

@@ -81,6 +81,15 @@ def x5u_server(signing: Signing, tmp_path_factory: pytest.TempPathFactory) -> It
             requests.append(self.path)
             if self.path.startswith("/slow"):
                 time.sleep(1.5)
+            if self.path.startswith("/drip"):  # headers at once, then a byte every 0.2 s
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(chain)))
+                self.end_headers()
+                for byte in chain[:20]:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                return
             if self.path.startswith("/redirect"):
                 self.send_response(302)
                 self.send_header("Location", "/chain.pem")
@@ -151,6 +160,7 @@ def test_x5u_is_fetched_once_over_https_and_then_served_from_the_cache(
         ("/big.pem", "x5u_fetch_failed", 436),
         ("/redirect.pem", "x5u_fetch_failed", 436),
         ("/slow.pem", "x5u_fetch_failed", 436),
+        ("/drip.pem", "x5u_fetch_failed", 436),
     ],
 )
 def test_unusable_x5u_is_bad_identity_info(
@@ -164,6 +174,17 @@ def test_unusable_x5u_is_bad_identity_info(
     )
     assert (result.ok, result.reason, result.response) == (False, reason, response), result
     assert time.perf_counter() - started < 1.4  # the timeout held: the slow server answers after 1.5 s
+    fetcher.close()
+
+
+@pytest.mark.parametrize(
+    "x5u", ["https://[::1", "https://a.test:notaport/c.pem", "https://", "https://%zz/c"]
+)
+def test_garbage_x5u_urls_are_bad_identity_info(signing: Signing, x5u: str) -> None:
+    fetcher = X5uFetcher(trust_anchors=signing.anchors, timeout_s=0.5)
+    now = int(time.time())
+    result = verify_identity(_header(signing, x5u, now), orig=ORIG, dest=DEST, now=now, certificates=fetcher)
+    assert (result.ok, result.response) == (False, 436), result
     fetcher.close()
 
 
