@@ -9,6 +9,7 @@ connections; the bookkeeping is behind a lock).
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -19,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
 import redis
 
 from dialer.sip import protocol as p
 from dialer.sip.keys import alive_key, command_key, events_key
 
 DEFAULT_HEARTBEAT_TIMEOUT_S = 5.0
+log = logging.getLogger(__name__)
 _DEATH_CHECK_INTERVAL_S = 0.2
 
 
@@ -140,11 +143,14 @@ class LineWorkerPool:
                 return
             if time.monotonic() > deadline:
                 raise WorkerNotReadyError(f"line workers not ready after {timeout_s} s: {missing}")
-            self._pending.extend(self._receive(0.1))
+            received = self._receive(0.1)
+            with self._lock:
+                self._pending.extend(received)
 
-    def stop_worker(self, worker_id: str, timeout_s: float = 5.0) -> None:
+    def stop_worker(self, worker_id: str, timeout_s: float = 5.0, *, already_asked: bool = False) -> None:
         """Ask a worker to hang up everything and exit; kill it if it does not within `timeout_s`."""
-        self.send(worker_id, p.Shutdown())
+        if not already_asked:
+            self.send(worker_id, p.Shutdown())
         with self._lock:
             info = self._workers.get(worker_id)
         if info is not None and info.process is not None:
@@ -163,9 +169,9 @@ class LineWorkerPool:
         for worker_id in ids:
             self.send(worker_id, p.Shutdown())
         for worker_id in ids:
-            self.stop_worker(worker_id)
-        for log in self._logs:
-            log.close()
+            self.stop_worker(worker_id, already_asked=True)
+        for log_file in self._logs:
+            log_file.close()
         self._redis.close()
 
     # ------------------------------------------------------------------------------------- commands
@@ -228,7 +234,11 @@ class LineWorkerPool:
         out: list[p.Event] = []
         with self._lock:
             for data in raw:
-                event = p.decode_event(data)
+                try:
+                    event = p.decode_event(data)
+                except msgspec.DecodeError:
+                    log.exception("line-worker pool %s: undecodable event %r", self.pool, data[:200])
+                    continue
                 self._track(event)
                 out.append(event)
             out.extend(self._check_deaths())

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import heapq
 import itertools
+import logging
 import os
 import random
 import signal
@@ -20,7 +21,7 @@ import socket
 import time
 import wave
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ HEARTBEAT_S = 1.0
 AGENT_HEADER = "X-Clearline-Agent"
 ATTEMPT_HEADER = "X-Clearline-Attempt"
 ANONYMOUS_FROM = "sip:anonymous@anonymous.invalid"
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> float:
@@ -124,13 +127,16 @@ class SipCall(pj.Call):
         self.owner = owner
 
     def onCallState(self, prm: Any) -> None:
-        self.worker.on_call_state(self, prm)
+        with _contained("call state"):
+            self.worker.on_call_state(self, prm)
 
     def onCallMediaState(self, prm: Any) -> None:
-        self.worker.on_media_state(self)
+        with _contained("media state"):
+            self.worker.on_media_state(self)
 
     def onDtmfDigit(self, prm: Any) -> None:
-        self.worker.on_dtmf(self, str(prm.digit))
+        with _contained("DTMF"):
+            self.worker.on_dtmf(self, str(prm.digit))
 
 
 class WorkerAccount(pj.Account):
@@ -139,7 +145,18 @@ class WorkerAccount(pj.Account):
         self.worker = worker
 
     def onIncomingCall(self, prm: Any) -> None:
-        self.worker.on_incoming_call(prm)
+        with _contained("incoming call"):
+            self.worker.on_incoming_call(prm)
+
+
+@contextlib.contextmanager
+def _contained(what: str) -> Iterator[None]:
+    """A Python exception escaping a pjsua2 callback would abort the process and every call in it: log it
+    instead (the worker keeps serving its other calls)."""
+    try:
+        yield
+    except Exception:
+        log.exception("line worker: error in %s callback", what)
 
 
 # --------------------------------------------------------------------------------------------- worker
@@ -470,6 +487,13 @@ class LineWorker:
                 p.CommandRejected(worker_id=self.worker_id, at=_now(), command="?", key="", reason=str(exc))
             )
             return
+        try:
+            self._dispatch(command)
+        except Exception as exc:
+            log.exception("line worker: error handling %s", type(command).__name__)
+            self._reject(type(command).__name__, _command_key(command), f"internal error: {exc}")
+
+    def _dispatch(self, command: p.Command) -> None:
         if isinstance(command, p.DialLead):
             self._dial(command)
         elif isinstance(command, p.Hangup):
@@ -734,16 +758,18 @@ class LineWorker:
         info = call.getInfo()
         owner = call.owner
         state = info.state
-        if isinstance(owner, LeadCall):
-            self._lead_state(owner, call, info, prm)
-        elif isinstance(owner, AgentLeg):
-            if state == pj.PJSIP_INV_STATE_CONFIRMED and not owner.up:
-                owner.up = True
-                self.emit(p.AgentLegUp(worker_id=self.worker_id, at=_now(), agent_id=owner.agent_id))
-        elif state == pj.PJSIP_INV_STATE_CONFIRMED and owner.outgoing:
-            self._internal_up(owner)
-        if state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self._disconnected(call, info)
+        try:
+            if isinstance(owner, LeadCall):
+                self._lead_state(owner, call, info, prm)
+            elif isinstance(owner, AgentLeg):
+                if state == pj.PJSIP_INV_STATE_CONFIRMED and not owner.up:
+                    owner.up = True
+                    self.emit(p.AgentLegUp(worker_id=self.worker_id, at=_now(), agent_id=owner.agent_id))
+            elif state == pj.PJSIP_INV_STATE_CONFIRMED and owner.outgoing:
+                self._internal_up(owner)
+        finally:
+            if state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                self._disconnected(call, info)
 
     def _lead_state(self, lead: LeadCall, call: SipCall, info: Any, prm: Any) -> None:
         state = info.state
@@ -935,6 +961,10 @@ class LineWorker:
         self.ep.libDestroy()
 
 
+def _command_key(command: p.Command) -> str:
+    return str(getattr(command, "attempt_id", "") or getattr(command, "agent_id", ""))
+
+
 def _audio(call: SipCall | None) -> pj.AudioMedia:
     assert call is not None
     return call.getAudioMedia(-1)
@@ -985,6 +1015,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-calls", type=int, default=MAX_WORKER_CALLS)
     parser.add_argument("--profiles-dir", type=Path)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     worker = LineWorker(
         redis_url=args.redis_url,
         pool=args.pool,
