@@ -15,6 +15,7 @@ from typing import Any
 from core.db import Scope
 from core.jobs import create_job
 from tests.attestation import samples as attestation_samples
+from tests.campaigns import samples as campaign_samples
 from tests.conftest import Tenant
 
 
@@ -65,6 +66,11 @@ SAMPLES: dict[str, Callable[[World], str]] = {
     "campaign_id": _campaign,
     "tn_id": lambda w: attestation_samples.number_sample(w.owner),
     "certificate_id": lambda w: attestation_samples.certificate_sample(w.owner),
+    "list_id": lambda w: campaign_samples.lead_list_sample(w.owner, w.sample("campaign_id")),
+    "lead_id": lambda w: campaign_samples.lead_sample(w.owner, w.sample("campaign_id"), w.sample("list_id")),
+    "attempt_id": lambda w: campaign_samples.attempt_sample(
+        w.owner, w.sample("campaign_id"), w.sample("lead_id")
+    ),
 }
 
 # (METHOD, path template) -> request body (JSON-able) or a callable building one from the world.

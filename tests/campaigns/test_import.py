@@ -8,18 +8,18 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from campaigns.importer import ImportRequest, ImportResult, import_lead_file
-from campaigns.models import Lead, LeadList
-from core.errors import ConflictError, ValidationError
+from campaigns.models import Lead
 from tests.campaigns.conftest import CampaignWorld
 
 AT = datetime(2026, 6, 1, 15, 0, tzinfo=UTC)
 
 
-def run_import(world: CampaignWorld, tmp_path: Path, content: bytes, name: str = "leads.csv", **kw: object) -> ImportResult:
+def run_import(
+    world: CampaignWorld, tmp_path: Path, content: bytes, name: str = "leads.csv", **kw: object
+) -> ImportResult:
     path = tmp_path / f"{uuid.uuid4().hex}-{name}"
     path.write_bytes(content)
     request = ImportRequest(
