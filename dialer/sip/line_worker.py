@@ -550,7 +550,8 @@ class LineWorker:
             return
         lead.cancelled = True
         if lead.call is None:
-            self.waiting.remove(lead)
+            if lead in self.waiting:
+                self.waiting.remove(lead)
             self._end_lead(lead, 0, "cancelled before the INVITE was sent")
             return
         with contextlib.suppress(pj.Error):
@@ -571,7 +572,8 @@ class LineWorker:
             return
         agent.released = True
         if agent.call is None:
-            self.waiting.remove(agent)
+            if agent in self.waiting:
+                self.waiting.remove(agent)
             self.agents.pop(agent_id)
             self.emit(
                 p.AgentLegDown(
@@ -920,9 +922,14 @@ class LineWorker:
         if lead.answered and status >= 300:
             status = 200  # the call was answered; a later BYE/CANCEL status does not change that
         outcome = lead.profile.outcome_for_status(
-            status, ring_timeout_expired=lead.ring_timeout_expired, cancelled=lead.cancelled
+            status,
+            ring_timeout_expired=lead.ring_timeout_expired,
+            cancelled=lead.cancelled,
+            rang=lead.ringing,
         )
-        if lead.ring_timeout_expired and not lead.answered:
+        if lead.ring_timeout_expired and not lead.ringing:
+            reason = f"trunk sent no 180/183 within {lead.ring_timeout_s:.0f} s ({status} {reason})"
+        elif lead.ring_timeout_expired and not lead.answered:
             reason = f"no answer within {lead.ring_timeout_s:.0f} s ring timeout ({status} {reason})"
         self.emit(
             p.Ended(

@@ -87,11 +87,14 @@ class TrunkProfile:
         """The ring time actually allowed: never below the floor, never below the profile's own timeout."""
         return max(requested_s, self.ring_timeout_s, RING_TIMEOUT_FLOOR_S)
 
-    def outcome_for_status(self, status: int, *, ring_timeout_expired: bool, cancelled: bool) -> SipOutcome:
+    def outcome_for_status(
+        self, status: int, *, ring_timeout_expired: bool, cancelled: bool, rang: bool = True
+    ) -> SipOutcome:
         return outcome_for_status(
             status,
             ring_timeout_expired=ring_timeout_expired,
             cancelled=cancelled,
+            rang=rang,
             overrides=self.status_outcomes,
         )
 
@@ -101,15 +104,19 @@ def outcome_for_status(
     *,
     ring_timeout_expired: bool,
     cancelled: bool,
+    rang: bool = True,
     overrides: dict[int, SipOutcome] | None = None,
 ) -> SipOutcome:
     """Map a lead call's final SIP status to its SIP-level outcome.
 
     Our own CANCEL after the ring timeout (487) is NO_ANSWER; a CANCEL the engine asked for is CANCELLED;
     profile overrides win over the defaults; other 4xx/5xx/6xx and no response at all are TRUNK_FAILURE
-    (which does not burn the lead)."""
+    (which does not burn the lead). A call that never rang (no 180/183) and ran into our ring timeout or
+    pjsip's own transaction timeout (408) is TRUNK_FAILURE too: the trunk, not the callee, was silent."""
     if 200 <= status < 300:
         return SipOutcome.ANSWERED
+    if not rang and not cancelled and (ring_timeout_expired or status in (0, 408)):
+        return SipOutcome.TRUNK_FAILURE
     if ring_timeout_expired:
         return SipOutcome.NO_ANSWER
     if cancelled:

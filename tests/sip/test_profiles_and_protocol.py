@@ -111,6 +111,25 @@ def test_487_is_no_answer_after_our_ring_timeout_and_cancelled_after_the_engines
     assert outcome_for_status(487, ring_timeout_expired=False, cancelled=True) == p.SipOutcome.CANCELLED
 
 
+def test_a_trunk_that_never_rang_is_a_trunk_failure_not_a_no_answer() -> None:
+    assert (
+        outcome_for_status(487, ring_timeout_expired=True, cancelled=False, rang=False)
+        == p.SipOutcome.TRUNK_FAILURE
+    )
+    assert (
+        outcome_for_status(408, ring_timeout_expired=False, cancelled=False, rang=False)
+        == p.SipOutcome.TRUNK_FAILURE
+    )
+    assert (
+        outcome_for_status(480, ring_timeout_expired=False, cancelled=False, rang=False)
+        == p.SipOutcome.NO_ANSWER
+    )
+    assert (
+        outcome_for_status(408, ring_timeout_expired=False, cancelled=False, rang=True)
+        == p.SipOutcome.NO_ANSWER
+    )
+
+
 def test_profile_overrides_win_over_the_defaults() -> None:
     profile = parse_profile("t", profile_with(outcomes={"480": "invalid", "503": "busy"}))
     assert (
