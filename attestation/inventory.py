@@ -111,7 +111,7 @@ def number_status(session: Session, org_id: uuid.UUID, number: str) -> str | Non
     """`verified`, `pending` or `rejected` for a number in the organization's inventory; None otherwise
     (including for something that is not a phone number at all)."""
     digits = number[1:] if number.startswith("+") else number
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         return None
     block = _block_of(session, org_id, digits)
     return None if block is None else block.status
@@ -127,7 +127,7 @@ def pick_caller_id(session: Session, org_id: uuid.UUID, lead_e164: str) -> str |
     """Local presence: a verified number of the organization in the lead's NANP area code, as '+1…';
     None when the lead is not a NANP number or the organization has no verified number there."""
     digits = lead_e164[1:] if lead_e164.startswith("+") else lead_e164
-    if len(digits) != 11 or not digits.startswith("1") or not digits.isdigit():
+    if len(digits) != 11 or not digits.startswith("1") or not (digits.isascii() and digits.isdigit()):
         return None
     low, high = digits[:4] + "0000000", digits[:4] + "9999999"
     blocks = session.scalars(

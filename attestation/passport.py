@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 ATTESTATION_LEVELS = ("A", "B", "C")
 ES256 = ec.ECDSA(hashes.SHA256())
-_DIGITS = re.compile(r"\d{1,15}")
+_DIGITS = re.compile(r"[0-9]{1,15}")  # not \d: that also matches non-ASCII digits
 
 
 class PassportError(ValueError):
@@ -85,8 +85,8 @@ class Claims:
     ) -> Claims:
         if attest not in ATTESTATION_LEVELS:
             raise PassportError(f"attest {attest!r} must be one of A, B, C")
-        if not dest:
-            raise PassportError("dest must name at least one number")
+        if isinstance(dest, str) or not dest:
+            raise PassportError("dest must be a non-empty list of numbers")
         if isinstance(iat, bool) or not isinstance(iat, int) or iat < 0:
             raise PassportError(f"iat {iat!r} must be a non-negative integer of seconds")
         try:

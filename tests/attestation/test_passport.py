@@ -55,6 +55,8 @@ def test_signed_passport_decodes_with_pyjwt_and_has_sorted_compact_parts(signing
         ("attest", {"attest": "D"}),
         ("dest", {"dest": []}),
         ("dest", {"dest": ["1-202-555"]}),
+        ("dest", {"dest": "13035550100"}),
+        ("dest", {"dest": ["١٢٠٢٥٥٥٠١٤٣"]}),
         ("orig", {"orig": "tel:+12025550143"}),
         ("orig", {"orig": "1234567890123456"}),
         ("iat", {"iat": "1700000000"}),
