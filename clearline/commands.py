@@ -6,6 +6,7 @@ import click
 
 import attestation.cli
 import campaigns.cli
+import clearline.demo
 import dialer.cli
 import dialer.simulation.cli
 import dnc.cli
@@ -16,4 +17,5 @@ ALL: list[click.Command] = [
     *campaigns.cli.COMMANDS,
     *dialer.cli.COMMANDS,
     *dialer.simulation.cli.COMMANDS,
+    clearline.demo.demo,
 ]

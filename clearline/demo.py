@@ -1,0 +1,514 @@
+"""`clearline demo`: a whole predictive-dialing floor on this machine, end to end, in about a minute.
+
+In a fresh data dir (embedded PostgreSQL and Redis) it creates a sample organization with agents, a test
+STI certificate chain and TN inventory, a national DNC registry copy and internal DNC entries that hit some
+of the synthetic leads, and a predictive campaign. It then starts the carrier and agent-phone simulators
+and the dialer engine with its line workers, runs the campaign for `--seconds` with a live display, and
+prints a summary (or JSON). Every process it starts is stopped before it returns.
+
+Calling windows are local-time rules: the leads' area codes are picked among zones where it is between
+09:00 and 20:00 right now; when no US zone is (late night everywhere), the compliance verdict of this
+synthetic campaign only is taken at 14:00 America/Chicago today, and the output says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import select
+
+from core.runtime import Runtime
+
+# (area code, its zone): none of these states has Sunday or shortened calling hours in the rules table.
+AREA_CODES = (
+    ("212", "America/New_York"),
+    ("312", "America/Chicago"),
+    ("303", "America/Denver"),
+    ("602", "America/Phoenix"),
+    ("213", "America/Los_Angeles"),
+    ("907", "America/Anchorage"),
+    ("808", "Pacific/Honolulu"),
+)
+SAFE_LOCAL_HOURS = (9, 20)  # inside every federal and state window, with an hour of margin
+OVERRIDE_CLOCK = ("America/Chicago", 14)
+NATIONAL_DNC_SHARE = 0.05
+INTERNAL_DNC_SHARE = 0.02
+DISPOSITIONS = (("NI", 0.65), ("SALE", 0.25), ("DNC", 0.10))
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoPlan:
+    seconds: float
+    agents: int
+    leads: int
+    area_codes: list[str]
+    clock_override: datetime | None
+    numbers: list[str] = field(default_factory=list)
+    national_dnc: set[str] = field(default_factory=set)
+    internal_dnc: set[str] = field(default_factory=set)
+
+
+def dialable_area_codes(now: datetime, run_s: float) -> list[str]:
+    """Area codes whose local time stays inside the safe hours for the whole run."""
+    end = now + timedelta(seconds=run_s + 300)
+    out = []
+    for npa, zone in AREA_CODES:
+        tz = ZoneInfo(zone)
+        start_local, end_local = now.astimezone(tz), end.astimezone(tz)
+        low, high = SAFE_LOCAL_HOURS
+        if start_local.date() == end_local.date() and low <= start_local.hour and end_local.hour < high:
+            out.append(npa)
+    return out
+
+
+def plan_demo(seconds: float, agents: int, leads: int, now: datetime, rng: random.Random) -> DemoPlan:
+    area_codes = dialable_area_codes(now, seconds)
+    override = None
+    if not area_codes:
+        zone, hour = OVERRIDE_CLOCK
+        local = now.astimezone(ZoneInfo(zone))
+        override = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+        area_codes = [npa for npa, _ in AREA_CODES]
+    plan = DemoPlan(
+        seconds=seconds, agents=agents, leads=leads, area_codes=area_codes, clock_override=override
+    )
+    per_code = -(-leads // len(area_codes))
+    numbers = [f"+1{npa}555{1000 + i:04d}" for npa in area_codes for i in range(per_code)][:leads]
+    rng.shuffle(numbers)
+    plan.numbers = numbers
+    # Spread the DNC hits evenly through the dialing order, so that even a short run meets some of them.
+    national_every, internal_every = round(1 / NATIONAL_DNC_SHARE), round(1 / INTERNAL_DNC_SHARE)
+    plan.national_dnc = {n for i, n in enumerate(numbers) if i % national_every == 3}
+    plan.internal_dnc = {n for i, n in enumerate(numbers) if i % internal_every == 11}
+    return plan
+
+
+UNIX_SOCKET_PATH_MAX = (
+    100  # sun_path holds 108 bytes; the embedded Redis socket lives at <home>/redis/redis.sock
+)
+
+
+def demo_home() -> Path:
+    """A fresh data dir under $CLEARLINE_HOME/demo, or a temp dir (also when that path would be too long
+    for the embedded servers' unix sockets)."""
+    base = os.environ.get("CLEARLINE_HOME")
+    if base:
+        root = Path(base).expanduser().resolve() / "demo"
+        if len(str(root)) + len("/xxxxxxxx/redis/redis.sock") <= UNIX_SOCKET_PATH_MAX:
+            root.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix="", dir=root))
+    return Path(tempfile.mkdtemp(prefix="clearline-demo-"))
+
+
+def start_runtime(home: Path) -> Runtime:
+    """Embedded servers in the demo's own data dir, whatever the caller's environment points at."""
+    from core.migrations import upgrade
+    from core.runtime import set_runtime
+    from core.settings import load_settings
+
+    os.environ["CLEARLINE_HOME"] = str(home)
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    runtime = Runtime.start(load_settings())
+    upgrade(runtime.database_url)
+    set_runtime(runtime)
+    return runtime
+
+
+@dataclass
+class DemoWorld:
+    org_id: uuid.UUID
+    campaign_id: uuid.UUID
+    agent_ids: list[uuid.UUID]
+    chain_pem: Path
+    root_pem: Path
+
+
+def build_world(runtime: Runtime, plan: DemoPlan, home: Path) -> DemoWorld:
+    """Organization, agents, test certificates, TN inventory, DNC lists and the campaign with its leads."""
+    from attestation import certificate_store, inventory
+    from attestation.certificates import TestCertificateAuthority, load_certificates
+    from campaigns.models import Lead, LeadList
+    from campaigns.service import assign_agents, create_campaign
+    from core.accounts import create_org, create_user
+    from core.db import ALL_ORGS, Scope
+    from core.models import Role
+    from dnc.internal import add_internal_dnc
+    from dnc.lists import import_numbers
+
+    now = datetime.now(UTC)
+    ca = TestCertificateAuthority.create(now)
+    files = ca.write(home / "sti-ca", "7999", now=now)
+    certificate_store.trust_anchors_path(runtime.settings.home).write_bytes(files["root"].read_bytes())
+    with runtime.db.session(ALL_ORGS) as s:
+        org = create_org(s, "Demo Call Center")
+        agent_ids = [
+            create_user(
+                s,
+                email=f"agent{i + 1}@demo.clearline.test",
+                password=uuid.uuid4().hex,
+                role=Role.AGENT,
+                org_id=org.id,
+                display_name=f"Agent {i + 1}",
+            ).id
+            for i in range(plan.agents)
+        ]
+    with runtime.db.session(Scope(org.id)) as s:
+        certificate_store.add_certificate(
+            s,
+            org_id=org.id,
+            secret_key=runtime.settings.secret_key,
+            chain_pem=files["chain"].read_text(),
+            key_pem_text=files["key"].read_text(),
+            label="demo (test STI-CA)",
+            trust_anchors=load_certificates(files["root"].read_bytes()),
+            now=now,
+        )
+        for npa in plan.area_codes:
+            block = inventory.add_numbers(
+                s, org_id=org.id, first=f"+1{npa}5550100", label="demo local presence"
+            )
+            inventory.set_status(s, block.id, "verified", at=now)
+        campaign = create_campaign(
+            s,
+            org_id=org.id,
+            name="Demo predictive campaign",
+            settings={
+                "pacing_policy": "predictive",
+                "abandon_target": 0.02,
+                "trunk_profile": "sandbox",
+                "caller_id_mode": "local_presence",
+                "caller_id": f"+1{plan.area_codes[0]}5550100",
+                "max_lines_per_agent": 3.0,
+            },
+        )
+        assign_agents(s, campaign, agent_ids)
+        lead_list = LeadList(org_id=org.id, campaign_id=campaign.id, name="synthetic demo leads")
+        s.add(lead_list)
+        s.flush()
+        s.add_all(
+            Lead(
+                org_id=org.id,
+                campaign_id=campaign.id,
+                list_id=lead_list.id,
+                row_number=row,
+                phone_raw=number,
+                phone_e164=number,
+                first_name=f"Lead{row - 1}",
+            )
+            for row, number in enumerate(plan.numbers, start=2)
+        )
+        for number in sorted(plan.internal_dnc):
+            add_internal_dnc(
+                s,
+                e164=number,
+                campaign_id=None,
+                source="compliance",
+                reason="demo: asked not to be called",
+                added_by=None,
+            )
+        campaign.status = "active"
+        campaign_id = campaign.id
+    import_numbers(runtime.db, kind="national", numbers=[*sorted(plan.national_dnc), "+12025550199"])
+    return DemoWorld(org.id, campaign_id, agent_ids, files["chain"], files["root"])
+
+
+class AutoDispositions:
+    """The agents' side after each call: a disposition posted a moment into wrap-up, like a person would."""
+
+    def __init__(self, runtime: Runtime, world: DemoWorld, rng: random.Random) -> None:
+        self.runtime = runtime
+        self.world = world
+        self.rng = rng
+        self.stop = threading.Event()
+        self.posted: Counter[str] = Counter()
+        self.thread = threading.Thread(target=self._run, name="demo-dispositions", daemon=True)
+
+    def _run(self) -> None:
+        from dialer.engine.agents import AgentBoard, AgentState
+        from dialer.engine.sessions import dispose
+
+        board = AgentBoard(self.runtime.redis)
+        codes = [code for code, _ in DISPOSITIONS]
+        weights = [weight for _, weight in DISPOSITIONS]
+        while not self.stop.wait(0.2):
+            now_ms = int(time.time() * 1000)
+            for agent in board.campaign_agents(str(self.world.campaign_id)):
+                if agent.state is not AgentState.WRAP or now_ms - agent.since_ms < 800:
+                    continue
+                code = self.rng.choices(codes, weights)[0]
+                try:
+                    dispose(
+                        self.runtime.db,
+                        self.runtime.redis,
+                        attempt_id=uuid.UUID(agent.last_attempt_id),
+                        agent_id=uuid.UUID(agent.agent_id),
+                        code=code,
+                        at=datetime.now(UTC),
+                    )
+                    self.posted[code] += 1
+                except Exception:  # the call's attempt may still be closing; the wrap timeout covers it
+                    log.debug("disposition for %s not posted yet", agent.agent_id, exc_info=True)
+
+
+def _progress_line(engine: Any, campaign_id: uuid.UUID, elapsed: float, total: float) -> str:
+    from dialer.engine.agents import AgentState
+
+    with engine.lock:
+        run = engine.campaigns.get(campaign_id)
+        stats = run.stats if run else None
+        floor = run.policy.floor if run else None
+        in_flight = len(engine.calls)
+    states = Counter(a.state for a in engine.board.campaign_agents(str(campaign_id)))
+    level = floor.lines_in_use / floor.working_agents if floor and floor.working_agents else 0.0
+    agents = " ".join(
+        f"{s.value.lower()}={states[s]}"
+        for s in (AgentState.READY, AgentState.INCALL, AgentState.WRAP, AgentState.CONNECTING)
+        if states[s]
+    )
+    if stats is None:
+        return f"[{elapsed:4.0f}/{total:.0f}s] starting..."
+    return (
+        f"[{elapsed:4.0f}/{total:.0f}s] calls {stats.calls_placed} (live {in_flight})  answered {stats.answered}  "
+        f"connected {stats.connected}  abandoned {stats.abandoned}  dnc-blocked {stats.blocked}  "
+        f"dial level {level:.2f}  agents: {agents}"
+    )
+
+
+def summarize(
+    runtime: Runtime, world: DemoWorld, plan: DemoPlan, carrier: dict[str, Any], engine: Any
+) -> dict[str, Any]:
+    """The run's figures from the evidence: attempts in the database and what the carrier saw on the wire."""
+    from campaigns.models import CallAttempt
+    from core.db import ALL_ORGS
+    from dnc.models import InternalDncEntry
+
+    with runtime.db.session(ALL_ORGS) as s:
+        rows = list(s.scalars(select(CallAttempt).where(CallAttempt.campaign_id == world.campaign_id)))
+        entries = list(s.scalars(select(InternalDncEntry).where(InternalDncEntry.org_id == world.org_id)))
+    outcomes = Counter(r.outcome for r in rows)
+    human_answered = outcomes["human"] + outcomes["abandoned"]
+    delays = sorted(
+        (r.agent_connected_at - r.answered_at).total_seconds() * 1000
+        for r in rows
+        if r.agent_connected_at is not None and r.answered_at is not None
+    )
+
+    def pct(q: float) -> float:
+        return round(delays[min(len(delays) - 1, int(q * len(delays)))], 1) if delays else 0.0
+
+    blocked = [r for r in rows if r.outcome == "blocked"]
+    dnc_blocked = sum(1 for r in blocked if any(reason.endswith("_dnc") for reason in r.verdict_reasons))
+    # A call to a number that was on a DNC list when it was placed (national copy, or internal entry added
+    # before the call: seeded, opt-out key, DNC disposition).
+    added_at: dict[str, datetime] = {}
+    for entry in entries:
+        added_at[entry.e164] = min(added_at.get(entry.e164, entry.added_at), entry.added_at)
+    dnc_dialed = 0
+    for call in carrier.get("calls", {}).values():
+        number = call.get("number", "")
+        at = datetime.fromtimestamp(call.get("at", 0), UTC)
+        if number in plan.national_dnc or (number in added_at and added_at[number] < at):
+            dnc_dialed += 1
+    identity = carrier.get("identity", {})
+    return {
+        "seconds": plan.seconds,
+        "agents": plan.agents,
+        "leads": plan.leads,
+        "calls_placed": sum(n for o, n in outcomes.items() if o != "blocked"),
+        "human_answered": human_answered,
+        "connected_to_agent": outcomes["human"],
+        "abandoned": outcomes["abandoned"],
+        "abandon_rate": round(outcomes["abandoned"] / human_answered, 4) if human_answered else 0.0,
+        "machine": outcomes["machine"],
+        "no_answer": outcomes["no_answer"],
+        "busy": outcomes["busy"],
+        "failed": outcomes["failed"],
+        "in_progress": outcomes["in_progress"],
+        "identity_verified": int(identity.get("verified", 0)),
+        "identity_failed": int(identity.get("failed", 0)),
+        "identity_missing": int(identity.get("missing", 0)),
+        "dnc_blocked": dnc_blocked,
+        "other_blocked": len(blocked) - dnc_blocked,
+        "dnc_dialed": dnc_dialed,
+        "opt_outs": sum(1 for e in entries if e.source == "opt_out_key"),
+        "answer_to_agent_ms_p50": pct(0.5),
+        "answer_to_agent_ms_p99": pct(0.99),
+        "max_concurrent_calls": int(carrier.get("max_concurrent", engine.max_concurrent_calls)),
+        "carrier_invites": int(carrier.get("invites", 0)),
+        "area_codes": plan.area_codes,
+        "compliance_clock": plan.clock_override.isoformat() if plan.clock_override else "real time",
+    }
+
+
+def run_demo(seconds: float, agents: int, leads: int, *, out: Any, seed: int | None = None) -> dict[str, Any]:
+    from attestation.certificates import load_certificates
+    from campaigns.models import Campaign
+    from core.db import Scope
+    from dialer.engine.identity import platform_identity
+    from dialer.engine.sandbox import Sandbox, SandboxSettings
+    from dialer.engine.sessions import start_agent_session
+    from dialer.engine.supervisor import EngineConfig
+    from dialer.simulators.carrier import CarrierBehaviour
+
+    rng = random.Random(seed)
+    started = time.monotonic()
+    home = demo_home()
+    plan = plan_demo(seconds, agents, leads, datetime.now(UTC), rng)
+    print(f"Clearline demo: data dir {home}", file=out)
+    if plan.clock_override is not None:
+        print(
+            f"note: no US area code is inside calling hours right now; the compliance verdict of this synthetic "
+            f"campaign only is taken at {plan.clock_override.isoformat()} (the engine's --at override)",
+            file=out,
+        )
+    else:
+        print(f"leads in area codes {', '.join(plan.area_codes)} (inside calling hours right now)", file=out)
+    runtime = start_runtime(home)
+    world = build_world(runtime, plan, home)
+    override = plan.clock_override
+    campaign_id = world.campaign_id
+
+    def clock(cid: uuid.UUID, now: datetime) -> datetime:
+        return override if override is not None and cid == campaign_id else now
+
+    identity = platform_identity(
+        runtime.db,
+        secret_key=runtime.settings.secret_key,
+        public_base_url=runtime.settings.public_base_url,
+        trust_anchors=load_certificates(world.root_pem.read_bytes()),
+    )
+    box = Sandbox(
+        runtime,
+        identity,
+        SandboxSettings(
+            workdir=home / "floor",
+            behaviour=CarrierBehaviour(
+                human=0.45,
+                machine=0.2,
+                no_answer=0.2,
+                busy=0.15,
+                ring_s=(1.0, 4.0),
+                talk_s=(3.0, 9.0),
+                opt_out=0.5,
+            ),
+            chain_pem=world.chain_pem,
+            trust_anchor_pem=world.root_pem,
+            ring_timeout_s=15.0,
+            seed=seed,
+            engine=EngineConfig(
+                campaign_ids=frozenset({campaign_id}),
+                compliance_clock=clock,
+                min_workers=2,
+                max_workers=4,
+                wrap_timeout_s=5.0,
+            ),
+        ),
+    )
+    dispositions = AutoDispositions(runtime, world, rng)
+    summary: dict[str, Any] = {}
+    try:
+        box.start()
+        with runtime.db.session(Scope(world.org_id)) as s:
+            campaign = s.get(Campaign, campaign_id)
+            assert campaign is not None
+            for agent_id in world.agent_ids:
+                start_agent_session(
+                    s, runtime.redis, agent_id=agent_id, campaign=campaign, sip_uri=box.agent_uri(agent_id)
+                )
+        dispositions.thread.start()
+        print(f"running {seconds:.0f} s with {agents} agents on {leads} leads...", file=out)
+        run_start = time.monotonic()
+        tty = out.isatty()
+        last_print = 0.0
+        while (elapsed := time.monotonic() - run_start) < seconds:
+            line = _progress_line(box.engine, campaign_id, elapsed, seconds)
+            if tty:
+                print("\r" + line.ljust(150), end="", file=out, flush=True)
+            elif elapsed - last_print >= 5 or last_print == 0.0:
+                print(line, file=out, flush=True)
+                last_print = elapsed or 0.001
+            time.sleep(0.5)
+        if tty:
+            print(file=out)
+        print("stopping: letting calls in progress finish...", file=out)
+    finally:
+        dispositions.stop.set()
+        box.close(drain_s=5.0)
+        if dispositions.thread.is_alive():
+            dispositions.thread.join(5)
+    summary = summarize(runtime, world, plan, box.carrier_stats(), box.engine)
+    summary["dispositions"] = dict(dispositions.posted)
+    summary["workers_restarted"] = box.engine.workers_restarted
+    summary["wall_s"] = round(time.monotonic() - started, 1)
+    summary["data_dir"] = str(home)
+    runtime.db.dispose()
+    return summary
+
+
+def print_summary(summary: dict[str, Any], out: Any) -> None:
+    rows = [
+        ("calls placed", summary["calls_placed"]),
+        ("answered by a person", summary["human_answered"]),
+        ("connected to an agent (<= 2 s)", summary["connected_to_agent"]),
+        ("abandoned (safe harbor played)", summary["abandoned"]),
+        ("abandon rate", f"{summary['abandon_rate'] * 100:.2f}%  (limit 3%)"),
+        (
+            "answering machines / no answer / busy",
+            f"{summary['machine']} / {summary['no_answer']} / {summary['busy']}",
+        ),
+        (
+            "identity verified / failed at carrier",
+            f"{summary['identity_verified']} / {summary['identity_failed']}",
+        ),
+        ("blocked by DNC at dial time", summary["dnc_blocked"]),
+        ("calls to DNC numbers", summary["dnc_dialed"]),
+        ("opt-outs (key press) -> internal DNC", summary["opt_outs"]),
+        (
+            "answer -> agent p50 / p99",
+            f"{summary['answer_to_agent_ms_p50']} / {summary['answer_to_agent_ms_p99']} ms",
+        ),
+        ("max concurrent calls", summary["max_concurrent_calls"]),
+        ("compliance clock", summary["compliance_clock"]),
+    ]
+    width = max(len(label) for label, _ in rows)
+    print("\nSummary", file=out)
+    for label, value in rows:
+        print(f"  {label.ljust(width)}  {value}", file=out)
+
+
+@click.command("demo")
+@click.option(
+    "--seconds", default=30.0, show_default=True, type=click.FloatRange(5, 3600), help="How long to dial."
+)
+@click.option("--agents", default=6, show_default=True, type=click.IntRange(1, 100))
+@click.option("--leads", default=500, show_default=True, type=click.IntRange(10, 100_000))
+@click.option("--seed", type=int, default=None, help="Random seed (leads, DNC hits, callee behaviour).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (progress goes to stderr).")
+def demo(seconds: float, agents: int, leads: int, seed: int | None, as_json: bool) -> None:
+    """Run a sample campaign end to end on simulated carrier and agent phones, then print its figures."""
+    for noisy in ("dialer", "httpx", "dnc", "campaigns", "attestation"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    out = sys.stderr if as_json else sys.stdout
+    summary = run_demo(seconds, agents, leads, out=out, seed=seed)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        print_summary(summary, out)
