@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 from sqlalchemy import select
 
 from campaigns import attempts as attempt_records
@@ -178,6 +179,7 @@ class Engine:
         for info in self.pool.workers().values():
             if info.ready is not None:
                 self._worker_ready(info.worker_id)
+        self._finalize_orphaned_attempts()
         self._refresh_campaigns()
         self._recover_agents()
         self._event_thread = threading.Thread(target=self._event_loop, name="dialer-events", daemon=True)
@@ -357,6 +359,42 @@ class Engine:
                 )
             ).all()
         return [(at.timestamp(), 1, int(outcome == Outcome.ABANDONED.value)) for at, outcome in rows if at]
+
+    def _finalize_orphaned_attempts(self) -> None:
+        """Calls left `in_progress` by an earlier supervisor of this pool on this host that is gone (crash,
+        kill -9): their SIP legs died with its workers. Close them like a dead worker's calls, so their
+        leads move on by the recycle rules instead of waiting for their lease to expire."""
+        prefix = f"dialer:{socket.gethostname()}:"
+        suffix = f":{self.config.pool}"
+        with self.db.session(ALL_ORGS) as s:
+            rows = s.execute(
+                select(
+                    CallAttempt.id,
+                    CallAttempt.worker,
+                    CallAttempt.answered_at,
+                    CallAttempt.agent_connected_at,
+                ).where(
+                    CallAttempt.outcome == Outcome.IN_PROGRESS.value,
+                    CallAttempt.worker.startswith(prefix),
+                    CallAttempt.worker.endswith(suffix),
+                    CallAttempt.worker != self.holder,
+                )
+            ).all()
+        now = time.time()
+        for attempt_id, holder, answered_at, connected_at in rows:
+            pid = holder[len(prefix) : -len(suffix)]
+            if pid.isdigit() and psutil.pid_exists(int(pid)):
+                continue  # that supervisor is still running
+            outcome = final_outcome(
+                p.SipOutcome.WORKER_LOST,
+                answered_at=answered_at.timestamp() if answered_at else None,
+                answered_by_machine=False,
+                agent_connected_at=connected_at.timestamp() if connected_at else None,
+            )
+            attempt_records.finish_attempt(self.db, attempt_id, outcome=outcome.value, ended_at=_dt(now))
+            log.warning(
+                "finalized call attempt %s of the gone supervisor %s as %s", attempt_id, holder, outcome
+            )
 
     def _recover_agents(self) -> None:
         """Agents left logged in by an earlier engine: their legs died with it, so call their phones again."""

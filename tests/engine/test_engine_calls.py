@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from litestar.testing import TestClient
 from sqlalchemy import select, update
 
+from campaigns import attempts
+from campaigns.hopper import lease_leads
 from campaigns.models import CallAttempt, Lead
 from core.db import ALL_ORGS, Scope
 from core.runtime import Runtime
@@ -222,7 +226,7 @@ def test_an_answered_call_with_no_free_agent_gets_safe_harbor_and_the_opt_out_ke
     tenant = make_tenant(runtime)
     provision_identity(runtime, tenant.id, certificates)
     agent = tenant.users["agent"]
-    numbers = ["+12025553011", "+12025553051"]
+    numbers = ["+12025553011", "+12025553051", "+12025553061"]
     campaign = make_campaign(
         runtime,
         tenant.id,
@@ -238,18 +242,28 @@ def test_an_answered_call_with_no_free_agent_gets_safe_harbor_and_the_opt_out_ke
         behaviour=CarrierBehaviour(ring_s=(0.3, 0.3), talk_s=(8.0, 9.0), opt_out=1.0, opt_out_after_s=2.5),
         engine=engine_config(campaign.id),
     )
+    # A call left in progress by an earlier supervisor of this pool that was killed: closed at start.
+    orphan_holder = f"dialer:{socket.gethostname()}:999999999:{box.engine.config.pool}"
+    now = datetime.now(UTC)
+    (orphan_lead,) = lease_leads(runtime.db, campaign.id, 1, now, holder=orphan_holder, lease_s=600)
+    orphan = attempts.start_attempt(runtime.db, orphan_lead.lead_id, holder=orphan_holder, placed_at=now)
     box.start()
+    with runtime.db.session(ALL_ORGS) as s:
+        closed = s.get(CallAttempt, orphan)
+        assert closed is not None and closed.outcome == "failed" and closed.ended_at is not None
+        lead_row = s.get(Lead, orphan_lead.lead_id)
+        assert lead_row is not None and lead_row.status == "callable" and lead_row.lease_holder is None
     login(client, tenant, "agent", box.agent_uri(agent.id), campaign.id)
 
     def both_ended() -> bool:
         rows = attempts_of(runtime, campaign.id)
-        return len(rows) == 2 and any(r.outcome == "abandoned" for r in rows)
+        return len(rows) == 3 and any(r.outcome == "abandoned" for r in rows)
 
     wait_for(both_ended, 30, "one call to be abandoned")
     box.engine.recorder.flush()
     rows = attempts_of(runtime, campaign.id)
     abandoned = next(r for r in rows if r.outcome == "abandoned")
-    connected = next(r for r in rows if r.id != abandoned.id)
+    connected = next(r for r in rows if r.id not in (abandoned.id, orphan))
     assert (
         abandoned.answered_at is not None
         and abandoned.agent_connected_at is None
