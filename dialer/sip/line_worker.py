@@ -39,6 +39,8 @@ MAX_WORKER_CALLS = 30
 SOCKET_REUSE_S = 0.6
 """A closed call's media sockets free their ioqueue slot only ~0.5 s later (docs/sip.md)."""
 COMMAND_POLL_S = 0.004
+IDLE_COMMAND_POLL_S = 0.02
+URGENT_AFTER_COMMAND_S = 0.2
 HEARTBEAT_S = 1.0
 AGENT_HEADER = "X-Clearline-Agent"
 ATTEMPT_HEADER = "X-Clearline-Attempt"
@@ -302,12 +304,18 @@ class LineWorker:
             )
         )
         next_heartbeat = 0.0
+        last_command = 0.0
         while self.running:
-            poll_until = time.monotonic() + COMMAND_POLL_S
+            # pjsua2 holds the GIL inside libHandleEvents, so commands cannot arrive on another thread:
+            # poll Redis every few ms while a bridge may be imminent, less often when nothing is pending.
+            urgent = time.monotonic() - last_command < URGENT_AFTER_COMMAND_S or self._bridge_may_come()
+            pump_ms, poll_s = (2, COMMAND_POLL_S) if urgent else (10, IDLE_COMMAND_POLL_S)
+            poll_until = time.monotonic() + poll_s
             while time.monotonic() < poll_until:
-                self.ep.libHandleEvents(2)
+                self.ep.libHandleEvents(pump_ms)
             raw: Any = self.redis.lpop(self.cmd_key, 64)
             for data in raw or ():
+                last_command = time.monotonic()
                 self.handle_command(data)
             self._fire_timers()
             self._admit_waiting()
@@ -316,6 +324,14 @@ class LineWorker:
                 self._heartbeat()
             self.flush()
         self._shutdown()
+
+    def _bridge_may_come(self) -> bool:
+        """An answered lead waits for its agent, a dial waits for admission, or a bridge is being set up."""
+        return bool(self.waiting) or any(
+            (lead.answered and not lead.agent_id and lead.player is None)
+            or (lead.internal is not None and not lead.internal.bridged)
+            for lead in self.leads.values()
+        )
 
     def emit(self, event: p.Event) -> None:
         self.outbox.append(p.encode(event))
