@@ -355,7 +355,7 @@ def import_lead_file(
                         job.errors.add(row_number, errors)
                     else:
                         batch.append(lead)
-                    if len(batch) >= batch_rows:
+                    if job.counts.total % batch_rows == 0:
                         copy.write(job.copy_text(batch))
                         batch = []
                         if progress is not None:

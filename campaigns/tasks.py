@@ -11,11 +11,11 @@ from campaigns.jobs import run_import_job, run_purge_job
 from core.runtime import current_runtime
 
 
-@dramatiq.actor(max_retries=0)
+@dramatiq.actor(queue_name="campaigns", max_retries=0)
 def import_leads(job_id: str) -> None:
     run_import_job(current_runtime(), uuid.UUID(job_id))
 
 
-@dramatiq.actor(max_retries=0)
+@dramatiq.actor(queue_name="campaigns", max_retries=0)
 def purge_lead_list(job_id: str) -> None:
     run_purge_job(current_runtime(), uuid.UUID(job_id))
