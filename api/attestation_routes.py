@@ -3,8 +3,10 @@ URL where each certificate's chain is published for verifiers."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from litestar import Response, Router, delete, get, patch, post
@@ -15,10 +17,18 @@ from sqlalchemy.orm import Session
 from api.auth import PUBLIC, roles
 from api.principal import Principal
 from attestation import certificate_store, inventory
+from attestation.certificates import CertificateError, load_certificates
 from attestation.models import SigningCertificate, TelephoneNumberBlock
 from attestation.signer import EXPIRY_WARNING_S
+from attestation.verify import (
+    DEFAULT_MAX_AGE_S,
+    CertificateSource,
+    PinnedCertificate,
+    X5uFetcher,
+    verify_identity,
+)
 from core.db import ALL_ORGS
-from core.errors import NotFoundError
+from core.errors import NotFoundError, ValidationError
 from core.models import Role
 from core.runtime import Runtime
 
@@ -104,6 +114,60 @@ class CertificateUpload(msgspec.Struct, forbid_unknown_fields=True):
     """The certificate's EC P-256 private key (PEM). Stored encrypted; never returned."""
     label: str = ""
     org_id: uuid.UUID | None = None
+
+
+class VerifyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    identity: str
+    """The Identity header value of an inbound call."""
+    orig: str | None = None
+    """The call's calling number, compared with the PASSporT's orig."""
+    dest: str | None = None
+    """The call's called number, which must be among the PASSporT's dest."""
+    max_age_s: int = DEFAULT_MAX_AGE_S
+    at: int | None = None
+    """Verify as of this unix time (default: now)."""
+    chain_pem: str | None = None
+    """Use this certificate chain instead of fetching x5u (it must still lead to a trusted STI-CA)."""
+
+
+class VerifyOut(msgspec.Struct):
+    ok: bool
+    reason: str
+    response: int | None
+    detail: str
+    claims: dict[str, Any] | None
+    spc: str | None
+
+
+@post("/verify", opt=roles(*READERS), sync_to_thread=True, status_code=200)
+def verify_inbound(data: VerifyRequest, runtime: Runtime) -> VerifyOut:
+    """Check an inbound call's Identity header (STI-VS). x5u is fetched over HTTPS from public addresses
+    only; the verdict says why a header is refused, with the RFC 8224 response."""
+    if not 1 <= data.max_age_s <= 86_400:
+        raise ValidationError("max_age_s must be between 1 and 86400 seconds", field="max_age_s")
+    anchors = certificate_store.load_trust_anchors(runtime.settings.home)
+    source: CertificateSource
+    if data.chain_pem is not None:
+        try:
+            source = PinnedCertificate(load_certificates(data.chain_pem.encode()), anchors)
+        except CertificateError as exc:
+            raise ValidationError(str(exc), field="chain_pem") from exc
+        fetcher = None
+    else:
+        source = fetcher = X5uFetcher(trust_anchors=anchors, public_only=True)
+    try:
+        result = verify_identity(
+            data.identity,
+            orig=data.orig,
+            dest=data.dest,
+            now=int(time.time()) if data.at is None else data.at,
+            certificates=source,
+            max_age_s=data.max_age_s,
+        )
+    finally:
+        if fetcher is not None:
+            fetcher.close()
+    return VerifyOut(result.ok, result.reason, result.response, result.detail, result.claims, result.spc)
 
 
 @get("/numbers", opt=roles(*READERS), sync_to_thread=True)
@@ -219,6 +283,7 @@ ROUTES: list[ControllerRouterHandler] = [
             get_certificate,
             activate_certificate,
             delete_certificate,
+            verify_inbound,
         ],
         tags=["attestation"],
     ),

@@ -9,6 +9,8 @@ pinned local certificate (no network) or `X5uFetcher` (HTTPS with timeout, size 
 from __future__ import annotations
 
 import functools
+import ipaddress
+import socket
 import ssl
 import threading
 import time
@@ -40,6 +42,7 @@ DEFAULT_MAX_FUTURE_S = 5
 CERTIFICATE_RESPONSES = {
     "x5u_fetch_failed": SipResponse.BAD_IDENTITY_INFO,
     "bad_x5u": SipResponse.BAD_IDENTITY_INFO,
+    "x5u_not_public": SipResponse.BAD_IDENTITY_INFO,
 }
 """Certificate failures that are about dereferencing `info`; every other one is 437 Unsupported Credential."""
 
@@ -103,7 +106,11 @@ class _Cached:
 class X5uFetcher:
     """Fetches `x5u` certificate chains over HTTPS and keeps the validated result for `ttl_s` (failures
     for `failure_ttl_s`, so a broken URL is not hammered once per call). A download must finish within
-    `timeout_s` overall, not just per read, so a server dripping bytes cannot hold a call."""
+    `timeout_s` overall, not just per read, so a server dripping bytes cannot hold a call.
+
+    With `public_only` (for x5u URLs that users submit) hosts resolving to loopback, private or
+    link-local addresses are refused, so the verifier cannot be pointed at internal services. The check
+    resolves the name before connecting: it does not stop DNS rebinding."""
 
     def __init__(
         self,
@@ -115,8 +122,10 @@ class X5uFetcher:
         max_bytes: int = 64 * 1024,
         max_entries: int = 10_000,
         tls: ssl.SSLContext | None = None,
+        public_only: bool = False,
     ) -> None:
         self._anchors = list(trust_anchors)
+        self._public_only = public_only
         self._timeout_s = timeout_s
         self._ttl_s = ttl_s
         self._failure_ttl_s = failure_ttl_s
@@ -169,7 +178,21 @@ class X5uFetcher:
             return _Cached(None, exc, now + self._failure_ttl_s)
         return _Cached(validated, None, now + self._ttl_s)
 
+    def _check_public(self, x5u: str) -> None:
+        try:
+            host = httpx.URL(x5u).host
+            addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)}
+        except (httpx.InvalidURL, ValueError, OSError) as exc:
+            raise CertificateError("x5u_fetch_failed", f"cannot resolve the host of {x5u}: {exc}") from exc
+        internal = sorted(a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global)
+        if internal:
+            raise CertificateError(
+                "x5u_not_public", f"x5u host {host} resolves to non-public address(es) {internal}"
+            )
+
     def _download(self, x5u: str) -> bytes:
+        if self._public_only:
+            self._check_public(x5u)
         self.fetches += 1
         deadline = time.monotonic() + self._timeout_s
         try:

@@ -3,6 +3,8 @@ x5u URL, and number verification reserved to the platform."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +13,7 @@ from litestar.testing import TestClient
 
 from attestation.certificate_store import trust_anchors_path
 from attestation.certificates import TestCertificateAuthority, key_pem
+from attestation.signer import PassportSigner
 from core.models import User
 from core.runtime import Runtime
 from tests.attestation.samples import chain_and_key, sample_ca
@@ -162,3 +165,39 @@ def test_certificate_from_an_untrusted_ca_or_expired_is_refused(
         headers=tenant.headers("org_admin"),
     )
     assert r.status_code == 422 and "chain_pem" in r.text
+
+
+def test_inbound_header_is_verified_with_a_supplied_chain(
+    client: TestClient, tenant: Tenant, trusted_ca: TestCertificateAuthority
+) -> None:
+    chain, key = chain_and_key(trusted_ca)
+    signer = PassportSigner.load(key_pem=key.encode(), x5u="https://carrier.example/shaken.pem")
+    now = int(time.time())
+    value = signer.identity_header("+12025550143", ["+13035550100"], "B", str(uuid.uuid4()), now)
+    body = {"identity": value, "orig": "+12025550143", "dest": "+13035550100", "chain_pem": chain}
+    r = client.post("/api/attestation/verify", json=body, headers=tenant.headers("compliance"))
+    assert r.status_code == 200, r.text
+    assert r.json()["ok"] and r.json()["claims"]["attest"] == "B" and r.json()["spc"] == "7387"
+    r = client.post(
+        "/api/attestation/verify", json={**body, "at": now + 600}, headers=tenant.headers("compliance")
+    )
+    assert (r.json()["ok"], r.json()["reason"], r.json()["response"]) == (False, "stale_iat", 403)
+    r = client.post(
+        "/api/attestation/verify", json={**body, "identity": "garbage"}, headers=tenant.headers("manager")
+    )
+    assert r.status_code == 200 and r.json()["response"] == 438
+
+
+def test_inbound_x5u_pointing_at_an_internal_address_is_not_fetched(
+    client: TestClient, tenant: Tenant, trusted_ca: TestCertificateAuthority
+) -> None:
+    _, key = chain_and_key(trusted_ca)
+    now = int(time.time())
+    for x5u in ("https://127.0.0.1:8443/c.pem", "https://10.1.2.3/c.pem", "https://localhost/c.pem"):
+        value = PassportSigner.load(key_pem=key.encode(), x5u=x5u).identity_header(
+            "+12025550143", ["+13035550100"], "A", str(uuid.uuid4()), now
+        )
+        r = client.post(
+            "/api/attestation/verify", json={"identity": value}, headers=tenant.headers("org_admin")
+        )
+        assert (r.json()["reason"], r.json()["response"]) == ("x5u_not_public", 436), r.text
