@@ -26,6 +26,15 @@ Verification (STI-VS), never raises on bad input::
                              certificates=source, max_age_s=60)
     result.ok, result.reason, result.response, result.claims   # e.g. False, "stale_iat", 403, None
 
+TN inventory and certificates (organization-scoped sessions)::
+
+    from attestation import inventory, certificate_store
+    inventory.number_status(session, org_id, "+12025550143")      # "verified" | "pending" | "rejected" | None
+    inventory.pick_caller_id(session, org_id, "+12125551234")     # local presence: "+1212…" or None
+    certificate_store.load_signer(session, org_id, secret_key=settings.secret_key,
+                                  public_base_url=settings.public_base_url,
+                                  trust_anchors=certificate_store.load_trust_anchors(settings.home), now=now)
+
 Test certificates: `clearline certs test-ca --spc SPC --out DIR` or
 `certificates.TestCertificateAuthority.create(now).write(dir, spc, now=now)`.
 """
