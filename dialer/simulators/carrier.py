@@ -129,6 +129,7 @@ class Carrier:
             "identity_reason": identity[1],
             "behaviour": behaviour,
             "invite_bytes": invite.size,
+            "offered_payload_types": _offered_payload_types(invite.body),
             "at": time.time(),
         }
         self.stats.invites += 1
@@ -214,6 +215,13 @@ class Carrier:
             return
         self.dirty = False
         write_json_atomic(self.stats_path, vars(self.stats))
+
+
+def _offered_payload_types(sdp: str) -> list[int]:
+    for line in sdp.splitlines():
+        if line.startswith("m=audio "):
+            return [int(pt) for pt in line.split()[3:] if pt.isdigit()]
+    return []
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:

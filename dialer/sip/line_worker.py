@@ -226,7 +226,10 @@ class LineWorker:
         self.ep.libStart()
         self.ep.audDevManager().setNullDev()
         self.rtp_port = rtp_port or random.randrange(20000, 60000, 2)
-        self._restrict_codecs(("PCMU", "PCMA", "telephone-event"))
+        self.offered_codecs: tuple[str, ...] = ()
+        for codec in self.ep.codecEnum2():
+            self.ep.codecSetPriority(codec.codecId, 0)
+        self._offer_codecs(("PCMU", "PCMA"))
         self.local_account_config = self._account_config(f"sip:{worker_id}@{host}:{self.sip_port}", "udp")
         self.local_account = WorkerAccount(self)
         self.local_account.create(self.local_account_config, True)
@@ -235,11 +238,16 @@ class LineWorker:
     def sip_uri(self) -> str:
         return f"sip:{self.worker_id}@{self.host}:{self.sip_port}"
 
-    def _restrict_codecs(self, names: tuple[str, ...]) -> None:
-        priorities = {"PCMU/8000/1": 255, "PCMA/8000/1": 254}
-        for codec in self.ep.codecEnum2():
-            name = codec.codecId.split("/")[0]
-            self.ep.codecSetPriority(codec.codecId, priorities.get(codec.codecId, 0) if name in names else 0)
+    def _offer_codecs(self, names: tuple[str, ...]) -> None:
+        """Offer only these G.711 codecs, in this order (telephone-event is always offered by pjsua).
+        Codec priorities are endpoint-wide: set right before a makeCall, like the From."""
+        wanted = tuple(name for name in names if name in ("PCMU", "PCMA"))
+        if wanted == self.offered_codecs:
+            return
+        for name in ("PCMU", "PCMA"):
+            priority = 255 - wanted.index(name) if name in wanted else 0
+            self.ep.codecSetPriority(f"{name}/8000/1", priority)
+        self.offered_codecs = wanted
 
     def _account_config(self, id_uri: str, transport: str) -> pj.AccountConfig:
         cfg = pj.AccountConfig()
@@ -417,6 +425,7 @@ class LineWorker:
                 header.hName = name
                 header.hValue = value
                 op.txOption.headers.append(header)
+        self._offer_codecs(item.profile.codecs if isinstance(item, LeadCall) else ("PCMU", "PCMA"))
         call = SipCall(self, item)
         try:
             call.makeCall(uri, op)

@@ -11,7 +11,7 @@ import pytest
 from dialer.simulators.carrier import CarrierBehaviour
 from dialer.sip import protocol as p
 from dialer.sip.client import LineWorkerPool
-from tests.sip.conftest import CALLER, Simulators, collect, ended, first, write_profile
+from tests.sip.conftest import CALLER, Simulators, collect, ended, first, wait_for_stats, write_profile
 
 pytestmark = pytest.mark.sip
 
@@ -85,3 +85,22 @@ def test_bridge_to_an_agent_without_a_leg_fails_and_the_call_carries_on(
     end = first(events, p.Ended, attempt_id="lonely")
     assert isinstance(end, p.Ended) and end.answered and end.outcome == p.SipOutcome.ANSWERED
     assert end.at - failed.at > 1.0  # the callee hung up after talking, not the worker after the failure
+
+
+def test_calls_offer_only_the_codecs_of_their_trunk_profile(
+    simulators: Simulators, make_pool: Callable[[], LineWorkerPool], tmp_path: Path
+) -> None:
+    pool = make_pool()
+    carrier_port, carrier_stats = simulators.carrier(CarrierBehaviour())
+    alaw = write_profile(
+        tmp_path, "alaw", carrier_port, extra='[media]\ncodecs = ["PCMA", "telephone-event"]\n'
+    )
+    both = write_profile(tmp_path, "both", carrier_port)
+    worker = pool.start_worker(profiles_dir=tmp_path)
+    pool.wait_ready([worker])
+    pool.send(worker, lead("alaw-only", alaw, "busy"))
+    pool.send(worker, lead("default", both, "busy"))
+    collect(pool, lambda evs: ended(evs, {"alaw-only", "default"}), 10)
+    stats = wait_for_stats(carrier_stats, lambda s: s["invites"] == 2)
+    offers = sorted(call["offered_payload_types"][:-1] for call in stats["calls"].values())
+    assert offers == [[0, 8], [8]]  # PCMU 0, PCMA 8 (the last payload type is telephone-event)
