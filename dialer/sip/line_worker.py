@@ -435,6 +435,8 @@ class LineWorker:
                 return False
             self._place_failed(item, exc.reason)
             return True
+        if call.owner is None:  # disconnected inside makeCall (e.g. the transport refused at once)
+            return True
         item.call = call
         self.live_calls.add(call)
         if isinstance(item, LeadCall):
@@ -883,6 +885,8 @@ class LineWorker:
         self.live_calls.discard(call)
         self.recent_ends.append(time.monotonic())
         owner = call.owner
+        if owner is None:  # already handled
+            return
         call.owner = None  # type: ignore[assignment]
         if isinstance(owner, LeadCall):
             owner.call = None
