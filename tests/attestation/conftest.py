@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,8 @@ from attestation.certificates import TestCertificateAuthority, load_certificates
 from attestation.passport import ES256, b64url, raw_signature
 from attestation.signer import PassportSigner
 from attestation.verify import PinnedCertificate
+from core.db import ALL_ORGS
+from core.runtime import Runtime
 
 SPC = "7387"
 X5U = "https://certs.clearline.test/shaken.pem"
@@ -64,3 +67,29 @@ def signed_token(key: ec.EllipticCurvePrivateKey, header: bytes, payload: bytes,
     signing_input = f"{b64url(header)}.{b64url(payload)}"
     signature = raw_signature(key.sign(signing_input.encode(), ES256))
     return f"{signing_input}.{b64url(signature)};info=<{info}>;alg=ES256;ppt=shaken"
+
+
+@dataclass
+class Org:
+    """An organization without users: enough for the inventory and certificate-store tests, and much
+    cheaper than a `Tenant` (no password hashing)."""
+
+    runtime: Runtime
+    id: uuid.UUID
+
+
+def _make_org(runtime: Runtime) -> Org:
+    from core.accounts import create_org
+
+    with runtime.db.session(ALL_ORGS) as s:
+        return Org(runtime, create_org(s, f"att-{uuid.uuid4().hex[:12]}").id)
+
+
+@pytest.fixture
+def org(runtime: Runtime) -> Org:
+    return _make_org(runtime)
+
+
+@pytest.fixture
+def other_org(runtime: Runtime) -> Org:
+    return _make_org(runtime)

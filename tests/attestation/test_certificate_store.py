@@ -15,8 +15,8 @@ from attestation.models import SigningCertificate
 from attestation.verify import PinnedCertificate, verify_identity
 from core.db import Scope
 from core.errors import ConfigurationError, ValidationError
+from tests.attestation.conftest import Org
 from tests.attestation.samples import SPC, chain_and_key, make_certificate, sample_ca
-from tests.conftest import Tenant
 
 SECRET = "s3cret-for-tests"
 
@@ -32,16 +32,16 @@ def test_key_encryption_round_trips_and_is_bound_to_its_row_and_secret() -> None
         decrypt_private_key("another secret", blob, bound_to=row_id)
 
 
-def test_stored_key_is_encrypted_and_the_active_certificate_loads_as_a_signer(tenant: Tenant) -> None:
-    runtime = tenant.runtime
-    certificate_id = make_certificate(runtime, tenant.id)
-    with runtime.db.session(Scope(tenant.id)) as s:
+def test_stored_key_is_encrypted_and_the_active_certificate_loads_as_a_signer(org: Org) -> None:
+    runtime = org.runtime
+    certificate_id = make_certificate(runtime, org.id)
+    with runtime.db.session(Scope(org.id)) as s:
         row = s.scalars(select(SigningCertificate).where(SigningCertificate.id == certificate_id)).one()
         assert row.active and row.spc == SPC
         assert b"PRIVATE KEY" not in row.encrypted_key
         signer = certificate_store.load_signer(
             s,
-            tenant.id,
+            org.id,
             secret_key=runtime.settings.secret_key,
             public_base_url="https://clearline.example",
             trust_anchors=[sample_ca().root],
@@ -54,10 +54,10 @@ def test_stored_key_is_encrypted_and_the_active_certificate_loads_as_a_signer(te
     assert verify_identity(value, orig="12025550143", dest="13035550100", now=now, certificates=source).ok
 
 
-def test_key_moved_to_another_row_does_not_decrypt(tenant: Tenant) -> None:
-    runtime = tenant.runtime
-    first, second = make_certificate(runtime, tenant.id), make_certificate(runtime, tenant.id)
-    with runtime.db.session(Scope(tenant.id)) as s:
+def test_key_moved_to_another_row_does_not_decrypt(org: Org) -> None:
+    runtime = org.runtime
+    first, second = make_certificate(runtime, org.id), make_certificate(runtime, org.id)
+    with runtime.db.session(Scope(org.id)) as s:
         stolen = s.scalars(
             select(SigningCertificate.encrypted_key).where(SigningCertificate.id == first)
         ).one()
@@ -68,7 +68,7 @@ def test_key_moved_to_another_row_does_not_decrypt(tenant: Tenant) -> None:
         with pytest.raises(ConfigurationError, match="does not decrypt"):
             certificate_store.load_signer(
                 s,
-                tenant.id,
+                org.id,
                 secret_key=runtime.settings.secret_key,
                 public_base_url="https://clearline.example",
                 trust_anchors=None,
@@ -76,23 +76,23 @@ def test_key_moved_to_another_row_does_not_decrypt(tenant: Tenant) -> None:
             )
 
 
-def test_organization_without_an_active_certificate_has_no_signer(tenant: Tenant) -> None:
-    with tenant.runtime.db.session(Scope(tenant.id)) as s:
+def test_organization_without_an_active_certificate_has_no_signer(org: Org) -> None:
+    with org.runtime.db.session(Scope(org.id)) as s:
         assert (
             certificate_store.load_signer(
-                s, tenant.id, secret_key="x", public_base_url="https://a", trust_anchors=None, now=0
+                s, org.id, secret_key="x", public_base_url="https://a", trust_anchors=None, now=0
             )
             is None
         )
 
 
-def test_upload_with_a_mismatched_key_names_the_field(tenant: Tenant) -> None:
+def test_upload_with_a_mismatched_key_names_the_field(org: Org) -> None:
     chain, _ = chain_and_key(sample_ca())
     _, other_key = chain_and_key(sample_ca())
-    with tenant.runtime.db.session(Scope(tenant.id)) as s, pytest.raises(ValidationError) as info:
+    with org.runtime.db.session(Scope(org.id)) as s, pytest.raises(ValidationError) as info:
         certificate_store.add_certificate(
             s,
-            org_id=tenant.id,
+            org_id=org.id,
             secret_key=SECRET,
             chain_pem=chain,
             key_pem_text=other_key,
