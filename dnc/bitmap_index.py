@@ -60,10 +60,15 @@ def valid_positions(national: np.ndarray) -> np.ndarray:
 
 
 def _set_bits(bits: np.ndarray, positions: np.ndarray, value: bool) -> None:
-    """Set or clear bits. Grouped by bit-in-byte so that duplicate bytes within one fancy-indexed
-    assignment always write the same value (numpy does not accumulate repeated indices)."""
+    """Set or clear bits. numpy does not accumulate repeated indices in one fancy-indexed assignment, so
+    sorted input (FTC files are sorted) ORs each byte's bits together first; other input is grouped by
+    bit-in-byte, so that repeated bytes within one assignment always write the same value."""
     byte = positions >> 3
     bit = (positions & 7).astype(np.uint8)
+    if value and len(byte) > 1 and (byte[1:] >= byte[:-1]).all():
+        starts = np.flatnonzero(np.concatenate(([True], byte[1:] != byte[:-1])))
+        bits[byte[starts]] |= np.bitwise_or.reduceat(np.uint8(1) << bit, starts)
+        return
     for k in range(8):
         chosen = byte[bit == k]
         if value:

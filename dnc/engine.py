@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -64,6 +64,105 @@ class GeoPolicy:
     allowed_countries: frozenset[str]
     blocked_states: frozenset[str]
     blocked_area_codes: frozenset[int]
+
+
+@dataclass
+class LeadColumns:
+    """A batch of leads as columns: what `decide` works on. `of` converts `LeadContext`s; bulk callers
+    (scrub reports) build the columns directly and skip a million small objects."""
+
+    e164s: list[str]
+    lead_ids: list[str | None]
+    states: list[str]  # upper-case two-letter state, "" when unknown
+    wireless: np.ndarray  # int8: 1 wireless, 0 not, -1 unknown
+    written_consent: np.ndarray  # bool: prior express written consent
+    consent_day: np.ndarray  # int64 days since 1970-01-01; -1 no consent, -2 consent of unknown date
+    campaign_ids: list[str | None] | None = None  # None: every lead belongs to the engine's campaign
+    recent_calls: dict[int, tuple[datetime, ...]] = field(default_factory=dict)  # lead index -> calls
+
+    @classmethod
+    def plain(
+        cls, e164s: list[str], lead_ids: list[str | None], states: list[str] | None = None
+    ) -> LeadColumns:
+        count = len(e164s)
+        return cls(
+            e164s=e164s,
+            lead_ids=lead_ids,
+            states=states if states is not None else [""] * count,
+            wireless=np.full(count, -1, dtype=np.int8),
+            written_consent=np.zeros(count, dtype=bool),
+            consent_day=np.full(count, -1, dtype=np.int64),
+        )
+
+    @classmethod
+    def of(cls, leads: Sequence[LeadContext]) -> LeadColumns:
+        return cls(
+            e164s=[lead.e164 for lead in leads],
+            lead_ids=[lead.lead_id for lead in leads],
+            states=[(lead.state or "").upper() for lead in leads],
+            wireless=np.array(
+                [-1 if lead.wireless is None else int(lead.wireless) for lead in leads], dtype=np.int8
+            ),
+            written_consent=np.array([lead.consent is Consent.EXPRESS_WRITTEN for lead in leads], dtype=bool),
+            consent_day=np.array([_consent_day(lead) for lead in leads], dtype=np.int64),
+            campaign_ids=[lead.campaign_id for lead in leads]
+            if any(lead.campaign_id for lead in leads)
+            else None,
+            recent_calls={i: lead.recent_calls for i, lead in enumerate(leads) if lead.recent_calls},
+        )
+
+    def __len__(self) -> int:
+        return len(self.e164s)
+
+
+def _consent_day(lead: LeadContext) -> int:
+    if lead.consent is Consent.NONE:
+        return -1
+    return (lead.consent_at - _EPOCH).days if lead.consent_at else -2
+
+
+@dataclass(frozen=True)
+class VerdictParts:
+    """Everything of a verdict that many leads share."""
+
+    callable: bool
+    reasons: tuple[str, ...]
+    matches: tuple[ListMatch, ...]
+    time_zones: tuple[str, ...]
+    calling_window: str
+    state_rule: str
+
+
+@dataclass
+class BatchDecision:
+    """The verdicts of a batch in compact form: lead i's verdict is `parts[part_of[i]]`."""
+
+    columns: LeadColumns
+    parts: list[VerdictParts]
+    part_of: np.ndarray
+    checked_at: datetime
+    registry_version: str
+
+    def verdicts(self) -> list[ScrubVerdict]:
+        cols = self.columns
+        out = []
+        for e164, lead_id, p in zip(cols.e164s, cols.lead_ids, self.part_of.tolist(), strict=True):
+            parts = self.parts[p]
+            out.append(
+                ScrubVerdict(
+                    e164=e164,
+                    lead_id=lead_id,
+                    callable=parts.callable,
+                    reasons=parts.reasons,
+                    matches=parts.matches,
+                    time_zones=parts.time_zones,
+                    calling_window=parts.calling_window,
+                    state_rule=parts.state_rule,
+                    checked_at=self.checked_at,
+                    registry_version=self.registry_version,
+                )
+            )
+        return out
 
 
 class _Bits:
@@ -172,16 +271,22 @@ class ComplianceEngine:
     # ------------------------------------------------------------------ the decision
 
     def check(self, leads: Sequence[LeadContext], at: datetime) -> list[ScrubVerdict]:
+        """One verdict per lead, in order: THE decision function."""
+        return self.decide(LeadColumns.of(leads), at).verdicts()
+
+    def decide(self, cols: LeadColumns, at: datetime) -> BatchDecision:
+        """`check` in columnar form, for bulk callers that do not need one object per verdict."""
         if at.tzinfo is None:
             raise ValidationError("check time `at` must be timezone-aware", field="at")
-        count = len(leads)
+        count = len(cols)
+        checked_at = at.astimezone(UTC)
         if count == 0:
-            return []
+            return BatchDecision(cols, [], np.zeros(0, dtype=np.int64), checked_at, "")
         active, internal, geo = self._snapshot()
         plan = self.plan
         bits = _Bits(count)
 
-        e164s = [lead.e164 for lead in leads]
+        e164s = cols.e164s
         national = e164_to_national(e164s)
         region = np.array(plan.npa_region, dtype=object)[np.where(national >= 0, national // 10_000_000, 0)]
         keys = np.where(national >= 0, national + NANP_KEY_BASE, -1)
@@ -195,21 +300,18 @@ class ComplianceEngine:
         npa = np.where(nanp, national // 10_000_000, 0)
         us = nanp & (region == "US")
 
-        lead_states = [(lead.state or "").upper() for lead in leads]
         npa_states = np.array(plan.npa_state, dtype=object)[npa]
         npa_states[~nanp] = ""
-
-        campaign_ids = [
-            lead.campaign_id or (str(self.rules.campaign_id) if self.rules.campaign_id else None)
-            for lead in leads
-        ]
-        self._geo(bits, geo, region, invalid, npa, nanp, lead_states, npa_states, internal, campaign_ids)
-        registry_version = self._lists(bits, active, national, us, at, leads)
+        default_campaign = str(self.rules.campaign_id) if self.rules.campaign_id else None
+        campaign_ids = np.full(count, default_campaign, dtype=object)
+        if cols.campaign_ids is not None:
+            campaign_ids = np.array([c or default_campaign for c in cols.campaign_ids], dtype=object)
+        self._geo(bits, geo, region, invalid, npa, nanp, cols.states, npa_states, internal, campaign_ids)
+        registry_version = self._lists(bits, active, national, us, at, cols)
         self._internal_lists(bits, internal, keys, campaign_ids)
-        groups, group_of = self._windows(
-            bits, zone_ids, zone_sets, lead_states, npa_states, invalid, leads, at
-        )
-        return self._verdicts(leads, e164s, bits, groups, group_of, at, registry_version)
+        groups, group_of = self._windows(bits, zone_ids, zone_sets, cols, npa_states, invalid, at)
+        parts, part_of = self._parts(bits, groups, group_of)
+        return BatchDecision(cols, parts, part_of, checked_at, registry_version)
 
     def _slow_number(
         self,
@@ -252,7 +354,7 @@ class ComplianceEngine:
         lead_states: list[str],
         npa_states: np.ndarray,
         internal: InternalSet,
-        campaign_ids: list[str | None],
+        campaign_ids: np.ndarray,
     ) -> None:
         allowed = set(geo.allowed_countries)
         if self.rules.allowed_countries is not None:
@@ -268,7 +370,7 @@ class ComplianceEngine:
         org_codes |= internal.org_area_codes
         blocked_codes = nanp & np.isin(npa, list(org_codes)) if org_codes else np.zeros(len(npa), dtype=bool)
         for campaign, codes in internal.campaign_area_codes.items():
-            in_campaign = np.array([c == campaign for c in campaign_ids], dtype=bool)
+            in_campaign = campaign_ids == campaign
             blocked_codes |= in_campaign & nanp & np.isin(npa, list(codes))
         if blocked_codes.any():
             bits.reason(reasons.AREA_CODE_BLOCKED, blocked_codes)
@@ -284,7 +386,7 @@ class ComplianceEngine:
         national: np.ndarray,
         us: np.ndarray,
         at: datetime,
-        leads: Sequence[LeadContext],
+        cols: LeadColumns,
     ) -> str:
         nationals = [a for a in active if a.kind == "national" and a.obtained_at <= at]
         fresh = [a for a in nationals if at - a.obtained_at <= REGISTRY_MAX_AGE]
@@ -294,7 +396,7 @@ class ComplianceEngine:
             bits.reason(reasons.NATIONAL_REGISTRY_STALE, us)
         newest = max(nationals, key=lambda a: a.obtained_at, default=None)
         registry_version = f"{newest.seq}@{newest.obtained_at.date().isoformat()}" if newest else ""
-        wireless = np.array([lead.wireless is True for lead in leads], dtype=bool)
+        wireless = cols.wireless == 1
         reassigned_day = np.full(len(national), -1, dtype=np.int64)
         code = {
             "national": reasons.NATIONAL_DNC,
@@ -313,8 +415,7 @@ class ComplianceEngine:
                 else:
                     hit = handle.contains(national)
                 if lst.kind == "wireless":
-                    unknown = np.array([lead.wireless is None for lead in leads], dtype=bool)
-                    wireless |= unknown & hit
+                    wireless |= (cols.wireless == -1) & hit
                 elif lst.kind in code:
                     bits.reason(code[lst.kind], hit)
                 bits.match(lst.match(), hit)
@@ -322,17 +423,8 @@ class ComplianceEngine:
                 handle.verify()
         except StaleIndexError:
             bits.reason(reasons.LIST_INDEX_STALE, np.ones(len(national), dtype=bool))
-        written = np.array([lead.consent is Consent.EXPRESS_WRITTEN for lead in leads], dtype=bool)
-        bits.reason(reasons.WIRELESS_NO_CONSENT, wireless & ~written)
-        consent_day = np.array(
-            [
-                -1
-                if lead.consent is Consent.NONE
-                else ((lead.consent_at - _EPOCH).days if lead.consent_at else -2)
-                for lead in leads
-            ],
-            dtype=np.int64,
-        )
+        bits.reason(reasons.WIRELESS_NO_CONSENT, wireless & ~cols.written_consent)
+        consent_day = cols.consent_day
         # Consent given before the number was disconnected was given by someone else (or unknown when: -2).
         bits.reason(
             reasons.REASSIGNED_SINCE_CONSENT,
@@ -343,7 +435,7 @@ class ComplianceEngine:
         return registry_version
 
     def _internal_lists(
-        self, bits: _Bits, internal: InternalSet, keys: np.ndarray, campaign_ids: list[str | None]
+        self, bits: _Bits, internal: InternalSet, keys: np.ndarray, campaign_ids: np.ndarray
     ) -> None:
         on_org = np.isin(keys, internal.org_keys) & (keys >= 0)
         bits.reason(reasons.INTERNAL_DNC, on_org)
@@ -351,7 +443,7 @@ class ComplianceEngine:
             ListMatch(kind="internal", list_id="internal", version=internal.label, scope="org"), on_org
         )
         for campaign, campaign_keys in internal.campaign_keys.items():
-            in_campaign = np.array([c == campaign for c in campaign_ids], dtype=bool)
+            in_campaign = campaign_ids == campaign
             if not in_campaign.any():
                 continue
             hit = in_campaign & np.isin(keys, campaign_keys)
@@ -368,12 +460,13 @@ class ComplianceEngine:
         bits: _Bits,
         zone_ids: np.ndarray,
         zone_sets: list[tuple[str, ...]],
-        lead_states: list[str],
+        cols: LeadColumns,
         npa_states: np.ndarray,
         invalid: np.ndarray,
-        leads: Sequence[LeadContext],
         at: datetime,
     ) -> tuple[list[tuple[tuple[str, ...], str, str]], np.ndarray]:
+        """Calling-window rules, evaluated once per distinct (zones, lead state, area-code state)."""
+        lead_states = cols.states
         state_names = sorted({*lead_states, *npa_states.tolist()})
         state_index = {s: i for i, s in enumerate(state_names)}
         width = len(state_names)
@@ -397,48 +490,29 @@ class ComplianceEngine:
             groups.append((decision.zones, decision.window, decision.state_rule))
             caps.append(decision.max_calls_per_24h)
         bits.reasons |= np.where(invalid, np.uint64(0), window_reasons[group_of])
-        capped = np.zeros(len(leads), dtype=bool)
-        for i, lead in enumerate(leads):
-            if lead.recent_calls:
-                cap = caps[group_of[i]]
-                capped[i] = cap is not None and calls_in_last_24h(lead.recent_calls, at) >= cap
+        capped = np.zeros(len(cols), dtype=bool)
+        for i, recent in cols.recent_calls.items():
+            cap = caps[group_of[i]]
+            capped[i] = cap is not None and calls_in_last_24h(recent, at) >= cap
         bits.reason(reasons.STATE_CALL_CAP, capped)
-        return groups, group_of
+        return groups, group_of.reshape(-1)
 
-    def _verdicts(
-        self,
-        leads: Sequence[LeadContext],
-        e164s: list[str],
-        bits: _Bits,
-        groups: list[tuple[tuple[str, ...], str, str]],
-        group_of: np.ndarray,
-        at: datetime,
-        registry_version: str,
-    ) -> list[ScrubVerdict]:
-        combined = np.stack([bits.reasons, bits.matches, group_of.astype(np.uint64)], axis=1)
-        combos, combo_of = np.unique(combined, axis=0, return_inverse=True)
-        shared = []
-        for reason_bits, match_bits, group in combos.tolist():
+    @staticmethod
+    def _parts(
+        bits: _Bits, groups: list[tuple[tuple[str, ...], str, str]], group_of: np.ndarray
+    ) -> tuple[list[VerdictParts], np.ndarray]:
+        """The distinct (reasons, matches, window group) combinations, and which one each lead has."""
+        reason_values, reason_of = np.unique(bits.reasons, return_inverse=True)
+        match_values, match_of = np.unique(bits.matches, return_inverse=True)
+        key = (reason_of.reshape(-1) * len(match_values) + match_of.reshape(-1)) * len(groups) + group_of
+        combos, part_of = np.unique(key, return_inverse=True)
+        parts = []
+        for combo in combos.tolist():
+            rest, group = divmod(combo, len(groups))
+            reason_index, match_index = divmod(rest, len(match_values))
+            reason_bits, match_bits = int(reason_values[reason_index]), int(match_values[match_index])
             codes = tuple(c for c in reasons.ALL if reason_bits >> reasons.BIT[c] & 1)
             matches = tuple(m for j, m in enumerate(bits.match_table) if match_bits >> j & 1)
             zones, window, state_rule = groups[group]
-            shared.append((not codes, codes, matches, zones, window, state_rule))
-        checked_at = at.astimezone(UTC)
-        verdicts = []
-        for lead, e164, c in zip(leads, e164s, combo_of.reshape(-1).tolist(), strict=True):
-            ok, codes, matches, zones, window, state_rule = shared[c]
-            verdicts.append(
-                ScrubVerdict(
-                    e164=e164,
-                    lead_id=lead.lead_id,
-                    callable=ok,
-                    reasons=codes,
-                    matches=matches,
-                    time_zones=zones,
-                    calling_window=window,
-                    state_rule=state_rule,
-                    checked_at=checked_at,
-                    registry_version=registry_version,
-                )
-            )
-        return verdicts
+            parts.append(VerdictParts(not codes, codes, matches, zones, window, state_rule))
+        return parts, part_of.reshape(-1)

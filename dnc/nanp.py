@@ -104,6 +104,7 @@ class NumberingPlan:
 
     valid_npa: np.ndarray  # bool[1000]
     fast_npa: np.ndarray  # bool[1000]: US codes where every NXX 2-9 is valid (the normalizer's fast path)
+    fast_npa_codes: frozenset[str]  # the same as strings
     npa_region: tuple[str, ...]  # ISO region per NPA ("" when unassigned)
     npa_state: tuple[str, ...]  # two-letter US state per NPA ("" when not a US geographic code)
     prefix_zone_set: np.ndarray  # int16[1_000_000]: id into zone_sets for each NPA-NXX
@@ -196,6 +197,7 @@ def numbering_plan() -> NumberingPlan:
     return NumberingPlan(
         valid_npa=valid,
         fast_npa=fast,
+        fast_npa_codes=frozenset(str(npa) for npa in np.flatnonzero(fast).tolist()),
         npa_region=tuple(regions),
         npa_state=tuple(states),
         prefix_zone_set=prefix,

@@ -49,15 +49,21 @@ class NormalizedNumber:
         return self.e164 is not None
 
 
+def _fast_e164(raw: str, default_region: str, fast_codes: frozenset[str]) -> str | None:
+    """E.164 of a plain NANP number on a fast-path area code, or None to ask `phonenumbers`."""
+    match = _NANP.fullmatch(raw)
+    if match is None or match.group(1) not in fast_codes:
+        return None
+    if default_region != "US" and not raw.lstrip().startswith("+1"):
+        return None
+    return f"+1{match.group(1)}{match.group(2)}{match.group(3)}"
+
+
 def normalize_number(raw: str, default_region: str = "US") -> NormalizedNumber:
     """One raw string to E.164 (fast path for plain NANP, `phonenumbers` for the rest)."""
-    match = _NANP.fullmatch(raw)
-    if (
-        match is not None
-        and (default_region == "US" or raw.lstrip().startswith("+1"))
-        and numbering_plan().fast_npa[int(match.group(1))]
-    ):
-        return NormalizedNumber(raw, f"+1{match.group(1)}{match.group(2)}{match.group(3)}", None)
+    e164 = _fast_e164(raw, default_region, numbering_plan().fast_npa_codes)
+    if e164 is not None:
+        return NormalizedNumber(raw, e164, None)
     return _normalize_slow(raw, default_region)
 
 
@@ -78,7 +84,28 @@ def _normalize_slow(raw: str, default_region: str) -> NormalizedNumber:
 
 def normalize_many(raws: Sequence[str], default_region: str = "US") -> list[NormalizedNumber]:
     """The bulk form of `normalize_number`: same results, one call per batch."""
-    return [normalize_number(raw, default_region) for raw in raws]
+    e164s, rejections = normalize_column(raws, default_region)
+    return [NormalizedNumber(r, e, why) for r, e, why in zip(raws, e164s, rejections, strict=True)]
+
+
+def normalize_column(
+    raws: Sequence[str], default_region: str = "US"
+) -> tuple[list[str | None], list[str | None]]:
+    """`normalize_many` as two columns (E.164 or None, rejection reason or None), without an object per
+    number: the bulk path of scrub reports and lead imports."""
+    fast = numbering_plan().fast_npa_codes
+    e164s: list[str | None] = []
+    rejections: list[str | None] = []
+    for raw in raws:
+        e164 = _fast_e164(raw, default_region, fast)
+        if e164 is not None:
+            e164s.append(e164)
+            rejections.append(None)
+            continue
+        slow = _normalize_slow(raw, default_region)
+        e164s.append(slow.e164)
+        rejections.append(slow.reason)
+    return e164s, rejections
 
 
 def is_e164(value: str) -> bool:

@@ -97,12 +97,17 @@ def _chunks(path: Path) -> Iterator[tuple[bytes, int]]:
 
 
 def _digits_value(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(values, ok) of a (rows, 10) matrix of ASCII digits, checking NPA and NXX start with 2-9."""
-    digits = matrix.astype(np.int64) - 48
-    ok = ((digits >= 0) & (digits <= 9)).all(axis=1) & (digits[:, 0] >= 2) & (digits[:, 3] >= 2)
-    value = np.zeros(len(matrix), dtype=np.int64)
-    for col in range(10):
-        value = value * 10 + digits[:, col]
+    """(values, ok) of a (rows, 10) matrix of ASCII digits, checking NPA and NXX start with 2-9.
+
+    Works in uint8 as long as it can (pairs of digits fit a byte) to keep memory traffic low."""
+    digits = matrix - np.uint8(48)  # anything below '0' wraps around to >= 208
+    ok = (digits[:, 0] >= 2) & (digits[:, 3] >= 2)
+    if (digits > 9).any():  # rare: only then pay for the per-row reduction
+        ok &= (digits <= 9).all(axis=1)
+    pairs = digits[:, 0::2] * np.uint8(10) + digits[:, 1::2]
+    value = pairs[:, 0].astype(np.int64)
+    for col in range(1, 5):
+        value = value * 100 + pairs[:, col]
     return value, ok
 
 

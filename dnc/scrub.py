@@ -18,11 +18,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.db import Database
 from core.errors import ValidationError
-from dnc.engine import ComplianceEngine
-from dnc.normalize import normalize_many
-from dnc.verdicts import CampaignRules, Consent, LeadContext, ScrubVerdict
+from dnc.engine import ComplianceEngine, LeadColumns, VerdictParts
+from dnc.normalize import normalize_column
+from dnc.verdicts import CampaignRules, Consent
 
 PHONE_COLUMNS = ("phone", "number", "e164", "phone_number")
 REPORT_COLUMNS = (
@@ -43,7 +45,7 @@ REPORT_COLUMNS = (
 _DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 _TRUE = {"1", "true", "yes", "y", "wireless", "mobile"}
-BATCH = 200_000
+BATCH = 250_000
 
 Progress = Callable[[float, dict[str, Any]], None]
 
@@ -55,106 +57,83 @@ def neutralize(cell: str) -> str:
     return cell
 
 
+_EPOCH = date(1970, 1, 1)
+
+
 @dataclass
-class LeadRow:
-    row: int
-    raw: str
-    lead_id: str | None
-    state: str | None
-    zip_code: str | None
-    wireless: bool | None
-    consent: Consent
-    consent_at: date | None
+class LeadFile:
+    """A lead file as columns (one entry per non-blank data row)."""
+
+    rows: list[int]  # line number in the file
+    raws: list[str]
+    lead_ids: list[str | None]
+    states: list[str]
+    wireless: list[int]  # 1 / 0 / -1 unknown
+    written_consent: list[bool]
+    consent_day: list[int]  # -1 none, -2 unknown date
 
 
-def read_leads_csv(path: Path) -> list[LeadRow]:
+def read_leads_csv(path: Path) -> LeadFile:
     """Parse a lead file; a bad consent value or date names its row and column."""
-    rows: list[LeadRow] = []
+    leads = LeadFile([], [], [], [], [], [], [])
     with path.open("r", encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
         header = [h.strip().lower() for h in next(reader, [])]
         phone = next((header.index(c) for c in PHONE_COLUMNS if c in header), None)
         if phone is None:
             raise ValidationError(f"the lead file needs a phone column ({', '.join(PHONE_COLUMNS)})", row=1)
-        col = {name: header.index(name) if name in header else None for name in header}
-        lead_id, state, zip_code = col.get("lead_id"), col.get("state"), col.get("zip")
+        col = {name: header.index(name) for name in header}
+        lead_id, state = col.get("lead_id"), col.get("state")
         wireless, consent, consent_at = col.get("wireless"), col.get("consent"), col.get("consent_at")
-        simple = (
-            lead_id is None and state is None and zip_code is None and wireless is None and consent is None
-        )
         for line, cells in enumerate(reader, start=2):
             if not cells:
                 continue
-            raw = cells[phone] if phone < len(cells) else ""
-            if simple:
-                rows.append(LeadRow(line, raw, None, None, None, None, Consent.NONE, None))
-                continue
-            rows.append(_lead_row(line, cells, raw, lead_id, state, zip_code, wireless, consent, consent_at))
-    return rows
+            leads.rows.append(line)
+            leads.raws.append(cells[phone] if phone < len(cells) else "")
+            leads.lead_ids.append(_cell(cells, lead_id) or None)
+            leads.states.append(_cell(cells, state).upper())
+            wireless_text = _cell(cells, wireless).lower()
+            leads.wireless.append((1 if wireless_text in _TRUE else 0) if wireless_text else -1)
+            given, day = _consent(line, _cell(cells, consent), _cell(cells, consent_at))
+            leads.written_consent.append(given is Consent.EXPRESS_WRITTEN)
+            leads.consent_day.append(day)
+    return leads
 
 
 def _cell(cells: list[str], index: int | None) -> str:
     return cells[index].strip() if index is not None and index < len(cells) else ""
 
 
-def _lead_row(
-    line: int,
-    cells: list[str],
-    raw: str,
-    lead_id: int | None,
-    state: int | None,
-    zip_code: int | None,
-    wireless: int | None,
-    consent: int | None,
-    consent_at: int | None,
-) -> LeadRow:
-    consent_text = _cell(cells, consent).lower() or Consent.NONE.value
+def _consent(line: int, text: str, at_text: str) -> tuple[Consent, int]:
+    if not text and not at_text:
+        return Consent.NONE, -1
     try:
-        consent_value = Consent(consent_text)
+        given = Consent(text.lower() or Consent.NONE.value)
     except ValueError as exc:
         choices = ", ".join(c.value for c in Consent)
-        raise ValidationError(
-            f"consent {consent_text!r} is not one of {choices}", field="consent", row=line
-        ) from exc
-    consent_date = None
-    if _cell(cells, consent_at):
-        try:
-            consent_date = date.fromisoformat(_cell(cells, consent_at))
-        except ValueError as exc:
-            raise ValidationError(
-                "consent_at must be a date (YYYY-MM-DD)", field="consent_at", row=line
-            ) from exc
-    wireless_text = _cell(cells, wireless).lower()
-    return LeadRow(
-        row=line,
-        raw=raw,
-        lead_id=_cell(cells, lead_id) or None,
-        state=_cell(cells, state).upper() or None,
-        zip_code=_cell(cells, zip_code) or None,
-        wireless=(wireless_text in _TRUE) if wireless_text else None,
-        consent=consent_value,
-        consent_at=consent_date,
-    )
+        raise ValidationError(f"consent {text!r} is not one of {choices}", field="consent", row=line) from exc
+    if given is Consent.NONE:
+        return given, -1
+    if not at_text:
+        return given, -2
+    try:
+        return given, (date.fromisoformat(at_text) - _EPOCH).days
+    except ValueError as exc:
+        raise ValidationError("consent_at must be a date (YYYY-MM-DD)", field="consent_at", row=line) from exc
 
 
-def _report_row(lead: LeadRow, verdict: ScrubVerdict | None, reason: str | None, at: datetime) -> list[str]:
-    if verdict is None:
-        return [str(lead.row), neutralize(lead.raw), "", neutralize(lead.lead_id or ""), "blocked",
-                f"invalid_number:{reason}", "", "", "", "", "", "", at.isoformat()]  # fmt: skip
+def _tail(parts: VerdictParts, registry_version: str, checked_at: str) -> list[str]:
+    """The report cells every lead with these verdict parts shares."""
     return [
-        str(lead.row),
-        neutralize(lead.raw),
-        verdict.e164,
-        neutralize(lead.lead_id or ""),
-        verdict.verdict,
-        " ".join(verdict.reasons),
-        " ".join(f"{m.kind}:{m.scope}" for m in verdict.matches),
-        " ".join(f"{m.kind}:{m.version}@{m.version_date or ''}" for m in verdict.matches),
-        verdict.registry_version,
-        " ".join(verdict.time_zones),
-        verdict.calling_window,
-        verdict.state_rule,
-        at.isoformat(),
+        "callable" if parts.callable else "blocked",
+        " ".join(parts.reasons),
+        " ".join(f"{m.kind}:{m.scope}" for m in parts.matches),
+        " ".join(f"{m.kind}:{m.version}@{m.version_date or ''}" for m in parts.matches),
+        registry_version,
+        " ".join(parts.time_zones),
+        parts.calling_window,
+        parts.state_rule,
+        checked_at,
     ]
 
 
@@ -168,46 +147,66 @@ def scrub_file(
     rules: CampaignRules | None = None,
     progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Decide every lead of a CSV file at `at` and write the report; returns counts."""
+    """Decide every lead of a CSV file at `at` (the engine's one decision function) and write the report."""
     leads = read_leads_csv(leads_csv)
     engine = ComplianceEngine.load(db, org_id, rules)
-    counts = {"total": len(leads), "callable": 0, "blocked": 0, "invalid": 0}
+    total = len(leads.rows)
+    counts = {"total": total, "callable": 0, "blocked": 0, "invalid": 0}
     report_csv.parent.mkdir(parents=True, exist_ok=True)
     tmp = report_csv.with_suffix(".partial")
+    checked_at = at.isoformat()
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(REPORT_COLUMNS)
-        for start in range(0, len(leads), BATCH):
-            batch = leads[start : start + BATCH]
-            normalized = normalize_many([lead.raw for lead in batch])
-            valid = [(lead, n.e164) for lead, n in zip(batch, normalized, strict=True) if n.e164 is not None]
-            contexts = [
-                LeadContext(
-                    e164=e164,
-                    lead_id=lead.lead_id,
-                    state=lead.state,
-                    zip_code=lead.zip_code,
-                    wireless=lead.wireless,
-                    consent=lead.consent,
-                    consent_at=lead.consent_at,
-                )
-                for lead, e164 in valid
-            ]
-            verdicts = iter(engine.check(contexts, at))
+        for start in range(0, total, BATCH):
+            stop = min(start + BATCH, total)
+            raws = leads.raws[start:stop]
+            e164s, rejections = normalize_column(raws)
+            valid = [i for i, e in enumerate(e164s) if e is not None]
+            picked = np.array(valid, dtype=np.int64) + start
+            cols = LeadColumns(
+                e164s=[e164s[i] for i in valid],  # type: ignore[misc]
+                lead_ids=[leads.lead_ids[start + i] for i in valid],
+                states=[leads.states[start + i] for i in valid],
+                wireless=np.array(leads.wireless, dtype=np.int8)[picked],
+                written_consent=np.array(leads.written_consent, dtype=bool)[picked],
+                consent_day=np.array(leads.consent_day, dtype=np.int64)[picked],
+            )
+            decision = engine.decide(cols, at)
+            tails = [_tail(p, decision.registry_version, checked_at) for p in decision.parts]
+            part_of = iter(decision.part_of.tolist())
             rows = []
-            for lead, n in zip(batch, normalized, strict=True):
-                verdict = next(verdicts) if n.e164 is not None else None
-                rows.append(_report_row(lead, verdict, n.reason, at))
-                if verdict is None:
-                    counts["invalid"] += 1
-                    counts["blocked"] += 1
-                elif verdict.callable:
-                    counts["callable"] += 1
+            for offset, e164 in enumerate(e164s):
+                i = start + offset
+                head = [
+                    str(leads.rows[i]),
+                    neutralize(raws[offset]),
+                    e164 or "",
+                    neutralize(leads.lead_ids[i] or ""),
+                ]
+                if e164 is None:
+                    tail = [
+                        "blocked",
+                        f"invalid_number:{rejections[offset]}",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        checked_at,
+                    ]
                 else:
-                    counts["blocked"] += 1
+                    tail = tails[next(part_of)]
+                rows.append(head + tail)
+            callable_parts = np.array([p.callable for p in decision.parts], dtype=bool)
+            callable_now = int(callable_parts[decision.part_of].sum()) if len(valid) else 0
+            counts["callable"] += callable_now
+            counts["invalid"] += len(e164s) - len(valid)
+            counts["blocked"] += len(e164s) - callable_now
             writer.writerows(rows)
             if progress is not None:
-                progress(100.0 * (start + len(batch)) / max(len(leads), 1), dict(counts))
+                progress(100.0 * stop / max(total, 1), dict(counts))
     tmp.replace(report_csv)
     return counts
 
