@@ -4,10 +4,8 @@ pause/resume, purge), lead search and export, callbacks, call attempts."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from sqlalchemy.orm import Session
 from api.auth import roles
 from api.principal import Principal
 from campaigns import attempts, service
+from campaigns.export import export_csv
 from campaigns.importer import same_file_list
 from campaigns.jobs import create_import_job, create_purge_job, lead_files_dir
 from campaigns.models import (
@@ -37,7 +36,6 @@ from campaigns.models import (
     LeadStatus,
     ListStatus,
 )
-from campaigns.safe_csv import SafeWriter
 from core.db import utcnow
 from core.errors import ClearlineError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from core.models import Role
@@ -48,7 +46,6 @@ READ = (Role.ORG_ADMIN, Role.MANAGER, Role.COMPLIANCE, Role.AGENT)
 LEAD_DATA = (Role.ORG_ADMIN, Role.MANAGER, Role.COMPLIANCE)
 CALLING = (Role.ORG_ADMIN, Role.MANAGER, Role.AGENT)
 MAX_FORM_FIELD = 64 * 1024
-EXPORT_PAGE = 5000
 
 
 class UploadTooLargeError(ClearlineError):
@@ -675,80 +672,11 @@ def _e164_or_raw(phone: str) -> str:
     return "+1" + digits if len(digits) == 10 else "+" + digits
 
 
-EXPORT_COLUMNS = (
-    "id",
-    "list_id",
-    "row_number",
-    "phone_raw",
-    "phone_e164",
-    "first_name",
-    "last_name",
-    "state",
-    "zip_code",
-    "consent",
-    "consent_at",
-    "wireless",
-    "status",
-    "attempts",
-    "last_outcome",
-    "verdict",
-    "verdict_reasons",
-    "extra",
-)
-
-
-def export_rows(runtime: Runtime, principal: Principal, campaign_id: uuid.UUID) -> Iterator[str]:
-    """The campaign's leads as CSV text chunks, page by page, formula-looking cells neutralised."""
-    buffer = io.StringIO()
-    writer = SafeWriter(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    after = 0
-    while True:
-        with runtime.db.session(principal.scope) as s:
-            page = list(
-                s.scalars(
-                    select(Lead)
-                    .where(Lead.campaign_id == campaign_id, Lead.id > after)
-                    .order_by(Lead.id)
-                    .limit(EXPORT_PAGE)
-                )
-            )
-        for lead in page:
-            writer.writerow(
-                [
-                    lead.id,
-                    str(lead.list_id),
-                    lead.row_number,
-                    lead.phone_raw,
-                    lead.phone_e164,
-                    lead.first_name,
-                    lead.last_name,
-                    lead.state,
-                    lead.zip_code,
-                    lead.consent,
-                    lead.consent_at.isoformat() if lead.consent_at else None,
-                    "" if lead.wireless is None else str(lead.wireless).lower(),
-                    lead.status,
-                    lead.attempts,
-                    lead.last_outcome,
-                    lead.verdict,
-                    " ".join(lead.verdict_reasons),
-                    json.dumps(lead.extra, ensure_ascii=False) if lead.extra else "",
-                ]
-            )
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        if len(page) < EXPORT_PAGE:
-            return
-        after = page[-1].id
-
-
 @get("/api/campaigns/{campaign_id:uuid}/leads/export", opt=roles(*LEAD_DATA), sync_to_thread=True)
 def export_leads(campaign_id: uuid.UUID, principal: Principal, session: Session, runtime: Runtime) -> Stream:
     _campaign(session, campaign_id)
     return Stream(
-        export_rows(runtime, principal, campaign_id),
+        export_csv(runtime.db, principal.scope, campaign_id),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}-leads.csv"'},
     )
