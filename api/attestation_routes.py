@@ -154,7 +154,7 @@ def verify_inbound(data: VerifyRequest, runtime: Runtime) -> VerifyOut:
             raise ValidationError(str(exc), field="chain_pem") from exc
         fetcher = None
     else:
-        source = fetcher = X5uFetcher(trust_anchors=anchors, public_only=True)
+        source = fetcher = X5uFetcher(trust_anchors=anchors, public_only=True, check_crl=True)
     try:
         result = verify_identity(
             data.identity,

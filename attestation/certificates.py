@@ -258,6 +258,42 @@ def _build_path(
     raise CertificateError("untrusted_chain", f"certificate chain longer than {MAX_CHAIN_DEPTH}")
 
 
+def crl_urls(cert: x509.Certificate) -> list[str]:
+    """The http(s) CRL distribution point URLs of a certificate."""
+    try:
+        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        name.value
+        for point in points
+        for name in point.full_name or []
+        if isinstance(name, x509.UniformResourceIdentifier) and name.value.startswith(("https://", "http://"))
+    ]
+
+
+def check_not_revoked(validated: ValidatedCertificate, crl_data: bytes, *, now: int) -> None:
+    """Refuse the signing certificate when a CRL (DER or PEM) from its issuer lists it, and refuse a
+    CRL that is not its issuer's, is badly signed, or is out of date."""
+    try:
+        crl = (
+            x509.load_pem_x509_crl(crl_data)
+            if crl_data.lstrip().startswith(b"-----")
+            else x509.load_der_x509_crl(crl_data)
+        )
+    except ValueError as exc:
+        raise CertificateError("crl_unavailable", f"the CRL is not a DER or PEM CRL: {exc}") from exc
+    leaf = validated.certificate
+    issuer = next((c for c in validated.chain[1:] if c.subject == leaf.issuer), None)
+    if issuer is None or crl.issuer != leaf.issuer or not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+        raise CertificateError("crl_unavailable", "the CRL is not signed by the certificate's issuer")
+    next_update = crl.next_update_utc
+    if next_update is not None and now > _timestamp(next_update):
+        raise CertificateError("crl_unavailable", "the CRL is out of date (past its nextUpdate)")
+    if crl.get_revoked_certificate_by_serial_number(leaf.serial_number) is not None:
+        raise CertificateError("cert_revoked", f"the certificate of SPC {validated.spc} is revoked")
+
+
 def check_key_matches(key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
     mine = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -342,7 +378,9 @@ class TestCertificateAuthority:
     crl_url: str = "https://sti-ca.clearline.test/intermediate.crl"
 
     @classmethod
-    def create(cls, now: datetime, *, years: int = 10) -> TestCertificateAuthority:
+    def create(
+        cls, now: datetime, *, years: int = 10, crl_url: str | None = None
+    ) -> TestCertificateAuthority:
         root_key, intermediate_key = _new_key(), _new_key()
         root_name = _name("Clearline Test STI Root")
         root = (
@@ -377,7 +415,24 @@ class TestCertificateAuthority:
             .add_extension(_policies(), critical=False)
             .sign(root_key, hashes.SHA256())
         )
-        return cls(root_key=root_key, root=root, intermediate_key=intermediate_key, intermediate=intermediate)
+        ca = cls(root_key=root_key, root=root, intermediate_key=intermediate_key, intermediate=intermediate)
+        if crl_url is not None:
+            ca.crl_url = crl_url
+        return ca
+
+    def crl(self, revoked_serials: Sequence[int], *, now: datetime) -> x509.CertificateRevocationList:
+        """The intermediate's CRL (published at `crl_url`) listing `revoked_serials`, valid for a week."""
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.intermediate.subject)
+            .last_update(now - timedelta(minutes=5))
+            .next_update(now + timedelta(days=7))
+        )
+        for serial in revoked_serials:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+            )
+        return builder.sign(self.intermediate_key, hashes.SHA256())
 
     def issue(
         self,
@@ -431,6 +486,7 @@ class TestCertificateAuthority:
             "cert": (out / "shaken.pem", _pem(cert)),
             "key": (out / "shaken.key", key_pem(key)),
             "chain": (out / "chain.pem", _pem(cert) + _pem(self.intermediate)),
+            "crl": (out / "intermediate.crl", self.crl([], now=now).public_bytes(serialization.Encoding.DER)),
         }
         for path, content in files.values():
             path.write_bytes(content)

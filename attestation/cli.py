@@ -128,6 +128,9 @@ def sign(
 @click.option("--orig", default=None, help="The call's calling number, compared with the PASSporT.")
 @click.option("--dest", default=None, help="The call's called number, compared with the PASSporT.")
 @click.option("--now", type=int, default=None, help="Verify as of this unix time (default: now).")
+@click.option(
+    "--check-crl", is_flag=True, help="With a fetched x5u, also fetch and check the certificate's CRL."
+)
 def verify(
     identity: str,
     cert_path: Path | None,
@@ -136,6 +139,7 @@ def verify(
     orig: str | None,
     dest: str | None,
     now: int | None,
+    check_crl: bool,
 ) -> None:
     """Exit 0 and print the claims when the header is valid; otherwise exit 1 with the reason."""
     try:
@@ -144,7 +148,7 @@ def verify(
         if cert_path is not None:
             source = PinnedCertificate(load_certificates(cert_path.read_bytes()), anchors)
         elif anchors is not None:
-            source = X5uFetcher(trust_anchors=anchors)
+            source = X5uFetcher(trust_anchors=anchors, check_crl=check_crl)
         else:
             _fail(
                 "give --cert (a local certificate) or --ca (trust anchors to check the fetched x5u against)"

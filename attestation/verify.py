@@ -23,7 +23,14 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from attestation.certificates import CertificateError, ValidatedCertificate, load_certificates, validate_chain
+from attestation.certificates import (
+    CertificateError,
+    ValidatedCertificate,
+    check_not_revoked,
+    crl_urls,
+    load_certificates,
+    validate_chain,
+)
 from attestation.identity_header import IdentityHeaderError, SipResponse, parse_identity_header
 from attestation.passport import (
     ATTESTATION_LEVELS,
@@ -110,7 +117,11 @@ class X5uFetcher:
 
     With `public_only` (for x5u URLs that users submit) hosts resolving to loopback, private or
     link-local addresses are refused, so the verifier cannot be pointed at internal services. The check
-    resolves the name before connecting: it does not stop DNS rebinding."""
+    resolves the name before connecting: it does not stop DNS rebinding.
+
+    With `check_crl` the signing certificate's CRL (from its CRL distribution point, signed by its
+    issuer) is fetched with the chain and cached with it; a revoked certificate is `cert_revoked`, and a
+    CRL that cannot be had or trusted fails closed as `crl_unavailable`."""
 
     def __init__(
         self,
@@ -123,8 +134,10 @@ class X5uFetcher:
         max_entries: int = 10_000,
         tls: ssl.SSLContext | None = None,
         public_only: bool = False,
+        check_crl: bool = False,
     ) -> None:
         self._anchors = list(trust_anchors)
+        self._check_crl = check_crl
         self._public_only = public_only
         self._timeout_s = timeout_s
         self._ttl_s = ttl_s
@@ -174,9 +187,23 @@ class X5uFetcher:
                 raise CertificateError("bad_x5u", f"x5u {x5u!r} is not an https URL")
             pem = self._download(x5u)
             validated = validate_chain(load_certificates(pem), now=now, trust_anchors=self._anchors)
+            if self._check_crl:
+                self._check_revocation(validated, now)
         except CertificateError as exc:
             return _Cached(None, exc, now + self._failure_ttl_s)
         return _Cached(validated, None, now + self._ttl_s)
+
+    def _check_revocation(self, validated: ValidatedCertificate, now: int) -> None:
+        urls = crl_urls(validated.certificate)
+        if not urls:
+            raise CertificateError(
+                "crl_unavailable", "the signing certificate names no CRL distribution point"
+            )
+        try:
+            crl = self._download(urls[0])
+        except CertificateError as exc:
+            raise CertificateError("crl_unavailable", f"the CRL could not be fetched: {exc}") from exc
+        check_not_revoked(validated, crl, now=now)
 
     def _check_public(self, x5u: str) -> None:
         try:

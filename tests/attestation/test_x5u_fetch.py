@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from attestation.certificates import key_pem
+from attestation.certificates import TestCertificateAuthority, key_pem, load_certificates
 from attestation.signer import PassportSigner
 from attestation.verify import X5uFetcher, verify_identity
 from tests.attestation.conftest import DEST, ORIG, ORIGID, Signing
@@ -67,18 +67,18 @@ def _tls_material(directory: Path) -> tuple[Path, Path, Path]:
 class X5uServer:
     base: str
     tls_ca: Path
-    requests: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Extra paths tests publish (chains, CRLs)."""
 
 
 @pytest.fixture(scope="module")
 def x5u_server(signing: Signing, tmp_path_factory: pytest.TempPathFactory) -> Iterator[X5uServer]:
     tls_ca, server_cert, server_key = _tls_material(tmp_path_factory.mktemp("tls"))
     chain = signing.files["chain"].read_bytes()
-    requests: list[str] = []
+    files: dict[str, bytes] = {}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            requests.append(self.path)
             if self.path.startswith("/slow"):
                 time.sleep(1.5)
             if self.path.startswith("/drip"):  # headers at once, then a byte every 0.2 s
@@ -95,8 +95,8 @@ def x5u_server(signing: Signing, tmp_path_factory: pytest.TempPathFactory) -> It
                 self.send_header("Location", "/chain.pem")
                 self.end_headers()
                 return
-            body = {"/big.pem": chain * 200, "/slow.pem": chain}.get(self.path, chain)
-            if self.path == "/missing.pem":
+            body = {**files, "/big.pem": chain * 200, "/slow.pem": chain}.get(self.path, chain)
+            if self.path.startswith("/missing"):
                 self.send_response(404)
                 self.end_headers()
                 return
@@ -120,7 +120,7 @@ def x5u_server(signing: Signing, tmp_path_factory: pytest.TempPathFactory) -> It
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield X5uServer(base=f"https://127.0.0.1:{httpd.server_address[1]}", tls_ca=tls_ca, requests=requests)
+        yield X5uServer(base=f"https://127.0.0.1:{httpd.server_address[1]}", tls_ca=tls_ca, files=files)
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -228,3 +228,54 @@ def test_fetched_chain_must_lead_to_the_verifiers_trust_anchors(
     )
     assert (result.reason, result.response) == ("untrusted_chain", 437)
     fetcher.close()
+
+
+def _published_ca(
+    server: X5uServer, name: str
+) -> tuple[TestCertificateAuthority, ec.EllipticCurvePrivateKey, str]:
+    """A CA whose CRL is at `/crl/<name>.crl` on the test server, and a SHAKEN chain it issued at
+    `/chains/<name>.pem`; returns the CA, the signing key and the x5u."""
+    now = datetime.now(UTC)
+    ca = TestCertificateAuthority.create(now, crl_url=f"{server.base}/crl/{name}.crl")
+    key, cert = ca.issue("7387", not_before=now - timedelta(hours=1), not_after=now + timedelta(days=30))
+    server.files[f"/chains/{name}.pem"] = cert.public_bytes(Encoding.PEM) + ca.intermediate.public_bytes(
+        Encoding.PEM
+    )
+    return ca, key, f"{server.base}/chains/{name}.pem"
+
+
+def _verify_with_crl(
+    server: X5uServer, ca: TestCertificateAuthority, key: ec.EllipticCurvePrivateKey, x5u: str
+):  # type: ignore[no-untyped-def]
+    tls = ssl.create_default_context(cafile=str(server.tls_ca))
+    fetcher = X5uFetcher(trust_anchors=[ca.root], tls=tls, check_crl=True)
+    now = int(time.time())
+    value = PassportSigner(private_key=key, x5u=x5u).identity_header(ORIG, [DEST], "A", ORIGID, now)
+    try:
+        return verify_identity(value, orig=ORIG, dest=DEST, now=now, certificates=fetcher)
+    finally:
+        fetcher.close()
+
+
+def test_certificate_listed_on_its_issuers_crl_is_revoked(x5u_server: X5uServer) -> None:
+    ca, key, x5u = _published_ca(x5u_server, "revoked")
+    now = datetime.now(UTC)
+    x5u_server.files["/crl/revoked.crl"] = ca.crl([], now=now).public_bytes(Encoding.DER)
+    assert _verify_with_crl(x5u_server, ca, key, x5u).ok
+    cert = load_certificates(x5u_server.files["/chains/revoked.pem"])[0]
+    x5u_server.files["/crl/revoked.crl"] = ca.crl([cert.serial_number], now=now).public_bytes(Encoding.PEM)
+    result = _verify_with_crl(x5u_server, ca, key, x5u)
+    assert (result.reason, result.response) == ("cert_revoked", 437)
+
+
+def test_missing_or_foreign_crl_fails_closed(x5u_server: X5uServer) -> None:
+    ca, key, x5u = _published_ca(x5u_server, "nocrl")
+    result = _verify_with_crl(x5u_server, ca, key, x5u.replace("/chains/", "/chains/") if False else x5u)
+    assert (result.reason, result.response) == (
+        "crl_unavailable",
+        437,
+    )  # /crl/nocrl.crl serves a chain, not a CRL
+    stranger = TestCertificateAuthority.create(datetime.now(UTC))
+    x5u_server.files["/crl/nocrl.crl"] = stranger.crl([], now=datetime.now(UTC)).public_bytes(Encoding.DER)
+    result = _verify_with_crl(x5u_server, ca, key, x5u)
+    assert (result.reason, result.response) == ("crl_unavailable", 437)
