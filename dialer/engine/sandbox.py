@@ -147,6 +147,7 @@ class Sandbox:
     def close(self, *, drain_s: float = 10.0) -> None:
         try:
             if self.started:
+                self.started = False
                 self.engine.stop(drain_s=drain_s)
         finally:
             self._stop_children()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
-import redis
 
 from core.runtime import Runtime
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
@@ -35,30 +37,36 @@ def test_claim_prefers_an_agent_on_the_worker_that_holds_the_call(runtime: Runti
     assert status is not None and status.state is AgentState.INCALL and status.attempt_id == "a1"
 
 
-def _claim_many(redis_url: str, campaign: str, n: int, out: multiprocessing.Queue) -> None:
-    board = AgentBoard(redis.Redis.from_url(redis_url))
-    got = []
-    for i in range(n):
-        claimed = board.claim(
-            campaign, attempt_id=f"{multiprocessing.current_process().pid}-{i}", prefer_worker=""
-        )
-        if claimed is not None:
-            got.append(claimed.agent_id)
-    out.put(got)
+CLAIMER = """
+import json, sys
+import redis
+from dialer.engine.agents import AgentBoard
+board = AgentBoard(redis.Redis.from_url(sys.argv[1]))
+sys.stdin.readline()  # start together
+got = [board.claim(sys.argv[2], attempt_id=f"{sys.argv[3]}-{i}", prefer_worker="") for i in range(30)]
+print(json.dumps([c.agent_id for c in got if c is not None]))
+"""
 
 
-def test_no_agent_is_claimed_twice_by_racing_processes(runtime: Runtime) -> None:
+def test_no_agent_is_claimed_twice_by_racing_processes(runtime: Runtime, repo_root: Path) -> None:
     board = AgentBoard(runtime.redis)
     campaign = str(uuid.uuid4())
     agents = {_login(board, campaign, f"w{i % 3}") for i in range(40)}
-    ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_claim_many, args=(runtime.redis_url, campaign, 30, out)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    claimed = [a for _ in procs for a in out.get(timeout=60)]
-    for p in procs:
-        p.join(timeout=30)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, runtime.redis_url, campaign, str(n)],
+            cwd=repo_root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    claimed = [agent for proc in procs for agent in json.loads(proc.communicate(timeout=60)[0])]
     assert len(claimed) == len(set(claimed)) == 40
     assert set(claimed) == agents
 

@@ -165,7 +165,7 @@ def test_a_line_worker_killed_mid_call_is_replaced_and_no_lead_is_lost_or_dialed
         },
     )
     box = sandbox(
-        behaviour=CarrierBehaviour(ring_s=(0.2, 0.4), talk_s=(6.0, 8.0)),
+        behaviour=CarrierBehaviour(ring_s=(0.2, 0.4), talk_s=(4.0, 5.0)),
         engine=engine_config(campaign.id, min_workers=2),
     )
     box.start()
@@ -201,7 +201,7 @@ def test_a_line_worker_killed_mid_call_is_replaced_and_no_lead_is_lost_or_dialed
         30,
         "the agent's leg to be re-nailed",
     )
-    box.close(drain_s=10.0)
+    box.close(drain_s=6.0)
 
     rows = attempts_of(runtime, campaign.id)
     assert all(r.outcome != "in_progress" for r in rows)
