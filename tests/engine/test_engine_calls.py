@@ -275,3 +275,46 @@ def test_an_answered_call_with_no_free_agent_gets_safe_harbor_and_the_opt_out_ke
     assert [(e.e164, e.source) for e in entries] == [(abandoned.e164, "opt_out_key")]
     live = client.get(f"/api/dialer/campaigns/{campaign.id}/live", headers=tenant.headers("manager")).json()
     assert live["engine_running"] and live["abandoned"] == 1 and live["answered"] == 2
+
+
+def test_an_answered_call_reaches_a_free_agent_whose_leg_lives_in_another_worker(
+    runtime: Runtime, client: TestClient, sandbox: MakeSandbox, certificates: TestCertificates
+) -> None:
+    tenant = make_tenant(runtime)
+    provision_identity(runtime, tenant.id, certificates)
+    agent = tenant.users["agent"]
+    numbers = ["+12025554011", "+12025554051", "+12025554061"]
+    campaign = make_campaign(
+        runtime,
+        tenant.id,
+        agent_ids=[agent.id],
+        numbers=numbers,
+        settings={
+            "trunk_profile": PROFILE_NAME,
+            "pacing_policy": "ratio",
+            "pacing_settings": {"lines_per_agent": 1.0},
+        },
+    )
+    # One leg per worker: the agent's worker has no room for lead calls, so every bridge crosses workers.
+    box = sandbox(
+        behaviour=CarrierBehaviour(ring_s=(0.2, 0.3), talk_s=(1.5, 2.0)),
+        engine=engine_config(campaign.id, min_workers=2, max_workers=3, calls_per_worker=1),
+    )
+    box.start()
+    login(client, tenant, "agent", box.agent_uri(agent.id), campaign.id)
+    wait_for(
+        lambda: len([r for r in attempts_of(runtime, campaign.id) if r.outcome != "in_progress"]) == 3,
+        45,
+        "three calls",
+    )
+    box.engine.recorder.flush()
+    status = box.engine.board.status(str(agent.id))
+    assert status is not None and status.worker
+    rows = attempts_of(runtime, campaign.id)
+    assert [r.outcome for r in rows] == ["human"] * 3
+    for row in rows:
+        assert row.agent_connected_at is not None and row.answered_at is not None
+        assert (row.agent_connected_at - row.answered_at).total_seconds() <= 2.0
+    assert (
+        box.phone_stats()["loud_packets_heard"].get(str(agent.id), 0) > 0
+    )  # the leads' audio reached the agent
