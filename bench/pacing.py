@@ -77,8 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     # Longest first, so the two workers finish together.
     jobs.sort(key=lambda j: -j[1] / j[2] / j[3] * (3 if j[0] in ("predictive", "oracle") else 1))
     started = time.monotonic()
+    results = []
     with multiprocessing.Pool(args.workers) as pool:
-        results = pool.map(run_one, jobs, chunksize=1)
+        for done, result in enumerate(pool.imap_unordered(run_one, jobs), start=1):
+            results.append(result)
+            if done % 50 == 0 or done == len(jobs):
+                print(
+                    f"  {done}/{len(jobs)} shifts, {time.monotonic() - started:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     elapsed = time.monotonic() - started
     OUT.mkdir(exist_ok=True)
     (OUT / "pacing.json").write_text(json.dumps(results, indent=1))

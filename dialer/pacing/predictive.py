@@ -74,8 +74,8 @@ class PredictivePolicy(PacingPolicy):
         max_cps: float | None = None,
     ) -> None:
         super().__init__(max_lines=max_lines, max_cps=max_cps)
-        if not 0 < abandon_target < LEGAL_LIMIT:
-            raise ValueError(f"abandon_target must be between 0 and {LEGAL_LIMIT}, got {abandon_target}")
+        if not 0 < abandon_target <= LEGAL_LIMIT:
+            raise ValueError(f"abandon_target must be in (0, {LEGAL_LIMIT}], got {abandon_target}")
         if ring_timeout_s < 15:
             raise ValueError(f"ring_timeout_s must be at least 15 s (the law), got {ring_timeout_s}")
         self.abandon_target = abandon_target
