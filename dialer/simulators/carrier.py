@@ -1,7 +1,8 @@
 """The carrier simulator: a SIP trunk on loopback that rings, answers, hangs up and checks STIR/SHAKEN.
 
 Each INVITE gets a behaviour drawn from the configured probabilities (human / machine / no answer /
-busy), or the one its `X-Sim-Behaviour` header asks for (tests). It rings for a random ring time, then
+busy), or the one its `X-Sim-Behaviour` header asks for (tests; `X-Sim-Talk-S` and `X-Sim-Opt-Out: 1|0`
+likewise fix the talk time and whether the callee presses the opt-out key). It rings for a random ring time, then
 answers with `X-Sim-Answered-By: human|machine` — this header stands in for the carrier's answering-
 machine detection (the `loopback-sim` profile reads it) — talks for a random talk time and sends BYE.
 A no-answer call rings until the caller CANCELs. A human may press the opt-out key (RFC 2833) some seconds
@@ -35,6 +36,8 @@ from dialer.simulators.sip_uas import Dialog, SipUas, uri_user
 
 BEHAVIOURS = ("human", "machine", "no_answer", "busy")
 BEHAVIOUR_HEADER = "x-sim-behaviour"
+TALK_HEADER = "x-sim-talk-s"
+OPT_OUT_HEADER = "x-sim-opt-out"
 ANSWERED_BY_HEADER = "X-Sim-Answered-By"
 MAX_CALL_RECORDS = 2000
 
@@ -156,8 +159,13 @@ class Carrier:
         if not ua.answer(dialog, {ANSWERED_BY_HEADER: answered_by}):
             return
         talk = self.behaviour.machine_talk_s if behaviour == "machine" else self.behaviour.talk_s
-        ua.schedule(self.rng.uniform(*talk), lambda: ua.bye(dialog))
-        if behaviour == "human" and self.rng.random() < self.behaviour.opt_out:
+        talk_s = _float_header(dialog, TALK_HEADER) or self.rng.uniform(*talk)
+        ua.schedule(talk_s, lambda: ua.bye(dialog))
+        requested_opt_out = dialog.invite.header(OPT_OUT_HEADER).strip()
+        opts_out = (
+            requested_opt_out == "1" if requested_opt_out else self.rng.random() < self.behaviour.opt_out
+        )
+        if behaviour == "human" and opts_out:
             ua.schedule(self.behaviour.opt_out_after_s, lambda: self._press_opt_out(ua, dialog))
 
     def _press_opt_out(self, ua: SipUas, dialog: Dialog) -> None:
@@ -215,6 +223,13 @@ class Carrier:
             return
         self.dirty = False
         write_json_atomic(self.stats_path, vars(self.stats))
+
+
+def _float_header(dialog: Dialog, name: str) -> float | None:
+    try:
+        return float(dialog.invite.header(name))
+    except ValueError:
+        return None
 
 
 def _offered_payload_types(sdp: str) -> list[int]:

@@ -166,6 +166,12 @@ class Simulators:
         wait_listening(process, stats)
         return port, stats
 
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(5)
+
     def phones(self) -> tuple[int, Path]:
         port = free_udp_port()
         stats = self.directory / f"phones-{port}.json"
@@ -179,10 +185,7 @@ class Simulators:
 def simulators(tmp_path: Path) -> Iterator[Simulators]:
     sims = Simulators(directory=tmp_path, processes=[])
     yield sims
-    for process in sims.processes:
-        process.terminate()
-    for process in sims.processes:
-        process.wait(5)
+    sims.stop()
 
 
 def wait_for_stats(

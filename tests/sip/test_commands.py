@@ -3,11 +3,14 @@ duplicate attempt, bridge to an agent that has no leg."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from core.runtime import Runtime
 from dialer.simulators.carrier import CarrierBehaviour
 from dialer.sip import protocol as p
 from dialer.sip.client import LineWorkerPool
@@ -16,32 +19,52 @@ from tests.sip.conftest import CALLER, Simulators, collect, ended, first, wait_f
 pytestmark = pytest.mark.sip
 
 
-def lead(attempt_id: str, trunk: str, behaviour: str) -> p.DialLead:
+def lead(attempt_id: str, trunk: str, behaviour: str, to: str = "+14155550001") -> p.DialLead:
     return p.DialLead(
         attempt_id=attempt_id,
-        to="+14155550001",
+        to=to,
         from_number=CALLER,
         trunk=trunk,
         extra_headers={"X-Sim-Behaviour": behaviour},
     )
 
 
-@pytest.fixture
-def worker_and_trunk(
-    simulators: Simulators, make_pool: Callable[[], LineWorkerPool], tmp_path: Path
-) -> tuple[LineWorkerPool, str, str]:
-    pool = make_pool()
-    carrier_port, _ = simulators.carrier(CarrierBehaviour(ring_s=(0.1, 0.1), talk_s=(1.5, 1.5)))
-    trunk = write_profile(tmp_path, "sim", carrier_port)
-    worker = pool.start_worker(profiles_dir=tmp_path)
-    pool.wait_ready([worker])
-    return pool, worker, trunk
+@dataclass
+class Shared:
+    """One worker and one carrier for the whole module (each test uses its own attempt ids)."""
+
+    pool: LineWorkerPool
+    worker: str
+    trunk: str
+    alaw_trunk: str
+    carrier_stats: Path
+
+
+@pytest.fixture(scope="module")
+def shared(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    directory = tmp_path_factory.mktemp("commands")
+    simulators = Simulators(directory=directory, processes=[])
+    pool = LineWorkerPool(runtime.redis_url, pool=f"test-{uuid.uuid4().hex[:8]}", log_dir=directory)
+    try:
+        carrier_port, carrier_stats = simulators.carrier(
+            CarrierBehaviour(ring_s=(0.1, 0.1), talk_s=(1.5, 1.5))
+        )
+        trunk = write_profile(directory, "sim", carrier_port)
+        alaw = write_profile(
+            directory, "alaw", carrier_port, extra='[media]\ncodecs = ["PCMA", "telephone-event"]\n'
+        )
+        worker = pool.start_worker(profiles_dir=directory)
+        pool.wait_ready([worker])
+        yield Shared(pool=pool, worker=worker, trunk=trunk, alaw_trunk=alaw, carrier_stats=carrier_stats)
+    finally:
+        pool.close()
+        simulators.stop()
 
 
 def test_engine_hangup_while_ringing_ends_as_cancelled_not_no_answer(
-    worker_and_trunk: tuple[LineWorkerPool, str, str],
+    shared: Shared,
 ) -> None:
-    pool, worker, trunk = worker_and_trunk
+    pool, worker, trunk = shared.pool, shared.worker, shared.trunk
     pool.send(worker, lead("changed-mind", trunk, "no_answer"))
 
     def hang_up_on_ring(event: p.Event) -> None:
@@ -54,9 +77,9 @@ def test_engine_hangup_while_ringing_ends_as_cancelled_not_no_answer(
 
 
 def test_unknown_trunk_and_duplicate_attempt_are_rejected_with_the_reason(
-    worker_and_trunk: tuple[LineWorkerPool, str, str],
+    shared: Shared,
 ) -> None:
-    pool, worker, trunk = worker_and_trunk
+    pool, worker, trunk = shared.pool, shared.worker, shared.trunk
     pool.send(worker, lead("no-such-trunk", "atlantis", "busy"))
     pool.send(worker, lead("twice", trunk, "no_answer"))
     pool.send(worker, lead("twice", trunk, "no_answer"))
@@ -70,9 +93,9 @@ def test_unknown_trunk_and_duplicate_attempt_are_rejected_with_the_reason(
 
 
 def test_bridge_to_an_agent_without_a_leg_fails_and_the_call_carries_on(
-    worker_and_trunk: tuple[LineWorkerPool, str, str],
+    shared: Shared,
 ) -> None:
-    pool, worker, trunk = worker_and_trunk
+    pool, worker, trunk = shared.pool, shared.worker, shared.trunk
     pool.send(worker, lead("lonely", trunk, "human"))
 
     def bridge_to_ghost(event: p.Event) -> None:
@@ -87,20 +110,14 @@ def test_bridge_to_an_agent_without_a_leg_fails_and_the_call_carries_on(
     assert end.at - failed.at > 1.0  # the callee hung up after talking, not the worker after the failure
 
 
-def test_calls_offer_only_the_codecs_of_their_trunk_profile(
-    simulators: Simulators, make_pool: Callable[[], LineWorkerPool], tmp_path: Path
-) -> None:
-    pool = make_pool()
-    carrier_port, carrier_stats = simulators.carrier(CarrierBehaviour())
-    alaw = write_profile(
-        tmp_path, "alaw", carrier_port, extra='[media]\ncodecs = ["PCMA", "telephone-event"]\n'
-    )
-    both = write_profile(tmp_path, "both", carrier_port)
-    worker = pool.start_worker(profiles_dir=tmp_path)
-    pool.wait_ready([worker])
-    pool.send(worker, lead("alaw-only", alaw, "busy"))
-    pool.send(worker, lead("default", both, "busy"))
+def test_calls_offer_only_the_codecs_of_their_trunk_profile(shared: Shared) -> None:
+    pool, worker = shared.pool, shared.worker
+    pool.send(worker, lead("alaw-only", shared.alaw_trunk, "busy", to="+14155550081"))
+    pool.send(worker, lead("default", shared.trunk, "busy", to="+14155550082"))
     collect(pool, lambda evs: ended(evs, {"alaw-only", "default"}), 10)
-    stats = wait_for_stats(carrier_stats, lambda s: s["invites"] == 2)
-    offers = sorted(call["offered_payload_types"][:-1] for call in stats["calls"].values())
-    assert offers == [[0, 8], [8]]  # PCMU 0, PCMA 8 (the last payload type is telephone-event)
+    stats = wait_for_stats(
+        shared.carrier_stats, lambda s: {"+14155550081", "+14155550082"} <= set(s["calls_by_number"])
+    )
+    offers = {call["number"]: call["offered_payload_types"][:-1] for call in stats["calls"].values()}
+    # PCMU is payload type 0, PCMA 8 (the last one offered is telephone-event)
+    assert (offers["+14155550081"], offers["+14155550082"]) == ([8], [0, 8])
