@@ -68,3 +68,9 @@ def test_bad_claims_are_refused_naming_the_field(field: str, kwargs: dict[str, o
     base: dict[str, object] = {"orig": ORIG, "dest": [DEST], "attest": "A", "origid": ORIGID, "iat": 1}
     with pytest.raises(PassportError, match=field):
         Claims.of(**{**base, **kwargs})  # type: ignore[arg-type]
+
+
+def test_origid_is_written_in_canonical_lowercase_form() -> None:
+    for written in (ORIGID.upper(), "{" + ORIGID + "}", ORIGID.replace("-", "")):
+        claims = Claims.of(orig=ORIG, dest=[DEST], attest="A", origid=written, iat=1)
+        assert claims.origid == ORIGID
