@@ -450,7 +450,13 @@ class Engine:
         if not leases:
             return
         at = self.config.compliance_clock(run.id, now_dt) if self.config.compliance_clock else now_dt
-        verdicts = run.compliance.check(leases, at)
+        try:
+            verdicts = run.compliance.check(leases, at)
+        except Exception:
+            release_leads(
+                self.db, [lead.lead_id for lead in leases], holder=self.holder
+            )  # fail closed: no call
+            raise
         ready_by_worker = Counter(
             a.worker for a in self.board.campaign_agents(str(run.id)) if a.state is AgentState.READY
         )
@@ -468,7 +474,12 @@ class Engine:
                 with self.lock:
                     run.stats.blocked += 1
                 continue
-            if self._stop.is_set() or not self._place(run, lead, ready_by_worker):
+            try:
+                placed = not self._stop.is_set() and self._place(run, lead, ready_by_worker)
+            except Exception:
+                log.exception("placing a call to lead %s of campaign %s failed", lead.lead_id, run.id)
+                placed = False
+            if not placed:
                 unused.append(lead.lead_id)
         if unused:
             release_leads(self.db, unused, holder=self.holder)
