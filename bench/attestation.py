@@ -18,6 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+# Run as a script, this file's directory comes first on sys.path and this module would shadow the
+# `attestation` package: put the repository root first.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from attestation.certificates import TestCertificateAuthority
