@@ -3,7 +3,8 @@
 The law counts abandoned calls against calls answered by a person, per campaign, over 30 days. The
 dialer seeds a budget from the rolling report (`dialer.abandon_report`) when a campaign starts, then
 adds each answer and each drop as they happen; the predictive policy steers by how far the rolling rate
-is from its target. Counts are kept per hour bucket, so memory stays small however long it runs.
+is from its target (the predictive policy adds live answers and drops itself, from the events it
+observes: the caller only seeds the history). Counts are kept per hour bucket, so memory stays small however long it runs.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ campaign's rolling 30-day budget slack (a good history buys a little room, an ov
 It is cautious while the estimates warm up and falls back to progressive dialing if the rolling rate
 gets within 0.1 point of the legal limit. A fast answer-rate detector dials less at once when answers
 surge.
+
+The policy keeps its `AbandonBudget` up to date itself from `CallAnsweredHuman` and `CallAbandoned`:
+callers seed the budget with the campaign's history (`dialer.abandon_report.seed_budget`) and must not
+add live answers or drops to it again.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from dialer.pacing.events import (
     CallAnsweredMachine,
     CallBusy,
     CallConnected,
+    CallEnded,
+    CallFailed,
     CallId,
     CallNoAnswer,
     PacingEvent,
@@ -120,7 +126,8 @@ class PredictivePolicy(PacingPolicy):
             self.outcomes.add(now - previous.since, True)
             self.fast_answer_rate.add(True)
             self.budget.add(now, human_answered=1)
-        elif isinstance(event, CallAnsweredMachine | CallNoAnswer | CallBusy):
+        elif isinstance(event, CallAnsweredMachine | CallNoAnswer | CallBusy | CallFailed | CallEnded):
+            # Any end of a call no person answered (whatever the engine calls it) is a non-human outcome.
             if previous.state == DIALING:
                 self.outcomes.add(now - previous.since, False)
                 self.fast_answer_rate.add(False)

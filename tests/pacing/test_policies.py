@@ -189,3 +189,19 @@ def test_predictive_falls_back_to_progressive_near_the_legal_limit() -> None:
     for agent in range(5):
         generous.observe(AgentReady(agent), 0.0)
     assert generous.calls_to_place(0.0) > 5
+
+
+def test_predictive_keeps_its_budget_and_estimates_from_events() -> None:
+    budget = AbandonBudget()
+    budget.add(-3_600.0, human_answered=100, dropped=1)  # seeded history
+    policy = make_policy("predictive", budget=budget)
+    policy.observe(AgentReady(0), 0.0)
+    for call, ending in enumerate((CallAbandoned, CallEnded, CallNoAnswer)):
+        policy.observe(CallPlaced(call), 0.0)
+        if ending is CallAbandoned:
+            policy.observe(CallAnsweredHuman(call), 7.0)
+        policy.observe(ending(call), 9.0)
+    # One answer and one drop added to the history, once each.
+    assert (budget.human_answered(10.0), budget.dropped(10.0)) == (101, 2)
+    # The person-answered call and the two calls that ended unanswered (however named) were learned.
+    assert policy.outcomes.observed == 3  # type: ignore[attr-defined]
