@@ -26,6 +26,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from core.embedded import ensure_redis, stop_redis
 from dialer.media import DEFAULT_SAFE_HARBOR_WAV
 from dialer.sip import protocol as p
@@ -34,6 +36,11 @@ from dialer.sip.client import LineWorkerPool
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER_SCENARIO = ROOT / "tests" / "sip" / "scenarios" / "uas_answer.xml"
 TARGETS = {"concurrent_legs": 300, "calls_per_s": 30.0, "answer_to_agent_p99_ms": 250.0, "unrouted": 0}
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def free_port() -> int:
@@ -252,8 +259,23 @@ def run_phase(
             agents_by_worker=agents_by_worker,
         )
         time.sleep(0.5)
+        processes = [psutil.Process(info.ready.pid) for info in pool.workers().values() if info.ready]
+        processes += [psutil.Process(carrier.pid), psutil.Process(phones.pid)]
+        cpu_before = [_cpu(proc) for proc in processes]
+        started = time.monotonic()
         phase.run()
-        return phase.report(label)
+        elapsed = time.monotonic() - started
+        cpu = [_cpu(proc) - before for proc, before in zip(processes, cpu_before, strict=True)]
+        figures = phase.report(label)
+        workers_cpu = sum(cpu[:-2]) / elapsed
+        figures["worker_cpu_cores"] = workers_cpu
+        print(
+            f"  CPU, all line workers        {workers_cpu:.2f} cores; sipp carrier+phones {sum(cpu[-2:]) / elapsed:.2f} cores"
+        )
+        if figures["concurrent_legs_mean"]:
+            per_leg = workers_cpu * 1000 / figures["concurrent_legs_mean"]
+            print(f"  CPU per concurrent leg       {per_leg:.2f} ms per second (line workers)")
+        return figures
     finally:
         pool.close()
         for process in (carrier, phones):
