@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from core.runtime import Runtime
 from dialer.simulators.carrier import CarrierBehaviour
 from dialer.sip import protocol as p
 from dialer.sip.client import LineWorkerPool
@@ -91,3 +95,24 @@ def test_worker_killed_mid_call_is_reported_dead_with_its_attempts_and_agents(
     assert died.agent_ids == ["agent-on-doomed"]
     assert pool.worker_of_attempt("talking") is None and pool.worker_of_attempt("elsewhere") == survivor
     assert doomed not in pool.workers()
+
+
+def test_worker_started_elsewhere_joins_the_pool_and_is_declared_dead_when_its_heartbeat_stops(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # A worker on "another machine": started by hand, known to the pool only through Redis.
+    pool = LineWorkerPool(runtime.redis_url, pool=f"test-{uuid.uuid4().hex[:8]}", heartbeat_timeout_s=1.5)
+    argv = [sys.executable, "-m", "dialer.sip.line_worker", "--redis-url", runtime.redis_url]
+    argv += ["--pool", pool.pool, "--worker-id", "remote-1"]
+    remote = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        pool.wait_ready(["remote-1"])
+        assert pool.workers()["remote-1"].sip_uri.startswith("sip:remote-1@127.0.0.1:")
+        remote.send_signal(signal.SIGSTOP)  # alive but silent, as behind a dead network link
+        events = collect(pool, lambda evs: any(isinstance(e, p.WorkerDied) for e in evs), 6)
+        died = next(e for e in events if isinstance(e, p.WorkerDied))
+        assert died.worker_id == "remote-1" and died.exit_code is None
+    finally:
+        remote.kill()
+        remote.wait()
+        pool.close()
