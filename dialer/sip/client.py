@@ -122,9 +122,9 @@ class LineWorkerPool:
         out: IO[bytes] | int = subprocess.DEVNULL
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            log = open(self.log_dir / f"{worker_id}.log", "ab")  # noqa: SIM115 - kept open for the child
-            self._logs.append(log)
-            out = log
+            log_file = open(self.log_dir / f"{worker_id}.log", "ab")  # noqa: SIM115 - kept open for the child
+            self._logs.append(log_file)
+            out = log_file
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
         with self._lock:
             self._workers[worker_id] = WorkerInfo(worker_id=worker_id, process=process, last_seen=time.time())
@@ -269,11 +269,18 @@ class LineWorkerPool:
         died: list[p.Event] = []
         for worker_id, info in list(self._workers.items()):
             exit_code: int | None = None
+            silent = now - info.last_seen >= self.heartbeat_timeout_s
             if info.process is not None:
                 exit_code = info.process.poll()
-                if exit_code is None:
+                if exit_code is None and not (silent and info.ready):
                     continue
-            elif now - info.last_seen < self.heartbeat_timeout_s:
+                if exit_code is None:  # running but hung: kill it so that it can be replaced
+                    log.error(
+                        "line worker %s sent nothing for %.1f s: killing it", worker_id, now - info.last_seen
+                    )
+                    info.process.kill()
+                    exit_code = info.process.wait()
+            elif not silent:
                 continue
             died.append(
                 p.WorkerDied(

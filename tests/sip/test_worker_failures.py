@@ -116,3 +116,19 @@ def test_worker_started_elsewhere_joins_the_pool_and_is_declared_dead_when_its_h
         remote.kill()
         remote.wait()
         pool.close()
+
+
+def test_hung_local_worker_is_killed_and_reported_dead(runtime: Runtime) -> None:
+    pool = LineWorkerPool(runtime.redis_url, pool=f"test-{uuid.uuid4().hex[:8]}", heartbeat_timeout_s=1.5)
+    try:
+        worker = pool.start_worker()
+        pool.wait_ready([worker])
+        process = pool.workers()[worker].process
+        assert process is not None
+        process.send_signal(signal.SIGSTOP)
+        events = collect(pool, lambda evs: any(isinstance(e, p.WorkerDied) for e in evs), 6)
+        died = next(e for e in events if isinstance(e, p.WorkerDied))
+        assert died.worker_id == worker and died.exit_code == -signal.SIGKILL
+        assert process.poll() is not None
+    finally:
+        pool.close()
