@@ -13,7 +13,7 @@ from campaigns.models import Campaign, CampaignStatus, Lead, LeadList
 from campaigns.service import create_campaign
 from core.db import Scope
 from core.runtime import Runtime
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant
 
 
 @dataclass
@@ -68,12 +68,27 @@ def numbers(n: int, start: int = 0) -> list[str]:
     return [f"+1202{5550000 + start + i:07d}" for i in range(n)]
 
 
-@pytest.fixture
-def world(runtime: Runtime, tenant: Tenant) -> CampaignWorld:
+def make_world(runtime: Runtime, tenant: Tenant) -> CampaignWorld:
+    """A new active campaign (with a fixed caller ID) in the tenant's organization."""
     with runtime.db.session(Scope(tenant.id)) as s:
         campaign = create_campaign(
-            s, org_id=tenant.id, name="Spring renewals", settings={"caller_id": "+12025550199"}
+            s,
+            org_id=tenant.id,
+            name=f"Spring renewals {uuid.uuid4().hex[:8]}",
+            settings={"caller_id": "+12025550199"},
         )
         campaign.status = CampaignStatus.ACTIVE.value
         campaign_id = campaign.id
     return CampaignWorld(runtime=runtime, tenant=tenant, campaign_id=campaign_id)
+
+
+@pytest.fixture(scope="module")
+def shared_tenant(runtime: Runtime) -> Tenant:
+    """One organization for a whole module whose tests each work in their own campaign (creating an
+    organization with its users costs seconds of password hashing)."""
+    return make_tenant(runtime)
+
+
+@pytest.fixture
+def world(runtime: Runtime, shared_tenant: Tenant) -> CampaignWorld:
+    return make_world(runtime, shared_tenant)

@@ -16,9 +16,16 @@ from campaigns.models import Lead, LeadList
 from campaigns.service import create_campaign
 from core.errors import ConflictError, ValidationError
 from core.runtime import Runtime
-from tests.campaigns.conftest import CampaignWorld
+from tests.campaigns.conftest import CampaignWorld, make_world
+from tests.conftest import Tenant
 
 AT = datetime(2026, 6, 1, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def world(runtime: Runtime, tenant: Tenant) -> CampaignWorld:
+    """A fresh organization per test: imports de-duplicate and scrub against organization-wide data."""
+    return make_world(runtime, tenant)
 
 
 def run_import(
