@@ -113,26 +113,31 @@ def other_tenant(runtime: Runtime) -> Tenant:
 
 
 @pytest.fixture(scope="session")
-def platform_admin(runtime: Runtime) -> tuple[User, dict[str, str]]:
+def platform_admin_user(runtime: Runtime) -> User:
     from core.accounts import create_user
 
     with runtime.db.session(ALL_ORGS) as s:
-        user = create_user(
+        return create_user(
             s,
             email=f"root.{uuid.uuid4().hex[:8]}@platform.example",
             password=PASSWORD,
             role=Role.PLATFORM_ADMIN,
             org_id=None,
         )
+
+
+@pytest.fixture
+def platform_admin(runtime: Runtime, platform_admin_user: User) -> tuple[User, dict[str, str]]:
+    """The platform admin and fresh auth headers (tokens are short-lived; sessions of tests are not)."""
     token = issue_token(
         runtime.settings.secret_key,
-        user_id=user.id,
+        user_id=platform_admin_user.id,
         org_id=None,
         role="platform_admin",
         kind="access",
         ttl_s=600,
     )
-    return user, {"Authorization": f"Bearer {token}"}
+    return platform_admin_user, {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="session")
