@@ -12,6 +12,7 @@ import hashlib
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -159,7 +160,8 @@ def _import_full(
         list_id = _list_row(s, kind, scope, owner_org_id).id
         seq = _next_seq(s, list_id)
     directory = data_dir() / "lists" / str(list_id) / f"v{seq}-{uuid.uuid4().hex[:8]}"
-    digest = _sha256(path)
+    hashing = ThreadPoolExecutor(max_workers=1)
+    digest_future = hashing.submit(_sha256, path)  # hashlib releases the GIL: overlaps with parsing
     try:
         if kind == "reassigned":
             numbers, days = parse_dated_file(path)
@@ -172,6 +174,7 @@ def _import_full(
                     90.0 * chunk.bytes_read / max(chunk.total_bytes, 1), {"bytes_read": chunk.bytes_read}
                 )
             count = builder.finish()
+        digest = digest_future.result()
         with db.session(ALL_ORGS) as s:
             row = _list_row(s, kind, scope, owner_org_id)
             if _next_seq(s, list_id) != seq:
@@ -196,6 +199,8 @@ def _import_full(
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
+    finally:
+        hashing.shutdown(wait=True)
     _remove_other_versions(directory)
     return ImportResult(kind, scope, list_id, version_id, seq, count, count, 0)
 

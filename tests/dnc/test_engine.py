@@ -17,7 +17,7 @@ from dnc.engine import ComplianceEngine
 from dnc.internal import add_area_code_block, add_internal_dnc
 from dnc.lists import import_numbers
 from dnc.verdicts import CampaignRules, Consent, LeadContext
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant
 
 # Wednesday 2026-11-18, 15:00 UTC = 10:00 in New York (EST), 07:00 in Los Angeles.
 AT = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
@@ -25,9 +25,19 @@ DC = "+12025550143"  # Washington DC, America/New_York
 DC_OTHER = "+12025550199"
 
 
+@pytest.fixture(scope="module")
+def org(runtime: Runtime) -> Tenant:
+    """A tenant with a fresh national registry copy of its own (obtained two days before AT), shared by
+    the tests that only read; tests that change lists or rules use `own_org`."""
+    return with_registry(runtime, make_tenant(runtime))
+
+
 @pytest.fixture
-def org(runtime: Runtime, tenant: Tenant) -> Tenant:
-    """A tenant with a fresh national registry copy of its own (obtained two days before AT)."""
+def own_org(runtime: Runtime, tenant: Tenant) -> Tenant:
+    return with_registry(runtime, tenant)
+
+
+def with_registry(runtime: Runtime, tenant: Tenant) -> Tenant:
     import_numbers(
         runtime.db,
         kind="national",
@@ -73,9 +83,9 @@ def test_a_registry_copy_older_than_31_days_blocks_dialing(runtime: Runtime, org
 
 
 def test_internal_dnc_added_by_another_process_is_refused_at_the_very_next_check(
-    runtime: Runtime, org: Tenant
+    runtime: Runtime, own_org: Tenant
 ) -> None:
-    engine = ComplianceEngine.load(runtime.db, org.id)
+    engine = ComplianceEngine.load(runtime.db, own_org.id)
     assert engine.check([LeadContext(DC_OTHER)], AT)[0].callable
     script = (
         "import uuid, sys\n"
@@ -85,38 +95,40 @@ def test_internal_dnc_added_by_another_process_is_refused_at_the_very_next_check
         "    add_internal_dnc(s, e164=sys.argv[2], campaign_id=None, source='opt_out_key', reason='pressed 9',"
         " added_by=None)\n"
     )
-    subprocess.run([sys.executable, "-c", script, str(org.id), DC_OTHER], check=True, env=dict(os.environ))
+    subprocess.run(
+        [sys.executable, "-c", script, str(own_org.id), DC_OTHER], check=True, env=dict(os.environ)
+    )
     [verdict] = engine.check([LeadContext(DC_OTHER)], AT)
     assert verdict.reasons == (reasons.INTERNAL_DNC,)
     assert verdict.matches[0].kind == "internal" and verdict.matches[0].scope == "org"
 
 
-def test_campaign_dnc_blocks_only_that_campaign(runtime: Runtime, org: Tenant) -> None:
+def test_campaign_dnc_blocks_only_that_campaign(runtime: Runtime, own_org: Tenant) -> None:
     campaign, other = uuid.uuid4(), uuid.uuid4()
-    with runtime.db.session(Scope(org.id)) as s:
+    with runtime.db.session(Scope(own_org.id)) as s:
         add_internal_dnc(s, e164=DC_OTHER, campaign_id=campaign, source="agent", reason="dnc", added_by=None)
-    [blocked] = check(runtime, org, LeadContext(DC_OTHER), rules=CampaignRules(campaign_id=campaign))
-    [allowed] = check(runtime, org, LeadContext(DC_OTHER), rules=CampaignRules(campaign_id=other))
+    [blocked] = check(runtime, own_org, LeadContext(DC_OTHER), rules=CampaignRules(campaign_id=campaign))
+    [allowed] = check(runtime, own_org, LeadContext(DC_OTHER), rules=CampaignRules(campaign_id=other))
     assert blocked.reasons == (reasons.CAMPAIGN_DNC,)
     assert allowed.callable
 
 
 def test_internal_dnc_of_one_organization_does_not_block_another(
-    runtime: Runtime, org: Tenant, other_tenant: Tenant
+    runtime: Runtime, own_org: Tenant, other_tenant: Tenant
 ) -> None:
     import_numbers(runtime.db, kind="national", numbers=[], owner_org_id=other_tenant.id, obtained_at=AT)
-    with runtime.db.session(Scope(org.id)) as s:
+    with runtime.db.session(Scope(own_org.id)) as s:
         add_internal_dnc(s, e164=DC_OTHER, campaign_id=None, source="agent", reason="dnc", added_by=None)
-    assert not check(runtime, org, LeadContext(DC_OTHER))[0].callable
+    assert not check(runtime, own_org, LeadContext(DC_OTHER))[0].callable
     assert check(runtime, other_tenant, LeadContext(DC_OTHER))[0].callable
 
 
-def test_area_code_blocks_apply_org_wide_and_per_campaign(runtime: Runtime, org: Tenant) -> None:
+def test_area_code_blocks_apply_org_wide_and_per_campaign(runtime: Runtime, own_org: Tenant) -> None:
     campaign = uuid.uuid4()
-    with runtime.db.session(Scope(org.id)) as s:
+    with runtime.db.session(Scope(own_org.id)) as s:
         add_area_code_block(s, area_code="202", campaign_id=campaign, reason="no DC", added_by=None)
-    assert check(runtime, org, LeadContext(DC_OTHER))[0].callable
-    [blocked] = check(runtime, org, LeadContext(DC_OTHER), rules=CampaignRules(campaign_id=campaign))
+    assert check(runtime, own_org, LeadContext(DC_OTHER))[0].callable
+    [blocked] = check(runtime, own_org, LeadContext(DC_OTHER), rules=CampaignRules(campaign_id=campaign))
     assert blocked.reasons == (reasons.AREA_CODE_BLOCKED,)
 
 
@@ -133,16 +145,20 @@ def test_federal_window_boundaries_in_local_time(
     assert verdict.reasons == (() if callable_ else (reasons.OUTSIDE_FEDERAL_WINDOW,))
 
 
-def test_dst_change_moves_the_window_in_utc(runtime: Runtime, org: Tenant) -> None:
+def test_dst_change_moves_the_window_in_utc(runtime: Runtime, own_org: Tenant) -> None:
     # 12:30 UTC is 07:30 EST on Saturday 2026-03-07 but 08:30 EDT on Sunday 2026-03-08 (DST began 02:00).
     before = datetime(2026, 3, 7, 12, 30, tzinfo=UTC)
     import_numbers(
-        runtime.db, kind="national", numbers=[], owner_org_id=org.id, obtained_at=before - timedelta(days=1)
+        runtime.db,
+        kind="national",
+        numbers=[],
+        owner_org_id=own_org.id,
+        obtained_at=before - timedelta(days=1),
     )
-    assert check(runtime, org, LeadContext(DC_OTHER), at=before)[0].reasons == (
+    assert check(runtime, own_org, LeadContext(DC_OTHER), at=before)[0].reasons == (
         reasons.OUTSIDE_FEDERAL_WINDOW,
     )
-    assert check(runtime, org, LeadContext(DC_OTHER), at=before + timedelta(days=1))[0].callable
+    assert check(runtime, own_org, LeadContext(DC_OTHER), at=before + timedelta(days=1))[0].callable
 
 
 def test_multi_zone_area_code_must_be_inside_the_window_in_every_zone(runtime: Runtime, org: Tenant) -> None:
@@ -174,24 +190,24 @@ def test_florida_lead_is_not_dialed_after_8pm_local(runtime: Runtime, org: Tenan
     assert neither.callable
 
 
-def test_alabama_forbids_sundays_and_louisiana_holidays(runtime: Runtime, org: Tenant) -> None:
+def test_alabama_forbids_sundays_and_louisiana_holidays(runtime: Runtime, own_org: Tenant) -> None:
     sunday = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)  # 11:00 CST
-    assert check(runtime, org, LeadContext("+12055550111"), at=sunday)[0].reasons == (
+    assert check(runtime, own_org, LeadContext("+12055550111"), at=sunday)[0].reasons == (
         reasons.STATE_NO_SUNDAY,
     )
-    assert check(runtime, org, LeadContext("+12055550111"), at=sunday + timedelta(days=1))[0].callable
+    assert check(runtime, own_org, LeadContext("+12055550111"), at=sunday + timedelta(days=1))[0].callable
     christmas = datetime(2026, 12, 25, 17, 0, tzinfo=UTC)  # a Friday
     import_numbers(
         runtime.db,
         kind="national",
         numbers=[],
-        owner_org_id=org.id,
+        owner_org_id=own_org.id,
         obtained_at=christmas - timedelta(days=1),
     )
-    assert check(runtime, org, LeadContext("+12255550111"), at=christmas)[0].reasons == (
+    assert check(runtime, own_org, LeadContext("+12255550111"), at=christmas)[0].reasons == (
         reasons.STATE_NO_HOLIDAY,
     )
-    assert check(runtime, org, LeadContext("+12255550111"), at=christmas - timedelta(days=1))[0].callable
+    assert check(runtime, own_org, LeadContext("+12255550111"), at=christmas - timedelta(days=1))[0].callable
 
 
 def test_florida_allows_three_calls_per_24_hours(runtime: Runtime, org: Tenant) -> None:
