@@ -113,6 +113,7 @@ class CampaignRun:
     max_lines_per_agent: float
     policy: pacing.PacingPolicy
     budget: pacing.AbandonBudget
+    budget_fed_by_policy: bool  # a policy given the budget counts answers and drops into it itself
     compliance: DialTimeCompliance
     agent_cursor: str
     active: bool = True
@@ -343,6 +344,7 @@ class Engine:
             max_lines_per_agent=campaign.max_lines_per_agent,
             policy=policy,
             budget=budget,
+            budget_fed_by_policy="budget" in accepted,
             compliance=DialTimeCompliance(self.db, campaign),
             agent_cursor=self.board.last_event_id(str(campaign.id)),
         )
@@ -810,7 +812,7 @@ class Engine:
         elif outcome is Outcome.MACHINE:
             stats.machine += 1
         policy.observe(pacing.CallEnded(call.attempt_id), at)
-        if outcome in (Outcome.HUMAN, Outcome.ABANDONED):
+        if not run.budget_fed_by_policy and outcome in (Outcome.HUMAN, Outcome.ABANDONED):
             run.budget.add(at, human_answered=1, dropped=int(outcome is Outcome.ABANDONED))
 
     def _record_end(
