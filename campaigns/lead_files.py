@@ -8,6 +8,7 @@ numbers are those a spreadsheet shows (the first row is 1), so error reports poi
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -40,19 +41,31 @@ def decode_line(raw: bytes) -> str:
             return raw.decode("latin-1")
 
 
-class _Lines:
-    """Decoded lines of a binary file (BOM dropped), counting physical lines for error messages."""
+_LINE = re.compile(r"[^\n]*\n")
+_BOM = b"\xef\xbb\xbf"
+CHUNK_BYTES = 1 << 20
 
-    def __init__(self, fh: BinaryIO) -> None:
-        self.fh = fh
-        self.line = 0
 
-    def __iter__(self) -> Iterator[str]:
-        for raw in self.fh:
-            self.line += 1
-            if self.line == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            yield strip_controls(decode_line(raw))
+def _line_blocks(fh: BinaryIO) -> Iterator[list[str]]:
+    """The file's lines, decoded, a chunk at a time (the csv reader then walks them without a Python call
+    per line). A chunk that is valid UTF-8 is decoded at once; any other is decoded line by line."""
+    rest = b""
+    first = True
+    while chunk := fh.read(CHUNK_BYTES):
+        if first:
+            chunk, first = chunk.removeprefix(_BOM), False
+        data = rest + chunk
+        cut = data.rfind(b"\n") + 1
+        rest, block = data[cut:], data[:cut]
+        if not block:
+            continue  # no line end yet: a long line continues in the next chunk
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            text = "".join(decode_line(line) for line in block.splitlines(keepends=True))
+        yield _LINE.findall(strip_controls(text))
+    if rest:
+        yield [strip_controls(decode_line(rest)) + "\n"]
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -108,10 +121,11 @@ class LeadFile:
             sample = decode_line(fh.read(SNIFF_BYTES).removeprefix(b"\xef\xbb\xbf"))
             fh.seek(0)
             delimiter = sniff_delimiter(sample)
-            lines = _Lines(fh)
-            reader = csv.reader(lines, delimiter=delimiter, strict=False)
+            reader = csv.reader(
+                itertools.chain.from_iterable(_line_blocks(fh)), delimiter=delimiter, strict=False
+            )
             while True:
-                start = lines.line + 1
+                start = reader.line_num + 1
                 try:
                     row = next(reader)
                 except StopIteration:
@@ -120,7 +134,7 @@ class LeadFile:
                     raise ValidationError(
                         f"line {start}: the file cannot be read as CSV ({exc})", row=start
                     ) from exc
-                if any(cell.strip() for cell in row):
+                if "".join(row).strip():
                     yield start, row
 
     def _xlsx_rows(self) -> Iterator[tuple[int, list[str]]]:
