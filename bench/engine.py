@@ -75,6 +75,9 @@ class Phase:
     answered_at: dict[str, float] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
     bridge_kind: dict[str, str] = field(default_factory=dict)
+    bridge_sent_at: dict[str, float] = field(default_factory=dict)
+    to_engine_ms: list[float] = field(default_factory=list)
+    to_bridged_ms: list[float] = field(default_factory=list)
     latencies_by_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     local_bridges: int = 0
     cross_bridges: int = 0
@@ -148,9 +151,13 @@ class Phase:
                 self.placed_in_window += 1
         elif isinstance(event, p.Answered):
             self.answered_at[event.attempt_id] = event.at
+            self.to_engine_ms.append((time.time() - event.at) * 1000)
             self.route(event)
         elif isinstance(event, p.Bridged):
             answered = self.answered_at.get(event.attempt_id)
+            sent = self.bridge_sent_at.pop(event.attempt_id, None)
+            if sent is not None:
+                self.to_bridged_ms.append((event.at - sent) * 1000)
             if answered is not None:
                 self.latencies_ms.append((event.at - answered) * 1000)
                 self.latencies_by_kind[self.bridge_kind.get(event.attempt_id, "?")].append(
@@ -186,6 +193,7 @@ class Phase:
             agent = self.free_agents[donor].pop()
             self.cross_bridges += 1
             self.bridge_kind[answered.attempt_id] = "cross-worker"
+        self.bridge_sent_at[answered.attempt_id] = time.time()
         self.pool.bridge(answered.attempt_id, agent)
 
     def report(self, label: str) -> dict[str, float]:
@@ -210,6 +218,13 @@ class Phase:
             ordered = sorted(values)
             p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
             print(f"  answer->agent {kind:14s} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  (n={len(ordered)})")
+        for name, values in (
+            ("worker -> engine", self.to_engine_ms),
+            ("Bridge sent -> bridged", self.to_bridged_ms),
+        ):
+            ordered = sorted(values) or [float("nan")]
+            p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+            print(f"    of which {name:22s} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
         print(f"  answered with no agent free  {self.no_agent_free} (safe harbor)")
         print(f"  outcomes                     {dict(self.outcomes)}")
         print(f"  admission waits              {self.admission_waits}")

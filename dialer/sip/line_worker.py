@@ -319,7 +319,7 @@ class LineWorker:
             urgent = time.monotonic() - last_command < URGENT_AFTER_COMMAND_S or self._bridge_may_come()
             pump_ms, poll_s = (2, COMMAND_POLL_S) if urgent else (10, IDLE_COMMAND_POLL_S)
             poll_until = time.monotonic() + poll_s
-            while time.monotonic() < poll_until:
+            while time.monotonic() < poll_until and not self.outbox:  # an event goes out at once
                 self.ep.libHandleEvents(pump_ms)
             raw: Any = self.redis.lpop(self.cmd_key, 64)
             for data in raw or ():
