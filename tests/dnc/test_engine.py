@@ -9,6 +9,8 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.db import Scope
 from core.runtime import Runtime
@@ -260,3 +262,51 @@ def test_campaign_geo_rules_and_window_only_narrow(runtime: Runtime, org: Tenant
 def test_invalid_numbers_are_blocked_with_a_reason(runtime: Runtime, org: Tenant) -> None:
     [verdict] = check(runtime, org, LeadContext("+1202555"))
     assert verdict.reasons == (reasons.INVALID_NUMBER,)
+
+
+nanp_numbers = st.builds(
+    lambda npa, rest: f"+1{npa}{rest}",
+    st.sampled_from(["202", "208", "212", "305", "405", "205", "225", "214", "800", "416", "809"]),
+    st.integers(min_value=2_000_000, max_value=9_999_999),
+)
+lead_contexts = st.builds(
+    LeadContext,
+    e164=st.one_of(nanp_numbers, st.sampled_from([DC, "+442079460000", "+1202555", "junk"])),
+    state=st.sampled_from([None, "FL", "TX", "AL", "CA", "DC", "ok"]),
+    wireless=st.sampled_from([None, True, False]),
+    consent=st.sampled_from(list(Consent)),
+    recent_calls=st.lists(st.just(AT - timedelta(hours=1)), max_size=4).map(tuple),
+)
+moments = st.datetimes(
+    min_value=datetime(2026, 11, 17), max_value=datetime(2026, 12, 17), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(leads=st.lists(lead_contexts, min_size=1, max_size=12), at=moments)
+def test_a_batch_decides_every_lead_as_if_it_were_alone(
+    runtime: Runtime, org: Tenant, leads: list[LeadContext], at: datetime
+) -> None:
+    engine = ComplianceEngine.load(runtime.db, org.id)
+    batch = engine.check(leads, at)
+    assert batch == [engine.check([lead], at)[0] for lead in leads]
+    for verdict in batch:
+        assert verdict.callable == (verdict.reasons == ())
+        assert set(verdict.reasons) <= set(reasons.ALL)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(leads=st.lists(lead_contexts, min_size=1, max_size=12), at=moments)
+def test_campaign_rules_only_ever_add_reasons(
+    runtime: Runtime, org: Tenant, leads: list[LeadContext], at: datetime
+) -> None:
+    narrow = CampaignRules(
+        allowed_countries=("US", "CA"),
+        blocked_states=("TX",),
+        blocked_area_codes=("305",),
+        calling_window_override=(time(9, 30), time(17, 0)),
+    )
+    wide = ComplianceEngine.load(runtime.db, org.id).check(leads, at)
+    narrowed = ComplianceEngine.load(runtime.db, org.id, narrow).check(leads, at)
+    for w, n in zip(wide, narrowed, strict=True):
+        assert set(w.reasons) <= set(n.reasons)
