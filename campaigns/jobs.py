@@ -146,6 +146,7 @@ def run_purge_job(runtime: Runtime, job_id: uuid.UUID) -> None:
         reporter.started()
         with runtime.db.session(scope) as s:
             lead_list = s.scalars(select(LeadList).where(LeadList.id == list_id)).one_or_none()
+            campaign_id = lead_list.campaign_id if lead_list else None
             counts = lead_list.counts if lead_list else {}
             total = int(counts.get("imported", 0)) + int(counts.get("blocked", 0))
             report = lead_list.error_report if lead_list else None
@@ -153,7 +154,9 @@ def run_purge_job(runtime: Runtime, job_id: uuid.UUID) -> None:
         while True:
             with runtime.db.session(scope) as s:
                 batch = (
-                    select(Lead.id).where(Lead.list_id == list_id, Lead.org_id == org_id).limit(PURGE_BATCH)
+                    select(Lead.id)
+                    .where(Lead.campaign_id == campaign_id, Lead.list_id == list_id, Lead.org_id == org_id)
+                    .limit(PURGE_BATCH)
                 )
                 removed = len(
                     s.scalars(

@@ -188,9 +188,9 @@ class Lead(OrgScoped, Base):
     __tablename__ = "leads"
     __table_args__ = (
         CheckConstraint(_one_of("status", LeadStatus), name="status"),
-        Index("ix_leads_list", "list_id"),
-        # De-duplication within a campaign and (over the organization's campaigns) the organization.
-        Index("ix_leads_campaign_e164", "campaign_id", "phone_e164"),
+        # One index for a campaign's numbers (de-duplication, phone search: PostgreSQL 18 skips over the
+        # few list ids) and for a list's leads (purge, export): one index fewer to maintain on import.
+        Index("ix_leads_campaign_list_e164", "campaign_id", "list_id", "phone_e164"),
         # The hopper's three passes each walk one small partial index in the order it hands leads out.
         Index(
             "ix_leads_hopper_callable",

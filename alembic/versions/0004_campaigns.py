@@ -56,7 +56,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_leads")),
     )
-    op.create_index("ix_leads_campaign_e164", "leads", ["campaign_id", "phone_e164"], unique=False)
+    op.create_index(
+        "ix_leads_campaign_list_e164", "leads", ["campaign_id", "list_id", "phone_e164"], unique=False
+    )
     op.create_index(
         "ix_leads_hopper_callable",
         "leads",
@@ -78,7 +80,6 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("status = 'in_progress'"),
     )
-    op.create_index("ix_leads_list", "leads", ["list_id"], unique=False)
     op.create_table(
         "campaigns",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -284,7 +285,6 @@ def downgrade() -> None:
     op.drop_table("call_attempts")
     op.drop_index(op.f("ix_campaigns_org_id"), table_name="campaigns")
     op.drop_table("campaigns")
-    op.drop_index("ix_leads_list", table_name="leads")
     op.drop_index(
         "ix_leads_hopper_expired", table_name="leads", postgresql_where=sa.text("status = 'in_progress'")
     )
@@ -294,5 +294,5 @@ def downgrade() -> None:
     op.drop_index(
         "ix_leads_hopper_callable", table_name="leads", postgresql_where=sa.text("status = 'callable'")
     )
-    op.drop_index("ix_leads_campaign_e164", table_name="leads")
+    op.drop_index("ix_leads_campaign_list_e164", table_name="leads")
     op.drop_table("leads")
