@@ -238,7 +238,13 @@ def build_world(runtime: Runtime, plan: DemoPlan, home: Path) -> DemoWorld:
             )
         campaign.status = "active"
         campaign_id = campaign.id
-    import_numbers(runtime.db, kind="national", numbers=[*sorted(plan.national_dnc), "+12025550199"])
+    # A copy obtained yesterday: fresh (<= 31 days) also for a verdict clock set earlier today.
+    import_numbers(
+        runtime.db,
+        kind="national",
+        numbers=[*sorted(plan.national_dnc), "+12025550199"],
+        obtained_at=now - timedelta(days=1),
+    )
     return DemoWorld(org.id, campaign_id, agent_ids, files["chain"], files["root"])
 
 
