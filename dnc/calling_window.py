@@ -133,9 +133,29 @@ def decide_window(
                 found.add(reasons.STATE_NO_HOLIDAY)
         if override is not None and not override[0] <= now < override[1]:
             found.add(reasons.OUTSIDE_CAMPAIGN_WINDOW)
-    window = f"{start:%H:%M}-{end:%H:%M} local ({', '.join(zones)})" if start < end else "none"
+    window = _describe_window(zones, start, end, at)
     ordered = tuple(code for code in reasons.ALL if code in found)
     return WindowDecision(ordered, zones, window, state_rule, min(caps, default=None))
+
+
+def _describe_window(zones: tuple[str, ...], start: time, end: time, at: datetime) -> str:
+    """The window in local time, and with several zones the part of `at`'s day common to all of them."""
+    if start >= end:
+        return "none"
+    window = f"{start:%H:%M}-{end:%H:%M} local ({', '.join(zones)})"
+    if len(zones) == 1:
+        return window
+    opens, closes = [], []
+    for name in zones:
+        zone = _zone(name)
+        day = at.astimezone(zone).date()
+        opens.append(datetime.combine(day, start, tzinfo=zone))
+        closes.append(datetime.combine(day, end, tzinfo=zone))
+    first, last = max(opens), min(closes)
+    if first >= last:
+        return f"{window}; no common hours"
+    ref = _zone(zones[0])
+    return f"{window}; common {first.astimezone(ref):%H:%M}-{last.astimezone(ref):%H:%M} {zones[0]}"
 
 
 def calls_in_last_24h(recent_calls: Iterable[datetime], at: datetime) -> int:

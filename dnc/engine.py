@@ -185,6 +185,14 @@ class _Bits:
         self.match_table.append(match)
 
 
+def _dense_unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(keys, return_inverse=True) for small non-negative keys, without sorting."""
+    present = np.zeros(int(keys.max()) + 1, dtype=bool)
+    present[keys] = True
+    code = np.cumsum(present) - 1
+    return np.flatnonzero(present), code[keys]
+
+
 class ComplianceEngine:
     """Loaded once per process (or per campaign) and called for every batch of leads."""
 
@@ -473,7 +481,7 @@ class ComplianceEngine:
         lead_state_ids = np.array([state_index[s] for s in lead_states], dtype=np.int64)
         npa_state_ids = np.array([state_index[s] for s in npa_states.tolist()], dtype=np.int64)
         group_key = (zone_ids * width + lead_state_ids) * width + npa_state_ids
-        unique_keys, group_of = np.unique(group_key, return_inverse=True)
+        unique_keys, group_of = _dense_unique(group_key)
         groups: list[tuple[tuple[str, ...], str, str]] = []
         window_reasons = np.zeros(len(unique_keys), dtype=np.uint64)
         caps: list[int | None] = []
@@ -501,16 +509,36 @@ class ComplianceEngine:
     def _parts(
         bits: _Bits, groups: list[tuple[tuple[str, ...], str, str]], group_of: np.ndarray
     ) -> tuple[list[VerdictParts], np.ndarray]:
-        """The distinct (reasons, matches, window group) combinations, and which one each lead has."""
-        reason_values, reason_of = np.unique(bits.reasons, return_inverse=True)
-        match_values, match_of = np.unique(bits.matches, return_inverse=True)
-        key = (reason_of.reshape(-1) * len(match_values) + match_of.reshape(-1)) * len(groups) + group_of
-        combos, part_of = np.unique(key, return_inverse=True)
+        """The distinct (reasons, matches, window group) combinations, and which one each lead has.
+
+        Usually all three fit one 63-bit key, so a single sort finds them; otherwise each column is
+        reduced to small codes first."""
+        reason_width, match_width = len(reasons.ALL), len(bits.match_table)
+        group_width = max(1, (len(groups) - 1).bit_length())
+        if reason_width + match_width + group_width <= 63:
+            key = (
+                bits.reasons
+                | (bits.matches << np.uint64(reason_width))
+                | (group_of.astype(np.uint64) << np.uint64(reason_width + match_width))
+            )
+            combos, part_of = np.unique(key, return_inverse=True)
+            decoded = [
+                (c & ((1 << reason_width) - 1), (c >> reason_width) & ((1 << match_width) - 1),
+                 c >> (reason_width + match_width))
+                for c in combos.tolist()
+            ]  # fmt: skip
+        else:
+            reason_values, reason_of = np.unique(bits.reasons, return_inverse=True)
+            match_values, match_of = np.unique(bits.matches, return_inverse=True)
+            key = (reason_of.reshape(-1) * len(match_values) + match_of.reshape(-1)) * len(groups) + group_of
+            combos, part_of = np.unique(key, return_inverse=True)
+            decoded = []
+            for combo in combos.tolist():
+                rest, group = divmod(combo, len(groups))
+                reason_index, match_index = divmod(rest, len(match_values))
+                decoded.append((int(reason_values[reason_index]), int(match_values[match_index]), group))
         parts = []
-        for combo in combos.tolist():
-            rest, group = divmod(combo, len(groups))
-            reason_index, match_index = divmod(rest, len(match_values))
-            reason_bits, match_bits = int(reason_values[reason_index]), int(match_values[match_index])
+        for reason_bits, match_bits, group in decoded:
             codes = tuple(c for c in reasons.ALL if reason_bits >> reasons.BIT[c] & 1)
             matches = tuple(m for j, m in enumerate(bits.match_table) if match_bits >> j & 1)
             zones, window, state_rule = groups[group]

@@ -169,6 +169,7 @@ def test_multi_zone_area_code_must_be_inside_the_window_in_every_zone(runtime: R
     [verdict] = check(runtime, org, LeadContext(boise), at=at)
     assert set(verdict.time_zones) == {"America/Boise", "America/Los_Angeles"}
     assert verdict.reasons == (reasons.OUTSIDE_FEDERAL_WINDOW,)
+    assert verdict.calling_window.endswith("common 09:00-21:00 America/Boise")
     assert check(runtime, org, LeadContext(boise), at=at + timedelta(hours=1))[0].callable
 
 
