@@ -98,10 +98,8 @@ async def upload_list(
 ) -> ImportQueued:
     if kind not in IMPORT_KINDS:
         raise ValidationError(f"unknown list kind {kind!r}; one of {', '.join(IMPORT_KINDS)}", field="kind")
-    if kind == "national" and not principal.is_platform_admin and principal.org_id is None:
-        raise PermissionDeniedError("no organization to own the list")
+    org_id = _own_org(principal)  # platform-wide copies are imported with `clearline dnc import`
     path = await _save_upload(request, runtime)
-    org_id = principal.org_id  # a platform admin (no org) imports the platform-wide copy
     params = {
         "path": str(path),
         "kind": kind,
@@ -109,7 +107,7 @@ async def upload_list(
         "change_list": change_list,
         "campaign_id": str(campaign_id) if campaign_id else None,
         "obtained_at": obtained_at.isoformat() if obtained_at else None,
-        "org_id": str(org_id) if org_id else None,
+        "org_id": str(org_id),
         "user_id": str(principal.user_id),
         "source_name": Path(filename).name[:200],
     }
