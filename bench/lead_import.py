@@ -93,7 +93,8 @@ def raw_copy_seconds(url: str, path: Path, *, like_leads: bool) -> float:
             cur.execute(
                 f"ALTER TABLE {table} " + ", ".join(f"ALTER {c} SET DEFAULT {v}" for c, v in defaults.items())
             )
-            target = f"{table} (phone_raw, first_name, last_name, state, zip_code, consent, phone_e164)"
+            # the file's phone goes into phone_e164 so the number index sees realistic (random) keys
+            target = f"{table} (phone_e164, first_name, last_name, state, zip_code, consent, phone_raw)"
         else:
             cur.execute(
                 f"CREATE TABLE {table} (phone text, first_name text, last_name text, state text, "
