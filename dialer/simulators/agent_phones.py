@@ -1,7 +1,7 @@
 """Agent phones simulator: many SIP phones in one process that auto-answer the dialer's nailed agent legs.
 
 Every INVITE to `sip:<agent>@host:port` is answered after `--answer-delay` seconds and the leg stays up
-until the dialer hangs it up. Each phone plays a 600 Hz tone back so the callee can hear the agent, and
+until the dialer hangs it up (or every phone hangs up on SIGUSR1, to test legs lost mid-call). Each phone plays a 600 Hz tone back so the callee can hear the agent, and
 counts the non-silent packets it hears, which proves a lead's audio was bridged to it. Statistics
 (legs per agent, legs up, sound heard per agent) go to a JSON file like the carrier's.
 
@@ -105,12 +105,24 @@ def main(argv: list[str] | None = None) -> None:
     def stop(signum: int, frame: object) -> None:
         ua.running = False
 
+    hang_up_requested = False
+
+    def hang_up_all(signum: int, frame: object) -> None:
+        nonlocal hang_up_requested
+        hang_up_requested = True
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGUSR1, hang_up_all)
 
     def flush() -> None:
+        nonlocal hang_up_requested
+        if hang_up_requested:  # handled here, between SIP messages, not inside the signal handler
+            hang_up_requested = False
+            for dialog in list(phones.live.values()):
+                ua.bye(dialog)
         phones.write_stats()
-        ua.schedule(0.25, flush)
+        ua.schedule(0.1, flush)
 
     phones.write_stats()
     ua.schedule(0.25, flush)

@@ -17,7 +17,7 @@ from core.runtime import Runtime
 from dialer.simulators.carrier import CarrierBehaviour
 from dialer.sip import protocol as p
 from dialer.sip.client import LineWorkerPool
-from tests.sip.conftest import CALLER, Simulators, collect, ended, wait_for_stats, write_profile
+from tests.sip.conftest import CALLER, Simulators, collect, ended, first, wait_for_stats, write_profile
 
 pytestmark = pytest.mark.sip
 
@@ -132,3 +132,51 @@ def test_hung_local_worker_is_killed_and_reported_dead(runtime: Runtime) -> None
         assert process.poll() is not None
     finally:
         pool.close()
+
+
+def test_agent_phone_hanging_up_mid_call_leaves_the_lead_up_and_reports_the_lost_bridge(
+    simulators: Simulators, make_pool: Callable[[], LineWorkerPool], tmp_path: Path
+) -> None:
+    pool = make_pool()
+    carrier_port, _ = simulators.carrier(CarrierBehaviour(ring_s=(0.1, 0.1), talk_s=(4, 4)))
+    phones_port, _ = simulators.phones()
+    phones = simulators.processes[-1]
+    trunk = write_profile(tmp_path, "sim", carrier_port)
+    lead_worker, agent_worker = (
+        pool.start_worker(profiles_dir=tmp_path),
+        pool.start_worker(profiles_dir=tmp_path),
+    )
+    pool.wait_ready([lead_worker, agent_worker])
+    for agent_id, worker in (("near", lead_worker), ("far", agent_worker)):
+        pool.send(worker, p.CallAgent(agent_id=agent_id, sip_uri=f"sip:{agent_id}@127.0.0.1:{phones_port}"))
+    agent_for = {"to-near": "near", "to-far": "far"}
+    for attempt_id in agent_for:
+        pool.send(
+            lead_worker,
+            p.DialLead(
+                attempt_id=attempt_id,
+                to="+17205550003",
+                from_number=CALLER,
+                trunk=trunk,
+                extra_headers={"X-Sim-Behaviour": "human"},
+            ),
+        )
+
+    def bridge_on_answer(event: p.Event) -> None:
+        if isinstance(event, p.Answered):
+            pool.bridge(event.attempt_id, agent_for[event.attempt_id])
+
+    collect(pool, lambda evs: sum(isinstance(e, p.Bridged) for e in evs) == 2, 10, bridge_on_answer)
+    phones.send_signal(signal.SIGUSR1)  # every agent's phone hangs up
+    events = collect(pool, lambda evs: ended(evs, set(agent_for)), 10)
+    lost = {e.attempt_id: e.reason for e in events if isinstance(e, p.BridgeFailed)}
+    assert lost == {"to-near": "agent leg lost", "to-far": "agent leg lost"}
+    assert {e.agent_id for e in events if isinstance(e, p.AgentLegDown)} == {"near", "far"}
+    for attempt_id in agent_for:  # the callees stayed on the line until they hung up themselves
+        end = first(events, p.Ended, attempt_id=attempt_id)
+        assert isinstance(end, p.Ended) and end.answered and end.at - lost_at(events, attempt_id) > 1.0
+    assert not [e for e in events if isinstance(e, p.AgentFree)]
+
+
+def lost_at(events: list[p.Event], attempt_id: str) -> float:
+    return next(e.at for e in events if isinstance(e, p.BridgeFailed) and e.attempt_id == attempt_id)
