@@ -20,6 +20,10 @@ What other packages use (the dialer and the abandon report):
   the recycle rules of `campaigns.recycle`; `failed` does not burn the lead); `record_blocked(db, lead_id,
   *, holder, at, verdict_reasons, retry_at=None)` for a dial-time "no"; `set_disposition(...)`.
 - `campaigns.scrubbing` is the one module that calls the compliance engine (`dnc`).
-- `campaigns.importer.import_lead_file(...)`: the streamed CSV/XLSX import (COPY into a staging table, then
-  set-based normalize/de-duplicate/scrub/insert in one transaction).
+- `campaigns.importer.import_lead_file(...)`: the streamed CSV/XLSX import (normalize, de-duplicate, scrub
+  in batches and COPY straight into `leads` while the next batch is parsed; list row and leads in one
+  transaction, so a failed or cancelled import leaves nothing). `campaigns.jobs` runs it (and the list
+  purge) as jobs; `campaigns.tasks` holds their dramatiq actors (queue `campaigns`).
+- `campaigns.service`: create campaigns (with default dispositions), validate settings, start/pause,
+  assign agents. See docs/campaigns.md.
 """
