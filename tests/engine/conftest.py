@@ -100,10 +100,12 @@ def sandbox(
             runtime,
             identity_source(runtime, certificates),
             SandboxSettings(
-                workdir=tmp_path / f"sandbox-{len(made)}",
-                chain_pem=certificates.files["chain"],
-                trust_anchor_pem=certificates.files["root"],
-                **settings,  # type: ignore[arg-type]
+                **{  # type: ignore[arg-type]
+                    "workdir": tmp_path / f"sandbox-{len(made)}",
+                    "chain_pem": certificates.files["chain"],
+                    "trust_anchor_pem": certificates.files["root"],
+                    **settings,
+                }
             ),
         )
         made.append(box)
