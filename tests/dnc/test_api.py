@@ -247,3 +247,21 @@ def test_check_limits_batch_size(client: TestClient, tenant: Tenant) -> None:
         "/api/dnc/check", json={"numbers": ["+12025550143"] * 1001}, headers=tenant.headers("agent")
     )
     assert r.status_code == 422
+
+
+def test_state_list_and_change_list_upload_through_the_api(
+    client: TestClient, tenant: Tenant, dnc_worker: dramatiq.Worker
+) -> None:
+    assert upload(client, tenant, b"2145550100\n", kind="state", state="TX")["status"] == "succeeded"
+    job = upload(
+        client, tenant, b"2145550101,A\n2145550100,D\n", kind="state", state="TX", change_list="true"
+    )
+    assert job["status"] == "succeeded", job
+    assert (job["result"]["added"], job["result"]["deleted"], job["result"]["seq"]) == (1, 1, 2)
+    refused = client.post(
+        "/api/dnc/imports", params={"kind": "state"}, content=b"2145550100\n",
+        headers={**tenant.headers("compliance"), "content-type": "text/plain"},
+    )  # fmt: skip
+    assert wait_job(client, tenant, refused.json()["job_id"])["error"].startswith(
+        "a state list needs --state"
+    )
