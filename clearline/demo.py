@@ -286,27 +286,28 @@ class AutoDispositions:
                     log.debug("disposition for %s not posted yet", agent.agent_id, exc_info=True)
 
 
-def _progress_line(engine: Any, campaign_id: uuid.UUID, elapsed: float, total: float) -> str:
-    from dialer.engine.agents import AgentState
+def _progress_line(runtime: Runtime, campaign_id: uuid.UUID, elapsed: float, total: float) -> str:
+    """What a manager's live view shows (`GET /api/dialer/campaigns/{id}/live`), on one line."""
+    from dialer.engine.agents import AgentBoard, AgentState
+    from dialer.engine.live import read_live_stats
 
-    with engine.lock:
-        run = engine.campaigns.get(campaign_id)
-        stats = run.stats if run else None
-        floor = run.policy.floor if run else None
-        in_flight = len(engine.calls)
-    states = Counter(a.state for a in engine.board.campaign_agents(str(campaign_id)))
-    level = floor.lines_in_use / floor.working_agents if floor and floor.working_agents else 0.0
+    stats = read_live_stats(runtime.redis, str(campaign_id))
+    states = Counter(a.state for a in AgentBoard(runtime.redis).campaign_agents(str(campaign_id)))
     agents = " ".join(
         f"{s.value.lower()}={states[s]}"
-        for s in (AgentState.READY, AgentState.INCALL, AgentState.WRAP, AgentState.CONNECTING)
+        for s in (
+            AgentState.READY,
+            AgentState.INCALL,
+            AgentState.WRAP,
+            AgentState.PAUSED,
+            AgentState.CONNECTING,
+        )
         if states[s]
     )
-    if stats is None:
-        return f"[{elapsed:4.0f}/{total:.0f}s] starting..."
     return (
-        f"[{elapsed:4.0f}/{total:.0f}s] calls {stats.calls_placed} (live {in_flight})  answered {stats.answered}  "
-        f"connected {stats.connected}  abandoned {stats.abandoned}  dnc-blocked {stats.blocked}  "
-        f"dial level {level:.2f}  agents: {agents}"
+        f"[{elapsed:4.0f}/{total:.0f}s] calls {stats.calls_placed} (live {stats.calls_in_progress})  "
+        f"answered {stats.answered}  connected {stats.connected}  abandoned {stats.abandoned}  "
+        f"dnc-blocked {stats.blocked}  dial level {stats.dial_level:.2f}  agents: {agents or '-'}"
     )
 
 
@@ -457,7 +458,7 @@ def run_demo(seconds: float, agents: int, leads: int, *, out: Any, seed: int | N
         tty = out.isatty()
         last_print = 0.0
         while (elapsed := time.monotonic() - run_start) < seconds:
-            line = _progress_line(box.engine, campaign_id, elapsed, seconds)
+            line = _progress_line(runtime, campaign_id, elapsed, seconds)
             if tty:
                 print("\r" + line.ljust(150), end="", file=out, flush=True)
             elif elapsed - last_print >= 5 or last_print == 0.0:

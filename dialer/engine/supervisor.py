@@ -198,8 +198,9 @@ class Engine:
     def stop(self, *, drain_s: float = 10.0) -> None:
         """Stop dialing, let calls in progress end (up to `drain_s`), hang up the rest, release agents."""
         self._stop.set()
-        if self._dial_thread is not None:
-            self._dial_thread.join(30)
+        for thread in (self._dial_thread, self._event_thread):
+            if thread is not None:
+                thread.join(30)
         deadline = time.time() + drain_s
         while time.time() < deadline:
             with self.lock:
