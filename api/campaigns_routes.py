@@ -16,6 +16,7 @@ from litestar import Request, Router, delete, get, patch, post, put
 from litestar.response import File, Stream
 from litestar.types import ControllerRouterHandler
 from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -382,6 +383,19 @@ def update_campaign(campaign_id: uuid.UUID, data: CampaignUpdate, session: Sessi
     service.apply_settings(campaign, settings)
     session.flush()
     return CampaignOut.of(campaign)
+
+
+@delete("/api/campaigns/{campaign_id:uuid}", opt=roles(*MANAGE), sync_to_thread=True, status_code=204)
+def delete_campaign(campaign_id: uuid.UUID, session: Session) -> None:
+    """Only a draft campaign that never placed a call can be deleted; any other is finished instead, so
+    its call attempts (the compliance evidence) are kept."""
+    campaign = _campaign(session, campaign_id)
+    if campaign.status != CampaignStatus.DRAFT.value:
+        raise ConflictError(f"campaign {campaign_id} is {campaign.status}; finish it instead of deleting it")
+    if session.scalars(select(CallAttempt.id).where(CallAttempt.campaign_id == campaign_id).limit(1)).first():
+        raise ConflictError(f"campaign {campaign_id} has call attempts; finish it instead of deleting it")
+    session.execute(sql_delete(Lead).where(Lead.campaign_id == campaign_id))
+    session.delete(campaign)
 
 
 def _set_status(session: Session, campaign_id: uuid.UUID, status: CampaignStatus) -> CampaignOut:
@@ -757,6 +771,7 @@ ROUTES: list[ControllerRouterHandler] = [
             list_campaigns,
             get_campaign,
             update_campaign,
+            delete_campaign,
             start_campaign,
             pause_campaign,
             finish_campaign,

@@ -86,6 +86,12 @@ def test_campaign_settings_are_validated_and_the_campaign_started_and_paused(
     ).json() == [agent]
     codes = [d["code"] for d in client.get(f"{url}/dispositions", headers=tenant.headers("agent")).json()]
     assert {"SALE", "DNC", "CALLBACK"} <= set(codes)
+    assert client.delete(url, headers=tenant.headers("manager")).status_code == 409  # not a draft any more
+    draft = new_campaign(client, tenant)
+    assert (
+        client.delete(f"/api/campaigns/{draft['id']}", headers=tenant.headers("manager")).status_code == 204
+    )
+    assert client.get(f"/api/campaigns/{draft['id']}", headers=tenant.headers("manager")).status_code == 404
 
 
 def test_an_uploaded_file_is_imported_by_the_worker_and_its_leads_searchable_and_exportable(
