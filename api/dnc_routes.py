@@ -34,7 +34,7 @@ from core.db import ALL_ORGS
 from core.db import Scope as OrgScope
 from core.errors import AuthenticationError, NotFoundError, PermissionDeniedError, ValidationError
 from core.jobs import create_job
-from core.models import AuditEntry, Role
+from core.models import AuditEntry, Role, User
 from core.runtime import Runtime
 from core.security import decode_token
 from dnc import tasks
@@ -476,9 +476,52 @@ def _bearer_org(scope: Scope, runtime: Runtime) -> uuid.UUID | None:
     return None
 
 
+LOGIN_PATH = "/api/auth/login"
+
+
+async def _peek_login_email(receive: Receive, limit: int) -> tuple[str | None, Receive]:
+    """The `email` of a login body, and a `receive` that replays the body to the application."""
+    chunks: list[bytes] = []
+    size, more = 0, True
+    while more and size <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Any:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": more}
+        return await receive()
+
+    email = None
+    if not more:
+        try:
+            data = msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("email"), str):
+            email = data["email"].strip().lower()
+    return email, replay
+
+
+def _login_org(runtime: Runtime, email: str) -> uuid.UUID | None:
+    with runtime.db.session(ALL_ORGS) as s:
+        org_id: uuid.UUID | None = s.scalar(select(User.org_id).where(User.email == email))
+        return org_id
+
+
 class IPFirewallMiddleware:
     """Refuses requests from addresses the caller's organization does not allow, before authentication,
-    and audits every refusal. X-Forwarded-For is believed only from CLEARLINE_TRUSTED_PROXIES."""
+    and audits every refusal. The organization is the one of a validly signed token, or for a login the
+    one of the account it names. X-Forwarded-For is believed only from CLEARLINE_TRUSTED_PROXIES."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -488,7 +531,11 @@ class IPFirewallMiddleware:
             await self.app(scope, receive, send)
             return
         runtime: Runtime = scope["app"].state.runtime
-        blocked = await anyio.to_thread.run_sync(self._blocked, scope, runtime)
+        login_email = None
+        if scope.get("method") == "POST" and scope["path"] == LOGIN_PATH:
+            # The organization of a login is the one of the account it names: read (and replay) the body.
+            login_email, receive = await _peek_login_email(receive, runtime.settings.max_request_body_bytes)
+        blocked = await anyio.to_thread.run_sync(self._blocked, scope, runtime, login_email)
         if blocked is None:
             await self.app(scope, receive, send)
             return
@@ -511,8 +558,8 @@ class IPFirewallMiddleware:
         await send(end)
 
     @staticmethod
-    def _blocked(scope: Scope, runtime: Runtime) -> str | None:
-        org_id = _bearer_org(scope, runtime)
+    def _blocked(scope: Scope, runtime: Runtime, login_email: str | None) -> str | None:
+        org_id = _login_org(runtime, login_email) if login_email else _bearer_org(scope, runtime)
         if org_id is None:
             return None
         policy = _org_policy(runtime, org_id)

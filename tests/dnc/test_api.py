@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -144,13 +145,19 @@ def test_scrub_report_csv_has_a_row_per_number_and_neutralises_formulas(
 
 
 class Recorder:
-    """The application behind the firewall: records whether a request got through."""
+    """The application behind the firewall: records whether a request got through, and its body."""
 
     def __init__(self) -> None:
         self.reached = 0
+        self.body = b""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         self.reached += 1
+        more = True
+        while more:
+            message = await receive()
+            self.body += message.get("body", b"")
+            more = message.get("more_body", False)
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
@@ -161,26 +168,36 @@ class FakeApp:
 
 
 def call_through_firewall(
-    runtime: Runtime, tenant: Tenant, peer: str, xff: str | None = None
+    runtime: Runtime,
+    tenant: Tenant | None,
+    peer: str,
+    xff: str | None = None,
+    *,
+    login_body: bytes | None = None,
+    recorder: Recorder | None = None,
 ) -> tuple[int, int]:
+    """One request through the firewall (a token of `tenant`, or a login POST with `login_body`)."""
     import anyio
 
     from api.dnc_routes import IPFirewallMiddleware
 
-    inner = Recorder()
+    inner = recorder or Recorder()
     statuses: list[int] = []
-    headers = [(b"authorization", f"Bearer {tenant.token('agent')}".encode())]
+    headers = [] if tenant is None else [(b"authorization", f"Bearer {tenant.token('agent')}".encode())]
     if xff is not None:
         headers.append((b"x-forwarded-for", xff.encode()))
-    scope = {"type": "http", "method": "GET", "path": "/api/dnc/lists", "headers": headers,
+    method, path = ("POST", "/api/auth/login") if login_body is not None else ("GET", "/api/dnc/lists")
+    scope = {"type": "http", "method": method, "path": path, "headers": headers,
              "client": (peer, 40000), "app": FakeApp(runtime)}  # fmt: skip
+    pieces = [login_body[:5], login_body[5:]] if login_body else [b""]
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
+        chunk = pieces.pop(0) if pieces else b""
+        return {"type": "http.request", "body": chunk, "more_body": bool(pieces)}
 
     anyio.run(IPFirewallMiddleware(inner), scope, receive, send)
     return statuses[0], inner.reached
@@ -265,3 +282,20 @@ def test_state_list_and_change_list_upload_through_the_api(
     assert wait_job(client, tenant, refused.json()["job_id"])["error"].startswith(
         "a state list needs --state"
     )
+
+
+def test_login_is_firewalled_by_the_organization_of_the_account_it_names(
+    runtime: Runtime, client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    set_policy(client, tenant, ip_deny_cidrs=["203.0.113.0/24"])
+    ours = json.dumps({"email": tenant.users["agent"].email.upper(), "password": "x"}).encode()
+    theirs = json.dumps({"email": other_tenant.users["agent"].email, "password": "x"}).encode()
+    assert call_through_firewall(runtime, None, "203.0.113.9", login_body=ours) == (403, 0)
+    recorder = Recorder()
+    assert call_through_firewall(runtime, None, "198.51.100.7", login_body=ours, recorder=recorder) == (
+        200,
+        1,
+    )
+    assert recorder.body == ours  # the application still receives the whole body
+    assert call_through_firewall(runtime, None, "203.0.113.9", login_body=theirs) == (200, 1)
+    assert call_through_firewall(runtime, None, "203.0.113.9", login_body=b"not json") == (200, 1)
