@@ -136,13 +136,18 @@ def test_paused_lists_are_not_leased_and_deleted_lists_are_purged(
     now = datetime.now(UTC)
     assert lease_leads(runtime.db, campaign_id, 10, now, holder="t", lease_s=5) == []  # type: ignore[arg-type]
     client.post(f"/api/lead-lists/{list_id}/resume", headers=tenant.headers("manager"))
-    assert len(lease_leads(runtime.db, campaign_id, 10, now, holder="t", lease_s=5)) == 2  # type: ignore[arg-type]
+    leased = lease_leads(runtime.db, campaign_id, 10, now, holder="t", lease_s=5)  # type: ignore[arg-type]
+    assert len(leased) == 2
+    attempt_id = start_attempt(runtime.db, leased[0].lead_id, holder="t", placed_at=now)
+    finish_attempt(runtime.db, attempt_id, outcome="busy", ended_at=now)
     purge = client.delete(f"/api/lead-lists/{list_id}", headers=tenant.headers("manager"))
     assert purge.status_code == 202
     assert wait_job(client, tenant, purge.json()["job_id"])["counts"] == {"deleted": 2}
     assert client.get(f"/api/lead-lists/{list_id}", headers=tenant.headers("manager")).status_code == 404
     leads = client.get(f"/api/campaigns/{campaign_id}/leads", headers=tenant.headers("manager")).json()
     assert leads == []
+    evidence = client.get(f"/api/call-attempts/{attempt_id}", headers=tenant.headers("compliance"))
+    assert evidence.json()["outcome"] == "busy"  # the call's record outlives its lead
 
 
 def test_uploads_over_the_size_limit_are_refused_and_nothing_is_kept(
