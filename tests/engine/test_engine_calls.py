@@ -25,6 +25,7 @@ from core.db import ALL_ORGS, Scope
 from core.runtime import Runtime
 from dialer.engine.sandbox import PROFILE_NAME
 from dialer.engine.supervisor import EngineConfig
+from dialer.models import AgentSession
 from dialer.simulators.carrier import CarrierBehaviour
 from dnc.internal import add_internal_dnc
 from dnc.models import InternalDncEntry
@@ -316,6 +317,17 @@ def test_an_answered_call_reaches_a_free_agent_whose_leg_lives_in_another_worker
     assert (
         box.phone_stats()["loud_packets_heard"].get(str(agent.id), 0) > 0
     )  # the leads' audio reached the agent
+
+    # Logging out hangs up the nailed leg; the session keeps when the leg was up and why it ended.
+    assert client.delete("/api/agents/me/session", headers=tenant.headers("agent")).status_code == 200
+    wait_for(
+        lambda: box.phone_stats()["legs_up"].get(str(agent.id)) is False, 10, "the agent's leg to be released"
+    )
+    with runtime.db.session(ALL_ORGS) as s:
+        session_row = s.scalars(select(AgentSession).where(AgentSession.agent_id == agent.id)).one()
+    assert session_row.connected_at is not None and session_row.worker == status.worker
+    assert session_row.ended_at is not None and session_row.end_reason == "logout"
+    assert box.phone_stats()["legs_answered"][str(agent.id)] == 1  # one nailed leg carried every call
 
 
 def test_a_carrier_rejecting_our_identity_raises_an_alarm_and_does_not_burn_the_lead(
