@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 from pyroaring import BitMap64
 from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.orm import Session
 
 from campaigns.lead_columns import Columns, LeadRow, RowError, clean_row, resolve_columns
 from campaigns.lead_files import LeadFile
@@ -145,7 +146,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def same_file_list(conn_or_session: Any, campaign_id: uuid.UUID, sha256: str) -> uuid.UUID | None:
+def same_file_list(
+    conn_or_session: Connection | Session, campaign_id: uuid.UUID, sha256: str
+) -> uuid.UUID | None:
     """The list of this campaign that was imported from a file with these exact bytes, if any."""
     return conn_or_session.execute(
         select(LeadList.id).where(
@@ -197,6 +200,8 @@ class _Dedupe:
 
 
 class _Import:
+    """The state of one running import: counts, error report, de-duplication sets, the engine."""
+
     def __init__(self, db: Database, request: ImportRequest, campaign: Campaign, at: datetime, report: Path):
         self.db = db
         self.request = request
