@@ -29,7 +29,7 @@ from dnc.dated_index import DatedIndexHandle
 from dnc.internal import InternalSet, e164_key, internal_version, load_internal
 from dnc.lists import data_dir
 from dnc.models import CallingRule, CompliancePolicy, DncList, DncListVersion
-from dnc.nanp import numbering_plan
+from dnc.nanp import numbering_plan, state_of_zip
 from dnc.normalize import e164_to_national
 from dnc.verdicts import CampaignRules, Consent, LeadContext, ListMatch, ScrubVerdict
 
@@ -73,7 +73,7 @@ class LeadColumns:
 
     e164s: list[str]
     lead_ids: list[str | None]
-    states: list[str]  # upper-case two-letter state, "" when unknown
+    states: list[str]  # upper-case two-letter state (given, else from the ZIP code), "" when unknown
     wireless: np.ndarray  # int8: 1 wireless, 0 not, -1 unknown
     written_consent: np.ndarray  # bool: prior express written consent
     consent_day: np.ndarray  # int64 days since 1970-01-01; -1 no consent, -2 consent of unknown date
@@ -99,7 +99,7 @@ class LeadColumns:
         return cls(
             e164s=[lead.e164 for lead in leads],
             lead_ids=[lead.lead_id for lead in leads],
-            states=[(lead.state or "").upper() for lead in leads],
+            states=[(lead.state or state_of_zip(lead.zip_code)).upper() for lead in leads],
             wireless=np.array(
                 [-1 if lead.wireless is None else int(lead.wireless) for lead in leads], dtype=np.int8
             ),
@@ -489,7 +489,9 @@ class ComplianceEngine:
             zone_id, rest = divmod(key, width * width)
             lead_state, npa_state = state_names[rest // width], state_names[rest % width]
             states = tuple(sorted({s for s in (lead_state, npa_state) if s}))
-            zones = candidate_zones(zone_sets[zone_id], states) if zone_sets[zone_id] else ()
+            # The lead's own state narrows or widens the zones; the area code's state only adds its rules.
+            lead_only = (lead_state,) if lead_state else ()
+            zones = candidate_zones(zone_sets[zone_id], lead_only) if zone_sets[zone_id] else ()
             decision = decide_window(
                 zones, states, self.calling_rules, self.rules.calling_window_override, at
             )

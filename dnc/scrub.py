@@ -23,6 +23,7 @@ import numpy as np
 from core.db import Database
 from core.errors import ValidationError
 from dnc.engine import ComplianceEngine, LeadColumns, VerdictParts
+from dnc.nanp import state_of_zip
 from dnc.normalize import normalize_column
 from dnc.verdicts import CampaignRules, Consent
 
@@ -83,7 +84,7 @@ def read_leads_csv(path: Path) -> LeadFile:
         if phone is None:
             raise ValidationError(f"the lead file needs a phone column ({', '.join(PHONE_COLUMNS)})", row=1)
         col = {name: header.index(name) for name in header}
-        lead_id, state = col.get("lead_id"), col.get("state")
+        lead_id, state, zip_code = col.get("lead_id"), col.get("state"), col.get("zip")
         wireless, consent, consent_at = col.get("wireless"), col.get("consent"), col.get("consent_at")
         for line, cells in enumerate(reader, start=2):
             if not cells:
@@ -91,7 +92,7 @@ def read_leads_csv(path: Path) -> LeadFile:
             leads.rows.append(line)
             leads.raws.append(cells[phone] if phone < len(cells) else "")
             leads.lead_ids.append(_cell(cells, lead_id) or None)
-            leads.states.append(_cell(cells, state).upper())
+            leads.states.append((_cell(cells, state) or state_of_zip(_cell(cells, zip_code))).upper())
             wireless_text = _cell(cells, wireless).lower()
             leads.wireless.append((1 if wireless_text in _TRUE else 0) if wireless_text else -1)
             given, day = _consent(line, _cell(cells, consent), _cell(cells, consent_at))

@@ -311,3 +311,14 @@ def test_campaign_rules_only_ever_add_reasons(
     narrowed = ComplianceEngine.load(runtime.db, org.id, narrow).check(leads, at)
     for w, n in zip(wide, narrowed, strict=True):
         assert set(w.reasons) <= set(n.reasons)
+
+
+def test_zip_code_places_a_lead_whose_state_is_not_given(runtime: Runtime, org: Tenant) -> None:
+    evening = datetime(2026, 11, 19, 1, 30, tzinfo=UTC)  # 20:30 in Miami and in Washington
+    [florida_zip] = check(runtime, org, LeadContext(DC_OTHER, zip_code="33101"), at=evening)
+    assert florida_zip.reasons == (reasons.OUTSIDE_STATE_WINDOW,) and "FL" in florida_zip.state_rule
+    # A New York number whose owner lives in Beverly Hills: the window must hold on both coasts.
+    morning = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)  # 10:30 in New York, 07:30 in Los Angeles
+    [moved] = check(runtime, org, LeadContext("+12125550111", zip_code="90210"), at=morning)
+    assert set(moved.time_zones) == {"America/New_York", "America/Los_Angeles"}
+    assert reasons.OUTSIDE_FEDERAL_WINDOW in moved.reasons
