@@ -189,7 +189,7 @@ def simulators(tmp_path: Path) -> Iterator[Simulators]:
 
 
 def wait_for_stats(
-    path: Path, check: Callable[[dict[str, Any]], bool], timeout_s: float = 3.0
+    path: Path, check: Callable[[dict[str, Any]], bool], timeout_s: float = 6.0
 ) -> dict[str, Any]:
     """Simulators rewrite their stats file a few times a second: wait until `check` holds."""
     deadline = time.monotonic() + timeout_s
