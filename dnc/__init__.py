@@ -18,7 +18,9 @@ Usage (the one decision function, the same at lead import, just before each call
   source="agent"|"opt_out_key"|"compliance"|"api"|"import", reason=..., added_by=user_id)` inside a
   session scoped to the organization; effective once that transaction commits.
 - Normalizing raw input: `dnc.normalize.normalize_number(raw, "US") -> NormalizedNumber(.e164, .reason)`,
-  bulk: `dnc.normalize.normalize_many(raws)`.
+  bulk: `normalize_many(raws)`, or `normalize_column(raws) -> (e164s, reasons)` without an object each.
+- Bulk decisions without an object per lead: `engine.decide(LeadColumns.of(leads) or LeadColumns.plain(
+  e164s, lead_ids), at) -> BatchDecision` (`parts[part_of[i]]` is lead i's verdict; `.verdicts()`).
 - Lists: `dnc.lists.import_list_file(db, kind=..., path=..., owner_org_id=..., change_list=...)`;
   in tests `dnc.lists.import_numbers(db, kind="national", numbers=[...], owner_org_id=org_id)` gives an
   organization a fresh registry copy (an empty list is fine) so its numbers can be dialed.
