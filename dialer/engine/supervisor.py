@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SAFE_HARBOR_WAV = Path(__file__).resolve().parent / "assets" / "safe_harbor.wav"
 LEGAL_ABANDON_LIMIT = 0.03
+IDLE_RETIRE_S = 60.0  # a worker above the pool's needed size that held nothing this long is stopped
 
 
 @dataclass
@@ -160,6 +161,8 @@ class Engine:
         self.starting_workers: dict[str, float] = {}
         self.worker_load: Counter[str] = Counter()
         self.agent_worker: dict[str, str] = {}
+        self.idle_since: dict[str, float] = {}
+        self.retiring: set[str] = set()  # workers asked to exit because the pool is larger than the load
         self.pending_logins: list[EngineRequest] = []  # agents waiting for a worker with room for their leg
         self.max_concurrent_calls = 0
         self.workers_restarted = 0
@@ -265,12 +268,29 @@ class Engine:
             max(self.config.min_workers, math.ceil(needed / self.config.calls_per_worker)),
         )
         have = len(self.ready_workers) + len(self.starting_workers)
+        now = time.time()
         if have < desired:
             self._start_worker()
-        now = time.time()
+        elif have > desired:
+            self._retire_an_idle_worker(now)
         for worker_id, since in list(self.starting_workers.items()):
             if now - since > 30 and worker_id not in self.pool.workers():
                 del self.starting_workers[worker_id]
+
+    def _retire_an_idle_worker(self, now: float) -> None:
+        """Shrink the pool by one worker that has held no call and no agent leg for `IDLE_RETIRE_S`."""
+        hosting_agents = set(self.agent_worker.values())
+        for worker_id in sorted(self.ready_workers):
+            if self.worker_load[worker_id] or worker_id in hosting_agents:
+                self.idle_since.pop(worker_id, None)
+                continue
+            if now - self.idle_since.setdefault(worker_id, now) >= IDLE_RETIRE_S:
+                self.ready_workers.discard(worker_id)
+                self.idle_since.pop(worker_id, None)
+                self.retiring.add(worker_id)
+                self.pool.send(worker_id, p.Shutdown())
+                log.info("retiring idle line worker %s", worker_id)
+                return
 
     def _pick_worker(self, ready_agents_by_worker: Counter[str]) -> str | None:
         candidates = [w for w in self.ready_workers if self._free_slots(w) > 0]
@@ -931,6 +951,10 @@ class Engine:
     def _on_worker_died(self, event: p.WorkerDied) -> None:
         """Finalize its calls (answered ones keep their answer; others are `failed`, which does not burn
         the lead), call its agents' phones again on other workers, and start a replacement."""
+        if event.worker_id in self.retiring and not event.attempt_ids and not event.agent_ids:
+            self.retiring.discard(event.worker_id)
+            self.worker_load.pop(event.worker_id, None)
+            return
         log.error(
             "line worker %s died (exit %s): %d calls, %d agents",
             event.worker_id,
