@@ -203,12 +203,14 @@ def main() -> None:
         raise SystemExit(f"import failed:\n{child.stderr[-4000:]}")
     out = json.loads(child.stdout.strip().splitlines()[-1])
     counts = out["counts"]
+    lease_start = time.perf_counter()
     leased = lease_leads(runtime.db, campaign_id, 100, datetime.now(UTC), holder="bench", lease_s=60)
+    lease_ms = (time.perf_counter() - lease_start) * 1000
 
     seconds = out["seconds"]
     ratio_plain, ratio_shaped = plain / seconds, shaped / seconds
     print(f"counts: {counts}  (registry not loaded for {out['registry_unavailable']:,} leads)")
-    print(f"leased {len(leased)} of the imported leads straight away")
+    print(f"leased {len(leased)} of the imported leads straight away, in {lease_ms:.0f} ms")
     print(f"raw COPY into a plain table:        {plain:6.2f} s  ({args.rows / plain:>10,.0f} rows/s)")
     print(f"raw COPY into a leads-shaped table: {shaped:6.2f} s  ({args.rows / shaped:>10,.0f} rows/s)")
     print(f"import end to end:                  {seconds:6.2f} s  ({args.rows / seconds:>10,.0f} rows/s)")
