@@ -11,10 +11,12 @@ in a temporary data dir).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -155,6 +157,8 @@ def main() -> None:
         return
 
     workdir = Path(tempfile.mkdtemp(prefix="lead-import-bench-"))
+    # Registered before the embedded server starts, so it runs after that server has stopped at exit.
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     os.environ.setdefault("CLEARLINE_HOME", str(workdir / "home"))
     from campaigns.hopper import lease_leads
     from campaigns.models import CampaignStatus
