@@ -17,7 +17,6 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from core.broker import broker
 from core.db import Scope
 from core.models import AuditEntry
 from core.runtime import Runtime
@@ -28,7 +27,9 @@ AT = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def dnc_worker(runtime: Runtime) -> Iterator[dramatiq.Worker]:
+    # Imported here, not at collection: the broker binds to the Redis of whatever runtime exists first.
     import dnc.tasks  # noqa: F401 - declares the actors on the broker
+    from core.broker import broker
 
     worker = dramatiq.Worker(broker, queues={"dnc"}, worker_threads=1, worker_timeout=100)
     worker.start()

@@ -212,16 +212,3 @@ def test_internal_import_normalizes_and_scopes_to_campaign(
     assert caught.value.errors[0].line == 2
     with runtime.db.session(ALL_ORGS) as s:
         assert s.query(InternalDncEntry).filter(InternalDncEntry.e164 == "+12025550106").count() == 0
-
-
-def test_platform_wide_lists_apply_to_every_organization(
-    runtime: Runtime, tenant: Tenant, other_tenant: Tenant
-) -> None:
-    for org in (tenant, other_tenant):
-        import_numbers(runtime.db, kind="national", numbers=[], owner_org_id=org.id, obtained_at=AT)
-    number = "+15055550199"
-    import_numbers(runtime.db, kind="litigator", numbers=[number])  # owner None: the platform's copy
-    for org in (tenant, other_tenant):
-        [verdict] = ComplianceEngine.load(runtime.db, org.id).check([LeadContext(number)], AT)
-        assert verdict.reasons == (reasons.LITIGATOR,)
-        assert verdict.matches[0].scope == "platform"
