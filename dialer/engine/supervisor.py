@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaigns import attempts as attempt_records
 from campaigns.hopper import LeasedLead, lease_leads, release_leads, renew_leases
@@ -747,6 +747,9 @@ class Engine:
             agent_connected_at=_dt(event.at),
             agent_id=uuid.UUID(event.agent_id),
         )
+        agent = self.board.status(event.agent_id)
+        if agent is not None and agent.session_id:
+            self.recorder.submit(self._count_session_call, agent.session_id)
 
     def _on_bridge_failed(self, event: p.BridgeFailed) -> None:
         log.warning("bridge of %s to agent %s failed: %s", event.attempt_id, event.agent_id, event.reason)
@@ -926,6 +929,14 @@ class Engine:
             if row is not None:
                 row.worker, row.leg_id = worker, str(row.agent_id)
                 row.connected_at = row.connected_at or at
+
+    def _count_session_call(self, session_id: str) -> None:
+        with self.db.session(ALL_ORGS) as s:
+            s.execute(
+                update(AgentSession)
+                .where(AgentSession.id == uuid.UUID(session_id))
+                .values(calls_handled=AgentSession.calls_handled + 1)
+            )
 
     def _end_agent_session(self, session_id: str, reason: str) -> None:
         if not session_id:

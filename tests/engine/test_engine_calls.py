@@ -327,6 +327,7 @@ def test_an_answered_call_reaches_a_free_agent_whose_leg_lives_in_another_worker
         session_row = s.scalars(select(AgentSession).where(AgentSession.agent_id == agent.id)).one()
     assert session_row.connected_at is not None and session_row.worker == status.worker
     assert session_row.ended_at is not None and session_row.end_reason == "logout"
+    assert session_row.calls_handled == 2
     assert box.phone_stats()["legs_answered"][str(agent.id)] == 1  # one nailed leg carried every call
 
 
