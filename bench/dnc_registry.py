@@ -266,6 +266,15 @@ def bench_scrub(runtime: object, org_id: object, registry: Path, count: int, cac
     print(f"check() of {count:,} leads (+ one ScrubVerdict object each): {check_s:.2f} s wall, {check_cpu:.2f} s CPU, "
           f"{blocked:,} blocked ({len(decision.parts)} distinct verdicts)")  # fmt: skip
 
+    single = []
+    for lead in leads[:200]:  # the dialer's case: one lead, just before the call
+        t = time.perf_counter()
+        engine.check([lead], AT)
+        single.append(time.perf_counter() - t)
+    single.sort()
+    print(f"dial-time check of one lead (3 small queries + probe): median {single[100] * 1000:.1f} ms, "
+          f"p95 {single[190] * 1000:.1f} ms")  # fmt: skip
+
     leads_csv = cache / f"leads-{count}.csv"
     with leads_csv.open("w") as fh:
         fh.write("phone,lead_id\n")
