@@ -19,6 +19,7 @@ import numpy as np
 import phonenumbers
 from phonenumbers import timezone as phone_timezone
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.db import Database, Scope
 from core.errors import ValidationError
@@ -26,7 +27,16 @@ from dnc import reasons
 from dnc.bitmap_index import IndexHandle, StaleIndexError
 from dnc.calling_window import CallingRuleData, calls_in_last_24h, candidate_zones, decide_window
 from dnc.dated_index import DatedIndexHandle
-from dnc.internal import InternalSet, e164_key, internal_version, load_internal
+from dnc.internal import (
+    AreaCodeBlocks,
+    InternalSet,
+    blocks_version,
+    e164_key,
+    entries_version,
+    load_all_entries,
+    load_blocks,
+    load_entries_for,
+)
 from dnc.lists import data_dir
 from dnc.models import CallingRule, CompliancePolicy, DncList, DncListVersion
 from dnc.nanp import numbering_plan, state_of_zip
@@ -34,6 +44,7 @@ from dnc.normalize import e164_to_national
 from dnc.verdicts import CampaignRules, Consent, LeadContext, ListMatch, ScrubVerdict
 
 REGISTRY_MAX_AGE = timedelta(days=31)
+DIRECT_LOOKUP_MAX = 1000  # batches up to this size look their numbers up instead of loading the whole list
 NANP_KEY_BASE = 10_000_000_000  # E.164 key of a NANP number = 1 followed by its 10 national digits
 _EPOCH = date(1970, 1, 1)
 
@@ -185,6 +196,10 @@ class _Bits:
         self.match_table.append(match)
 
 
+def _no_entries() -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    return np.zeros(0, dtype=np.int64), {}
+
+
 def _dense_unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """np.unique(keys, return_inverse=True) for small non-negative keys, without sorting."""
     present = np.zeros(int(keys.max()) + 1, dtype=bool)
@@ -205,7 +220,9 @@ class ComplianceEngine:
         self.calling_rules = calling_rules
         self.plan = numbering_plan()
         self._handles: dict[tuple[uuid.UUID, int], IndexHandle | DatedIndexHandle] = {}
-        self._internal = InternalSet()
+        self._blocks = AreaCodeBlocks()
+        self._entries_version: tuple[int, int] = (-1, -1)
+        self._entries: tuple[np.ndarray, dict[str, np.ndarray]] = _no_entries()
 
     @classmethod
     def load(cls, db: Database, org_id: uuid.UUID, rules: CampaignRules | None = None) -> ComplianceEngine:
@@ -230,7 +247,19 @@ class ComplianceEngine:
 
     # ------------------------------------------------------------------ state read at every check
 
-    def _snapshot(self) -> tuple[list[ActiveList], InternalSet, GeoPolicy]:
+    def _internal_for(self, s: Session, e164s: list[str]) -> InternalSet:
+        version = blocks_version(s)
+        if version != self._blocks.version:
+            self._blocks = load_blocks(s, version)
+        if len(e164s) <= DIRECT_LOOKUP_MAX:
+            org_keys, campaign_keys = load_entries_for(s, e164s)
+            return InternalSet("live", org_keys, campaign_keys, self._blocks)
+        version = entries_version(s)
+        if version != self._entries_version:
+            self._entries, self._entries_version = load_all_entries(s), version
+        return InternalSet(f"{version[0]}@{version[1]}", *self._entries, self._blocks)
+
+    def _snapshot(self, e164s: list[str]) -> tuple[list[ActiveList], InternalSet, GeoPolicy]:
         with self.db.session(Scope(self.org_id)) as s:
             rows = s.execute(
                 select(DncList, DncListVersion)
@@ -250,16 +279,14 @@ class ComplianceEngine:
                 )
                 for lst, ver in rows
             ]
-            version = internal_version(s)
-            if version != self._internal.version:
-                self._internal = load_internal(s, version)
+            internal = self._internal_for(s, e164s)
             policy = s.scalars(select(CompliancePolicy)).one_or_none()
         geo = GeoPolicy(
             allowed_countries=frozenset(policy.allowed_countries if policy else ["US"]),
             blocked_states=frozenset(policy.blocked_states if policy else ()),
             blocked_area_codes=frozenset(int(a) for a in (policy.blocked_area_codes if policy else ())),
         )
-        return active, self._internal, geo
+        return active, internal, geo
 
     def _handle(self, lst: ActiveList) -> IndexHandle | DatedIndexHandle:
         key = (lst.list_id, lst.seq)
@@ -290,7 +317,7 @@ class ComplianceEngine:
         checked_at = at.astimezone(UTC)
         if count == 0:
             return BatchDecision(cols, [], np.zeros(0, dtype=np.int64), checked_at, "")
-        active, internal, geo = self._snapshot()
+        active, internal, geo = self._snapshot(cols.e164s)
         plan = self.plan
         bits = _Bits(count)
 

@@ -1,14 +1,15 @@
 """The entity-specific (internal) DNC list and area-code blocks: rows in PostgreSQL, written by agents'
 dispositions, the opt-out key, compliance staff and imports; read by the engine at every check.
 
-Every check asks PostgreSQL for the list's (row count, highest id) of the organization; when either changed
-since the last check the process reloads the entries, so an addition committed by any process is refused
-at the very next check.
+Small batches (the dial-time check) look their numbers up by index at every check. Large batches load the
+whole list, cached per process and reloaded whenever the organization's (row count, highest id) changed.
+Either way an addition committed by any process is refused at the very next check.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,38 +90,47 @@ def e164_key(e164: str) -> int:
 
 
 @dataclass
-class InternalSet:
-    """The organization's internal entries as sorted integer keys, organization-wide and per campaign."""
+class AreaCodeBlocks:
+    version: tuple[int, int] = (-1, -1)
+    org_codes: frozenset[int] = frozenset()
+    campaign_codes: dict[str, frozenset[int]] = field(default_factory=dict)
 
-    version: tuple[int, int, int, int] = (-1, -1, -1, -1)
+
+@dataclass
+class InternalSet:
+    """Internal entries relevant to a batch as sorted integer keys (organization-wide and per campaign),
+    with the area-code blocks; `label` says which state of the table they reflect."""
+
+    label: str = ""
     org_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     campaign_keys: dict[str, np.ndarray] = field(default_factory=dict)
-    org_area_codes: frozenset[int] = frozenset()
-    campaign_area_codes: dict[str, frozenset[int]] = field(default_factory=dict)
+    blocks: AreaCodeBlocks = field(default_factory=AreaCodeBlocks)
 
     @property
-    def label(self) -> str:
-        return f"{self.version[0]}@{self.version[1]}"
+    def org_area_codes(self) -> frozenset[int]:
+        return self.blocks.org_codes
+
+    @property
+    def campaign_area_codes(self) -> dict[str, frozenset[int]]:
+        return self.blocks.campaign_codes
 
 
-def internal_version(session: Session) -> tuple[int, int, int, int]:
-    entries = session.execute(
+def entries_version(session: Session) -> tuple[int, int]:
+    """(count, highest id) of the organization's entries: changes with every addition or removal."""
+    row = session.execute(
         select(func.count(InternalDncEntry.id), func.coalesce(func.max(InternalDncEntry.id), 0))
     ).one()
-    blocks = session.execute(
+    return int(row[0]), int(row[1])
+
+
+def blocks_version(session: Session) -> tuple[int, int]:
+    row = session.execute(
         select(func.count(AreaCodeBlock.id), func.coalesce(func.max(AreaCodeBlock.id), 0))
     ).one()
-    return (int(entries[0]), int(entries[1]), int(blocks[0]), int(blocks[1]))
+    return int(row[0]), int(row[1])
 
 
-def load_internal(session: Session, version: tuple[int, int, int, int]) -> InternalSet:
-    org: list[int] = []
-    by_campaign: dict[str, list[int]] = {}
-    for e164, campaign_id in session.execute(select(InternalDncEntry.e164, InternalDncEntry.campaign_id)):
-        if campaign_id is None:
-            org.append(e164_key(e164))
-        else:
-            by_campaign.setdefault(str(campaign_id), []).append(e164_key(e164))
+def load_blocks(session: Session, version: tuple[int, int]) -> AreaCodeBlocks:
     org_codes: set[int] = set()
     campaign_codes: dict[str, set[int]] = {}
     for area_code, campaign_id in session.execute(select(AreaCodeBlock.area_code, AreaCodeBlock.campaign_id)):
@@ -128,10 +138,34 @@ def load_internal(session: Session, version: tuple[int, int, int, int]) -> Inter
             org_codes.add(int(area_code))
         else:
             campaign_codes.setdefault(str(campaign_id), set()).add(int(area_code))
-    return InternalSet(
-        version=version,
-        org_keys=np.unique(np.array(org, dtype=np.int64)),
-        campaign_keys={k: np.unique(np.array(v, dtype=np.int64)) for k, v in by_campaign.items()},
-        org_area_codes=frozenset(org_codes),
-        campaign_area_codes={k: frozenset(v) for k, v in campaign_codes.items()},
+    return AreaCodeBlocks(version, frozenset(org_codes), {k: frozenset(v) for k, v in campaign_codes.items()})
+
+
+def _keys(rows: Iterable[tuple[str, uuid.UUID | None]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    org: list[int] = []
+    by_campaign: dict[str, list[int]] = {}
+    for e164, campaign_id in rows:
+        if campaign_id is None:
+            org.append(e164_key(e164))
+        else:
+            by_campaign.setdefault(str(campaign_id), []).append(e164_key(e164))
+    return (
+        np.unique(np.array(org, dtype=np.int64)),
+        {k: np.unique(np.array(v, dtype=np.int64)) for k, v in by_campaign.items()},
     )
+
+
+def load_all_entries(session: Session) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Every entry of the organization (bulk checks, cached between checks by `entries_version`)."""
+    return _keys(session.execute(select(InternalDncEntry.e164, InternalDncEntry.campaign_id)).tuples())
+
+
+def load_entries_for(session: Session, e164s: Iterable[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Only the entries of these numbers, by index (small batches: the dial-time check)."""
+    wanted = sorted(set(e164s))
+    if not wanted:
+        return _keys([])
+    query = select(InternalDncEntry.e164, InternalDncEntry.campaign_id).where(
+        InternalDncEntry.e164.in_(wanted)
+    )
+    return _keys(session.execute(query).tuples())

@@ -322,3 +322,16 @@ def test_zip_code_places_a_lead_whose_state_is_not_given(runtime: Runtime, org: 
     [moved] = check(runtime, org, LeadContext("+12125550111", zip_code="90210"), at=morning)
     assert set(moved.time_zones) == {"America/New_York", "America/Los_Angeles"}
     assert reasons.OUTSIDE_FEDERAL_WINDOW in moved.reasons
+
+
+def test_bulk_checks_see_internal_additions_too(runtime: Runtime, own_org: Tenant) -> None:
+    engine = ComplianceEngine.load(runtime.db, own_org.id)
+    batch = [LeadContext(f"+1202555{n:04d}") for n in range(1000, 2200)]  # above the direct-lookup size
+    assert engine.check(batch, AT)[-1].callable
+    with runtime.db.session(Scope(own_org.id)) as s:
+        add_internal_dnc(
+            s, e164="+12025552199", campaign_id=None, source="compliance", reason="", added_by=None
+        )
+    last = engine.check(batch, AT)[-1]
+    assert last.reasons == (reasons.INTERNAL_DNC,)
+    assert last.matches[0].version.startswith("1@")  # (count, highest id) of the list it was checked against
