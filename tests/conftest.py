@@ -7,11 +7,15 @@ import atexit
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import dramatiq
 import pytest
 from litestar.testing import TestClient
 
@@ -23,16 +27,18 @@ from core.settings import load_settings
 
 PASSWORD = "correct horse battery staple"
 
+# Chosen when pytest imports this file, before any test module is collected: a module that starts a
+# runtime at import (importing core.broker declares actors against Redis) then joins this private home
+# instead of ./.clearline. atexit runs last-registered first, so this removal runs after the servers stop.
+TEST_HOME = Path(tempfile.mkdtemp(prefix="clearline-test-"))
+# As root, embedded PostgreSQL runs as its own system user and must be able to reach its data dir.
+TEST_HOME.chmod(0o755)
+os.environ["CLEARLINE_HOME"] = str(TEST_HOME)
+atexit.register(shutil.rmtree, TEST_HOME, True)
+
 
 @pytest.fixture(scope="session")
 def runtime() -> Iterator[Runtime]:
-    # Not under pytest's 0700 tmp dir: as root, embedded PostgreSQL runs as its own system user and must be
-    # able to reach its data dir, including when it is stopped at exit.
-    home = Path(tempfile.mkdtemp(prefix="clearline-test-"))
-    home.chmod(0o755)
-    os.environ["CLEARLINE_HOME"] = str(home)
-    # atexit runs last-registered first: registered before the servers start, this runs after they stop
-    atexit.register(shutil.rmtree, home, True)
     settings = load_settings()
     rt = Runtime.start(settings)
     from core.migrations import upgrade
@@ -143,3 +149,30 @@ def platform_admin(runtime: Runtime, platform_admin_user: User) -> tuple[User, d
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def job_worker(queue: str) -> Iterator[dramatiq.Worker]:
+    """A real dramatiq worker on the real Redis broker, consuming one queue while the block runs."""
+    import clearline.actors  # noqa: F401 - declares every actor on the broker
+    from core.broker import broker
+
+    worker = dramatiq.Worker(broker, queues={queue}, worker_threads=1, worker_timeout=100)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+def wait_job(
+    client: TestClient, headers: dict[str, str], job_id: str, timeout_s: float = 60
+) -> dict[str, Any]:
+    """Poll GET /api/jobs/{id} as a user would until the job ends."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = client.get(f"/api/jobs/{job_id}", headers=headers).json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish in {timeout_s} s")

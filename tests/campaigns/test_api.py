@@ -17,31 +17,16 @@ from litestar.testing import TestClient
 
 from campaigns.attempts import finish_attempt, record_progress, start_attempt
 from campaigns.hopper import lease_leads
-from core.broker import broker
 from core.runtime import Runtime
-from tests.conftest import Tenant
+from tests.conftest import Tenant, job_worker, wait_job
 
 CSV = b"phone,first_name,state\n(202) 555-0143,Ann,DC\n2025550144,=cmd|' /C calc'!A0,TX\n555-0100,Bad,TX\n"
 
 
 @pytest.fixture(scope="module")
 def campaigns_worker(runtime: Runtime) -> Iterator[dramatiq.Worker]:
-    import campaigns.tasks  # noqa: F401 - declares the actors on the broker
-
-    worker = dramatiq.Worker(broker, queues={"campaigns"}, worker_threads=1, worker_timeout=100)
-    worker.start()
-    yield worker
-    worker.stop()
-
-
-def wait_job(client: TestClient, tenant: Tenant, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/jobs/{job_id}", headers=tenant.headers("manager")).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job  # type: ignore[no-any-return]
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
+    with job_worker("campaigns") as worker:
+        yield worker
 
 
 def new_campaign(client: TestClient, tenant: Tenant, **settings: Any) -> dict[str, Any]:
@@ -100,7 +85,7 @@ def test_an_uploaded_file_is_imported_by_the_worker_and_its_leads_searchable_and
     campaign = new_campaign(client, tenant)
     r = upload(client, tenant, campaign["id"], CSV, name="Spring list")
     assert r.status_code == 202, r.text
-    job = wait_job(client, tenant, r.json()["job_id"])
+    job = wait_job(client, tenant.headers("manager"), r.json()["job_id"])
     assert job["status"] == "succeeded", job
     assert job["counts"] == {"total": 3, "imported": 2, "duplicates": 0, "invalid": 1, "blocked": 0}
     list_id = r.json()["list_id"]
@@ -130,7 +115,7 @@ def test_paused_lists_are_not_leased_and_deleted_lists_are_purged(
     campaign = new_campaign(client, tenant)
     client.post(f"/api/campaigns/{campaign['id']}/start", headers=tenant.headers("manager"))
     r = upload(client, tenant, campaign["id"], CSV)
-    assert wait_job(client, tenant, r.json()["job_id"])["status"] == "succeeded"
+    assert wait_job(client, tenant.headers("manager"), r.json()["job_id"])["status"] == "succeeded"
     list_id, campaign_id = r.json()["list_id"], campaign["id"]
     client.post(f"/api/lead-lists/{list_id}/pause", headers=tenant.headers("manager"))
     now = datetime.now(UTC)
@@ -142,7 +127,7 @@ def test_paused_lists_are_not_leased_and_deleted_lists_are_purged(
     finish_attempt(runtime.db, attempt_id, outcome="busy", ended_at=now)
     purge = client.delete(f"/api/lead-lists/{list_id}", headers=tenant.headers("manager"))
     assert purge.status_code == 202
-    assert wait_job(client, tenant, purge.json()["job_id"])["counts"] == {"deleted": 2}
+    assert wait_job(client, tenant.headers("manager"), purge.json()["job_id"])["counts"] == {"deleted": 2}
     assert client.get(f"/api/lead-lists/{list_id}", headers=tenant.headers("manager")).status_code == 404
     leads = client.get(f"/api/campaigns/{campaign_id}/leads", headers=tenant.headers("manager")).json()
     assert leads == []
@@ -182,7 +167,7 @@ def test_agents_dispose_calls_schedule_callbacks_and_see_attempt_history(
     campaign = new_campaign(client, tenant)
     client.post(f"/api/campaigns/{campaign['id']}/start", headers=tenant.headers("manager"))
     r = upload(client, tenant, campaign["id"], b"phone\n2025550143\n2025550144\n")
-    assert wait_job(client, tenant, r.json()["job_id"])["status"] == "succeeded"
+    assert wait_job(client, tenant.headers("manager"), r.json()["job_id"])["status"] == "succeeded"
     now = datetime.now(UTC)
     first, second = lease_leads(runtime.db, campaign["id"], 2, now, holder="d1", lease_s=60)
     agent = tenant.users["agent"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,31 +19,15 @@ from sqlalchemy import select
 from core.db import Scope
 from core.models import AuditEntry
 from core.runtime import Runtime
-from tests.conftest import Tenant
+from tests.conftest import Tenant, job_worker, wait_job
 
 AT = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def dnc_worker(runtime: Runtime) -> Iterator[dramatiq.Worker]:
-    # Imported here, not at collection: the broker binds to the Redis of whatever runtime exists first.
-    import dnc.tasks  # noqa: F401 - declares the actors on the broker
-    from core.broker import broker
-
-    worker = dramatiq.Worker(broker, queues={"dnc"}, worker_threads=1, worker_timeout=100)
-    worker.start()
-    yield worker
-    worker.stop()
-
-
-def wait_job(client: TestClient, tenant: Tenant, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/jobs/{job_id}", headers=tenant.headers("compliance")).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job  # type: ignore[no-any-return]
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
+    with job_worker("dnc") as worker:
+        yield worker
 
 
 def upload(client: TestClient, tenant: Tenant, body: bytes, **params: str) -> dict[str, Any]:
@@ -55,7 +38,7 @@ def upload(client: TestClient, tenant: Tenant, body: bytes, **params: str) -> di
         headers={**tenant.headers("compliance"), "content-type": "text/plain"},
     )
     assert r.status_code == 202, r.text
-    return wait_job(client, tenant, r.json()["job_id"])
+    return wait_job(client, tenant.headers("compliance"), r.json()["job_id"])
 
 
 def test_uploaded_registry_becomes_a_version_and_blocks_its_numbers(
@@ -127,7 +110,7 @@ def test_scrub_report_csv_has_a_row_per_number_and_neutralises_formulas(
     )
     assert r.status_code == 202, r.text
     report = r.json()
-    assert wait_job(client, tenant, str(report["job_id"]))["status"] == "succeeded"
+    assert wait_job(client, tenant.headers("compliance"), str(report["job_id"]))["status"] == "succeeded"
     got = client.get(report["csv_url"], headers=tenant.headers("compliance"))
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(got.text)))
@@ -280,7 +263,7 @@ def test_state_list_and_change_list_upload_through_the_api(
         "/api/dnc/imports", params={"kind": "state"}, content=b"2145550100\n",
         headers={**tenant.headers("compliance"), "content-type": "text/plain"},
     )  # fmt: skip
-    assert wait_job(client, tenant, refused.json()["job_id"])["error"].startswith(
+    assert wait_job(client, tenant.headers("compliance"), refused.json()["job_id"])["error"].startswith(
         "a state list needs --state"
     )
 
