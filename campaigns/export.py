@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from sqlalchemy import select
 
 from campaigns.models import Lead
-from campaigns.safe_csv import SafeWriter
 from core.db import Database, Scope
+from core.safe_csv import SafeWriter
 
 EXPORT_PAGE = 5000
 EXPORT_COLUMNS = (

@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 from campaigns.lead_columns import Columns, LeadRow, RowError, clean_row, resolve_columns
 from campaigns.lead_files import LeadFile
 from campaigns.models import Campaign, CampaignStatus, DedupeScope, Lead, LeadList, LeadStatus, ListStatus
-from campaigns.safe_csv import SafeWriter
 from campaigns.scrubbing import ImportScrubber, normalize
 from core.db import Database, Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
+from core.safe_csv import SafeWriter
 
 BATCH_ROWS = 50_000  # per batch the engine re-reads its lists once; bigger batches, fewer reads
 REPORT_VALUE_CHARS = 200

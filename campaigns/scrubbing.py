@@ -25,19 +25,6 @@ from dnc.internal import add_internal_dnc
 from dnc.normalize import normalize_many
 from dnc.verdicts import CampaignRules, Consent, LeadContext
 
-DECIDED_AT_DIAL_TIME = frozenset(
-    {
-        reasons.OUTSIDE_FEDERAL_WINDOW,
-        reasons.OUTSIDE_STATE_WINDOW,
-        reasons.OUTSIDE_CAMPAIGN_WINDOW,
-        reasons.STATE_NO_SUNDAY,
-        reasons.STATE_NO_HOLIDAY,
-        reasons.STATE_CALL_CAP,
-        reasons.NATIONAL_REGISTRY_MISSING,
-        reasons.NATIONAL_REGISTRY_STALE,
-        reasons.LIST_INDEX_STALE,
-    }
-)
 _CONSENT = {c.value: c for c in Consent}
 REGISTRY_UNAVAILABLE = frozenset({reasons.NATIONAL_REGISTRY_MISSING, reasons.NATIONAL_REGISTRY_STALE})
 
@@ -99,7 +86,7 @@ class ImportScrubber:
 
     @staticmethod
     def _import_verdict(all_reasons: tuple[str, ...]) -> ImportVerdict:
-        blocking = tuple(r for r in all_reasons if r not in DECIDED_AT_DIAL_TIME)
+        blocking = tuple(r for r in all_reasons if r not in reasons.TIME_BOUND)
         return ImportVerdict(
             blocked=bool(blocking),
             reasons=blocking,

@@ -25,6 +25,22 @@ STATE_NO_SUNDAY = "state_no_sunday"
 STATE_NO_HOLIDAY = "state_no_holiday"
 STATE_CALL_CAP = "state_call_cap"
 
+# Reasons that stop being true with time or with an import (calling hours, day rules, 24-hour caps, the
+# registry copy): a lead blocked only by these waits and is checked again; any other reason blocks for good.
+TIME_BOUND: frozenset[str] = frozenset(
+    {
+        OUTSIDE_FEDERAL_WINDOW,
+        OUTSIDE_STATE_WINDOW,
+        OUTSIDE_CAMPAIGN_WINDOW,
+        STATE_NO_SUNDAY,
+        STATE_NO_HOLIDAY,
+        STATE_CALL_CAP,
+        NATIONAL_REGISTRY_MISSING,
+        NATIONAL_REGISTRY_STALE,
+        LIST_INDEX_STALE,
+    }
+)
+
 DESCRIPTIONS: dict[str, str] = {
     INVALID_NUMBER: "not a valid phone number",
     NATIONAL_REGISTRY_MISSING: "no national DNC registry copy has been imported (fail closed)",

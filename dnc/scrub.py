@@ -10,7 +10,6 @@ as anything but a number.
 from __future__ import annotations
 
 import csv
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import numpy as np
 
 from core.db import Database
 from core.errors import ValidationError
+from core.safe_csv import neutralize
 from dnc.engine import ComplianceEngine, LeadColumns, VerdictParts
 from dnc.nanp import state_of_zip
 from dnc.normalize import normalize_column
@@ -43,19 +43,10 @@ REPORT_COLUMNS = (
     "state_rule",
     "checked_at",
 )
-_DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 _TRUE = {"1", "true", "yes", "y", "wireless", "mobile"}
 BATCH = 250_000
 
 Progress = Callable[[float, dict[str, Any]], None]
-
-
-def neutralize(cell: str) -> str:
-    """A CSV cell that a spreadsheet will show as text, never run as a formula."""
-    if cell.startswith(_DANGEROUS_START) and not _PLAIN_NUMBER.fullmatch(cell):
-        return "'" + cell
-    return cell
 
 
 _EPOCH = date(1970, 1, 1)

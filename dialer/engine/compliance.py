@@ -19,20 +19,6 @@ from dnc import reasons
 from dnc.engine import ComplianceEngine
 from dnc.verdicts import CampaignRules, Consent, LeadContext, ScrubVerdict
 
-# Reason codes that stop being true with time (or with an import): the lead waits instead of being blocked.
-TRANSIENT_REASONS = frozenset(
-    {
-        reasons.OUTSIDE_FEDERAL_WINDOW,
-        reasons.OUTSIDE_STATE_WINDOW,
-        reasons.OUTSIDE_CAMPAIGN_WINDOW,
-        reasons.STATE_NO_SUNDAY,
-        reasons.STATE_NO_HOLIDAY,
-        reasons.STATE_CALL_CAP,
-        reasons.NATIONAL_REGISTRY_MISSING,
-        reasons.NATIONAL_REGISTRY_STALE,
-        reasons.LIST_INDEX_STALE,
-    }
-)
 RETRY_TRANSIENT_AFTER = timedelta(minutes=15)
 
 
@@ -56,7 +42,7 @@ def lead_context(lead: LeasedLead) -> LeadContext:
 
 def retry_at_for(verdict: ScrubVerdict, at: datetime) -> datetime | None:
     """When a blocked lead may be tried again: None when a reason blocks it for good."""
-    if verdict.reasons and set(verdict.reasons) <= TRANSIENT_REASONS:
+    if verdict.reasons and set(verdict.reasons) <= reasons.TIME_BOUND:
         return at + RETRY_TRANSIENT_AFTER
     return None
 
