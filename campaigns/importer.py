@@ -238,11 +238,12 @@ class _Import:
 
     def copy_text(self, batch: list[LeadRow]) -> str:
         """COPY text of one batch's accepted leads; rejected rows go to the error report."""
-        normalized = normalize([lead.phone_raw for lead in batch], self.campaign.default_region)
-        accepted: list[tuple[LeadRow, str]] = []
+        e164s, rejections = normalize([lead.phone_raw for lead in batch], self.campaign.default_region)
+        accepted: list[LeadRow] = []
+        accepted_e164s: list[str] = []
         dedupe = self.dedupe.scope != _NO_DEDUPE
         seen, existing = self.dedupe.seen, self.dedupe.existing
-        for lead, (e164, reason) in zip(batch, normalized, strict=True):
+        for lead, e164, reason in zip(batch, e164s, rejections, strict=True):
             if e164 is None:
                 self.counts.invalid += 1
                 self.errors.add(
@@ -263,11 +264,12 @@ class _Import:
                     self.errors.add(lead.row_number, [("phone", lead.phone_raw, f"duplicate: {duplicate}")])
                     continue
                 seen.add(key)
-            accepted.append((lead, e164))
-        verdicts = self.scrubber.check(accepted, self.at)
+            accepted.append(lead)
+            accepted_e164s.append(e164)
+        verdicts = self.scrubber.check(accepted, accepted_e164s, self.at)
         rows: list[str] = []
         suffix = self.suffix
-        for (lead, e164), verdict in zip(accepted, verdicts, strict=True):
+        for lead, e164, verdict in zip(accepted, accepted_e164s, verdicts, strict=True):
             if verdict.registry_unavailable:
                 self.registry_unavailable += 1
             if verdict.blocked:

@@ -12,26 +12,31 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from campaigns.lead_columns import LeadRow
 from campaigns.models import Campaign
 from core.db import Database
 from dnc import reasons
-from dnc.engine import ComplianceEngine
+from dnc.engine import ComplianceEngine, LeadColumns
 from dnc.internal import add_internal_dnc
-from dnc.normalize import normalize_many
-from dnc.verdicts import CampaignRules, Consent, LeadContext
+from dnc.nanp import state_of_zip
+from dnc.normalize import normalize_column
+from dnc.verdicts import CampaignRules, Consent
 
-_CONSENT = {c.value: c for c in Consent}
+# consent value -> (prior express written consent, any consent at all); an unknown value is a KeyError
+_CONSENT = {c.value: (c is Consent.EXPRESS_WRITTEN, c is not Consent.NONE) for c in Consent}
+_EPOCH = date(1970, 1, 1)
 REGISTRY_UNAVAILABLE = frozenset({reasons.NATIONAL_REGISTRY_MISSING, reasons.NATIONAL_REGISTRY_STALE})
 
 
-def normalize(raws: Sequence[str], default_region: str) -> list[tuple[str | None, str | None]]:
-    """(E.164, None) or (None, rejection reason code) per raw phone string."""
-    return [(n.e164, n.reason) for n in normalize_many(raws, default_region)]
+def normalize(raws: Sequence[str], default_region: str) -> tuple[list[str | None], list[str | None]]:
+    """Two columns: E.164 (None when rejected) and rejection reason code (None when accepted) per raw
+    phone string."""
+    return normalize_column(raws, default_region)
 
 
 @dataclass(frozen=True)
@@ -61,28 +66,46 @@ class ImportScrubber:
     """The compliance engine, loaded once for one campaign's import."""
 
     def __init__(self, db: Database, campaign: Campaign) -> None:
-        self.campaign_id = str(campaign.id)
         self.engine = ComplianceEngine.load(db, campaign.org_id, campaign_rules(campaign))
 
-    def check(self, leads: Sequence[tuple[LeadRow, str]], at: datetime) -> list[ImportVerdict]:
-        """One verdict per (lead, E.164 number), in order."""
-        campaign_id, consent = self.campaign_id, _CONSENT
-        contexts = [
-            LeadContext(
-                e164=e164,
-                state=lead.state,
-                zip_code=lead.zip_code[:5] if lead.zip_code else None,
-                wireless=lead.wireless,
-                consent=consent[lead.consent],
-                consent_at=lead.consent_at,
-                campaign_id=campaign_id,
-            )
-            for lead, e164 in leads
-        ]
-        return [
-            self._import_verdict(v.reasons) if v.reasons else CALLABLE
-            for v in self.engine.check(contexts, at)
-        ]
+    def check(self, leads: Sequence[LeadRow], e164s: list[str], at: datetime) -> list[ImportVerdict]:
+        """One verdict per lead and its E.164 number, in order. The leads go to the engine as columns
+        (`ComplianceEngine.decide`), the same facts `LeadContext` would carry, without an object per lead;
+        leads with the same outcome share one verdict."""
+        count = len(leads)
+        states: list[str] = []
+        wireless = np.full(count, -1, dtype=np.int8)
+        written_consent = np.zeros(count, dtype=bool)
+        consent_day = np.full(count, -1, dtype=np.int64)
+        zip_states: dict[str, str] = {}  # state_of_zip scans the ZIP ranges; files repeat ZIP codes a lot
+        consent = _CONSENT
+        for i, lead in enumerate(leads):
+            state = lead.state
+            if not state:
+                zip5 = lead.zip_code[:5] if lead.zip_code else ""
+                state = zip_states.get(zip5)
+                if state is None:
+                    state = zip_states[zip5] = state_of_zip(zip5)
+            states.append(state.upper())
+            if lead.wireless is not None:
+                wireless[i] = lead.wireless
+            written, consented = consent[lead.consent]
+            if written:
+                written_consent[i] = True
+            if consented:
+                consent_day[i] = (lead.consent_at - _EPOCH).days if lead.consent_at else -2
+        columns = LeadColumns(
+            e164s=e164s,
+            lead_ids=[None] * count,
+            states=states,
+            wireless=wireless,
+            written_consent=written_consent,
+            consent_day=consent_day,
+            campaign_ids=None,  # every lead belongs to the engine's campaign (`campaign_rules`)
+        )
+        decision = self.engine.decide(columns, at)
+        by_part = [self._import_verdict(p.reasons) if p.reasons else CALLABLE for p in decision.parts]
+        return [by_part[p] for p in decision.part_of.tolist()]
 
     @staticmethod
     def _import_verdict(all_reasons: tuple[str, ...]) -> ImportVerdict:
