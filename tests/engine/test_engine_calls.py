@@ -20,8 +20,9 @@ from sqlalchemy import select, update
 from attestation.certificates import TestCertificateAuthority
 from campaigns import attempts
 from campaigns.hopper import lease_leads
-from campaigns.models import CallAttempt, Lead
+from campaigns.models import CallAttempt, Campaign, Lead
 from core.db import ALL_ORGS, Scope
+from core.models import User
 from core.runtime import Runtime
 from dialer.engine.sandbox import PROFILE_NAME
 from dialer.engine.supervisor import EngineConfig
@@ -60,6 +61,27 @@ def engine_config(campaign_id: uuid.UUID, **overrides: object) -> EngineConfig:
         ),
         **overrides,  # type: ignore[arg-type]
     )
+
+
+def one_agent_floor(
+    runtime: Runtime, certificates: TestCertificates, numbers: list[str], *, lines_per_agent: float
+) -> tuple[Tenant, User, Campaign]:
+    """An organization with signing identity, one agent, and an active ratio-paced campaign of `numbers`."""
+    tenant = make_tenant(runtime)
+    provision_identity(runtime, tenant.id, certificates)
+    agent = tenant.users["agent"]
+    campaign = make_campaign(
+        runtime,
+        tenant.id,
+        agent_ids=[agent.id],
+        numbers=numbers,
+        settings={
+            "trunk_profile": PROFILE_NAME,
+            "pacing_policy": "ratio",
+            "pacing_settings": {"lines_per_agent": lines_per_agent},
+        },
+    )
+    return tenant, agent, campaign
 
 
 def login(client: TestClient, tenant: Tenant, role_user: str, uri: str, campaign_id: uuid.UUID) -> None:
@@ -148,21 +170,8 @@ def test_a_campaign_run_records_every_attempt_with_its_evidence_and_honours_dnc_
 def test_a_line_worker_killed_mid_call_is_replaced_and_no_lead_is_lost_or_dialed_twice(
     runtime: Runtime, client: TestClient, sandbox: MakeSandbox, certificates: TestCertificates
 ) -> None:
-    tenant = make_tenant(runtime)
-    provision_identity(runtime, tenant.id, certificates)
-    agent = tenant.users["agent"]
     numbers = [f"+1202555{n:04d}" for n in range(2011, 2071, 10)]  # all "human"
-    campaign = make_campaign(
-        runtime,
-        tenant.id,
-        agent_ids=[agent.id],
-        numbers=numbers,
-        settings={
-            "trunk_profile": PROFILE_NAME,
-            "pacing_policy": "ratio",
-            "pacing_settings": {"lines_per_agent": 2.0},
-        },
-    )
+    tenant, agent, campaign = one_agent_floor(runtime, certificates, numbers, lines_per_agent=2.0)
     box = sandbox(
         behaviour=CarrierBehaviour(ring_s=(0.2, 0.4), talk_s=(4.0, 5.0)),
         engine=engine_config(campaign.id, min_workers=2),
@@ -222,21 +231,8 @@ def test_a_line_worker_killed_mid_call_is_replaced_and_no_lead_is_lost_or_dialed
 def test_an_answered_call_with_no_free_agent_gets_safe_harbor_and_the_opt_out_key_adds_it_to_the_internal_dnc(
     runtime: Runtime, client: TestClient, sandbox: MakeSandbox, certificates: TestCertificates
 ) -> None:
-    tenant = make_tenant(runtime)
-    provision_identity(runtime, tenant.id, certificates)
-    agent = tenant.users["agent"]
     numbers = ["+12025553011", "+12025553051", "+12025553061"]
-    campaign = make_campaign(
-        runtime,
-        tenant.id,
-        agent_ids=[agent.id],
-        numbers=numbers,
-        settings={
-            "trunk_profile": PROFILE_NAME,
-            "pacing_policy": "ratio",
-            "pacing_settings": {"lines_per_agent": 2.0},
-        },
-    )
+    tenant, agent, campaign = one_agent_floor(runtime, certificates, numbers, lines_per_agent=2.0)
     box = sandbox(
         behaviour=CarrierBehaviour(ring_s=(0.3, 0.3), talk_s=(8.0, 9.0), opt_out=1.0, opt_out_after_s=2.5),
         engine=engine_config(campaign.id),
@@ -279,21 +275,8 @@ def test_an_answered_call_with_no_free_agent_gets_safe_harbor_and_the_opt_out_ke
 def test_an_answered_call_reaches_a_free_agent_whose_leg_lives_in_another_worker(
     runtime: Runtime, client: TestClient, sandbox: MakeSandbox, certificates: TestCertificates
 ) -> None:
-    tenant = make_tenant(runtime)
-    provision_identity(runtime, tenant.id, certificates)
-    agent = tenant.users["agent"]
     numbers = ["+12025554011", "+12025554051"]
-    campaign = make_campaign(
-        runtime,
-        tenant.id,
-        agent_ids=[agent.id],
-        numbers=numbers,
-        settings={
-            "trunk_profile": PROFILE_NAME,
-            "pacing_policy": "ratio",
-            "pacing_settings": {"lines_per_agent": 1.0},
-        },
-    )
+    tenant, agent, campaign = one_agent_floor(runtime, certificates, numbers, lines_per_agent=1.0)
     # One leg per worker: the agent's worker has no room for lead calls, so every bridge crosses workers.
     box = sandbox(
         behaviour=CarrierBehaviour(ring_s=(0.2, 0.3), talk_s=(1.5, 2.0)),
@@ -334,20 +317,7 @@ def test_an_answered_call_reaches_a_free_agent_whose_leg_lives_in_another_worker
 def test_a_carrier_rejecting_our_identity_raises_an_alarm_and_does_not_burn_the_lead(
     runtime: Runtime, client: TestClient, sandbox: MakeSandbox, certificates: TestCertificates, tmp_path: Path
 ) -> None:
-    tenant = make_tenant(runtime)
-    provision_identity(runtime, tenant.id, certificates)
-    agent = tenant.users["agent"]
-    campaign = make_campaign(
-        runtime,
-        tenant.id,
-        agent_ids=[agent.id],
-        numbers=["+12025555011"],
-        settings={
-            "trunk_profile": PROFILE_NAME,
-            "pacing_policy": "ratio",
-            "pacing_settings": {"lines_per_agent": 1.0},
-        },
-    )
+    tenant, agent, campaign = one_agent_floor(runtime, certificates, ["+12025555011"], lines_per_agent=1.0)
     # The carrier trusts another STI-CA: our signature does not verify and it answers 438.
     stranger = TestCertificateAuthority.create(datetime.now(UTC)).write(
         tmp_path / "other-ca", "7001", now=datetime.now(UTC)
