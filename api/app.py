@@ -13,9 +13,9 @@ from litestar.openapi.spec import Components, SecurityScheme
 from api import (
     abandon_routes,
     attestation_routes,
-    campaigns_routes,
+    campaigns,
     dialer_routes,
-    dnc_routes,
+    dnc,
     health,
     jobs,
     orgs,
@@ -24,6 +24,7 @@ from api import (
 from api.audit import AuditMiddleware
 from api.auth import JWTAuthenticationMiddleware, login, refresh, role_guard
 from api.deps import DEPENDENCIES
+from api.firewall import IPFirewallMiddleware
 from api.problems import EXCEPTION_HANDLERS
 from core.runtime import Runtime, current_runtime
 
@@ -40,9 +41,9 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         orgs.router,
         users.router,
         jobs.router,
-        *dnc_routes.ROUTES,
+        *dnc.ROUTES,
         *attestation_routes.ROUTES,
-        *campaigns_routes.ROUTES,
+        *campaigns.ROUTES,
         *dialer_routes.ROUTES,
         *abandon_routes.ROUTES,
     ]
@@ -51,7 +52,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         guards=[role_guard],
         middleware=[
-            dnc_routes.IPFirewallMiddleware,  # before authentication: refused addresses never reach it
+            IPFirewallMiddleware,  # before authentication: refused addresses never reach it
             DefineMiddleware(JWTAuthenticationMiddleware, exclude=["^/schema"]),
             AuditMiddleware,
         ],

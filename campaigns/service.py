@@ -10,10 +10,12 @@ from datetime import time
 from typing import Any
 
 import phonenumbers
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.models import (
+    CallAttempt,
     CallerIdMode,
     Campaign,
     CampaignAgent,
@@ -21,6 +23,7 @@ from campaigns.models import (
     DedupeScope,
     DialMethod,
     Disposition,
+    Lead,
 )
 from campaigns.recycle import RecycleRules
 from core.errors import ConflictError, NotFoundError, ValidationError
@@ -151,12 +154,29 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any]) -> None:
     RecycleRules.of(campaign.recycle_rules or {}, campaign.max_attempts or 1)
 
 
-def create_campaign(
-    session: Session, *, org_id: uuid.UUID, name: str, settings: Mapping[str, Any] | None = None
-) -> Campaign:
+def _valid_name(name: str) -> str:
     name = name.strip()
     if not 1 <= len(name) <= 200:
         raise ValidationError("campaign name must be 1-200 characters", field="name")
+    return name
+
+
+def get_campaign(session: Session, campaign_id: uuid.UUID) -> Campaign:
+    """The campaign with this id in the session's scope, or NotFoundError."""
+    campaign = session.scalars(select(Campaign).where(Campaign.id == campaign_id)).one_or_none()
+    if campaign is None:
+        raise NotFoundError(f"campaign {campaign_id} not found")
+    return campaign
+
+
+def list_campaigns(session: Session) -> list[Campaign]:
+    return list(session.scalars(select(Campaign).order_by(Campaign.name)))
+
+
+def create_campaign(
+    session: Session, *, org_id: uuid.UUID, name: str, settings: Mapping[str, Any] | None = None
+) -> Campaign:
+    name = _valid_name(name)
     if session.scalars(select(Campaign.id).where(Campaign.org_id == org_id, Campaign.name == name)).first():
         raise ConflictError(f"a campaign named {name!r} already exists")
     campaign = Campaign(
@@ -176,6 +196,36 @@ def create_campaign(
     for spec in DEFAULT_DISPOSITIONS:
         add_disposition(session, campaign, spec)
     return campaign
+
+
+def update_campaign(session: Session, campaign: Campaign, changes: Mapping[str, Any]) -> Campaign:
+    """Rename (`name`) and change settings; every change is validated before the flush."""
+    settings = dict(changes)
+    name = settings.pop("name", None)
+    if name is not None:
+        campaign.name = _valid_name(name)
+    apply_settings(campaign, settings)
+    session.flush()
+    return campaign
+
+
+def delete_campaign(session: Session, campaign: Campaign) -> None:
+    """Only a draft campaign that never placed a call can be deleted; any other is finished instead, so
+    its call attempts (the compliance evidence) are kept."""
+    if campaign.status != CampaignStatus.DRAFT.value:
+        raise ConflictError(f"campaign {campaign.id} is {campaign.status}; finish it instead of deleting it")
+    if session.scalars(select(CallAttempt.id).where(CallAttempt.campaign_id == campaign.id).limit(1)).first():
+        raise ConflictError(f"campaign {campaign.id} has call attempts; finish it instead of deleting it")
+    session.execute(sql_delete(Lead).where(Lead.campaign_id == campaign.id))
+    session.delete(campaign)
+
+
+def list_dispositions(session: Session, campaign: Campaign) -> list[Disposition]:
+    return list(
+        session.scalars(
+            select(Disposition).where(Disposition.campaign_id == campaign.id).order_by(Disposition.code)
+        )
+    )
 
 
 def add_disposition(session: Session, campaign: Campaign, spec: DispositionSpec) -> Disposition:
@@ -212,6 +262,12 @@ def set_status(campaign: Campaign, status: CampaignStatus) -> None:
     if status is CampaignStatus.ACTIVE and fixed and not campaign.caller_id:
         raise ValidationError("set caller_id (or local_presence) before starting", field="caller_id")
     campaign.status = status.value
+
+
+def campaign_agents(session: Session, campaign: Campaign) -> list[uuid.UUID]:
+    return list(
+        session.scalars(select(CampaignAgent.user_id).where(CampaignAgent.campaign_id == campaign.id))
+    )
 
 
 def assign_agents(session: Session, campaign: Campaign, user_ids: list[uuid.UUID]) -> list[uuid.UUID]:

@@ -1,5 +1,5 @@
 """The API's IP firewall as a pure decision: per-organization allow/deny CIDR lists and allowed countries
-(offline IP-to-country data from `iptocc`). The HTTP middleware that applies it lives in `api.dnc_routes`."""
+(offline IP-to-country data from `iptocc`). The HTTP middleware that applies it lives in `api.firewall`."""
 
 from __future__ import annotations
 

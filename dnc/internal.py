@@ -20,6 +20,7 @@ from core.db import scope_of
 from core.errors import ValidationError
 from dnc.models import AreaCodeBlock, InternalDncEntry
 from dnc.normalize import is_e164, normalize_number
+from dnc.policy import check_area_code
 
 SOURCES = ("agent", "opt_out_key", "compliance", "import", "api")
 
@@ -72,16 +73,23 @@ def add_area_code_block(
     added_by: uuid.UUID | None,
 ) -> None:
     org_id = _org_scope(session)
-    if not (len(area_code) == 3 and area_code.isdigit() and area_code[0] in "23456789"):
-        raise ValidationError(
-            f"{area_code!r} is not a NANP area code (3 digits, 2-9 first)", field="area_code"
-        )
+    check_area_code(area_code, "area_code")
     session.add(
         AreaCodeBlock(
             org_id=org_id, area_code=area_code, campaign_id=campaign_id, reason=reason, added_by=added_by
         )
     )
     session.flush()
+
+
+def internal_entries(
+    session: Session, *, e164: str | None = None, limit: int = 100
+) -> list[InternalDncEntry]:
+    """The organization's internal DNC entries, newest first (only this number's, when given)."""
+    query = select(InternalDncEntry).order_by(InternalDncEntry.id.desc()).limit(max(1, min(limit, 1000)))
+    if e164:
+        query = query.where(InternalDncEntry.e164 == e164)
+    return list(session.scalars(query))
 
 
 def e164_key(e164: str) -> int:

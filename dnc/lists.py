@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from core.db import ALL_ORGS, Database, Scope, utcnow
 from core.errors import ConflictError, ValidationError
+from core.jobs import create_job
 from core.runtime import current_runtime
 from dnc import bitmap_index
 from dnc.dated_index import write_dated_index
@@ -40,6 +41,57 @@ Progress = Callable[[float, dict[str, Any]], None]
 
 def data_dir() -> Path:
     return current_runtime().settings.home / "dnc"
+
+
+def upload_dir() -> Path:
+    """Where an uploaded list file waits for its import job."""
+    return data_dir() / "incoming"
+
+
+def check_import_kind(kind: str) -> str:
+    if kind not in IMPORT_KINDS:
+        raise ValidationError(f"unknown list kind {kind}; one of {', '.join(IMPORT_KINDS)}", field="kind")
+    return kind
+
+
+def queue_list_import(
+    db: Database,
+    *,
+    org_id: uuid.UUID,
+    kind: str,
+    path: Path,
+    state: str | None = None,
+    change_list: bool = False,
+    campaign_id: uuid.UUID | None = None,
+    obtained_at: datetime | None = None,
+    source_name: str = "upload.txt",
+    imported_by: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Queue the import of an uploaded file into an organization's list; returns the job id. The job
+    deletes the file whatever the outcome; so does this function if the job cannot be queued."""
+    try:
+        check_import_kind(kind)
+        params = {
+            "path": str(path),
+            "kind": kind,
+            "state": state,
+            "change_list": change_list,
+            "campaign_id": str(campaign_id) if campaign_id else None,
+            "obtained_at": obtained_at.isoformat() if obtained_at else None,
+            "org_id": str(org_id),
+            "user_id": str(imported_by) if imported_by else None,
+            "source_name": Path(source_name).name[:200],
+        }
+        job_id = create_job(
+            db, Scope(org_id), kind=f"dnc.import.{kind}", params=params, created_by=imported_by
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    from dnc import tasks
+
+    tasks.import_list_job.send(str(job_id), params)
+    return job_id
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,20 @@ import csv
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from core.db import Database
-from core.errors import ValidationError
+from core.db import Database, Scope
+from core.errors import NotFoundError, ValidationError
+from core.jobs import create_job
 from core.safe_csv import neutralize
 from dnc.engine import ComplianceEngine, LeadColumns, VerdictParts
+from dnc.models import ScrubReport
 from dnc.nanp import state_of_zip
 from dnc.normalize import normalize_column
 from dnc.verdicts import CampaignRules, Consent
@@ -205,3 +209,55 @@ def scrub_file(
 
 def report_path(home: Path, report_id: uuid.UUID) -> Path:
     return home / "dnc" / "reports" / f"{report_id}.csv"
+
+
+def queue_scrub_report(
+    db: Database,
+    *,
+    org_id: uuid.UUID,
+    path: Path,
+    checked_at: datetime,
+    campaign_id: uuid.UUID | None = None,
+    created_by: uuid.UUID | None = None,
+) -> ScrubReport:
+    """Record a scrub report of an uploaded lead file as of `checked_at` and queue the job that writes it;
+    returns the (detached) report row. The job deletes the uploaded file."""
+    at = checked_at if checked_at.tzinfo else checked_at.replace(tzinfo=UTC)
+    params = {
+        "path": str(path),
+        "org_id": str(org_id),
+        "campaign_id": str(campaign_id) if campaign_id else None,
+        "at": at.isoformat(),
+    }
+    try:
+        job_id = create_job(db, Scope(org_id), kind="dnc.scrub", params=params, created_by=created_by)
+        with db.session(Scope(org_id)) as s:
+            report = ScrubReport(
+                org_id=org_id, campaign_id=campaign_id, checked_at=at, job_id=job_id, created_by=created_by
+            )
+            s.add(report)
+            s.flush()
+            s.expunge(report)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    from dnc import tasks
+
+    tasks.scrub_report_job.send(str(job_id), str(report.id), params)
+    return report
+
+
+def get_scrub_report(session: Session, report_id: uuid.UUID) -> ScrubReport:
+    report = session.scalars(select(ScrubReport).where(ScrubReport.id == report_id)).one_or_none()
+    if report is None:
+        raise NotFoundError(f"scrub report {report_id} not found")
+    return report
+
+
+def finished_report_file(session: Session, home: Path, report_id: uuid.UUID) -> Path:
+    """The CSV of a scrub report whose job succeeded, or NotFoundError saying what state it is in."""
+    report = get_scrub_report(session, report_id)
+    path = report_path(home, report.id)
+    if report.status != "succeeded" or not path.exists():
+        raise NotFoundError(f"scrub report {report_id} is {report.status}, not ready")
+    return path

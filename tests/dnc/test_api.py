@@ -163,7 +163,7 @@ def call_through_firewall(
     """One request through the firewall (a token of `tenant`, or a login POST with `login_body`)."""
     import anyio
 
-    from api.dnc_routes import IPFirewallMiddleware
+    from api.firewall import IPFirewallMiddleware
 
     inner = recorder or Recorder()
     statuses: list[int] = []

@@ -1,0 +1,79 @@
+"""Routes of DNC lists: upload a list file (imported by a job) and the lists with their current versions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio.to_thread
+from litestar import Request, get, post
+from litestar.params import Parameter
+
+from api.auth import roles
+from api.dnc.access import ANY_ROLE, STAFF, own_org
+from api.dnc.schemas import ImportQueued, ListOut
+from api.principal import Principal
+from api.uploads import receive_upload
+from core.runtime import Runtime
+from dnc.lists import check_import_kind, list_versions, queue_list_import, upload_dir
+
+
+@post(
+    "/api/dnc/imports",
+    opt=roles(*STAFF),
+    status_code=202,
+    request_max_body_size=None,  # streamed to disk by api.uploads, which enforces the upload limit
+    description="Upload a list file as the raw request body; the import runs as a job (GET /api/jobs/{id}).",
+)
+async def upload_list(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    runtime: Runtime,
+    kind: str,
+    list_state: Annotated[str | None, Parameter(query="state")] = None,
+    change_list: bool = False,
+    campaign_id: uuid.UUID | None = None,
+    obtained_at: datetime | None = None,
+    filename: str = "upload.txt",
+) -> ImportQueued:
+    check_import_kind(kind)
+    org_id = own_org(principal)  # platform-wide copies are imported with `clearline dnc import`
+    received = await receive_upload(
+        request, upload_dir(), runtime.settings.max_upload_bytes, default_name=filename
+    )
+    job_id = await anyio.to_thread.run_sync(
+        lambda: queue_list_import(
+            runtime.db,
+            org_id=org_id,
+            kind=kind,
+            path=received.file.path,
+            state=list_state,
+            change_list=change_list,
+            campaign_id=campaign_id,
+            obtained_at=obtained_at,
+            source_name=filename,
+            imported_by=principal.user_id,
+        )
+    )
+    return ImportQueued(job_id=job_id)
+
+
+@get("/api/dnc/lists", opt=roles(*ANY_ROLE), sync_to_thread=True)
+def get_lists(principal: Principal, runtime: Runtime) -> list[ListOut]:
+    return [
+        ListOut(
+            list_id=lst.id,
+            kind=lst.kind,
+            scope=lst.scope,
+            platform_wide=lst.owner_org_id is None,
+            version=v.seq if v else None,
+            record_count=v.record_count if v else None,
+            obtained_at=v.obtained_at if v else None,
+            source_file=v.source_file if v else None,
+        )
+        for lst, v in list_versions(runtime.db, principal.org_id)
+    ]
+
+
+ROUTES = [upload_list, get_lists]

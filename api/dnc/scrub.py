@@ -1,0 +1,71 @@
+"""Routes of scrub reports: upload a lead file to scrub (a job), follow the report, download its CSV."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio.to_thread
+from litestar import Request, get, post
+from litestar.response import File
+from sqlalchemy.orm import Session
+
+from api.auth import roles
+from api.dnc.access import STAFF, own_org
+from api.dnc.schemas import ReportOut
+from api.principal import Principal
+from api.uploads import receive_upload
+from core.errors import NotFoundError
+from core.models import Role
+from core.runtime import Runtime
+from dnc.lists import upload_dir
+from dnc.scrub import finished_report_file, get_scrub_report, queue_scrub_report
+
+
+@post(
+    "/api/dnc/scrub-reports",
+    opt=roles(*STAFF, Role.MANAGER),
+    status_code=202,
+    request_max_body_size=None,  # streamed to disk by api.uploads, which enforces the upload limit
+    description="Upload a lead CSV as the raw request body; the scrub runs as a job.",
+)
+async def create_scrub_report(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    runtime: Runtime,
+    campaign_id: uuid.UUID | None = None,
+    at: datetime | None = None,
+) -> ReportOut:
+    org_id = own_org(principal)
+    received = await receive_upload(
+        request, upload_dir(), runtime.settings.max_upload_bytes, default_name="leads.csv"
+    )
+    report = await anyio.to_thread.run_sync(
+        lambda: queue_scrub_report(
+            runtime.db,
+            org_id=org_id,
+            path=received.file.path,
+            checked_at=at or datetime.now(UTC),
+            campaign_id=campaign_id,
+            created_by=principal.user_id,
+        )
+    )
+    return ReportOut.of(report)
+
+
+@get("/api/dnc/scrub-reports/{report_ref:str}", opt=roles(*STAFF, Role.MANAGER), sync_to_thread=True)
+def get_scrub_report_route(report_ref: str, session: Session, runtime: Runtime) -> ReportOut | File:
+    """`{id}` gives the report's status; `{id}.csv` downloads the report itself."""
+    as_csv = report_ref.endswith(".csv")
+    try:
+        report_id = uuid.UUID(report_ref.removesuffix(".csv"))
+    except ValueError as exc:
+        raise NotFoundError(f"scrub report {report_ref} not found") from exc
+    if not as_csv:
+        return ReportOut.of(get_scrub_report(session, report_id))
+    path = finished_report_file(session, runtime.settings.home, report_id)
+    return File(path=path, filename=f"scrub-{report_id}.csv", media_type="text/csv")
+
+
+ROUTES = [create_scrub_report, get_scrub_report_route]

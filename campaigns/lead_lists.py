@@ -1,0 +1,159 @@
+"""Lead lists as their users handle them: upload a file into a campaign (queued as an import job), pause,
+resume and delete a list (queued as a purge job), download the rows it rejected. The API and the console
+call these; the jobs themselves are in `campaigns.jobs`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns.importer import same_file_list
+from campaigns.jobs import create_import_job, create_purge_job, lead_files_dir
+from campaigns.models import CampaignStatus, LeadList, ListStatus
+from campaigns.service import get_campaign
+from core.db import Scope
+from core.errors import ConflictError, NotFoundError, ValidationError
+from core.runtime import Runtime
+from core.uploads import StoredUpload
+
+_BOOLEAN_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def upload_dir(runtime: Runtime) -> Path:
+    """Where an uploaded lead file waits for its import."""
+    return lead_files_dir(runtime)
+
+
+def get_lead_list(session: Session, list_id: uuid.UUID) -> LeadList:
+    lead_list = session.scalars(select(LeadList).where(LeadList.id == list_id)).one_or_none()
+    if lead_list is None:
+        raise NotFoundError(f"lead list {list_id} not found")
+    return lead_list
+
+
+def campaign_lead_lists(session: Session, campaign_id: uuid.UUID) -> list[LeadList]:
+    get_campaign(session, campaign_id)
+    return list(
+        session.scalars(
+            select(LeadList).where(LeadList.campaign_id == campaign_id).order_by(LeadList.created_at)
+        )
+    )
+
+
+def org_taking_leads(session: Session, campaign_id: uuid.UUID) -> uuid.UUID:
+    """The organization of a campaign that may take new leads (checked before an upload is received)."""
+    campaign = get_campaign(session, campaign_id)
+    if campaign.status == CampaignStatus.FINISHED.value:
+        raise ConflictError("the campaign is finished; it takes no new leads")
+    return campaign.org_id
+
+
+def import_options(fields: dict[str, str]) -> dict[str, Any]:
+    """An upload form's text fields (`name`, `mapping` as JSON, `has_header`, `allow_same_file`,
+    `dedupe_scope`, `priority`), checked, as `create_import_job` keyword arguments."""
+    options: dict[str, Any] = {}
+    if fields.get("name"):
+        options["list_name"] = fields["name"][:300]
+    if fields.get("mapping"):
+        try:
+            mapping = json.loads(fields["mapping"])
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"mapping is not JSON ({exc.msg})", field="mapping") from exc
+        if not isinstance(mapping, dict) or not all(isinstance(v, str | int) for v in mapping.values()):
+            raise ValidationError('mapping must be an object like {"phone": "Cell Phone"}', field="mapping")
+        options["mapping"] = mapping
+    for name in ("has_header", "allow_same_file"):
+        if name in fields:
+            value = fields[name].strip().lower()
+            if value not in _BOOLEAN_TEXT:
+                raise ValidationError(f"{name} must be true or false", field=name)
+            options[name] = _BOOLEAN_TEXT[value]
+    if fields.get("dedupe_scope"):
+        options["dedupe_scope"] = fields["dedupe_scope"]
+    if fields.get("priority"):
+        try:
+            options["priority"] = int(fields["priority"])
+        except ValueError as exc:
+            raise ValidationError("priority must be an integer", field="priority") from exc
+    return options
+
+
+def queue_lead_import(
+    runtime: Runtime,
+    scope: Scope,
+    *,
+    org_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    upload: StoredUpload,
+    fields: dict[str, str],
+    created_by: uuid.UUID | None,
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """Queue the import of an uploaded file; returns (job id, id the new list will have). The same bytes
+    imported twice into one campaign are refused unless `allow_same_file`. The upload is deleted if it
+    cannot be queued (and by the job once it ran)."""
+    try:
+        options = import_options(fields)
+        if not options.get("allow_same_file"):
+            with runtime.db.session(scope) as s:
+                earlier = same_file_list(s, campaign_id, upload.sha256)
+            if earlier is not None:
+                raise ConflictError(
+                    f"this file was already imported into the campaign as list {earlier}; "
+                    "send allow_same_file=true to import it again"
+                )
+        job_id, list_id = create_import_job(
+            runtime,
+            org_id=org_id,
+            campaign_id=campaign_id,
+            path=upload.path,
+            file_name=upload.file_name,
+            created_by=created_by,
+            **options,
+        )
+    except BaseException:
+        upload.path.unlink(missing_ok=True)
+        raise
+    from campaigns.tasks import import_leads
+
+    import_leads.send(str(job_id))
+    return job_id, list_id
+
+
+def set_list_status(session: Session, list_id: uuid.UUID, status: ListStatus) -> LeadList:
+    """Pause or resume a list; a list being deleted stays so."""
+    lead_list = get_lead_list(session, list_id)
+    if lead_list.status == ListStatus.DELETING.value:
+        raise ConflictError(f"lead list {list_id} is being deleted")
+    lead_list.status = status.value
+    session.flush()
+    return lead_list
+
+
+def delete_lead_list(
+    session: Session, runtime: Runtime, list_id: uuid.UUID, *, created_by: uuid.UUID | None
+) -> uuid.UUID:
+    """Mark a list as being deleted (committed: never leased again from here on) and queue its purge job;
+    returns the job id. Its leads' call attempts, the evidence, are kept."""
+    lead_list = get_lead_list(session, list_id)
+    if lead_list.status == ListStatus.DELETING.value:
+        raise ConflictError(f"lead list {list_id} is already being deleted")
+    lead_list.status = ListStatus.DELETING.value
+    session.commit()
+    job_id = create_purge_job(runtime, org_id=lead_list.org_id, list_id=list_id, created_by=created_by)
+    from campaigns.tasks import purge_lead_list
+
+    purge_lead_list.send(str(job_id))
+    return job_id
+
+
+def error_report_file(session: Session, list_id: uuid.UUID) -> Path:
+    """The CSV of the rows a list's import rejected, or NotFoundError when there were none."""
+    lead_list = get_lead_list(session, list_id)
+    if not lead_list.error_report or not Path(lead_list.error_report).exists():
+        raise NotFoundError(f"lead list {list_id} has no rejected rows")
+    return Path(lead_list.error_report)
