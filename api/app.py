@@ -22,7 +22,7 @@ from api import (
     users,
 )
 from api.audit import AuditMiddleware
-from api.auth import JWTAuthenticationMiddleware, login, refresh, role_guard
+from api.auth import JWTAuthenticationMiddleware, login, logout, refresh, role_guard
 from api.deps import DEPENDENCIES
 from api.firewall import IPFirewallMiddleware
 from api.problems import EXCEPTION_HANDLERS
@@ -38,6 +38,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         health.health,
         login,
         refresh,
+        logout,
         orgs.router,
         users.router,
         jobs.router,

@@ -1,24 +1,45 @@
-"""Authentication (JWT bearer tokens), role guards, login/refresh with throttling."""
+"""Authentication: login, sessions (refresh-token rotation), logout, bearer tokens, role guards.
+
+The two functions every way of logging in must share live here:
+- `login_user` checks an email and password (normalization, throttling, audit, alarms) - the token route
+  and the console's cookie login both call it;
+- `principal_for` turns a user id + token version + session id into the caller, reading role,
+  organization and activity from the database (briefly cached) - the bearer middleware and the
+  console's cookie sessions both call it.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import msgspec
 from litestar import Request, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from api import login_throttle
 from api.client_ip import client_ip
 from api.principal import Principal
+from core.accounts import (
+    AccountState,
+    account_state,
+    bump_token_version,
+    forget_session_after_commit,
+    normalize_email,
+    session_is_live,
+)
 from core.db import ALL_ORGS, utcnow
 from core.errors import AuthenticationError, PermissionDeniedError, TooManyRequestsError
-from core.models import AuditEntry, Role, User
+from core.models import AuditEntry, AuthSession, Role, User
+from core.passwords import MAX_PASSWORD
 from core.runtime import Runtime
 from core.security import DUMMY_HASH, decode_token, issue_token, verify_password
 
@@ -57,28 +78,32 @@ class JWTAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("missing bearer token")
         claims = decode_token(runtime.settings.secret_key, token.strip(), expected_kind="access")
-        try:
-            role = Role(claims.role)
-        except ValueError as exc:
-            raise AuthenticationError("invalid role in token") from exc
-        email = await _active_user_email(runtime, claims.user_id)
-        principal = Principal(user_id=claims.user_id, org_id=claims.org_id, role=role, email=email)
+        principal = await anyio.to_thread.run_sync(
+            principal_for, runtime, claims.user_id, claims.version, claims.session_id
+        )
         return AuthenticationResult(user=principal, auth=claims)
 
 
-async def _active_user_email(runtime: Runtime, user_id: uuid.UUID) -> str:
-    """A deactivated or deleted user's tokens stop working at once, not when they expire."""
-    import anyio.to_thread
-
-    def lookup() -> str | None:
-        with runtime.db.session(ALL_ORGS) as s:
-            row = s.execute(select(User.email, User.is_active).where(User.id == user_id)).one_or_none()
-            return row.email if row and row.is_active else None
-
-    email = await anyio.to_thread.run_sync(lookup)
-    if email is None:
+def principal_for(
+    runtime: Runtime, user_id: uuid.UUID, token_version: int, session_id: uuid.UUID | None
+) -> Principal:
+    """The caller as the database sees it now. Refuses a deleted or deactivated user, a token issued
+    before the user's last token-version bump, and a session that was logged out, revoked or expired.
+    Role and organization come from the database (cached ACCOUNT_CACHE_TTL_S), never from the token."""
+    account = account_state(runtime.db, user_id)
+    if account is None or not account.is_active:
         raise AuthenticationError("user is not active")
-    return email
+    if token_version != account.token_version:
+        raise AuthenticationError("token was revoked (password, role or status changed); log in again")
+    if session_id is not None and not session_is_live(runtime.db, session_id):
+        raise AuthenticationError("session ended; log in again")
+    return Principal(
+        user_id=account.user_id,
+        org_id=account.org_id,
+        role=account.role,
+        email=account.email,
+        session_id=session_id,
+    )
 
 
 # ------------------------------------------------------------------------------------------ login
@@ -93,6 +118,10 @@ class RefreshRequest(msgspec.Struct, forbid_unknown_fields=True):
     refresh_token: str
 
 
+class LogoutRequest(msgspec.Struct, forbid_unknown_fields=True):
+    all_sessions: bool = False  # True: end every session of the user, on every device
+
+
 @dataclass
 class TokenPair:
     access_token: str
@@ -103,104 +132,173 @@ class TokenPair:
     org_id: uuid.UUID | None
 
 
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_IP = 30
-FAILURE_WINDOW_S = 900
+async def login_user(runtime: Runtime, email: str, password: str, ip: str | None) -> AccountState:
+    """Check an email and password; the one login check (API tokens, console cookies).
 
-
-def _throttle_keys(email: str, ip: str | None) -> list[tuple[str, int]]:
-    return [
-        (f"clearline:login-fail:user:{email.lower()}", MAX_FAILURES_PER_USER),
-        (f"clearline:login-fail:ip:{ip or '-'}", MAX_FAILURES_PER_IP),
-    ]
-
-
-def _check_throttle(runtime: Runtime, email: str, ip: str | None) -> None:
-    for key, limit in _throttle_keys(email, ip):
-        count = int(runtime.redis.get(key) or 0)
-        if count >= limit:
-            ttl = int(runtime.redis.ttl(key))
-            raise TooManyRequestsError("too many failed logins; try again later", retry_after=max(ttl, 1))
-
-
-def _record_failure(runtime: Runtime, email: str, ip: str | None, user: User | None) -> None:
-    for key, _ in _throttle_keys(email, ip):
-        if runtime.redis.incr(key) == 1:  # the window starts at the first failure (redis 6: no EXPIRE NX)
-            runtime.redis.expire(key, FAILURE_WINDOW_S)
-    log.warning("failed login for %r from %s", email, ip)
-    with runtime.db.session(ALL_ORGS) as s:
-        s.add(
-            AuditEntry(
-                org_id=user.org_id if user else None,
-                user_id=user.id if user else None,
-                actor=email,
-                action="auth.login",
-                target=email,
-                outcome="denied",
-                client_ip=ip,
-            )
+    Throttled per (account, IP) with growing delays, per IP, and slowed down (never locked) per account;
+    every failure is audited and a burst on one account raises an alarm. Raises AuthenticationError
+    (401, the same for an unknown email and a wrong password) or TooManyRequestsError (429)."""
+    email = normalize_email(email)
+    verdict = await anyio.to_thread.run_sync(login_throttle.check, runtime.redis, email, ip)
+    if verdict.retry_after_s > 0:
+        raise TooManyRequestsError(
+            "too many failed logins; try again later", retry_after=verdict.retry_after_s
         )
+    if verdict.slowdown_s > 0:
+        await anyio.sleep(verdict.slowdown_s)  # async: holding back an answer costs no thread
+    account = await anyio.to_thread.run_sync(_check_password, runtime, email, password, ip)
+    if account is None:
+        raise AuthenticationError("wrong email or password")
+    return account
 
 
-def _issue_pair(runtime: Runtime, user_id: uuid.UUID, org_id: uuid.UUID | None, role: str) -> TokenPair:
+def _check_password(runtime: Runtime, email: str, password: str, ip: str | None) -> AccountState | None:
+    with runtime.db.session(ALL_ORGS) as s:
+        user = s.scalars(select(User).where(User.email == email)).one_or_none()
+        # Over-long passwords are refused unhashed, after the same work as a wrong one would cost.
+        candidate = password if len(password) <= MAX_PASSWORD else ""
+        ok = verify_password(user.password_hash if user else DUMMY_HASH, candidate) and bool(candidate)
+        if ok and user is not None and user.is_active:
+            user.last_login_at = utcnow()
+            s.add(AuditEntry(org_id=user.org_id, user_id=user.id, actor=user.email, action="auth.login",
+                             target=user.email, client_ip=ip))  # fmt: skip
+            login_throttle.record_success(runtime.redis, email, ip)
+            return AccountState(user.id, user.org_id, user.role, user.email, True, user.token_version or 0)
+        failed = (user.org_id, user.id) if user is not None else (None, None)
+    _record_failure(runtime, email, ip, *failed)
+    return None
+
+
+def _record_failure(
+    runtime: Runtime, email: str, ip: str | None, org_id: uuid.UUID | None, user_id: uuid.UUID | None
+) -> None:
+    account_failures = login_throttle.record_failure(runtime.redis, email, ip)
+    log.warning("failed login for %r from %s (%d on this account in the window)", email, ip, account_failures)
+    with runtime.db.session(ALL_ORGS) as s:
+        s.add(AuditEntry(org_id=org_id, user_id=user_id, actor=email, action="auth.login", target=email,
+                         outcome="denied", client_ip=ip))  # fmt: skip
+        if login_throttle.is_alarm_point(account_failures):
+            log.error(
+                "ALARM: login burst on account %r: %d failed logins in %d s from several addresses; "
+                "answers on this account are now slowed down",
+                email, account_failures, login_throttle.WINDOW_S,
+            )  # fmt: skip
+            s.add(AuditEntry(org_id=org_id, user_id=user_id, actor="", action="security.login_burst",
+                             target=email, outcome="alarm", client_ip=ip,
+                             detail={"failures": account_failures, "window_s": login_throttle.WINDOW_S}))  # fmt: skip
+
+
+def _tokens(
+    runtime: Runtime, account: AccountState, session_id: uuid.UUID, refresh_jti: str, refresh_ttl_s: int
+) -> TokenPair:
     st = runtime.settings
+    common = {"user_id": account.user_id, "org_id": account.org_id, "role": account.role.value,
+              "version": account.token_version, "session_id": session_id}  # fmt: skip
     return TokenPair(
-        access_token=issue_token(
-            st.secret_key,
-            user_id=user_id,
-            org_id=org_id,
-            role=role,
-            kind="access",
-            ttl_s=st.access_token_ttl_s,
-        ),
+        access_token=issue_token(st.secret_key, kind="access", ttl_s=st.access_token_ttl_s, **common),  # type: ignore[arg-type]
         refresh_token=issue_token(
             st.secret_key,
-            user_id=user_id,
-            org_id=org_id,
-            role=role,
             kind="refresh",
-            ttl_s=st.refresh_token_ttl_s,
+            ttl_s=refresh_ttl_s,
+            token_id=refresh_jti,
+            **common,  # type: ignore[arg-type]
         ),
         token_type="bearer",
         expires_in=st.access_token_ttl_s,
-        role=role,
-        org_id=org_id,
+        role=account.role.value,
+        org_id=account.org_id,
     )
 
 
-@post("/api/auth/login", opt=PUBLIC, sync_to_thread=True, status_code=200, tags=["auth"])
-def login(data: LoginRequest, runtime: Runtime, request: Request[Any, Any, Any]) -> TokenPair:
-    ip = client_ip(request.scope, runtime.settings.trusted_proxies)
-    _check_throttle(runtime, data.email, ip)
+def open_session(runtime: Runtime, account: AccountState, ip: str | None) -> tuple[uuid.UUID, TokenPair]:
+    """A new login session for a user `login_user` accepted, and its first token pair."""
+    jti = uuid.uuid4().hex
+    ttl = runtime.settings.refresh_token_ttl_s
     with runtime.db.session(ALL_ORGS) as s:
-        user = s.scalars(select(User).where(User.email == data.email.strip().lower())).one_or_none()
-        ok = verify_password(user.password_hash if user else DUMMY_HASH, data.password)
-        if not (ok and user and user.is_active):
-            s.expunge_all()
-            failed_user = user
+        session = AuthSession(user_id=account.user_id, refresh_jti=jti,
+                              expires_at=utcnow() + timedelta(seconds=ttl), client_ip=ip)  # fmt: skip
+        s.add(session)
+        s.flush()
+        session_id = session.id
+    return session_id, _tokens(runtime, account, session_id, jti, ttl)
+
+
+def refresh_session(runtime: Runtime, refresh_token: str, ip: str | None) -> TokenPair:
+    """Rotate: the presented refresh token is spent and a new pair issued. A refresh token that was
+    already spent is a copy in someone else's hands: the whole session is revoked (logged, audited)."""
+    claims = decode_token(runtime.settings.secret_key, refresh_token, expected_kind="refresh")
+    if claims.session_id is None:
+        raise AuthenticationError("refresh token belongs to no session; log in again")
+    reused = False
+    with runtime.db.session(ALL_ORGS) as s:
+        session = s.scalars(
+            select(AuthSession).where(AuthSession.id == claims.session_id).with_for_update()
+        ).one_or_none()
+        if session is None or session.user_id != claims.user_id or session.revoked_at is not None:
+            raise AuthenticationError("session ended; log in again")
+        if session.refresh_jti != claims.token_id:
+            reused = True
+            session.revoked_at, session.revoke_reason = utcnow(), "refresh token reused"
+            forget_session_after_commit(s, session.id)
+            s.add(AuditEntry(user_id=session.user_id, action="security.refresh_reuse", target=str(session.id),
+                             outcome="alarm", client_ip=ip))  # fmt: skip
         else:
-            user.last_login_at = utcnow()
-            s.add(
-                AuditEntry(
-                    org_id=user.org_id,
-                    user_id=user.id,
-                    actor=user.email,
-                    action="auth.login",
-                    target=user.email,
-                    client_ip=ip,
-                )
-            )
-            return _issue_pair(runtime, user.id, user.org_id, user.role.value)
-    _record_failure(runtime, data.email, ip, failed_user)
-    raise AuthenticationError("wrong email or password")
+            remaining = int((session.expires_at - utcnow()).total_seconds())
+            if remaining <= 0:
+                raise AuthenticationError("session expired; log in again")
+            user = s.get(User, session.user_id)
+            if user is None or not user.is_active or (user.token_version or 0) != claims.version:
+                raise AuthenticationError("token was revoked; log in again")
+            session.refresh_jti, session.last_used_at = uuid.uuid4().hex, utcnow()
+            account = AccountState(user.id, user.org_id, user.role, user.email, True, user.token_version or 0)
+            jti = session.refresh_jti
+    if reused:
+        log.error("ALARM: refresh token of session %s reused from %s: session revoked", claims.session_id, ip)
+        raise AuthenticationError("refresh token already used; the session was ended, log in again")
+    return _tokens(
+        runtime, account, claims.session_id, jti, min(remaining, runtime.settings.refresh_token_ttl_s)
+    )
+
+
+def end_sessions(runtime: Runtime, principal: Principal, *, all_sessions: bool) -> None:
+    """Log out: the caller's session (its access and refresh tokens stop working at once), or with
+    `all_sessions` every session of the user (a token-version bump)."""
+    with runtime.db.session(ALL_ORGS) as s:
+        if all_sessions:
+            user = s.get(User, principal.user_id)
+            if user is not None:
+                bump_token_version(s, user)
+            s.execute(update(AuthSession).where(AuthSession.user_id == principal.user_id,
+                                                AuthSession.revoked_at.is_(None))
+                      .values(revoked_at=utcnow(), revoke_reason="logout everywhere"))  # fmt: skip
+        if principal.session_id is not None:
+            s.execute(update(AuthSession).where(AuthSession.id == principal.session_id,
+                                                AuthSession.revoked_at.is_(None))
+                      .values(revoked_at=utcnow(), revoke_reason="logout"))  # fmt: skip
+            forget_session_after_commit(s, principal.session_id)
+
+
+@post("/api/auth/login", opt=PUBLIC, status_code=200, tags=["auth"])
+async def login(data: LoginRequest, runtime: Runtime, request: Request[Any, Any, Any]) -> TokenPair:
+    ip = client_ip(request.scope, runtime.settings.trusted_proxies)
+    account = await login_user(runtime, data.email, data.password, ip)
+    _, pair = await anyio.to_thread.run_sync(open_session, runtime, account, ip)
+    return pair
 
 
 @post("/api/auth/refresh", opt=PUBLIC, sync_to_thread=True, status_code=200, tags=["auth"])
-def refresh(data: RefreshRequest, runtime: Runtime) -> TokenPair:
-    claims = decode_token(runtime.settings.secret_key, data.refresh_token, expected_kind="refresh")
-    with runtime.db.session(ALL_ORGS) as s:
-        user = s.get(User, claims.user_id)
-        if user is None or not user.is_active:
-            raise AuthenticationError("user is not active")
-        # Role and org come from the database, not the old token: a demoted user is demoted at refresh.
-        return _issue_pair(runtime, user.id, user.org_id, user.role.value)
+def refresh(data: RefreshRequest, runtime: Runtime, request: Request[Any, Any, Any]) -> TokenPair:
+    return refresh_session(
+        runtime, data.refresh_token, client_ip(request.scope, runtime.settings.trusted_proxies)
+    )
+
+
+@post(
+    "/api/auth/logout",
+    opt=roles(Role.ORG_ADMIN, Role.MANAGER, Role.AGENT, Role.COMPLIANCE),
+    sync_to_thread=True,
+    status_code=204,
+    tags=["auth"],
+)
+def logout(principal: Principal, runtime: Runtime, data: LogoutRequest | None = None) -> None:
+    end_sessions(runtime, principal, all_sessions=bool(data and data.all_sessions))

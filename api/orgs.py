@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import roles
-from core.accounts import create_org
-from core.errors import NotFoundError, ValidationError
+from core.accounts import create_org, rename_org
+from core.errors import NotFoundError
 from core.models import Organization, Role
 
 
@@ -63,12 +63,7 @@ def get_organization(org_id: uuid.UUID, session: Session) -> OrgOut:
 
 @patch("/{org_id:uuid}", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
 def update_organization(org_id: uuid.UUID, data: OrgUpdate, session: Session) -> OrgOut:
-    org = _org(session, org_id)
-    name = data.name.strip()
-    if not name or len(name) > 200:
-        raise ValidationError("organization name must be 1-200 characters", field="name")
-    org.name = name
-    return OrgOut.of(org)
+    return OrgOut.of(rename_org(session, _org(session, org_id), data.name))
 
 
 router = Router(

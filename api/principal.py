@@ -16,6 +16,7 @@ class Principal:
     org_id: uuid.UUID | None
     role: Role
     email: str
+    session_id: uuid.UUID | None = None  # the login session the request's token belongs to
 
     @property
     def is_platform_admin(self) -> bool:

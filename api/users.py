@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from api.auth import roles
 from api.principal import Principal
-from core.accounts import create_user, validate_password
+from core.accounts import create_user
+from core.accounts import update_user as change_user
 from core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from core.models import Role, User
-from core.security import hash_password
 
 ANY_ROLE = (Role.ORG_ADMIN, Role.MANAGER, Role.COMPLIANCE, Role.AGENT)
 
@@ -112,17 +112,17 @@ def get_user(user_id: uuid.UUID, session: Session) -> UserOut:
 @patch("/{user_id:uuid}", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
 def update_user(user_id: uuid.UUID, data: UserUpdate, principal: Principal, session: Session) -> UserOut:
     user = _user(session, user_id)
-    if data.display_name is not None:
-        user.display_name = data.display_name
-    if data.role is not None:
-        user.role = _role(data.role, principal)
-    if data.password is not None:
-        validate_password(data.password)
-        user.password_hash = hash_password(data.password)
-    if data.is_active is not None:
-        if user.id == principal.user_id and not data.is_active:
-            raise ValidationError("you cannot deactivate yourself", field="is_active")
-        user.is_active = data.is_active
+    if data.is_active is False and user.id == principal.user_id:
+        raise ValidationError("you cannot deactivate yourself", field="is_active")
+    role = _role(data.role, principal) if data.role is not None else None
+    change_user(
+        session,
+        user,
+        display_name=data.display_name,
+        role=role,
+        password=data.password,
+        is_active=data.is_active,
+    )
     return UserOut.of(user)
 
 
@@ -132,7 +132,7 @@ def deactivate_user(user_id: uuid.UUID, principal: Principal, session: Session) 
     user = _user(session, user_id)
     if user.id == principal.user_id:
         raise ValidationError("you cannot deactivate yourself", field="user_id")
-    user.is_active = False
+    change_user(session, user, is_active=False)
 
 
 router = Router(

@@ -192,7 +192,18 @@ def up(host: str | None, port: int | None, workers: bool, dialer: bool) -> None:
 
         children.append(start_dialer_process())
     try:
-        uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
+        # Proxy headers are never uvicorn's business: with its defaults it rewrites the client address from
+        # X-Forwarded-For for any 127.0.0.1 peer before api/client_ip.py runs, which alone decides (from
+        # CLEARLINE_TRUSTED_PROXIES) whether a forwarded address counts.
+        uvicorn.run(
+            create_app(runtime),
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=False,
+            forwarded_allow_ips="",
+            server_header=False,
+        )
     finally:
         stop_children(children)
 

@@ -1,36 +1,102 @@
-"""Organizations and users: the services the CLI and the API share."""
+"""Organizations and users: the services the CLI and the API share.
+
+Changes that must void a user's tokens (password, role, deactivation, MFA reset) go through
+`update_user` / `bump_token_version` here, and nowhere else.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
+from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.db import ALL_ORGS, Database, utcnow
 from core.errors import ConflictError, ValidationError
-from core.models import Organization, Role, User
+from core.models import AuthSession, Organization, Role, User
+from core.passwords import validate_password
 from core.security import hash_password
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD = 12
+
+
+def normalize_email(email: str) -> str:
+    """The one form of an email address: stored, looked up, throttled and firewalled by it."""
+    return email.strip().lower()
 
 
 def slugify(name: str) -> str:
     return _SLUG.sub("-", name.lower()).strip("-")[:64] or "org"
 
 
-def create_org(session: Session, name: str) -> Organization:
+NAME_TAKEN = "this organization name is not available; choose another"
+
+
+def _org_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 200:
         raise ValidationError("organization name must be 1-200 characters", field="name")
-    if session.scalar(select(func.count()).select_from(Organization).where(Organization.name == name)):
-        raise ConflictError(f"an organization named {name!r} already exists")
-    org = Organization(name=name, slug=slugify(name), settings={})
-    session.add(org)
-    session.flush()
+    return name
+
+
+def _name_taken(session: Session, name: str, *, other_than: uuid.UUID | None = None) -> bool:
+    # Names are unique across organizations, so the check must see them all; it answers only yes/no.
+    query = select(func.count()).select_from(Organization).where(Organization.name == name)
+    if other_than is not None:
+        query = query.where(Organization.id != other_than)
+    return bool(session.scalar(query, execution_options={"skip_org_scope": True}))
+
+
+def _free_slug(session: Session, name: str) -> str:
+    """The slug of `name`, suffixed -2, -3... when another organization's name already made it."""
+    base = slugify(name)
+    taken = set(
+        session.scalars(
+            select(Organization.slug).where(Organization.slug.like(base[:56] + "%")),
+            execution_options={"skip_org_scope": True},
+        )
+    )
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{base[:56]}-{n}"
+    return slug
+
+
+def create_org(session: Session, name: str) -> Organization:
+    name = _org_name(name)
+    if _name_taken(session, name):
+        raise ConflictError(NAME_TAKEN)
+    org = Organization(name=name, slug=_free_slug(session, name), settings={})
+    try:
+        with session.begin_nested():
+            session.add(org)
+            session.flush()
+    except IntegrityError as exc:  # a concurrent creation took the name or slug first
+        raise ConflictError(NAME_TAKEN) from exc
+    return org
+
+
+def rename_org(session: Session, org: Organization, name: str) -> Organization:
+    """Rename keeps the slug (it may be in URLs and scripts). A taken name is a 409 that says only that
+    the name is not available: nothing about the organization holding it."""
+    name = _org_name(name)
+    if name == org.name:
+        return org
+    if _name_taken(session, name, other_than=org.id):
+        raise ConflictError(NAME_TAKEN)
+    org.name = name
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(NAME_TAKEN) from exc
     return org
 
 
@@ -47,11 +113,6 @@ def find_org(session: Session, ref: str) -> Organization | None:
     ).first()
 
 
-def validate_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise ValidationError(f"password must be at least {MIN_PASSWORD} characters", field="password")
-
-
 def create_user(
     session: Session,
     *,
@@ -61,10 +122,10 @@ def create_user(
     org_id: uuid.UUID | None,
     display_name: str = "",
 ) -> User:
-    email = email.strip().lower()
+    email = normalize_email(email)
     if not _EMAIL.match(email) or len(email) > 254:
         raise ValidationError(f"{email!r} is not an email address", field="email")
-    validate_password(password)
+    validate_password(password, email=email)
     if role is Role.PLATFORM_ADMIN:
         org_id = None
     elif org_id is None:
@@ -82,5 +143,130 @@ def create_user(
             session.add(user)
             session.flush()
     except IntegrityError as exc:
-        raise ConflictError(f"a user with email {email} already exists") from exc
+        # Emails are unique platform-wide; the answer must not tell an org admin that some other
+        # organization has this address (nor echo it), only that it cannot be used.
+        raise ConflictError(
+            "this email address cannot be used for a new user; if the person already has an account, "
+            "ask a platform admin"
+        ) from exc
     return user
+
+
+# --------------------------------------------------------------------- changes that void tokens
+
+
+def bump_token_version(session: Session, user: User) -> None:
+    """Void every token the user holds (access and refresh, every session), effective at commit."""
+    user.token_version = (user.token_version or 0) + 1
+    forget_account_after_commit(session, user.id)
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    display_name: str | None = None,
+    role: Role | None = None,
+    password: str | None = None,
+    is_active: bool | None = None,
+) -> User:
+    """Change a user. A new password, a new role and a deactivation each void the user's tokens; a
+    reactivation does not revive them (they were voided when the user was deactivated)."""
+    void = False
+    if display_name is not None:
+        user.display_name = display_name
+    if role is not None and role is not user.role:
+        user.role = role
+        void = True
+    if password is not None:
+        validate_password(password, email=user.email)
+        user.password_hash = hash_password(password)
+        void = True
+    if is_active is not None and is_active != user.is_active:
+        user.is_active = is_active
+        void = void or not is_active
+    if void:
+        bump_token_version(session, user)
+    forget_account_after_commit(session, user.id)
+    return user
+
+
+def reset_mfa(session: Session, user: User) -> None:
+    """There is no second factor yet; resetting one must void the tokens it protected, so the hook exists."""
+    bump_token_version(session, user)
+
+
+# ------------------------------------------------------------ who a token's user is, right now
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What the database says about a user, as every request must see it (not what the token says)."""
+
+    user_id: uuid.UUID
+    org_id: uuid.UUID | None
+    role: Role
+    email: str
+    is_active: bool
+    token_version: int
+
+
+# Read on every request; cached briefly so a burst of requests costs one query. Changes made in this
+# process drop the entry at commit; other processes see them within ACCOUNT_CACHE_TTL_S.
+ACCOUNT_CACHE_TTL_S = 2.0
+_accounts: dict[uuid.UUID, tuple[float, AccountState | None]] = {}
+_sessions: dict[uuid.UUID, tuple[float, bool]] = {}
+_cache_lock = threading.Lock()
+
+
+def account_state(db: Database, user_id: uuid.UUID) -> AccountState | None:
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _accounts.get(user_id)
+    if hit is not None and now - hit[0] < ACCOUNT_CACHE_TTL_S:
+        return hit[1]
+    with db.session(ALL_ORGS) as s:
+        u = s.get(User, user_id)
+        state = (
+            None
+            if u is None
+            else AccountState(u.id, u.org_id, u.role, u.email, u.is_active, u.token_version or 0)
+        )
+    with _cache_lock:
+        _accounts[user_id] = (now, state)
+    return state
+
+
+def session_is_live(db: Database, session_id: uuid.UUID) -> bool:
+    """A login session that is neither revoked nor past its absolute expiry."""
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _sessions.get(session_id)
+    if hit is not None and now - hit[0] < ACCOUNT_CACHE_TTL_S:
+        return hit[1]
+    with db.session(ALL_ORGS) as s:
+        row = s.get(AuthSession, session_id)
+        live = row is not None and row.revoked_at is None and row.expires_at > utcnow()
+    with _cache_lock:
+        _sessions[session_id] = (now, live)
+    return live
+
+
+def forget_account(user_id: uuid.UUID) -> None:
+    with _cache_lock:
+        _accounts.pop(user_id, None)
+
+
+def forget_session(session_id: uuid.UUID) -> None:
+    with _cache_lock:
+        _sessions.pop(session_id, None)
+
+
+def forget_account_after_commit(session: Session, user_id: uuid.UUID) -> None:
+    forget_account(user_id)  # now, and again once the change is visible to other sessions
+    event.listen(session, "after_commit", lambda _s: forget_account(user_id), once=True)
+
+
+def forget_session_after_commit(session: Session, session_id: uuid.UUID) -> None:
+    forget_session(session_id)
+    event.listen(session, "after_commit", lambda _s: forget_session(session_id), once=True)

@@ -53,6 +53,29 @@ class User(OrgScoped, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Every token carries the version it was issued at; bumping it (password change, deactivation, role
+    # change, MFA reset, "log out everywhere") voids all of the user's tokens at once.
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class AuthSession(Base):
+    """One login: the family of refresh tokens that descend from it. Only the newest refresh token of a
+    family (`refresh_jti`) is valid; presenting an older one means it was copied, and ends the family.
+    Access tokens name their session, so logging out ends them at once too. Not organization data: it
+    belongs to a user (platform admins have no organization)."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    refresh_jti: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Absolute: refreshing never extends a session past the refresh-token lifetime counted from login.
+    expires_at: Mapped[datetime] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoke_reason: Mapped[str] = mapped_column(String(40), default="")
+    client_ip: Mapped[str | None] = mapped_column(INET, default=None)
 
 
 class AuditEntry(OrgScoped, Base):

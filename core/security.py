@@ -41,11 +41,17 @@ def token_key(secret_key: str) -> bytes:
 
 @dataclass(frozen=True)
 class TokenClaims:
+    """What a token says. Only `user_id`, `version` and `session_id` are trusted (with the database's
+    word on them): role and organization are always read from the database, never from here."""
+
     user_id: uuid.UUID
     org_id: uuid.UUID | None
     role: str
     kind: str  # "access" or "refresh"
     expires_at: int
+    version: int = 0  # the user's token version when issued; a bump (password change...) voids it
+    session_id: uuid.UUID | None = None  # the login session (refresh-token family) it belongs to
+    token_id: str = ""
 
 
 def issue_token(
@@ -57,9 +63,12 @@ def issue_token(
     kind: str,
     ttl_s: int,
     now: float | None = None,
+    version: int = 0,
+    session_id: uuid.UUID | None = None,
+    token_id: str | None = None,
 ) -> str:
     iat = int(now if now is not None else time.time())
-    claims = {
+    claims: dict[str, object] = {
         "iss": ISSUER,
         "sub": str(user_id),
         "org": str(org_id) if org_id else None,
@@ -67,8 +76,11 @@ def issue_token(
         "typ": kind,
         "iat": iat,
         "exp": iat + ttl_s,
-        "jti": uuid.uuid4().hex,
+        "jti": token_id or uuid.uuid4().hex,
+        "ver": version,
     }
+    if session_id is not None:
+        claims["sid"] = str(session_id)
     return jwt.encode(claims, token_key(secret_key), algorithm=TOKEN_ALGORITHM)
 
 
@@ -97,6 +109,9 @@ def decode_token(secret_key: str, token: str, *, expected_kind: str) -> TokenCla
             role=str(claims["role"]),
             kind=claims["typ"],
             expires_at=int(claims["exp"]),
+            version=int(claims.get("ver", 0)),
+            session_id=uuid.UUID(claims["sid"]) if claims.get("sid") else None,
+            token_id=str(claims.get("jti", "")),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise AuthenticationError("invalid token claims") from exc

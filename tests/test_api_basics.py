@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from core.db import ALL_ORGS
 from core.models import AuditEntry, Organization, User
 from core.runtime import Runtime
-from tests.conftest import Tenant
+from tests.conftest import PASSWORD, Tenant
 
 
 def _counts(runtime: Runtime) -> tuple[int, int]:
@@ -88,7 +88,7 @@ def test_mutating_requests_write_an_audit_row_with_who_what_and_where(
     r = client.post(
         "/api/users",
         headers=tenant.headers(),
-        json={"email": f"new@{tenant.org.slug}.example", "password": "p" * 14, "role": "agent"},
+        json={"email": f"new@{tenant.org.slug}.example", "password": PASSWORD, "role": "agent"},
     )
     assert r.status_code == 201, r.text
     new_id = r.json()["id"]
