@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.db import ALL_ORGS
+from core.errors import ConflictError, ValidationError
 from core.runtime import Runtime
 from dnc import reasons
 from dnc.engine import ComplianceEngine
@@ -212,3 +213,50 @@ def test_internal_import_normalizes_and_scopes_to_campaign(
     assert caught.value.errors[0].line == 2
     with runtime.db.session(ALL_ORGS) as s:
         assert s.query(InternalDncEntry).filter(InternalDncEntry.e164 == "+12025550106").count() == 0
+
+
+def test_registry_copy_obtained_in_the_future_is_refused_and_imports_nothing(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    now = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
+    with pytest.raises(ValidationError, match=r"obtained_at 2999-01-01.*is in the future") as caught:
+        import_list_file(
+            runtime.db,
+            kind="national",
+            path=write(tmp_path, "ftc.txt", "2025550143\n"),
+            owner_org_id=tenant.id,
+            obtained_at=datetime(2999, 1, 1, tzinfo=UTC),
+            now=now,
+        )
+    assert caught.value.field == "obtained_at"
+    with runtime.db.session(ALL_ORGS) as s:
+        assert s.query(DncList).filter(DncList.owner_org_id == tenant.id).count() == 0
+    # A few minutes of clock skew between the downloading machine and this one is fine.
+    result = import_list_file(
+        runtime.db,
+        kind="national",
+        path=write(tmp_path, "ftc.txt", "2025550143\n"),
+        owner_org_id=tenant.id,
+        obtained_at=now + timedelta(minutes=2),
+        now=now,
+    )
+    assert result.record_count == 1
+
+
+def test_full_copy_shrinking_a_list_by_more_than_half_needs_replace_smaller(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    fifty = "".join(f"20255501{i:02d}\n" for i in range(50))
+    kw: dict[str, object] = {"kind": "national", "owner_org_id": tenant.id, "obtained_at": AT}
+    import_list_file(runtime.db, path=write(tmp_path, "full.txt", fifty), **kw)  # type: ignore[arg-type]
+    truncated = write(tmp_path, "truncated.txt", "2025550100\n2025550101\n")
+    with pytest.raises(
+        ConflictError, match=r"2 numbers, fewer than half of the current 50.*--replace-smaller"
+    ):
+        import_list_file(runtime.db, path=truncated, **kw)  # type: ignore[arg-type]
+    assert verdict_reasons(runtime, tenant, "+12025550149") == [("national_dnc",)]  # the 50 still hold
+    half = write(tmp_path, "half.txt", "".join(f"20255501{i:02d}\n" for i in range(25)))
+    assert import_list_file(runtime.db, path=half, **kw).record_count == 25  # type: ignore[arg-type]
+    replaced = import_list_file(runtime.db, path=truncated, replace_smaller=True, **kw)  # type: ignore[arg-type]
+    assert replaced.record_count == 2 and replaced.seq == 3
+    assert verdict_reasons(runtime, tenant, "+12025550149") == [()]
