@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from core.db import ALL_ORGS, Database, Scope, utcnow
 from core.errors import ConflictError, ValidationError
+from core.file_limits import LIMITS, bounded_lines
 from core.jobs import create_job
 from core.runtime import current_runtime
 from dnc import bitmap_index
@@ -31,10 +32,17 @@ from dnc.dated_index import write_dated_index
 from dnc.models import DncList, DncListVersion, InternalDncEntry
 from dnc.nanp import STATE_ZONES
 from dnc.normalize import normalize_number
-from dnc.registry_files import LineError, MalformedFileError, parse_dated_file, parse_number_file
+from dnc.registry_files import (
+    MAX_ERRORS,
+    LineError,
+    MalformedFileError,
+    parse_dated_file,
+    parse_number_file,
+)
 
 LIST_KINDS = ("national", "state", "litigator", "wireless", "reassigned")
 IMPORT_KINDS = (*LIST_KINDS, "internal")
+INTERNAL_BATCH = 10_000
 
 Progress = Callable[[float, dict[str, Any]], None]
 
@@ -376,21 +384,32 @@ def import_internal_file(
     reason: str = "imported",
     progress: Progress = _no_progress,
 ) -> ImportResult:
-    """Internal DNC entries from a file of numbers (first CSV column; messy formats are normalized)."""
+    """Internal DNC entries from a file of numbers (first CSV column; messy formats are normalized).
+
+    Read line by line under the list-file limits and inserted in batches inside one transaction, which
+    a bad line rolls back: memory stays bounded and a malformed file adds nothing."""
     errors: list[LineError] = []
-    rows: list[dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []
+    count = 0
     now = utcnow()
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        for line_no, raw in enumerate(fh, start=1):
+    limits = LIMITS
+    with db.session(Scope(org_id)) as s, path.open("rb") as fh:
+        lines = bounded_lines(
+            fh, max_bytes=limits.max_list_line_bytes, max_rows=limits.max_internal_rows, what="internal lists"
+        )
+        for line_no, raw in enumerate(lines, start=1):
             cell = raw.split(",", 1)[0].strip().strip('"')
             if not cell or (line_no == 1 and not any(ch.isdigit() for ch in cell)):
                 continue  # blank line, or a header
             normalized = normalize_number(cell)
             if normalized.e164 is None:
-                if len(errors) < 20:
-                    errors.append(LineError(line_no, cell, f"not a phone number ({normalized.reason})"))
+                errors.append(LineError(line_no, cell, f"not a phone number ({normalized.reason})"))
+                if len(errors) >= MAX_ERRORS:
+                    break
                 continue
-            rows.append(
+            if errors:
+                continue  # the file is refused: only look for more bad lines
+            batch.append(
                 {
                     "org_id": org_id,
                     "e164": normalized.e164,
@@ -401,15 +420,17 @@ def import_internal_file(
                     "added_at": now,
                 }
             )
-    if errors:
-        raise MalformedFileError(path, errors)
-    with db.session(Scope(org_id)) as s:
-        for start in range(0, len(rows), 10_000):
-            s.execute(insert(InternalDncEntry), rows[start : start + 10_000])
-            progress(100.0 * min(start + 10_000, len(rows)) / max(len(rows), 1), {"rows": start})
-    return ImportResult(
-        "internal", "campaign" if campaign_id else "org", None, None, 0, len(rows), len(rows), 0
-    )
+            if len(batch) == INTERNAL_BATCH:
+                s.execute(insert(InternalDncEntry), batch)
+                count += len(batch)
+                batch = []
+                progress(min(99.0, 100.0 * line_no / max(limits.max_internal_rows, 1)), {"rows": count})
+        if errors:
+            raise MalformedFileError(path, errors)  # rolls back every batch inserted so far
+        if batch:
+            s.execute(insert(InternalDncEntry), batch)
+            count += len(batch)
+    return ImportResult("internal", "campaign" if campaign_id else "org", None, None, 0, count, count, 0)
 
 
 def import_numbers(
