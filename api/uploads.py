@@ -13,10 +13,12 @@ from litestar import Request
 from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
 
 from core.errors import ValidationError
-from core.uploads import StoredUpload, UploadWriter
+from core.uploads import StoredUpload, UploadTooLargeError, UploadWriter
 
 MAX_FORM_FIELD = 64 * 1024
 MAX_FORM_PARTS = 32
+# What a multipart body may carry besides the file: the other parts and every part's headers.
+MULTIPART_OVERHEAD = MAX_FORM_PARTS * (MAX_FORM_FIELD + 1024)
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,13 @@ async def receive_upload(
     raw_body_allowed: bool = True,
     default_name: str = "upload",
 ) -> ReceivedUpload:
-    """Store the request's file in `directory`; the caller owns (and eventually deletes) the file."""
+    """Store the request's file in `directory`; the caller owns (and eventually deletes) the file.
+
+    A declared `Content-Length` over the limit is refused before a byte of the body is read; a body
+    without one (chunked) is refused at the chunk that passes the limit."""
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    multipart = content_type == "multipart/form-data"
+    _refuse_declared_length(request, limit + (MULTIPART_OVERHEAD if multipart else 0), limit)
     if content_type == "multipart/form-data" and options.get("boundary"):
         return await _receive_multipart(request, options["boundary"], directory, limit, default_name)
     if not raw_body_allowed:
@@ -45,6 +52,12 @@ async def receive_upload(
         if writer.size == 0:
             raise ValidationError("the upload is empty: send the file as the request body", field="body")
         return ReceivedUpload(writer.finish(default_name))
+
+
+def _refuse_declared_length(request: Request[Any, Any, Any], allowed: int, limit: int) -> None:
+    declared = request.headers.get("content-length", "")
+    if declared.strip().isdigit() and int(declared) > allowed:
+        raise UploadTooLargeError(f"the file is larger than the {limit}-byte upload limit")
 
 
 async def _receive_multipart(

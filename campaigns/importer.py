@@ -33,6 +33,7 @@ from core.errors import ConflictError, NotFoundError, ValidationError
 from core.safe_csv import SafeWriter
 
 BATCH_ROWS = 50_000  # per batch the engine re-reads its lists once; bigger batches, fewer reads
+BATCH_CHARS = 32 * 1024 * 1024  # ...and a batch of wide rows is flushed sooner: memory stays bounded
 REPORT_VALUE_CHARS = 200
 
 COPY_COLUMNS = (
@@ -354,6 +355,7 @@ def import_lead_file(
             with cursor.copy(f"COPY leads ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
                 batch: list[LeadRow] = []
                 data_rows = rows if columns.has_header else _chain(first, rows)
+                flush_at = lead_file.chars_read + BATCH_CHARS
                 for row_number, cells in data_rows:
                     job.counts.total += 1
                     lead, errors = clean_row(columns, row_number, cells, today)
@@ -362,9 +364,10 @@ def import_lead_file(
                         job.errors.add(row_number, errors)
                     else:
                         batch.append(lead)
-                    if job.counts.total % batch_rows == 0:
+                    if job.counts.total % batch_rows == 0 or lead_file.chars_read > flush_at:
                         copy.write(job.copy_text(batch))
                         batch = []
+                        flush_at = lead_file.chars_read + BATCH_CHARS
                         if progress is not None:
                             progress(lead_file.fraction_read * 99.0, job.counts.as_dict())
                 copy.write(job.copy_text(batch))

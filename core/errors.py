@@ -59,3 +59,4 @@ class TooManyRequestsError(ClearlineError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+

@@ -60,6 +60,11 @@ def dnc_group() -> None:
     "--campaign", "campaign_id", type=click.UUID, help="For --kind internal: campaign-only entries."
 )
 @click.option("--obtained-at", help="When the copy was downloaded (ISO time); defaults to now.")
+@click.option(
+    "--replace-smaller",
+    is_flag=True,
+    help="Accept a full copy with fewer than half the numbers of the current one.",
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_cmd(
     kind: str,
@@ -68,6 +73,7 @@ def import_cmd(
     org_ref: str | None,
     campaign_id: uuid.UUID | None,
     obtained_at: str | None,
+    replace_smaller: bool,
     file: Path,
 ) -> None:
     """Import FILE as a new version of a list (or as internal DNC entries)."""
@@ -82,6 +88,7 @@ def import_cmd(
         change_list=change_list,
         obtained_at=_when(obtained_at) if obtained_at else None,
         campaign_id=campaign_id,
+        replace_smaller=replace_smaller,
     )
     elapsed = time.perf_counter() - started
     click.echo(json.dumps({**result.as_dict(), "seconds": round(elapsed, 2)}))

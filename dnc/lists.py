@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from core.db import ALL_ORGS, Database, Scope, utcnow
 from core.errors import ConflictError, ValidationError
+from core.file_limits import LIMITS, bounded_lines
 from core.jobs import create_job
 from core.runtime import current_runtime
 from dnc import bitmap_index
@@ -31,12 +32,26 @@ from dnc.dated_index import write_dated_index
 from dnc.models import DncList, DncListVersion, InternalDncEntry
 from dnc.nanp import STATE_ZONES
 from dnc.normalize import normalize_number
-from dnc.registry_files import LineError, MalformedFileError, parse_dated_file, parse_number_file
+from dnc.registry_files import (
+    MAX_ERRORS,
+    LineError,
+    MalformedFileError,
+    parse_dated_file,
+    parse_number_file,
+)
 
 LIST_KINDS = ("national", "state", "litigator", "wireless", "reassigned")
 IMPORT_KINDS = (*LIST_KINDS, "internal")
+INTERNAL_BATCH = 10_000
 
 Progress = Callable[[float, dict[str, Any]], None]
+
+# A copy cannot have been downloaded after the moment it is imported; this much clock skew between the
+# machine that downloaded it and this one is tolerated.
+OBTAINED_AT_SKEW = timedelta(minutes=5)
+# A full import that keeps fewer than this share of the current copy's numbers needs replace_smaller:
+# a truncated download must not silently replace a complete registry.
+SHRINK_FLOOR = 0.5
 
 
 def data_dir() -> Path:
@@ -66,6 +81,7 @@ def queue_list_import(
     obtained_at: datetime | None = None,
     source_name: str = "upload.txt",
     imported_by: uuid.UUID | None = None,
+    replace_smaller: bool = False,
 ) -> uuid.UUID:
     """Queue the import of an uploaded file into an organization's list; returns the job id. The job
     deletes the file whatever the outcome; so does this function if the job cannot be queued."""
@@ -81,6 +97,7 @@ def queue_list_import(
             "org_id": str(org_id),
             "user_id": str(imported_by) if imported_by else None,
             "source_name": Path(source_name).name[:200],
+            "replace_smaller": replace_smaller,
         }
         job_id = create_job(
             db, Scope(org_id), kind=f"dnc.import.{kind}", params=params, created_by=imported_by
@@ -127,6 +144,29 @@ def _validate(kind: str, state: str | None, change_list: bool) -> str:
     return ""
 
 
+def check_obtained_at(obtained_at: datetime, now: datetime) -> datetime:
+    """The copy's download time, refused when it lies in the future (every freshness check would then
+    pass for ever, or fail closed once the clock is fixed)."""
+    when = obtained_at if obtained_at.tzinfo else obtained_at.replace(tzinfo=UTC)
+    if when > now + OBTAINED_AT_SKEW:
+        raise ValidationError(
+            f"obtained_at {when.isoformat()} is in the future (now {now.isoformat(timespec='seconds')}); "
+            "give the time the copy was downloaded",
+            field="obtained_at",
+        )
+    return when
+
+
+def check_shrink(kind: str, current_count: int | None, new_count: int, *, replace_smaller: bool) -> None:
+    """Refuse a full copy that would shrink the list by more than half, unless asked for explicitly."""
+    if replace_smaller or current_count is None or new_count >= current_count * SHRINK_FLOOR:
+        return
+    raise ConflictError(
+        f"the new {kind} copy has {new_count} numbers, fewer than half of the current {current_count}; "
+        "if that is intended, import it again with --replace-smaller (API: replace_smaller=true)"
+    )
+
+
 def _list_row(session: Session, kind: str, scope: str, owner_org_id: uuid.UUID | None) -> DncList:
     owner = DncList.owner_org_id.is_(None) if owner_org_id is None else DncList.owner_org_id == owner_org_id
     found = session.scalars(
@@ -161,9 +201,15 @@ def import_list_file(
     source_name: str | None = None,
     campaign_id: uuid.UUID | None = None,
     progress: Progress = _no_progress,
+    replace_smaller: bool = False,
+    now: datetime | None = None,
 ) -> ImportResult:
-    """Import one file as a new version of a list (or, for `internal`, as internal DNC entries)."""
+    """Import one file as a new version of a list (or, for `internal`, as internal DNC entries).
+
+    A full copy that would shrink the list by more than half is refused unless `replace_smaller`."""
     scope = _validate(kind, state, change_list)
+    now = now or utcnow()
+    obtained = check_obtained_at(obtained_at, now) if obtained_at is not None else now
     source = source_name or path.name
     if kind == "internal":
         if owner_org_id is None:
@@ -176,12 +222,13 @@ def import_list_file(
             added_by=imported_by,
             progress=progress,
         )
-    obtained = obtained_at or utcnow()
     if change_list:
         return _import_change_list(
             db, kind, scope, owner_org_id, path, source, obtained, imported_by, progress
         )
-    return _import_full(db, kind, scope, owner_org_id, path, source, obtained, imported_by, progress)
+    return _import_full(
+        db, kind, scope, owner_org_id, path, source, obtained, imported_by, progress, replace_smaller
+    )
 
 
 def _next_seq(session: Session, list_id: uuid.UUID) -> int:
@@ -207,6 +254,7 @@ def _import_full(
     obtained: datetime,
     imported_by: uuid.UUID | None,
     progress: Progress,
+    replace_smaller: bool,
 ) -> ImportResult:
     with db.session(ALL_ORGS) as s:
         list_id = _list_row(s, kind, scope, owner_org_id).id
@@ -231,6 +279,10 @@ def _import_full(
             row = _list_row(s, kind, scope, owner_org_id)
             if _next_seq(s, list_id) != seq:
                 raise ConflictError(f"another import into the {kind} list finished first; retry")
+            current = s.get(DncListVersion, row.current_version_id) if row.current_version_id else None
+            check_shrink(
+                kind, current.record_count if current else None, count, replace_smaller=replace_smaller
+            )
             version = DncListVersion(
                 list_id=list_id,
                 seq=seq,
@@ -332,21 +384,32 @@ def import_internal_file(
     reason: str = "imported",
     progress: Progress = _no_progress,
 ) -> ImportResult:
-    """Internal DNC entries from a file of numbers (first CSV column; messy formats are normalized)."""
+    """Internal DNC entries from a file of numbers (first CSV column; messy formats are normalized).
+
+    Read line by line under the list-file limits and inserted in batches inside one transaction, which
+    a bad line rolls back: memory stays bounded and a malformed file adds nothing."""
     errors: list[LineError] = []
-    rows: list[dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []
+    count = 0
     now = utcnow()
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        for line_no, raw in enumerate(fh, start=1):
+    limits = LIMITS
+    with db.session(Scope(org_id)) as s, path.open("rb") as fh:
+        lines = bounded_lines(
+            fh, max_bytes=limits.max_list_line_bytes, max_rows=limits.max_internal_rows, what="internal lists"
+        )
+        for line_no, raw in enumerate(lines, start=1):
             cell = raw.split(",", 1)[0].strip().strip('"')
             if not cell or (line_no == 1 and not any(ch.isdigit() for ch in cell)):
                 continue  # blank line, or a header
             normalized = normalize_number(cell)
             if normalized.e164 is None:
-                if len(errors) < 20:
-                    errors.append(LineError(line_no, cell, f"not a phone number ({normalized.reason})"))
+                errors.append(LineError(line_no, cell, f"not a phone number ({normalized.reason})"))
+                if len(errors) >= MAX_ERRORS:
+                    break
                 continue
-            rows.append(
+            if errors:
+                continue  # the file is refused: only look for more bad lines
+            batch.append(
                 {
                     "org_id": org_id,
                     "e164": normalized.e164,
@@ -357,15 +420,17 @@ def import_internal_file(
                     "added_at": now,
                 }
             )
-    if errors:
-        raise MalformedFileError(path, errors)
-    with db.session(Scope(org_id)) as s:
-        for start in range(0, len(rows), 10_000):
-            s.execute(insert(InternalDncEntry), rows[start : start + 10_000])
-            progress(100.0 * min(start + 10_000, len(rows)) / max(len(rows), 1), {"rows": start})
-    return ImportResult(
-        "internal", "campaign" if campaign_id else "org", None, None, 0, len(rows), len(rows), 0
-    )
+            if len(batch) == INTERNAL_BATCH:
+                s.execute(insert(InternalDncEntry), batch)
+                count += len(batch)
+                batch = []
+                progress(min(99.0, 100.0 * line_no / max(limits.max_internal_rows, 1)), {"rows": count})
+        if errors:
+            raise MalformedFileError(path, errors)  # rolls back every batch inserted so far
+        if batch:
+            s.execute(insert(InternalDncEntry), batch)
+            count += len(batch)
+    return ImportResult("internal", "campaign" if campaign_id else "org", None, None, 0, count, count, 0)
 
 
 def import_numbers(
@@ -377,15 +442,26 @@ def import_numbers(
     state: str | None = None,
     obtained_at: datetime | None = None,
     workdir: Path | None = None,
+    now: datetime | None = None,
 ) -> ImportResult:
-    """Convenience for tests and demos: import E.164 or 10-digit numbers as a full copy of a list."""
+    """Convenience for tests and demos: import E.164 or 10-digit numbers as a full copy of a list.
+
+    The caller states the whole new content, so a smaller copy replaces the current one (the shrink guard
+    is for files, which can arrive truncated)."""
     target = (workdir or data_dir() / "incoming") / f"{kind}-{uuid.uuid4().hex}.txt"
     target.parent.mkdir(parents=True, exist_ok=True)
     lines = [n.removeprefix("+1") for n in numbers]
     target.write_text("".join(f"{n}\n" for n in lines))
     try:
         return import_list_file(
-            db, kind=kind, path=target, owner_org_id=owner_org_id, state=state, obtained_at=obtained_at
+            db,
+            kind=kind,
+            path=target,
+            owner_org_id=owner_org_id,
+            state=state,
+            obtained_at=obtained_at,
+            replace_smaller=True,
+            now=now,
         )
     finally:
         target.unlink(missing_ok=True)

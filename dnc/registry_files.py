@@ -6,12 +6,15 @@ Dated list (reassigned numbers): `NUMBER,YYYY-MM-DD` (the disconnect date).
 
 Files are read in chunks; a chunk whose lines all have one width is decoded as a byte matrix without a
 Python loop, anything else line by line. Every bad line is reported with its line number (up to
-`MAX_ERRORS`), and the caller discards everything parsed when any error is found.
+`MAX_ERRORS`; reading stops there), and the caller discards everything parsed when any error is found.
+Lines longer than `FileLimits.max_list_line_bytes` and files with more lines than the list limits are
+refused at the line that breaks the limit, so a hostile file costs bounded memory.
 """
 
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ValidationError
+from core.file_limits import LIMITS, FileLimitError, FileLimits, bounded_lines
 
 CHUNK_BYTES = 64 * 1024 * 1024
 MAX_ERRORS = 20
@@ -70,14 +74,30 @@ class _Errors:
         if len(self.items) < MAX_ERRORS:
             self.items.append(LineError(line, text, rule))
 
+    def raise_if_full(self) -> None:
+        """Stop reading at the `MAX_ERRORS`th bad line: the file is refused either way."""
+        if len(self.items) >= MAX_ERRORS:
+            raise MalformedFileError(self.path, self.items)
+
     def raise_if_any(self) -> None:
         if self.items:
             raise MalformedFileError(self.path, self.items)
 
 
-def _chunks(path: Path) -> Iterator[tuple[bytes, int]]:
+def _line_too_long(line: int, limits: FileLimits) -> FileLimitError:
+    limit = limits.max_list_line_bytes
+    return FileLimitError(
+        f"the line is longer than the {limit}-byte line limit of list files",
+        row=line,
+        limit="line_bytes",
+        value=limit,
+    )
+
+
+def _chunks(path: Path, limits: FileLimits = LIMITS) -> Iterator[tuple[bytes, int]]:
     """Chunks of whole lines, with the byte offset reached after each."""
     offset = 0
+    lines = 0
     with path.open("rb") as fh:
         rest = b""
         while True:
@@ -89,10 +109,20 @@ def _chunks(path: Path) -> Iterator[tuple[bytes, int]]:
             offset += len(block)
             data = rest + block
             cut = data.rfind(b"\n") + 1
+            if len(data) - cut > limits.max_list_line_bytes:
+                raise _line_too_long(lines + data.count(b"\n", 0, cut) + 1, limits)
             if cut == 0:
                 rest = data
                 continue
             rest = data[cut:]
+            lines += data.count(b"\n", 0, cut)
+            if lines > limits.max_list_rows:
+                raise FileLimitError(
+                    f"the file has more than {limits.max_list_rows} lines (the list-file limit)",
+                    row=limits.max_list_rows + 1,
+                    limit="rows",
+                    value=limits.max_list_rows,
+                )
             yield data[:cut], offset - len(rest)
 
 
@@ -137,24 +167,36 @@ def _fixed_width(data: bytes, change: bool) -> tuple[np.ndarray, np.ndarray, np.
     return None
 
 
+LINE_BY_LINE_BYTES = 1024 * 1024  # irregular chunks are split into slices this big: bounded Python objects
+
+
 def _line_by_line(
-    data: bytes, first_line: int, change: bool, errors: _Errors
+    data: bytes, first_line: int, change: bool, errors: _Errors, limits: FileLimits = LIMITS
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    values: list[int] = []
-    adds: list[bool] = []
+    values = array("q")
+    adds = array("b")
     pattern = _CHANGE if change else _LINE
-    for i, raw_line in enumerate(data.split(b"\n")[:-1]):
-        text = raw_line.decode("latin-1").strip()
-        if not text:
-            continue
-        match = pattern.fullmatch(text)
-        if match is None:
-            errors.add(first_line + i, text, f"expected {CHANGE_FORMS if change else FULL_FORMS}")
-            continue
-        values.append(int(match.group(1) + match.group(2)))
-        if change:
-            adds.append(match.group(3).upper().startswith("A"))
-    return np.array(values, dtype=np.int64), (np.array(adds, dtype=bool) if change else None)
+    line = first_line
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", min(start + LINE_BY_LINE_BYTES, len(data) - 1)) + 1 or len(data)
+        for raw_line in data[start:end].split(b"\n")[:-1]:
+            if len(raw_line) > limits.max_list_line_bytes:
+                raise _line_too_long(line, limits)
+            text = raw_line.decode("latin-1").strip()
+            if text:
+                match = pattern.fullmatch(text)
+                if match is None:
+                    errors.add(line, text, f"expected {CHANGE_FORMS if change else FULL_FORMS}")
+                    errors.raise_if_full()
+                else:
+                    values.append(int(match.group(1) + match.group(2)))
+                    if change:
+                        adds.append(match.group(3).upper().startswith("A"))
+            line += 1
+        start = end
+    numbers = np.frombuffer(values, dtype=np.int64) if values else np.zeros(0, dtype=np.int64)
+    return numbers, (np.frombuffer(adds, dtype=np.int8).astype(bool) if change else None)
 
 
 def parse_number_file(path: Path, *, change_list: bool) -> Iterator[ParsedChunk]:
@@ -176,6 +218,7 @@ def parse_number_file(path: Path, *, change_list: bool) -> Iterator[ParsedChunk]
                     errors.add(
                         line + int(row), text, f"expected {CHANGE_FORMS if change_list else FULL_FORMS}"
                     )
+                errors.raise_if_full()
                 values, is_add = values[ok], (is_add[ok] if is_add is not None else None)
         else:
             values, is_add = _line_by_line(data, line, change_list, errors)
@@ -185,27 +228,36 @@ def parse_number_file(path: Path, *, change_list: bool) -> Iterator[ParsedChunk]
     errors.raise_if_any()
 
 
-def parse_dated_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def parse_dated_file(path: Path, limits: FileLimits = LIMITS) -> tuple[np.ndarray, np.ndarray]:
     """(national numbers, disconnect dates as days since 1970-01-01) of a reassigned-numbers file."""
     errors = _Errors(path)
-    numbers: list[int] = []
-    days: list[int] = []
-    epoch = date(1970, 1, 1)
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        for line_no, raw in enumerate(fh, start=1):
-            text = raw.strip()
-            if not text:
-                continue
-            match = _DATED.fullmatch(text)
-            if match is None:
-                errors.add(line_no, text, "expected NUMBER,YYYY-MM-DD (number and disconnect date)")
-                continue
-            try:
-                day = date.fromisoformat(match.group(3))
-            except ValueError:
-                errors.add(line_no, text, "the disconnect date is not a real date")
-                continue
-            numbers.append(int(match.group(1) + match.group(2)))
-            days.append((day - epoch).days)
+    with path.open("rb") as fh:
+        lines = bounded_lines(
+            fh, max_bytes=limits.max_list_line_bytes, max_rows=limits.max_dated_rows, what="reassigned lists"
+        )
+        numbers, days = _dated_numbers(errors, enumerate(lines, start=1))
     errors.raise_if_any()
-    return np.array(numbers, dtype=np.int64), np.array(days, dtype=np.int32)
+    return np.frombuffer(numbers, dtype=np.int64).copy(), np.frombuffer(days, dtype=np.int32).copy()
+
+
+def _dated_numbers(errors: _Errors, lines: Iterator[tuple[int, str]]) -> tuple[array[int], array[int]]:
+    numbers = array("q")
+    days = array("i")
+    epoch = date(1970, 1, 1)
+    for line_no, raw in lines:
+        text = raw.strip()
+        if not text:
+            continue
+        match = _DATED.fullmatch(text)
+        if match is None:
+            errors.add(line_no, text, "expected NUMBER,YYYY-MM-DD (number and disconnect date)")
+            errors.raise_if_full()
+            continue
+        try:
+            day = date.fromisoformat(match.group(3))
+        except ValueError:
+            errors.add(line_no, text, "the disconnect date is not a real date")
+            continue
+        numbers.append(int(match.group(1) + match.group(2)))
+        days.append((day - epoch).days)
+    return numbers, days

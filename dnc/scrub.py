@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Database, Scope
 from core.errors import NotFoundError, ValidationError
+from core.file_limits import LIMITS, FileLimitError, bounded_lines
 from core.jobs import create_job
 from core.safe_csv import neutralize
 from dnc.engine import ComplianceEngine, LeadColumns, VerdictParts
@@ -72,8 +73,15 @@ class LeadFile:
 def read_leads_csv(path: Path) -> LeadFile:
     """Parse a lead file; a bad consent value or date names its row and column."""
     leads = LeadFile([], [], [], [], [], [], [])
-    with path.open("r", encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
+    limits = LIMITS
+    csv.field_size_limit(limits.max_cell_chars)
+    with path.open("rb") as fh:
+        if fh.read(3) != b"\xef\xbb\xbf":
+            fh.seek(0)
+        lines = bounded_lines(
+            fh, max_bytes=limits.max_row_chars, max_rows=limits.max_scrub_rows, what="scrub inputs"
+        )
+        reader = csv.reader(lines)
         header = [h.strip().lower() for h in next(reader, [])]
         phone = next((header.index(c) for c in PHONE_COLUMNS if c in header), None)
         if phone is None:
@@ -84,6 +92,13 @@ def read_leads_csv(path: Path) -> LeadFile:
         for line, cells in enumerate(reader, start=2):
             if not cells:
                 continue
+            if len(cells) > limits.max_columns:
+                raise FileLimitError(
+                    f"{len(cells)} columns, more than the {limits.max_columns}-column limit",
+                    row=line,
+                    limit="columns",
+                    value=limits.max_columns,
+                )
             leads.rows.append(line)
             leads.raws.append(cells[phone] if phone < len(cells) else "")
             leads.lead_ids.append(_cell(cells, lead_id) or None)

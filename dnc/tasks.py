@@ -39,6 +39,7 @@ def import_list_job(job_id: str, params: dict[str, Any]) -> None:
             source_name=params.get("source_name"),
             campaign_id=uuid.UUID(params["campaign_id"]) if params.get("campaign_id") else None,
             progress=reporter.progress,
+            replace_smaller=bool(params.get("replace_smaller")),
         )
     except JobCancelled:
         reporter.cancelled()

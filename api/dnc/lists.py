@@ -15,8 +15,9 @@ from api.dnc.access import ANY_ROLE, STAFF, own_org
 from api.dnc.schemas import ImportQueued, ListOut
 from api.principal import Principal
 from api.uploads import receive_upload
+from core.db import utcnow
 from core.runtime import Runtime
-from dnc.lists import check_import_kind, list_versions, queue_list_import, upload_dir
+from dnc.lists import check_import_kind, check_obtained_at, list_versions, queue_list_import, upload_dir
 
 
 @post(
@@ -24,7 +25,11 @@ from dnc.lists import check_import_kind, list_versions, queue_list_import, uploa
     opt=roles(*STAFF),
     status_code=202,
     request_max_body_size=None,  # streamed to disk by api.uploads, which enforces the upload limit
-    description="Upload a list file as the raw request body; the import runs as a job (GET /api/jobs/{id}).",
+    description=(
+        "Upload a list file as the raw request body; the import runs as a job (GET /api/jobs/{id}). "
+        "`obtained_at` in the future is refused; a full copy with fewer than half the numbers of the "
+        "current one needs `replace_smaller=true`."
+    ),
 )
 async def upload_list(
     request: Request[Any, Any, Any],
@@ -36,8 +41,11 @@ async def upload_list(
     campaign_id: uuid.UUID | None = None,
     obtained_at: datetime | None = None,
     filename: str = "upload.txt",
+    replace_smaller: bool = False,
 ) -> ImportQueued:
     check_import_kind(kind)
+    if obtained_at is not None:
+        check_obtained_at(obtained_at, utcnow())  # refused before the upload is read
     org_id = own_org(principal)  # platform-wide copies are imported with `clearline dnc import`
     received = await receive_upload(
         request, upload_dir(), runtime.settings.max_upload_bytes, default_name=filename
@@ -54,6 +62,7 @@ async def upload_list(
             obtained_at=obtained_at,
             source_name=filename,
             imported_by=principal.user_id,
+            replace_smaller=replace_smaller,
         )
     )
     return ImportQueued(job_id=job_id)

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaigns.importer import ImportRequest, ImportResult, import_lead_file
 from campaigns.models import Lead, LeadList
 from campaigns.service import create_campaign
 from core.errors import ConflictError, ValidationError
+from core.file_limits import FileLimitError
 from core.runtime import Runtime
 from tests.campaigns.conftest import CampaignWorld, make_world
 from tests.conftest import Tenant
@@ -143,16 +144,31 @@ def test_bad_rows_are_reported_with_row_field_and_rule_and_good_rows_still_impor
     )
 
 
-def test_a_50_mb_field_rejects_its_row_only_and_the_report_stays_small(
+def test_a_field_over_the_lead_field_limit_rejects_its_row_only_and_the_report_stays_small(
     world: CampaignWorld, tmp_path: Path
 ) -> None:
-    huge = b"x" * (50 * 1024 * 1024)
-    content = b"phone,note\n2025550143,short\n2025550144," + huge + b"\n2025550145,ok\n"
+    long = b"x" * 20_000  # over the 2000 characters of a lead field, within the reader's limits
+    content = b"phone,note\n2025550143,short\n2025550144," + long + b"\n2025550145,ok\n"
     result = run_import(world, tmp_path, content)
     assert result.counts.as_dict() == {"total": 3, "imported": 2, "duplicates": 0, "invalid": 1, "blocked": 0}
     (row,) = report_rows(result)
     assert (row["row"], row["field"], row["reason"]) == ("3", "note", "longer than 2000 characters")
     assert result.error_report is not None and result.error_report.stat().st_size < 1000
+
+
+def test_a_50_mb_field_refuses_the_file_at_its_row_naming_the_limit_and_stores_nothing(
+    world: CampaignWorld, tmp_path: Path
+) -> None:
+    huge = b"x" * (50 * 1024 * 1024)
+    content = b"phone,note\n2025550143,short\n2025550144," + huge + b"\n2025550145,ok\n"
+    with pytest.raises(FileLimitError, match="row 3: the row is longer than the 65536-character row limit"):
+        run_import(world, tmp_path, content)
+    with world.runtime.db.session(world.scope) as s:
+        assert (
+            s.scalar(select(func.count()).select_from(Lead).where(Lead.campaign_id == world.campaign_id)) == 0
+        )
+    reports = tmp_path / "reports"
+    assert not reports.exists() or not any(reports.iterdir())
 
 
 def test_formula_cells_are_stored_as_text_and_neutralised_in_the_error_report(

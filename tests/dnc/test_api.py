@@ -283,3 +283,33 @@ def test_login_is_firewalled_by_the_organization_of_the_account_it_names(
     assert recorder.body == ours  # the application still receives the whole body
     assert call_through_firewall(runtime, None, "203.0.113.9", login_body=theirs) == (200, 1)
     assert call_through_firewall(runtime, None, "203.0.113.9", login_body=b"not json") == (200, 1)
+
+
+def test_upload_obtained_in_the_future_is_refused_before_any_job(client: TestClient, tenant: Tenant) -> None:
+    r = client.post(
+        "/api/dnc/imports",
+        params={"kind": "national", "obtained_at": "2999-01-01T00:00:00Z"},
+        content=b"2025550143\n",
+        headers={**tenant.headers("compliance"), "content-type": "text/plain"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "in the future" in r.json()["detail"]
+
+
+def test_upload_shrinking_a_list_by_more_than_half_fails_until_replace_smaller_is_sent(
+    client: TestClient, tenant: Tenant, dnc_worker: dramatiq.Worker
+) -> None:
+    fifty = "".join(f"20255501{i:02d}\n" for i in range(50)).encode()
+    assert upload(client, tenant, fifty, kind="national", obtained_at=AT.isoformat())["status"] == "succeeded"
+    job = upload(client, tenant, b"2025550100\n2025550101\n", kind="national", obtained_at=AT.isoformat())
+    assert job["status"] == "failed" and "replace_smaller" in job["error"], job
+    job = upload(
+        client,
+        tenant,
+        b"2025550100\n2025550101\n",
+        kind="national",
+        obtained_at=AT.isoformat(),
+        replace_smaller="true",
+    )
+    assert job["status"] == "succeeded" and job["result"]["record_count"] == 2, job

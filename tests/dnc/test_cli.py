@@ -65,3 +65,20 @@ def test_malformed_file_fails_with_line_numbers_and_exit_code_2(tenant: Tenant, 
     )
     assert result.exit_code == 2
     assert "line 2" in result.output
+
+
+def test_full_import_shrinking_a_list_needs_replace_smaller_from_the_shell(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    full, small = tmp_path / "full.txt", tmp_path / "small.txt"
+    full.write_text("".join(f"20255501{i:02d}\n" for i in range(50)))
+    small.write_text("2025550100\n2025550101\n")
+    run("dnc", "import", "--kind", "national", "--org", str(tenant.id), str(full))
+    refused = CliRunner().invoke(
+        main, ["dnc", "import", "--kind", "national", "--org", str(tenant.id), str(small)]
+    )
+    assert refused.exit_code == 2 and "--replace-smaller" in refused.output, refused.output
+    out = json.loads(
+        run("dnc", "import", "--kind", "national", "--org", str(tenant.id), "--replace-smaller", str(small))
+    )
+    assert out["record_count"] == 2

@@ -206,6 +206,7 @@ def test_alabama_forbids_sundays_and_louisiana_holidays(runtime: Runtime, own_or
         numbers=[],
         owner_org_id=own_org.id,
         obtained_at=christmas - timedelta(days=1),
+        now=christmas,
     )
     assert check(runtime, own_org, LeadContext("+12255550111"), at=christmas)[0].reasons == (
         reasons.STATE_NO_HOLIDAY,

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from core.db import ALL_ORGS
+from core.errors import ConflictError, ValidationError
+from core.file_limits import FileLimitError
 from core.runtime import Runtime
 from dnc import reasons
 from dnc.engine import ComplianceEngine
 from dnc.lists import data_dir, import_list_file, import_numbers
 from dnc.models import DncList, DncListVersion, InternalDncEntry
-from dnc.registry_files import MalformedFileError
+from dnc.registry_files import MalformedFileError, parse_number_file
 from dnc.verdicts import CampaignRules, Consent, LeadContext
 from tests.conftest import Tenant
 
@@ -212,3 +214,97 @@ def test_internal_import_normalizes_and_scopes_to_campaign(
     assert caught.value.errors[0].line == 2
     with runtime.db.session(ALL_ORGS) as s:
         assert s.query(InternalDncEntry).filter(InternalDncEntry.e164 == "+12025550106").count() == 0
+
+
+def test_registry_copy_obtained_in_the_future_is_refused_and_imports_nothing(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    now = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
+    with pytest.raises(ValidationError, match=r"obtained_at 2999-01-01.*is in the future") as caught:
+        import_list_file(
+            runtime.db,
+            kind="national",
+            path=write(tmp_path, "ftc.txt", "2025550143\n"),
+            owner_org_id=tenant.id,
+            obtained_at=datetime(2999, 1, 1, tzinfo=UTC),
+            now=now,
+        )
+    assert caught.value.field == "obtained_at"
+    with runtime.db.session(ALL_ORGS) as s:
+        assert s.query(DncList).filter(DncList.owner_org_id == tenant.id).count() == 0
+    # A few minutes of clock skew between the downloading machine and this one is fine.
+    result = import_list_file(
+        runtime.db,
+        kind="national",
+        path=write(tmp_path, "ftc.txt", "2025550143\n"),
+        owner_org_id=tenant.id,
+        obtained_at=now + timedelta(minutes=2),
+        now=now,
+    )
+    assert result.record_count == 1
+
+
+def test_full_copy_shrinking_a_list_by_more_than_half_needs_replace_smaller(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    fifty = "".join(f"20255501{i:02d}\n" for i in range(50))
+    kw: dict[str, object] = {"kind": "national", "owner_org_id": tenant.id, "obtained_at": AT}
+    import_list_file(runtime.db, path=write(tmp_path, "full.txt", fifty), **kw)  # type: ignore[arg-type]
+    truncated = write(tmp_path, "truncated.txt", "2025550100\n2025550101\n")
+    with pytest.raises(
+        ConflictError, match=r"2 numbers, fewer than half of the current 50.*--replace-smaller"
+    ):
+        import_list_file(runtime.db, path=truncated, **kw)  # type: ignore[arg-type]
+    assert verdict_reasons(runtime, tenant, "+12025550149") == [("national_dnc",)]  # the 50 still hold
+    half = write(tmp_path, "half.txt", "".join(f"20255501{i:02d}\n" for i in range(25)))
+    assert import_list_file(runtime.db, path=half, **kw).record_count == 25  # type: ignore[arg-type]
+    replaced = import_list_file(runtime.db, path=truncated, replace_smaller=True, **kw)  # type: ignore[arg-type]
+    assert replaced.record_count == 2 and replaced.seq == 3
+    assert verdict_reasons(runtime, tenant, "+12025550149") == [()]
+
+
+@pytest.mark.parametrize(
+    "kind", ["national", "reassigned", "internal"], ids=["registry", "reassigned", "internal"]
+)
+def test_a_list_file_with_an_endless_line_is_refused_at_that_line_and_imports_nothing(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / "endless.txt"
+    path.write_bytes(b"2025550143\n" + b"9" * (8 * 1024 * 1024))
+    with pytest.raises(FileLimitError, match="row 2: the line is longer than the 1024-byte line limit"):
+        import_list_file(runtime.db, kind=kind, path=path, owner_org_id=tenant.id, obtained_at=AT)
+    with runtime.db.session(ALL_ORGS) as s:
+        assert s.query(DncListVersion).join(DncList).filter(DncList.owner_org_id == tenant.id).count() == 0
+        assert s.query(InternalDncEntry).filter(InternalDncEntry.org_id == tenant.id).count() == 0
+
+
+def test_reading_a_list_file_stops_at_the_twentieth_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"20255501\n" * 25 + b"2025550143\n" * 1000)
+    with pytest.raises(MalformedFileError) as caught:
+        list(parse_number_file(path, change_list=False))
+    assert [e.line for e in caught.value.errors] == list(range(1, 21))
+
+
+def test_internal_import_with_a_bad_line_after_many_good_ones_adds_nothing(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    good = "".join(f"+1{2025550000 + i}\n" for i in range(25_000))
+    path = write(tmp_path, "internal.csv", good + "not a number\n")
+    with pytest.raises(MalformedFileError, match="line 25001"):
+        import_list_file(runtime.db, kind="internal", path=path, owner_org_id=tenant.id)
+    with runtime.db.session(ALL_ORGS) as s:
+        assert s.query(InternalDncEntry).filter(InternalDncEntry.org_id == tenant.id).count() == 0
+
+
+def test_a_scrub_input_over_the_file_limits_is_refused_at_its_row(tmp_path: Path) -> None:
+    from dnc.scrub import read_leads_csv
+
+    wide = write(tmp_path, "wide.csv", "phone\n" + ",".join(["2025550143"] * 600) + "\n")
+    with pytest.raises(FileLimitError, match="row 2: 600 columns, more than the 500-column limit"):
+        read_leads_csv(wide)
+    endless = tmp_path / "endless.csv"
+    endless.write_bytes(b"phone\n" + b"9" * (4 * 1024 * 1024))
+    with pytest.raises(FileLimitError, match="row 2: the line is longer than the 65536-byte line limit"):
+        read_leads_csv(endless)
+    assert read_leads_csv(write(tmp_path, "ok.csv", "\ufeffphone\n2025550143\n")).raws == ["2025550143"]
