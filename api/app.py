@@ -12,6 +12,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api import (
     abandon_routes,
+    agent_phones_routes,
     attestation_routes,
     campaigns_routes,
     dialer_routes,
@@ -44,6 +45,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *attestation_routes.ROUTES,
         *campaigns_routes.ROUTES,
         *dialer_routes.ROUTES,
+        *agent_phones_routes.ROUTES,
         *abandon_routes.ROUTES,
     ]
     app = Litestar(
