@@ -12,6 +12,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api import (
     abandon_routes,
+    agent_phones_routes,
     attestation_routes,
     campaigns,
     dialer_routes,
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *attestation_routes.ROUTES,
         *campaigns.ROUTES,
         *dialer_routes.ROUTES,
+        *agent_phones_routes.ROUTES,
         *abandon_routes.ROUTES,
     ]
     app = Litestar(

@@ -25,8 +25,7 @@ from dialer.engine.live import read_live_stats
 from dialer.engine.requests import EngineRequest, push_request
 from dialer.engine.sessions import dispose, start_agent_session
 from dialer.models import AgentSession, TrunkAlarm
-
-SIP_URI_MAX = 300
+from dialer.phone_rules import parse_agent_uri
 
 
 class SessionStart(msgspec.Struct, forbid_unknown_fields=True):
@@ -149,23 +148,20 @@ def _assigned_campaign(session: Session, agent_id: uuid.UUID, requested: uuid.UU
 
 def _validate_sip_uri(uri: str) -> str:
     uri = uri.strip()
-    if not uri.startswith(("sip:", "sips:")) or len(uri) > SIP_URI_MAX or "@" not in uri:
-        raise ValidationError(
-            f"sip_uri must be a sip: or sips: URI with a user and host, at most {SIP_URI_MAX} characters",
-            field="sip_uri",
-        )
     if any(c in uri for c in "\r\n <>\"'"):
         raise ValidationError(
             "sip_uri must not contain spaces, quotes, angle brackets or line breaks", field="sip_uri"
         )
-    return uri
+    return parse_agent_uri(uri).uri()
 
 
 @post("/me/session", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True, status_code=201)
 def start_session(
     data: SessionStart, principal: Principal, session: Session, runtime: Runtime
 ) -> AgentSessionOut:
-    """Log in: the engine calls the agent's phone once and keeps the leg up; the agent is READY after it answers."""
+    """Log in: the engine calls the agent's phone once and keeps the leg up; the agent is READY after it answers.
+    The phone must be allowed by the organization's agent-phone rules (`/api/agent-phones`): otherwise 403
+    naming the URI and the rule, and no call is placed."""
     sip_uri = _validate_sip_uri(data.sip_uri)
     campaign = _assigned_campaign(session, principal.user_id, data.campaign_id)
     start_agent_session(

@@ -445,6 +445,7 @@ def run_demo(seconds: float, agents: int, leads: int, *, out: Any, seed: int | N
     summary: dict[str, Any] = {}
     try:
         box.start()
+        box.register_phones(world.org_id, world.agent_ids)
         with runtime.db.session(Scope(world.org_id)) as s:
             campaign = s.get(Campaign, campaign_id)
             assert campaign is not None

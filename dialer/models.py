@@ -1,4 +1,4 @@
-"""Tables of the dialer package: agent sessions and trunk alarms.
+"""Tables of the dialer package: agent sessions, trunk alarms and the agent phones an org allows.
 
 Call attempts themselves are `campaigns.models.CallAttempt`; live agent state is in Redis
 (`dialer.engine.agents`). These tables keep what must outlive a process: who was logged in, from which
@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, OrgScoped, utcnow
@@ -51,3 +51,21 @@ class TrunkAlarm(OrgScoped, Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
     cleared_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AgentPhoneRule(OrgScoped, Base):
+    """What an org admin allows as an agent's phone (`dialer.phone_rules`): a registered phone URI
+    (optionally reserved to one agent), a domain or a CIDR. No rule, no call to the phone."""
+
+    __tablename__ = "dialer_agent_phone_rules"
+    __table_args__ = (UniqueConstraint("org_id", "kind", "value", name="uq_dialer_agent_phone_rules_value"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))  # phone | domain | cidr
+    value: Mapped[str] = mapped_column(String(300))
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), default=None
+    )
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

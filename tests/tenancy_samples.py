@@ -58,10 +58,19 @@ def _scrub_report(world: World) -> str:
         return str(report.id)
 
 
+def _phone_rule(world: World) -> str:
+    from dialer.phone_policy import add_rule
+
+    org_id = world.owner.org.id
+    with world.owner.runtime.db.session(Scope(org_id)) as s:
+        return str(add_rule(s, org_id=org_id, kind="domain", value="phones.tenancy.example").id)
+
+
 SAMPLES: dict[str, Callable[[World], str]] = {
     "org_id": lambda w: str(w.owner.org.id),
     "user_id": lambda w: str(w.owner.users["agent"].id),
     "job_id": _job,
+    "phone_rule_id": _phone_rule,
     "report_ref": _scrub_report,
     "campaign_id": _campaign,
     "tn_id": lambda w: attestation_samples.number_sample(w.owner),

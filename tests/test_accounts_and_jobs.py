@@ -22,27 +22,42 @@ def test_platform_admin_creates_an_org_and_its_first_admin_who_can_log_in(
     org_id = org.json()["id"]
     email = f"boss-{uuid.uuid4().hex[:6]}@fresh.example"
     # a platform admin must say which organization the user belongs to
-    assert client.post("/api/users", headers=headers,
-                       json={"email": email, "password": PASSWORD, "role": "org_admin"}).status_code == 403
-    made = client.post("/api/users", headers=headers,
-                       json={"email": email, "password": PASSWORD, "role": "org_admin", "org_id": org_id})
+    assert (
+        client.post(
+            "/api/users", headers=headers, json={"email": email, "password": PASSWORD, "role": "org_admin"}
+        ).status_code
+        == 403
+    )
+    made = client.post(
+        "/api/users",
+        headers=headers,
+        json={"email": email, "password": PASSWORD, "role": "org_admin", "org_id": org_id},
+    )
     assert made.status_code == 201, made.text
     login = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
     assert login.status_code == 200 and login.json()["org_id"] == org_id
     assert client.post("/api/orgs", headers=headers, json={"name": name}).status_code == 409
 
 
-def test_org_admin_manages_users_of_its_own_org_only(client: TestClient, tenant: Tenant,
-                                                    other_tenant: Tenant) -> None:
+def test_org_admin_manages_users_of_its_own_org_only(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
     email = f"new-{uuid.uuid4().hex[:6]}@x.example"
-    r = client.post("/api/users", headers=tenant.headers(),
-                    json={"email": email, "password": PASSWORD, "role": "agent", "org_id": str(other_tenant.id)})
+    r = client.post(
+        "/api/users",
+        headers=tenant.headers(),
+        json={"email": email, "password": PASSWORD, "role": "agent", "org_id": str(other_tenant.id)},
+    )
     assert r.status_code == 403, "an org admin cannot create users in another organization"
-    r = client.post("/api/users", headers=tenant.headers(), json={"email": email, "password": PASSWORD,
-                                                                  "role": "agent"})
+    r = client.post(
+        "/api/users", headers=tenant.headers(), json={"email": email, "password": PASSWORD, "role": "agent"}
+    )
     assert r.status_code == 201 and r.json()["org_id"] == str(tenant.id)
-    dup = client.post("/api/users", headers=other_tenant.headers(),
-                      json={"email": email, "password": PASSWORD, "role": "agent"})
+    dup = client.post(
+        "/api/users",
+        headers=other_tenant.headers(),
+        json={"email": email, "password": PASSWORD, "role": "agent"},
+    )
     assert dup.status_code == 409, "emails are unique across organizations"
     listed = {u["email"] for u in client.get("/api/users", headers=tenant.headers()).json()}
     assert email in listed and not listed & {u.email for u in other_tenant.users.values()}

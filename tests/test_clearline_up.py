@@ -23,9 +23,15 @@ def _free_port() -> int:
 
 def test_clearline_up_serves_health_and_openapi(runtime: Runtime, repo_root: Path) -> None:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "clearline.cli", "up", "--port", str(port)], cwd=repo_root,
-                            env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clearline.cli", "up", "--port", str(port)],
+        cwd=repo_root,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         health = None

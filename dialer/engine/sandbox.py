@@ -10,13 +10,16 @@ from __future__ import annotations
 import socket
 import subprocess
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from core.db import Scope
 from core.runtime import Runtime
 from dialer.engine.identity import IdentitySource
 from dialer.engine.supervisor import Engine, EngineConfig
+from dialer.phone_policy import add_rule
 from dialer.simulators.agent_phones import start_agent_phones
 from dialer.simulators.carrier import CarrierBehaviour, read_stats, start_carrier, wait_listening
 
@@ -137,6 +140,20 @@ class Sandbox:
 
     def agent_uri(self, agent_id: uuid.UUID | str) -> str:
         return f"sip:{agent_id}@127.0.0.1:{self.phones_port}"
+
+    def register_phones(self, org_id: uuid.UUID, agent_ids: Sequence[uuid.UUID]) -> None:
+        """Allow each agent's simulated phone (`agent_uri`) in the organization's agent-phone rules, as an
+        org admin would register real ones: the engine calls no phone an org has not allowed."""
+        with self.runtime.db.session(Scope(org_id)) as s:
+            for agent_id in agent_ids:
+                add_rule(
+                    s,
+                    org_id=org_id,
+                    kind="phone",
+                    value=self.agent_uri(agent_id),
+                    agent_id=agent_id,
+                    note="simulated agent phone of a Clearline sandbox",
+                )
 
     def carrier_stats(self) -> dict[str, Any]:
         return read_stats(self.carrier_stats_path)

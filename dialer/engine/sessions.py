@@ -19,12 +19,16 @@ from core.errors import ConflictError
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
 from dialer.engine.requests import EngineRequest, push_request
 from dialer.models import AgentSession
+from dialer.phone_policy import require_allowed_phone
 
 
 def start_agent_session(
     session: Session, client: redis.Redis, *, agent_id: uuid.UUID, campaign: Campaign, sip_uri: str
 ) -> AgentSession:
-    """Record the session, mark the agent CONNECTING and ask the engine to call `sip_uri` once."""
+    """Record the session, mark the agent CONNECTING and ask the engine to call `sip_uri` once. A phone the
+    organization's agent-phone rules do not allow is refused first (`PhoneNotAllowedError`, nothing
+    recorded, no INVITE)."""
+    require_allowed_phone(session, agent_id=agent_id, sip_uri=sip_uri)
     row = AgentSession(org_id=campaign.org_id, agent_id=agent_id, campaign_id=campaign.id, sip_uri=sip_uri)
     session.add(row)
     session.flush()

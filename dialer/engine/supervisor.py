@@ -44,6 +44,8 @@ from dialer.engine.recorder import Recorder
 from dialer.engine.requests import EngineRequest, pop_requests
 from dialer.engine.trunks import TrunkGate
 from dialer.models import AgentSession, TrunkAlarm
+from dialer.phone_policy import phone_policy
+from dialer.phone_rules import IpFirewall, PhoneRule, check_agent_phone
 from dialer.sip import protocol as p
 from dialer.sip.client import LineWorkerPool, WorkerNotReadyError
 from dialer.sip.profiles import TrunkProfile, load_profile
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 DEFAULT_SAFE_HARBOR_WAV = Path(__file__).resolve().parent / "assets" / "safe_harbor.wav"
 LEGAL_ABANDON_LIMIT = 0.03
 IDLE_RETIRE_S = 60.0  # a worker above the pool's needed size that held nothing this long is stopped
+PHONE_POLICY_MAX_AGE_S = 2.0  # an org's agent-phone rules are re-read at most this often for a login
 
 
 @dataclass
@@ -164,6 +167,8 @@ class Engine:
         self.idle_since: dict[str, float] = {}
         self.retiring: set[str] = set()  # workers asked to exit because the pool is larger than the load
         self.pending_logins: list[EngineRequest] = []  # agents waiting for a worker with room for their leg
+        # Each org's agent-phone rules and IP firewall, re-read for logins (the 2-second path never waits).
+        self.phone_policies: dict[str, tuple[float, list[PhoneRule], IpFirewall]] = {}
         self.max_concurrent_calls = 0
         self.workers_restarted = 0
         self._stop = threading.Event()
@@ -602,6 +607,9 @@ class Engine:
                     self._on_request(request)
             self.board.expire_wraps()
             with self.lock:
+                login_orgs = {r.org_id for r in self.pending_logins}
+            self._load_phone_policies(login_orgs, now)
+            with self.lock:
                 self._serve_logins()
                 self._feed_agent_events(now)
         if self._every("stats", 0.5, now):
@@ -885,8 +893,37 @@ class Engine:
             if not self._login(request):
                 self.pending_logins.append(request)
 
+    def _load_phone_policies(self, org_ids: set[str], now: float) -> None:
+        """Read the agent-phone rules of organizations with logins pending (outside the lock)."""
+        for org_id in org_ids:
+            cached = self.phone_policies.get(org_id)
+            if cached is not None and now - cached[0] < PHONE_POLICY_MAX_AGE_S:
+                continue
+            try:
+                with self.db.session(Scope(uuid.UUID(org_id))) as s:
+                    rules, firewall = phone_policy(s)
+            except Exception:
+                log.exception("agent-phone rules of organization %s could not be read", org_id)
+                continue
+            self.phone_policies[org_id] = (now, rules, firewall)
+
+    def _phone_refusal(self, request: EngineRequest) -> str | None:
+        """Why the organization's rules do not let the engine call this phone (None: allowed). Checked
+        again here, not only at the API: requests also come from recovery and reconnects, and rules change."""
+        _, rules, firewall = self.phone_policies[request.org_id]
+        verdict = check_agent_phone(request.sip_uri, rules, agent_id=request.agent_id, firewall=firewall)
+        return None if verdict.allowed else verdict.reason
+
     def _login(self, request: EngineRequest) -> bool:
-        """Call the agent's phone from the worker with the most room; False when no worker has room yet."""
+        """Call the agent's phone from the worker with the most room; False when no worker has room yet.
+        A phone the organization does not allow is never called: the agent is logged out."""
+        if request.org_id not in self.phone_policies:
+            return False  # its rules could not be read yet (logged); try again at the next tick
+        refusal = self._phone_refusal(request)
+        if refusal is not None:
+            log.error("agent %s: not calling %s: %s", request.agent_id, request.sip_uri, refusal)
+            self._end_agent(request.agent_id, "phone_not_allowed")
+            return True
         candidates = [w for w in self.ready_workers if self._free_slots(w) > 0]
         if not candidates:
             return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ import msgspec
 import redis
 
 from dialer.sip import protocol as p
+from dialer.sip.admission import sip_address
 from dialer.sip.keys import alive_key, command_key, events_key
 
 DEFAULT_HEARTBEAT_TIMEOUT_S = 5.0
@@ -188,7 +190,8 @@ class LineWorkerPool:
         self._redis.rpush(command_key(self.pool, worker_id), p.encode(command))
 
     def bridge(self, attempt_id: str, agent_id: str) -> None:
-        """Bridge a lead call to an agent, wherever each lives (cross-worker legs are set up as needed)."""
+        """Bridge a lead call to an agent, wherever each lives. A cross-worker bridge gets a one-time token
+        that both workers are given (`dialer.sip.admission`)."""
         with self._lock:
             lead_worker = self._attempt_worker.get(attempt_id)
             agent_worker = self._agent_worker.get(agent_id)
@@ -196,8 +199,20 @@ class LineWorkerPool:
                 raise KeyError(f"attempt {attempt_id} is not held by any worker of pool {self.pool}")
             if agent_worker is None:
                 raise KeyError(f"agent {agent_id} has no nailed leg in pool {self.pool}")
-            uri = "" if agent_worker == lead_worker else self._info(agent_worker).sip_uri
-        self.send(lead_worker, p.Bridge(attempt_id=attempt_id, agent_id=agent_id, agent_worker_uri=uri))
+            local = agent_worker == lead_worker
+            uri = self._info(agent_worker).sip_uri
+            source = sip_address(self._info(lead_worker).sip_uri)
+        if local:
+            self.send(lead_worker, p.Bridge(attempt_id=attempt_id, agent_id=agent_id))
+            return
+        # The agent's worker must hold the token before the lead's worker can send the INVITE: queued
+        # first on Redis, it is there when that INVITE arrives (the worker reads it then at the latest).
+        token = secrets.token_urlsafe(18)
+        expect = p.ExpectBridge(attempt_id=attempt_id, agent_id=agent_id, token=token, source=source)
+        self.send(agent_worker, expect)
+        self.send(
+            lead_worker, p.Bridge(attempt_id=attempt_id, agent_id=agent_id, agent_worker_uri=uri, token=token)
+        )
 
     def hangup(self, attempt_id: str) -> None:
         with self._lock:

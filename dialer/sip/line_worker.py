@@ -30,6 +30,7 @@ import pjsua2 as pj
 import redis
 
 from dialer.sip import protocol as p
+from dialer.sip.admission import BRIDGE_TOKEN_HEADER, BRIDGE_TOKEN_TTL_S, ExpectedLeg, admit_internal_leg
 from dialer.sip.keys import alive_key, command_key, events_key
 from dialer.sip.profiles import ProfileError, TrunkProfile, load_profile
 
@@ -42,6 +43,7 @@ COMMAND_POLL_S = 0.004
 IDLE_COMMAND_POLL_S = 0.02
 URGENT_AFTER_COMMAND_S = 0.2
 HEARTBEAT_S = 1.0
+REFUSAL_LOG_INTERVAL_S = 5.0
 AGENT_HEADER = "X-Clearline-Agent"
 ATTEMPT_HEADER = "X-Clearline-Attempt"
 ANONYMOUS_FROM = "sip:anonymous@anonymous.invalid"
@@ -100,6 +102,7 @@ class InternalLeg:
     agent_id: str
     outgoing: bool
     target_uri: str = ""
+    token: str = ""
     call: SipCall | None = None
     media_ready: bool = False
     bridged: bool = False
@@ -150,6 +153,10 @@ class WorkerAccount(pj.Account):
         with _contained("incoming call"):
             self.worker.on_incoming_call(prm)
 
+    def onIncomingSubscribe(self, prm: Any) -> None:
+        # pjsua would accept a presence SUBSCRIBE (200, then NOTIFYs to whoever asked): refuse it.
+        prm.code, prm.reason = 403, "Subscriptions are not accepted"
+
 
 @contextlib.contextmanager
 def _contained(what: str) -> Iterator[None]:
@@ -187,6 +194,11 @@ class LineWorker:
         self.events_key = events_key(pool)
         self.alive_key = alive_key(pool, worker_id)
         self.outbox: list[bytes] = []
+        self.deferred_commands: list[bytes] = []
+        self.refused_invites = 0
+        self.last_refusal_log = -REFUSAL_LOG_INTERVAL_S
+        self.expected_legs: dict[str, ExpectedLeg] = {}
+        """Internal legs this worker may answer, by one-time bridge token (`ExpectBridge`)."""
         self.running = True
 
         self.leads: dict[str, LeadCall] = {}
@@ -322,6 +334,8 @@ class LineWorker:
             while time.monotonic() < poll_until and not self.outbox:  # an event goes out at once
                 self.ep.libHandleEvents(pump_ms)
             raw: Any = self.redis.lpop(self.cmd_key, 64)
+            if self.deferred_commands:
+                raw, self.deferred_commands = [*self.deferred_commands, *(raw or ())], []
             for data in raw or ():
                 last_command = time.monotonic()
                 self.handle_command(data)
@@ -366,6 +380,9 @@ class LineWorker:
         )
         self.emit(stats)
         self.redis.set(self.alive_key, p.encode(stats), px=int(HEARTBEAT_S * 3000))
+        now = time.monotonic()
+        for token in [t for t, leg in self.expected_legs.items() if leg.expires_at < now]:
+            del self.expected_legs[token]
 
     def _schedule(self, delay_s: float, action: Callable[[], None]) -> None:
         heapq.heappush(self.timers, _Timer(time.monotonic() + delay_s, next(self.timer_seq), action))
@@ -420,7 +437,12 @@ class LineWorker:
             uri = item.sip_uri
         else:
             uri = item.target_uri
-            for name, value in ((AGENT_HEADER, item.agent_id), (ATTEMPT_HEADER, item.attempt_id)):
+            internal_headers = (
+                (AGENT_HEADER, item.agent_id),
+                (ATTEMPT_HEADER, item.attempt_id),
+                (BRIDGE_TOKEN_HEADER, item.token),
+            )
+            for name, value in internal_headers:
                 header = pj.SipHeader()
                 header.hName = name
                 header.hValue = value
@@ -531,6 +553,8 @@ class LineWorker:
             self._release_agent(command.agent_id)
         elif isinstance(command, p.Bridge):
             self._bridge(command)
+        elif isinstance(command, p.ExpectBridge):
+            self._expect_bridge(command)
         elif isinstance(command, p.Unbridge):
             lead = self.leads.get(command.attempt_id)
             if lead is not None:
@@ -659,10 +683,33 @@ class LineWorker:
             agent_id=cmd.agent_id,
             outgoing=True,
             target_uri=cmd.agent_worker_uri,
+            token=cmd.token,
         )
         lead.internal = internal
         self.waiting.appendleft(internal)
         self._admit_waiting()
+
+    def _expect_bridge(self, cmd: p.ExpectBridge) -> None:
+        self.expected_legs[cmd.token] = ExpectedLeg(
+            attempt_id=cmd.attempt_id,
+            agent_id=cmd.agent_id,
+            source=cmd.source,
+            expires_at=time.monotonic() + BRIDGE_TOKEN_TTL_S,
+        )
+
+    def _take_expect_bridges_now(self) -> None:
+        """Read the command queue at once for the `ExpectBridge` an INVITE's token needs (the pool queues it
+        before the `Bridge` that made the other worker send the INVITE); other commands wait their turn."""
+        raw: Any = self.redis.lpop(self.cmd_key, 64)
+        for data in raw or ():
+            try:
+                command = p.decode_command(data)
+            except Exception:
+                command = None
+            if isinstance(command, p.ExpectBridge):
+                self._expect_bridge(command)
+            else:
+                self.deferred_commands.append(data)
 
     def _bridged(self, lead: LeadCall) -> None:
         self.emit(
@@ -761,16 +808,31 @@ class LineWorker:
     # ------------------------------------------------------------------------------------ callbacks
 
     def on_incoming_call(self, prm: Any) -> None:
+        """Answer only an internal bridge leg this worker was told to expect (`dialer.sip.admission`)."""
         headers = _headers(prm.rdata.wholeMsg)
         agent_id, attempt_id = headers.get(AGENT_HEADER.lower(), ""), headers.get(ATTEMPT_HEADER.lower(), "")
+        token = headers.get(_BRIDGE_TOKEN_KEY, "")
         internal = InternalLeg(attempt_id=attempt_id, agent_id=agent_id, outgoing=False)
         call = SipCall(self, internal, prm.callId)
         internal.call = call
         self.live_calls.add(call)
+        expected = self.expected_legs.get(token) if token else None
+        if token and expected is None:
+            self._take_expect_bridges_now()
+            expected = self.expected_legs.get(token)
+        admission = admit_internal_leg(
+            token=token,
+            agent_id=agent_id,
+            attempt_id=attempt_id,
+            source=str(prm.rdata.srcAddress),
+            expected=expected,
+            now=time.monotonic(),
+        )
         agent = self.agents.get(agent_id)
         op = pj.CallOpParam(True)
-        if not agent_id:
-            op.statusCode, op.reason = 403, "Only internal bridge legs are accepted"
+        if not admission.admitted:
+            op.statusCode, op.reason = admission.status, admission.reason
+            self._log_refusal(str(prm.rdata.srcAddress), admission.reason)
         elif agent is None or not agent.up or not agent.media_ready:
             op.statusCode, op.reason = 404, "Agent leg not up on this worker"
         elif agent.partner is not None:
@@ -779,9 +841,23 @@ class LineWorker:
             op.statusCode, op.reason = 503, "Worker full"
         else:
             op.statusCode = 200
+            del self.expected_legs[token]  # one time only
             internal.agent = agent
             agent.partner = call
         call.answer(op)
+
+    def _log_refusal(self, source: str, reason: str) -> None:
+        """Log refused INVITEs at most every few seconds (a SIP scanner sends thousands)."""
+        self.refused_invites += 1
+        now = time.monotonic()
+        if now - self.last_refusal_log >= REFUSAL_LOG_INTERVAL_S:
+            self.last_refusal_log = now
+            log.warning(
+                "line worker: refused INVITE from %s (%s); %d refused so far",
+                source,
+                reason,
+                self.refused_invites,
+            )
 
     def on_call_state(self, call: SipCall, prm: Any) -> None:
         info = call.getInfo()
@@ -996,6 +1072,9 @@ class LineWorker:
         self.redis.delete(self.alive_key)
         # Calls were hung up and their BYEs answered above; without NO_RX_MSG pjsua sleeps ~1 s more.
         self.ep.libDestroy(pj.PJSUA_DESTROY_NO_RX_MSG)
+
+
+_BRIDGE_TOKEN_KEY = BRIDGE_TOKEN_HEADER.lower()
 
 
 def _command_key(command: p.Command) -> str:

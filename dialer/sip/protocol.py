@@ -1,7 +1,7 @@
 """Commands to a line worker and events from it, in domain terms (no pjsua2 types), encoded as JSON.
 
 A line worker is one process holding one SIP endpoint. The engine tells it what to do with *commands*
-(`DialLead`, `Hangup`, `CallAgent`, `ReleaseAgent`, `Bridge`, `PlaySafeHarbor`, `Shutdown`) and learns what
+(`DialLead`, `Hangup`, `CallAgent`, `ReleaseAgent`, `Bridge`, `ExpectBridge`, `PlaySafeHarbor`, `Shutdown`) and learns what
 happened from *events* (`WorkerReady`, `Ringing`, `Answered`, `Bridged`, `AgentLegUp`, ...). Every message is
 a tagged msgspec Struct: `encode()` gives compact JSON with a `"type"` field, `decode_command()` /
 `decode_event()` parse it back. Times are Unix epoch seconds (float) taken on the worker when the SIP
@@ -96,6 +96,19 @@ class Bridge(msgspec.Struct, tag=True, frozen=True):
     attempt_id: str
     agent_id: str
     agent_worker_uri: str = ""
+    token: str = ""
+    """The one-time bridge token the internal leg's INVITE carries (cross-worker bridges only)."""
+
+
+class ExpectBridge(msgspec.Struct, tag=True, frozen=True):
+    """Sent to the agent's worker before a cross-worker `Bridge`: answer one internal leg for this attempt
+    and agent, carrying `token`, from the lead worker's SIP address `source` (`host:port`). Any other
+    inbound INVITE is refused (`dialer.sip.admission`)."""
+
+    attempt_id: str
+    agent_id: str
+    token: str
+    source: str
 
 
 class Unbridge(msgspec.Struct, tag=True, frozen=True):
@@ -121,7 +134,17 @@ class Shutdown(msgspec.Struct, tag=True, frozen=True):
     """Hang up everything and exit cleanly."""
 
 
-Command = DialLead | Hangup | CallAgent | ReleaseAgent | Bridge | Unbridge | PlaySafeHarbor | Shutdown
+Command = (
+    DialLead
+    | Hangup
+    | CallAgent
+    | ReleaseAgent
+    | Bridge
+    | ExpectBridge
+    | Unbridge
+    | PlaySafeHarbor
+    | Shutdown
+)
 
 
 # --------------------------------------------------------------------------------------------- events

@@ -17,7 +17,7 @@ from dialer.engine.agents import AgentBoard
 from dialer.engine.requests import REQUESTS_KEY
 from dialer.models import AgentSession
 from tests.conftest import Tenant
-from tests.engine.factories import make_campaign
+from tests.engine.factories import allow_agent_phones, make_campaign
 
 
 def test_an_agent_not_assigned_to_the_campaign_cannot_log_in(
@@ -46,6 +46,7 @@ def test_a_bad_sip_uri_is_refused_naming_the_field(
 def test_login_records_a_session_and_asks_the_engine_to_call_the_phone(
     client: TestClient, tenant: Tenant, runtime: Runtime
 ) -> None:
+    allow_agent_phones(runtime, tenant.id)
     agent = tenant.users["agent"]
     campaign = make_campaign(runtime, tenant.id, agent_ids=[agent.id])
     before = runtime.redis.llen(REQUESTS_KEY)
@@ -77,6 +78,7 @@ def test_login_records_a_session_and_asks_the_engine_to_call_the_phone(
 def test_pause_resume_and_a_dnc_disposition_after_a_call(
     client: TestClient, tenant: Tenant, runtime: Runtime
 ) -> None:
+    allow_agent_phones(runtime, tenant.id)
     agent = tenant.users["agent"]
     campaign = make_campaign(runtime, tenant.id, agent_ids=[agent.id], numbers=["+12025550123"])
     headers = tenant.headers("agent")
@@ -148,6 +150,7 @@ def test_pause_resume_and_a_dnc_disposition_after_a_call(
 def test_the_live_view_shows_agent_states_to_managers_only(
     client: TestClient, tenant: Tenant, runtime: Runtime
 ) -> None:
+    allow_agent_phones(runtime, tenant.id)
     agent = tenant.users["agent"]
     campaign = make_campaign(runtime, tenant.id, agent_ids=[agent.id])
     client.post(

@@ -124,6 +124,7 @@ def test_a_campaign_run_records_every_attempt_with_its_evidence_and_honours_dnc_
         engine=engine_config(campaign.id),
     )
     box.start()
+    box.register_phones(tenant.id, [agent.id])
     login(client, tenant, "agent", box.agent_uri(agent.id), campaign.id)
     wait_for(lambda: box.carrier_stats().get("invites", 0) >= 1, 20, "the first INVITE")
     with runtime.db.session(Scope(tenant.id)) as s:
@@ -177,6 +178,7 @@ def test_a_line_worker_killed_mid_call_is_replaced_and_no_lead_is_lost_or_dialed
         engine=engine_config(campaign.id, min_workers=2),
     )
     box.start()
+    box.register_phones(tenant.id, [agent.id])
     login(client, tenant, "agent", box.agent_uri(agent.id), campaign.id)
 
     def connected() -> list[CallAttempt]:
@@ -248,6 +250,7 @@ def test_an_answered_call_with_no_free_agent_gets_safe_harbor_and_the_opt_out_ke
         assert closed is not None and closed.outcome == "failed" and closed.ended_at is not None
         lead_row = s.get(Lead, orphan_lead.lead_id)
         assert lead_row is not None and lead_row.status == "callable" and lead_row.lease_holder is None
+    box.register_phones(tenant.id, [agent.id])
     login(client, tenant, "agent", box.agent_uri(agent.id), campaign.id)
 
     def both_ended() -> bool:
@@ -283,6 +286,7 @@ def test_an_answered_call_reaches_a_free_agent_whose_leg_lives_in_another_worker
         engine=engine_config(campaign.id, min_workers=2, max_workers=3, calls_per_worker=1),
     )
     box.start()
+    box.register_phones(tenant.id, [agent.id])
     login(client, tenant, "agent", box.agent_uri(agent.id), campaign.id)
     wait_for(
         lambda: len([r for r in attempts_of(runtime, campaign.id) if r.outcome != "in_progress"]) == 2,
@@ -329,6 +333,7 @@ def test_a_carrier_rejecting_our_identity_raises_an_alarm_and_does_not_burn_the_
         engine=engine_config(campaign.id),
     )
     box.start()
+    box.register_phones(tenant.id, [agent.id])
     login(client, tenant, "agent", box.agent_uri(agent.id), campaign.id)
     wait_for(
         lambda: any(r.outcome == "failed" for r in attempts_of(runtime, campaign.id)), 20, "the rejected call"
