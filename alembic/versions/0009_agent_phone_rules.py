@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_agent_phone_rules"
-down_revision: str | None = "0005_dialer"
+down_revision: str | None = "0007_security"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
