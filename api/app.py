@@ -14,6 +14,7 @@ from api import (
     abandon_routes,
     attestation_routes,
     campaigns,
+    compliance_routes,
     dialer_routes,
     dnc,
     health,
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *campaigns.ROUTES,
         *dialer_routes.ROUTES,
         *abandon_routes.ROUTES,
+        *compliance_routes.ROUTES,
     ]
     app = Litestar(
         route_handlers=route_handlers,

@@ -122,7 +122,7 @@ def test_scrub_report_csv_has_a_row_per_number_and_neutralises_formulas(
     assert rows[1]["lead_id"] == '\'=HYPERLINK("x")'
     assert rows[0]["registry_version"].startswith("1@") and rows[0]["time_zones"] == "America/New_York"
     status = client.get(f"/api/dnc/scrub-reports/{report['id']}", headers=tenant.headers("compliance")).json()
-    assert status["counts"] == {"total": 3, "callable": 1, "blocked": 2, "invalid": 1}
+    assert status["counts"] == {"total": 3, "callable": 1, "blocked": 2, "invalid": 1, "invalid_input": 0}
 
 
 # ------------------------------------------------------------------------------------- IP firewall
