@@ -44,13 +44,13 @@ CONSENT: dict[str, str] = {
         Consent.EXPRESS_WRITTEN.value,
     ),
 }
-CONSENT_RULE = "not one of none, express, express_written (or yes/no, written, pewc)"
+CONSENT_RULE = "not one of none, express, express_written"
 WIRELESS: dict[str, bool | None] = {
     **dict.fromkeys(["", "unknown", "u", "?"], None),
     **dict.fromkeys(["true", "yes", "y", "1", "wireless", "mobile", "cell", "cellular"], True),
     **dict.fromkeys(["false", "no", "n", "0", "landline", "fixed", "wireline", "voip"], False),
 }
-WIRELESS_RULE = "not a yes/no wireless flag (or wireless/mobile/landline/unknown)"
+WIRELESS_RULE = "not a yes/no wireless flag"
 _ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y/%m/%d", "%m-%d-%Y", "%d.%m.%Y")
 DATE_RULE = "not a date (YYYY-MM-DD or MM/DD/YYYY)"
