@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, OrgScoped, utcnow
+from core.legal import ABANDON_LIMIT
 
 JsonDict = dict[str, Any]
 
@@ -97,7 +98,7 @@ class Campaign(OrgScoped, Base):
         CheckConstraint(_one_of("dial_method", DialMethod), name="dial_method"),
         CheckConstraint(_one_of("caller_id_mode", CallerIdMode), name="caller_id_mode"),
         CheckConstraint(_one_of("dedupe_scope", DedupeScope), name="dedupe_scope"),
-        CheckConstraint("abandon_target > 0 AND abandon_target <= 0.03", name="abandon_target"),
+        CheckConstraint(f"abandon_target > 0 AND abandon_target <= {ABANDON_LIMIT}", name="abandon_target"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -33,6 +33,7 @@ from campaigns import attempts as attempt_records
 from campaigns.hopper import LeasedLead, lease_leads, release_leads, renew_leases
 from campaigns.models import CallAttempt, Campaign, CampaignStatus, Outcome
 from core.db import ALL_ORGS, Scope
+from core.legal import ABANDON_LIMIT
 from core.runtime import Runtime
 from dialer import pacing
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
@@ -52,7 +53,7 @@ from dnc.internal import add_internal_dnc
 log = logging.getLogger(__name__)
 
 DEFAULT_SAFE_HARBOR_WAV = Path(__file__).resolve().parent / "assets" / "safe_harbor.wav"
-LEGAL_ABANDON_LIMIT = 0.03
+LEGAL_ABANDON_LIMIT = ABANDON_LIMIT
 IDLE_RETIRE_S = 60.0  # a worker above the pool's needed size that held nothing this long is stopped
 
 
