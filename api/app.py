@@ -15,6 +15,7 @@ from api import (
     agent_phones_routes,
     attestation_routes,
     campaigns,
+    compliance_routes,
     dialer_routes,
     dnc,
     health,
@@ -49,6 +50,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *dialer_routes.ROUTES,
         *agent_phones_routes.ROUTES,
         *abandon_routes.ROUTES,
+        *compliance_routes.ROUTES,
     ]
     app = Litestar(
         route_handlers=route_handlers,

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campaigns.evidence import AttemptEvidence
 from campaigns.hopper import clear_lease
 from campaigns.models import CallAttempt, Campaign, Disposition, Lead, LeadStatus, Outcome
 from campaigns.recycle import (
@@ -63,6 +64,7 @@ def start_attempt(
     identity_header_present: bool = False,
     sip_call_id: str | None = None,
     verdict_reasons: Sequence[str] = (),
+    evidence: AttemptEvidence | None = None,
 ) -> uuid.UUID:
     """Record that a call to a lead leased by `holder` is being placed; returns the attempt id."""
     with db.session(ALL_ORGS) as s:
@@ -82,6 +84,7 @@ def start_attempt(
             placed_at=placed_at,
             outcome=Outcome.IN_PROGRESS.value,
             verdict_reasons=list(verdict_reasons),
+            evidence=evidence.to_json() if evidence else None,
             worker=holder,
         )
         s.add(attempt)
@@ -98,6 +101,7 @@ def record_blocked(
     at: datetime,
     verdict_reasons: Sequence[str],
     retry_at: datetime | None = None,
+    evidence: AttemptEvidence | None = None,
 ) -> uuid.UUID:
     """Record that a leased lead was not dialed because of its dial-time verdict.
 
@@ -117,6 +121,7 @@ def record_blocked(
             ended_at=at,
             outcome=Outcome.BLOCKED.value,
             verdict_reasons=list(verdict_reasons),
+            evidence=evidence.to_json() if evidence else None,
             worker=holder,
         )
         s.add(attempt)
@@ -143,6 +148,7 @@ def record_progress(
     ringing_at: datetime | None = None,
     answered_at: datetime | None = None,
     agent_connected_at: datetime | None = None,
+    safe_harbor_at: datetime | None = None,
     agent_id: uuid.UUID | None = None,
     sip_call_id: str | None = None,
     sip_status: int | None = None,
@@ -152,6 +158,7 @@ def record_progress(
         "ringing_at": ringing_at,
         "answered_at": answered_at,
         "agent_connected_at": agent_connected_at,
+        "safe_harbor_at": safe_harbor_at,
         "agent_id": agent_id,
         "sip_call_id": sip_call_id,
         "sip_status": sip_status,

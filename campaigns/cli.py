@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from campaigns.export import export_csv
 from campaigns.jobs import create_import_job, run_import_job
 from campaigns.models import Campaign, CampaignStatus
+from campaigns.scrubbing import rules_for_campaign
 from campaigns.service import create_campaign, set_status
 from core.accounts import find_org
 from core.db import ALL_ORGS, Scope
@@ -24,6 +27,7 @@ from core.errors import NotFoundError, ValidationError
 from core.jobs import get_job
 from core.models import JobStatus
 from core.runtime import Runtime, current_runtime
+from dnc.scrub import scrub_file
 
 
 def _runtime() -> Runtime:
@@ -163,4 +167,38 @@ def export_cmd(campaign_id: uuid.UUID, out_path: Path) -> None:
     click.echo(f"wrote {out_path}")
 
 
-COMMANDS: list[click.Command] = [campaigns_group, leads_group]
+@click.command("scrub")
+@click.argument("leads", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--org", "org_ref", required=True)
+@click.option(
+    "--campaign", "campaign_id", type=click.UUID, help="Apply this campaign's window and geo rules."
+)
+@click.option("--at", "at_text", help="Check as of this ISO time (default: now).")
+@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def scrub_cmd(
+    leads: Path, org_ref: str, campaign_id: uuid.UUID | None, at_text: str | None, report: Path
+) -> None:
+    """Check every number of LEADS.csv and write one report row per number."""
+    runtime = _runtime()
+    with runtime.db.session(ALL_ORGS) as s:
+        org = find_org(s, org_ref)
+        if org is None:
+            raise NotFoundError(f"no organization {org_ref!r}")
+        org_id = org.id
+    with runtime.db.session(Scope(org_id)) as s:
+        rules = rules_for_campaign(s, campaign_id)
+    at = datetime.now(UTC)
+    if at_text is not None:
+        try:
+            at = datetime.fromisoformat(at_text)
+        except ValueError as exc:
+            raise ValidationError(f"{at_text!r} is not an ISO 8601 time", field="at") from exc
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    started = time.perf_counter()
+    counts = scrub_file(runtime.db, org_id, leads, report, at=at, rules=rules)
+    click.echo(
+        json.dumps({**counts, "report": str(report), "seconds": round(time.perf_counter() - started, 2)})
+    )
+
+
+COMMANDS: list[click.Command] = [campaigns_group, leads_group, scrub_cmd]

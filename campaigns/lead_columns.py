@@ -11,10 +11,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from core.errors import ValidationError
+from dnc.lead_facts import (
+    CONSENT_RULE,
+    DATE_RULE,
+    STATES,
+    WIRELESS,
+    WIRELESS_RULE,
+    parse_consent,
+    parse_date,
+    parse_state,
+    parse_zip,
+)
+
+__all__ = ["FIELDS", "STATES", "Columns", "LeadRow", "clean_row", "resolve_columns"]
 
 FIELDS = ("phone", "first_name", "last_name", "state", "zip_code", "consent", "consent_at", "wireless")
 
@@ -52,37 +65,6 @@ MAX_PHONE = 64
 MAX_EXTRA_VALUE = 2000
 MAX_EXTRA_KEY = 100
 
-STATES = {
-    "AL": "alabama", "AK": "alaska", "AZ": "arizona", "AR": "arkansas", "CA": "california",
-    "CO": "colorado", "CT": "connecticut", "DE": "delaware", "DC": "district of columbia",
-    "FL": "florida", "GA": "georgia", "HI": "hawaii", "ID": "idaho", "IL": "illinois", "IN": "indiana",
-    "IA": "iowa", "KS": "kansas", "KY": "kentucky", "LA": "louisiana", "ME": "maine", "MD": "maryland",
-    "MA": "massachusetts", "MI": "michigan", "MN": "minnesota", "MS": "mississippi", "MO": "missouri",
-    "MT": "montana", "NE": "nebraska", "NV": "nevada", "NH": "new hampshire", "NJ": "new jersey",
-    "NM": "new mexico", "NY": "new york", "NC": "north carolina", "ND": "north dakota", "OH": "ohio",
-    "OK": "oklahoma", "OR": "oregon", "PA": "pennsylvania", "RI": "rhode island",
-    "SC": "south carolina", "SD": "south dakota", "TN": "tennessee", "TX": "texas", "UT": "utah",
-    "VT": "vermont", "VA": "virginia", "WA": "washington", "WV": "west virginia", "WI": "wisconsin",
-    "WY": "wyoming", "PR": "puerto rico", "VI": "virgin islands", "GU": "guam",
-    "AS": "american samoa", "MP": "northern mariana islands",
-}  # fmt: skip
-_STATE_BY_NAME = {name: code for code, name in STATES.items()}
-
-CONSENT = {
-    **dict.fromkeys(["", "none", "no", "n", "false", "0"], "none"),
-    **dict.fromkeys(["express", "yes", "y", "true", "1", "verbal", "prior express"], "express"),
-    **dict.fromkeys(
-        ["express_written", "express written", "written", "pewc", "prior express written", "ewc"],
-        "express_written",
-    ),
-}
-WIRELESS = {
-    **dict.fromkeys(["", "unknown", "u", "?"], None),
-    **dict.fromkeys(["true", "yes", "y", "1", "wireless", "mobile", "cell", "cellular"], True),
-    **dict.fromkeys(["false", "no", "n", "0", "landline", "fixed", "wireline", "voip"], False),
-}
-_ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
-_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y/%m/%d", "%m-%d-%Y", "%d.%m.%Y")
 _HEADER_KEY = re.compile(r"[^a-z0-9]")
 _PHONE_LIKE = re.compile(r"^[\s+()\-.\d]{7,25}$")
 
@@ -198,31 +180,6 @@ class LeadRow:
 RowError = tuple[str, str, str]  # field, offending value, reason
 
 
-def _state(value: str) -> str | None:
-    upper = value.upper()
-    if upper in STATES:
-        return upper
-    return _STATE_BY_NAME.get(value.lower())
-
-
-def _zip(value: str) -> str | None:
-    digits = value if len(value) != 4 or not value.isdigit() else "0" + value  # Excel drops leading zeros
-    match = _ZIP.match(digits)
-    if match is None:
-        return None
-    return match.group(1) if match.group(2) is None else f"{match.group(1)}-{match.group(2)}"
-
-
-def _date(value: str) -> date | None:
-    text = value[:10] if len(value) > 10 and value[4:5] == "-" else value
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
 def clean_row(
     columns: Columns, row_number: int, cells: Sequence[str], today: date
 ) -> tuple[LeadRow | None, list[RowError]]:
@@ -243,30 +200,30 @@ def clean_row(
             else:
                 setattr(lead, name, value)
     if value := values.get("state"):
-        lead.state = _state(value)
+        lead.state = parse_state(value)
         if lead.state is None:
             errors.append(("state", value, "not a US state code or name"))
     if value := values.get("zip_code"):
-        lead.zip_code = _zip(value)
+        lead.zip_code = parse_zip(value)
         if lead.zip_code is None:
             errors.append(("zip_code", value, "not a ZIP code (5 digits, or ZIP+4)"))
     if value := values.get("consent"):
-        consent = CONSENT.get(value.lower())
+        consent = parse_consent(value)
         if consent is None:
-            errors.append(("consent", value, "not one of none, express, express_written"))
+            errors.append(("consent", value, CONSENT_RULE))
         else:
             lead.consent = consent
     if value := values.get("consent_at"):
-        lead.consent_at = _date(value)
+        lead.consent_at = parse_date(value)
         if lead.consent_at is None:
-            errors.append(("consent_at", value, "not a date (YYYY-MM-DD or MM/DD/YYYY)"))
+            errors.append(("consent_at", value, DATE_RULE))
         elif lead.consent_at > today:
             errors.append(("consent_at", value, "consent date is in the future"))
     if value := values.get("wireless"):
         if value.lower() in WIRELESS:
             lead.wireless = WIRELESS[value.lower()]
         else:
-            errors.append(("wireless", value, "not a yes/no wireless flag"))
+            errors.append(("wireless", value, WIRELESS_RULE))
     for index, key in columns.extra:
         if index < count and (value := cells[index].strip()):
             if len(value) > MAX_EXTRA_VALUE:

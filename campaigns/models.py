@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, OrgScoped, utcnow
+from core.legal import ABANDON_LIMIT
 
 JsonDict = dict[str, Any]
 
@@ -97,7 +98,7 @@ class Campaign(OrgScoped, Base):
         CheckConstraint(_one_of("dial_method", DialMethod), name="dial_method"),
         CheckConstraint(_one_of("caller_id_mode", CallerIdMode), name="caller_id_mode"),
         CheckConstraint(_one_of("dedupe_scope", DedupeScope), name="dedupe_scope"),
-        CheckConstraint("abandon_target > 0 AND abandon_target <= 0.03", name="abandon_target"),
+        CheckConstraint(f"abandon_target > 0 AND abandon_target <= {ABANDON_LIMIT}", name="abandon_target"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -255,6 +256,7 @@ class CallAttempt(OrgScoped, Base):
         Index("ix_call_attempts_lead", "lead_id"),
         Index("ix_call_attempts_campaign_placed", "campaign_id", "placed_at"),
         Index("ix_call_attempts_org_e164_placed", "org_id", "e164", "placed_at"),
+        Index("ix_call_attempts_org_placed", "org_id", "placed_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -274,10 +276,13 @@ class CallAttempt(OrgScoped, Base):
     ringing_at: Mapped[datetime | None] = mapped_column(default=None)
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
     agent_connected_at: Mapped[datetime | None] = mapped_column(default=None)
+    safe_harbor_at: Mapped[datetime | None] = mapped_column(default=None)  # the message started playing
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     sip_status: Mapped[int | None] = mapped_column(Integer, default=None)
     outcome: Mapped[str] = mapped_column(String(16), default=Outcome.IN_PROGRESS.value)
     agent_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     disposition: Mapped[str | None] = mapped_column(String(32), default=None)
     verdict_reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # The dial-time verdict as the check returned it (campaigns.evidence.AttemptEvidence); never re-derived.
+    evidence: Mapped[JsonDict | None] = mapped_column(JSONB, default=None)
     worker: Mapped[str] = mapped_column(String(200), default="")

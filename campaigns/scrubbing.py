@@ -12,24 +12,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from campaigns.lead_columns import LeadRow
 from campaigns.models import Campaign
 from core.db import Database
+from core.errors import NotFoundError
 from dnc import reasons
-from dnc.engine import ComplianceEngine, LeadColumns
+from dnc.engine import ComplianceEngine
 from dnc.internal import add_internal_dnc
-from dnc.nanp import state_of_zip
+from dnc.lead_facts import lead_columns
 from dnc.normalize import normalize_column
-from dnc.verdicts import CampaignRules, Consent
+from dnc.verdicts import CampaignRules
 
-# consent value -> (prior express written consent, any consent at all); an unknown value is a KeyError
-_CONSENT = {c.value: (c is Consent.EXPRESS_WRITTEN, c is not Consent.NONE) for c in Consent}
-_EPOCH = date(1970, 1, 1)
 REGISTRY_UNAVAILABLE = frozenset({reasons.NATIONAL_REGISTRY_MISSING, reasons.NATIONAL_REGISTRY_STALE})
 
 
@@ -50,6 +47,8 @@ CALLABLE = ImportVerdict(blocked=False, reasons=(), registry_unavailable=False)
 
 
 def campaign_rules(campaign: Campaign) -> CampaignRules:
+    """The campaign's own compliance settings as the engine's rules: the one Campaign -> rules converter
+    (lead import, scrub reports, `POST /api/dnc/check` and the dial-time check all use it)."""
     window = None
     if campaign.calling_window_start is not None and campaign.calling_window_end is not None:
         window = (campaign.calling_window_start, campaign.calling_window_end)
@@ -62,6 +61,17 @@ def campaign_rules(campaign: Campaign) -> CampaignRules:
     )
 
 
+def rules_for_campaign(session: Session, campaign_id: uuid.UUID | None) -> CampaignRules:
+    """The rules of a campaign looked up through the caller's scoped session (another organization's
+    campaign is a 404); no campaign: the organization's rules alone."""
+    if campaign_id is None:
+        return CampaignRules()
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFoundError(f"campaign {campaign_id} not found")
+    return campaign_rules(campaign)
+
+
 class ImportScrubber:
     """The compliance engine, loaded once for one campaign's import."""
 
@@ -70,40 +80,9 @@ class ImportScrubber:
 
     def check(self, leads: Sequence[LeadRow], e164s: list[str], at: datetime) -> list[ImportVerdict]:
         """One verdict per lead and its E.164 number, in order. The leads go to the engine as columns
-        (`ComplianceEngine.decide`), the same facts `LeadContext` would carry, without an object per lead;
+        (`lead_columns`, the one builder import, scrub and the dialer share), without an object per lead;
         leads with the same outcome share one verdict."""
-        count = len(leads)
-        states: list[str] = []
-        wireless = np.full(count, -1, dtype=np.int8)
-        written_consent = np.zeros(count, dtype=bool)
-        consent_day = np.full(count, -1, dtype=np.int64)
-        zip_states: dict[str, str] = {}  # state_of_zip scans the ZIP ranges; files repeat ZIP codes a lot
-        consent = _CONSENT
-        for i, lead in enumerate(leads):
-            state = lead.state
-            if not state:
-                zip5 = lead.zip_code[:5] if lead.zip_code else ""
-                state = zip_states.get(zip5)
-                if state is None:
-                    state = zip_states[zip5] = state_of_zip(zip5)
-            states.append(state.upper())
-            if lead.wireless is not None:
-                wireless[i] = lead.wireless
-            written, consented = consent[lead.consent]
-            if written:
-                written_consent[i] = True
-            if consented:
-                consent_day[i] = (lead.consent_at - _EPOCH).days if lead.consent_at else -2
-        columns = LeadColumns(
-            e164s=e164s,
-            lead_ids=[None] * count,
-            states=states,
-            wireless=wireless,
-            written_consent=written_consent,
-            consent_day=consent_day,
-            campaign_ids=None,  # every lead belongs to the engine's campaign (`campaign_rules`)
-        )
-        decision = self.engine.decide(columns, at)
+        decision = self.engine.decide(lead_columns(e164s, leads), at)
         by_part = [self._import_verdict(p.reasons) if p.reasons else CALLABLE for p in decision.parts]
         return [by_part[p] for p in decision.part_of.tolist()]
 

@@ -27,6 +27,7 @@ from campaigns.models import (
 )
 from campaigns.recycle import RecycleRules
 from core.errors import ConflictError, NotFoundError, ValidationError
+from core.legal import ABANDON_LIMIT
 from core.models import Role, User
 
 
@@ -118,8 +119,10 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any]) -> None:
             value = _choice(value, name, DedupeScope)
         elif name == "caller_id" and value is not None:
             value = _e164(value, name)
-        elif name == "abandon_target" and not 0 < float(value) <= 0.03:
-            raise ValidationError("abandon_target must be above 0 and at most 0.03 (the 3% rule)", field=name)
+        elif name == "abandon_target" and not 0 < float(value) <= ABANDON_LIMIT:
+            raise ValidationError(
+                f"abandon_target must be above 0 and at most {ABANDON_LIMIT} (the 3% rule)", field=name
+            )
         elif name in ("max_lines_per_agent", "max_cps") and value is not None and float(value) <= 0:
             raise ValidationError(f"{name} must be positive", field=name)
         elif name == "max_lines" and value is not None and int(value) < 1:

@@ -311,6 +311,19 @@ def _progress_line(runtime: Runtime, campaign_id: uuid.UUID, elapsed: float, tot
     )
 
 
+def _has_evidence(attempt: Any) -> bool:
+    """The attempt carries the dial-time verdict it got (and, when dialed, its attestation and the
+    campaign's abandon rate), in the schema the evidence API reads."""
+    from campaigns.evidence import AttemptEvidence
+
+    if not attempt.evidence:
+        return False
+    evidence = AttemptEvidence.from_json(attempt.evidence)
+    if attempt.outcome == "blocked":
+        return not evidence.compliance.callable
+    return evidence.compliance.callable and evidence.attestation is not None and evidence.abandon is not None
+
+
 def summarize(
     runtime: Runtime, world: DemoWorld, plan: DemoPlan, carrier: dict[str, Any], engine: Any
 ) -> dict[str, Any]:
@@ -348,6 +361,8 @@ def summarize(
             dnc_dialed += 1
     identity = carrier.get("identity", {})
     return {
+        "attempts": len(rows),
+        "attempts_with_evidence": sum(1 for r in rows if _has_evidence(r)),
         "seconds": plan.seconds,
         "agents": plan.agents,
         "leads": plan.leads,

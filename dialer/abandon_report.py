@@ -19,9 +19,10 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from campaigns.models import CallAttempt, Outcome
+from core.legal import ABANDON_WINDOW
 from dialer.pacing.budget import LEGAL_LIMIT, AbandonBudget
 
-WINDOW = timedelta(days=30)
+WINDOW = ABANDON_WINDOW
 # A call is answered within a day of being placed: lets the query use the (campaign_id, placed_at) index.
 LONGEST_CALL = timedelta(days=1)
 BUCKETS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}

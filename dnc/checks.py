@@ -22,14 +22,15 @@ def check_numbers(
     numbers: Sequence[str],
     *,
     at: datetime,
-    campaign_id: uuid.UUID | None = None,
+    rules: CampaignRules | None = None,
 ) -> list[ScrubVerdict]:
-    """One verdict per number, in order. Raw input is normalized first; what cannot be is passed through
-    and comes back as invalid_number."""
+    """One verdict per number, in order, under the campaign's own rules when given (window, geo: resolved
+    by the caller with `campaigns.scrubbing.rules_for_campaign`). Raw input is normalized first; what
+    cannot be is passed through and comes back as invalid_number."""
     if len(numbers) > MAX_CHECK_BATCH:
         raise ValidationError(
             f"at most {MAX_CHECK_BATCH} numbers per check; use a scrub report", field="numbers"
         )
-    engine = ComplianceEngine.load(db, org_id, CampaignRules(campaign_id=campaign_id))
+    engine = ComplianceEngine.load(db, org_id, rules)
     e164s = [normalize_number(n).e164 or n for n in numbers]
     return engine.check([LeadContext(e164=n) for n in e164s], at if at.tzinfo else at.replace(tzinfo=UTC))

@@ -16,8 +16,6 @@ from core.errors import NotFoundError, ValidationError
 from core.runtime import Runtime, current_runtime
 from dnc.internal import SOURCES, add_internal_dnc
 from dnc.lists import IMPORT_KINDS, import_list_file, list_versions
-from dnc.scrub import scrub_file
-from dnc.verdicts import CampaignRules
 
 
 def _runtime() -> Runtime:
@@ -128,26 +126,4 @@ def add_cmd(org_ref: str, campaign_id: uuid.UUID | None, reason: str, source: st
     click.echo("added")
 
 
-@click.command("scrub")
-@click.argument("leads", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--org", "org_ref", required=True)
-@click.option("--campaign", "campaign_id", type=click.UUID)
-@click.option("--at", "at_text", help="Check as of this ISO time (default: now).")
-@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def scrub_cmd(
-    leads: Path, org_ref: str, campaign_id: uuid.UUID | None, at_text: str | None, report: Path
-) -> None:
-    """Check every number of LEADS.csv and write one report row per number."""
-    runtime = _runtime()
-    org_id = _org_id(runtime, org_ref)
-    assert org_id is not None
-    started = time.perf_counter()
-    counts = scrub_file(
-        runtime.db, org_id, leads, report, at=_when(at_text), rules=CampaignRules(campaign_id=campaign_id)
-    )
-    click.echo(
-        json.dumps({**counts, "report": str(report), "seconds": round(time.perf_counter() - started, 2)})
-    )
-
-
-COMMANDS: list[click.Command] = [dnc_group, scrub_cmd]
+COMMANDS: list[click.Command] = [dnc_group]  # `clearline scrub` lives in campaigns.cli (campaign rules)

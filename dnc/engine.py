@@ -1,19 +1,22 @@
 """The one decision function: for a batch of leads and a moment `at`, callable or blocked, with every reason
 code that applied and the list versions that matched. Used at import, just before each call, and in reports.
 
-`ComplianceEngine.load` reads the calling rules once; every `check` then asks PostgreSQL which list versions
-are current, whether the internal DNC list changed, and the organization's geo policy, so a change made by
-any process counts from the next check on. The work per lead is columnar (numpy): numbers become integers,
+`decide(columns, snapshot, at)` is pure: the snapshot (`ComplianceEngine.snapshot`) holds everything read
+from PostgreSQL and the index files (current list versions, the internal DNC list at a reproducible
+version, the organization's geo policy, the calling rules), taken at every check so a change made by any
+process counts from the next check on. The work per lead is columnar (numpy): numbers become integers,
 list membership is a bitmap probe, rules are evaluated once per distinct (time zones, states) group.
+`BatchDecision.evidence(i)` is what the check saw and decided for lead i, as stored with a call attempt.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import phonenumbers
@@ -23,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Database, Scope
 from core.errors import ValidationError
+from core.legal import REGISTRY_MAX_AGE
 from dnc import reasons
 from dnc.bitmap_index import IndexHandle, StaleIndexError
 from dnc.calling_window import CallingRuleData, calls_in_last_24h, candidate_zones, decide_window
@@ -37,13 +41,32 @@ from dnc.internal import (
     load_blocks,
     load_entries_for,
 )
+from dnc.lead_facts import NO_CONSENT_DAY, LeadColumns
 from dnc.lists import data_dir
 from dnc.models import CallingRule, CompliancePolicy, DncList, DncListVersion
-from dnc.nanp import numbering_plan, state_of_zip
+from dnc.nanp import NumberingPlan, numbering_plan
 from dnc.normalize import e164_to_national
-from dnc.verdicts import CampaignRules, Consent, LeadContext, ListMatch, ScrubVerdict
+from dnc.verdicts import (
+    CampaignRules,
+    CapEvidence,
+    ComplianceEvidence,
+    Consent,
+    ConsentEvidence,
+    LeadContext,
+    ListChecked,
+    ListMatch,
+    ScrubVerdict,
+    WindowEvidence,
+)
 
-REGISTRY_MAX_AGE = timedelta(days=31)
+__all__ = [
+    "REGISTRY_MAX_AGE",
+    "BatchDecision",
+    "ComplianceEngine",
+    "ComplianceSnapshot",
+    "LeadColumns",
+    "decide",
+]
 DIRECT_LOOKUP_MAX = 1000  # batches up to this size look their numbers up instead of loading the whole list
 NANP_KEY_BASE = 10_000_000_000  # E.164 key of a NANP number = 1 followed by its 10 national digits
 _EPOCH = date(1970, 1, 1)
@@ -77,61 +100,6 @@ class GeoPolicy:
     blocked_area_codes: frozenset[int]
 
 
-@dataclass
-class LeadColumns:
-    """A batch of leads as columns: what `decide` works on. `of` converts `LeadContext`s; bulk callers
-    (scrub reports) build the columns directly and skip a million small objects."""
-
-    e164s: list[str]
-    lead_ids: list[str | None]
-    states: list[str]  # upper-case two-letter state (given, else from the ZIP code), "" when unknown
-    wireless: np.ndarray  # int8: 1 wireless, 0 not, -1 unknown
-    written_consent: np.ndarray  # bool: prior express written consent
-    consent_day: np.ndarray  # int64 days since 1970-01-01; -1 no consent, -2 consent of unknown date
-    campaign_ids: list[str | None] | None = None  # None: every lead belongs to the engine's campaign
-    recent_calls: dict[int, tuple[datetime, ...]] = field(default_factory=dict)  # lead index -> calls
-
-    @classmethod
-    def plain(
-        cls, e164s: list[str], lead_ids: list[str | None], states: list[str] | None = None
-    ) -> LeadColumns:
-        count = len(e164s)
-        return cls(
-            e164s=e164s,
-            lead_ids=lead_ids,
-            states=states if states is not None else [""] * count,
-            wireless=np.full(count, -1, dtype=np.int8),
-            written_consent=np.zeros(count, dtype=bool),
-            consent_day=np.full(count, -1, dtype=np.int64),
-        )
-
-    @classmethod
-    def of(cls, leads: Sequence[LeadContext]) -> LeadColumns:
-        return cls(
-            e164s=[lead.e164 for lead in leads],
-            lead_ids=[lead.lead_id for lead in leads],
-            states=[(lead.state or state_of_zip(lead.zip_code)).upper() for lead in leads],
-            wireless=np.array(
-                [-1 if lead.wireless is None else int(lead.wireless) for lead in leads], dtype=np.int8
-            ),
-            written_consent=np.array([lead.consent is Consent.EXPRESS_WRITTEN for lead in leads], dtype=bool),
-            consent_day=np.array([_consent_day(lead) for lead in leads], dtype=np.int64),
-            campaign_ids=[lead.campaign_id for lead in leads]
-            if any(lead.campaign_id for lead in leads)
-            else None,
-            recent_calls={i: lead.recent_calls for i, lead in enumerate(leads) if lead.recent_calls},
-        )
-
-    def __len__(self) -> int:
-        return len(self.e164s)
-
-
-def _consent_day(lead: LeadContext) -> int:
-    if lead.consent is Consent.NONE:
-        return -1
-    return (lead.consent_at - _EPOCH).days if lead.consent_at else -2
-
-
 @dataclass(frozen=True)
 class VerdictParts:
     """Everything of a verdict that many leads share."""
@@ -144,6 +112,17 @@ class VerdictParts:
     state_rule: str
 
 
+@dataclass(frozen=True)
+class WindowGroup:
+    """The calling-window decision shared by every lead with the same zones and states."""
+
+    number_zones: tuple[str, ...]
+    zones: tuple[str, ...]
+    window: str
+    state_rule: str
+    max_calls_per_24h: int | None
+
+
 @dataclass
 class BatchDecision:
     """The verdicts of a batch in compact form: lead i's verdict is `parts[part_of[i]]`."""
@@ -153,6 +132,13 @@ class BatchDecision:
     part_of: np.ndarray
     checked_at: datetime
     registry_version: str
+    registry_age_days: float | None = None
+    lists_checked: tuple[ListChecked, ...] = ()
+    campaign_window: str | None = None
+    groups: list[WindowGroup] = field(default_factory=list)
+    group_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    calls_counted: dict[int, int] = field(default_factory=dict)
+    wireless_list: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))  # -1: none
 
     def verdicts(self) -> list[ScrubVerdict]:
         cols = self.columns
@@ -174,6 +160,70 @@ class BatchDecision:
                 )
             )
         return out
+
+    def evidence(self, i: int) -> ComplianceEvidence:
+        """What the check saw and decided for lead i: stored with the attempt, never re-derived."""
+        parts = self.parts[int(self.part_of[i])]
+        group = self.groups[int(self.group_of[i])] if len(self.groups) else None
+        cols = self.columns
+        wireless = int(cols.wireless[i])
+        listed = int(self.wireless_list[i]) if len(self.wireless_list) else -1
+        if wireless != -1:
+            wireless_text, decided_by = ("yes" if wireless else "no"), "lead flag"
+        elif listed >= 0:
+            wireless_list = self.lists_checked[listed]
+            wireless_text = "yes"
+            decided_by = f"list wireless:{wireless_list.list_id}@{wireless_list.version}"
+        else:
+            wireless_text, decided_by = "unknown", "unknown"
+        day = int(cols.consent_day[i])
+        basis = (
+            Consent.NONE.value
+            if day == NO_CONSENT_DAY
+            else Consent.EXPRESS_WRITTEN.value
+            if bool(cols.written_consent[i])
+            else Consent.EXPRESS.value
+        )
+        zones = group.zones if group else ()
+        return ComplianceEvidence(
+            checked_at=self.checked_at,
+            callable=parts.callable,
+            reasons=list(parts.reasons),
+            matched=[f"{m.kind}:{m.scope}:{m.version}" for m in parts.matches],
+            lists_checked=list(self.lists_checked),
+            registry_version=self.registry_version,
+            registry_age_days=self.registry_age_days,
+            window=WindowEvidence(
+                number_zones=list(group.number_zones if group else ()),
+                candidate_zones=list(zones),
+                utc_offsets_min=utc_offsets_min(zones, self.checked_at),
+                window=parts.calling_window,
+                state_rule=parts.state_rule,
+                campaign_window=self.campaign_window,
+            ),
+            caps=CapEvidence(
+                calls_last_24h=self.calls_counted.get(i, 0),
+                max_calls_per_24h=group.max_calls_per_24h if group else None,
+            ),
+            consent=ConsentEvidence(
+                basis=basis,
+                consent_date=_EPOCH + timedelta(days=day) if day >= 0 else None,
+                wireless=wireless_text,
+                wireless_decided_by=decided_by,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class ComplianceSnapshot:
+    """Everything a decision reads besides the leads and the moment, loaded at one check."""
+
+    rules: CampaignRules
+    calling_rules: Mapping[str, CallingRuleData]
+    plan: NumberingPlan
+    lists: tuple[tuple[ActiveList, IndexHandle | DatedIndexHandle | None], ...]  # None: index stale
+    internal: InternalSet
+    geo: GeoPolicy
 
 
 class _Bits:
@@ -209,7 +259,7 @@ def _dense_unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ComplianceEngine:
-    """Loaded once per process (or per campaign) and called for every batch of leads."""
+    """Loaded once per process (or per campaign); `snapshot` reads the state of the lists at each check."""
 
     def __init__(
         self, db: Database, org_id: uuid.UUID, rules: CampaignRules, calling_rules: dict[str, CallingRuleData]
@@ -251,15 +301,18 @@ class ComplianceEngine:
         version = blocks_version(s)
         if version != self._blocks.version:
             self._blocks = load_blocks(s, version)
+        entries = entries_version(s)
+        label = f"{entries[0]}@{entries[1]};blocks {version[0]}@{version[1]}"
         if len(e164s) <= DIRECT_LOOKUP_MAX:
             org_keys, campaign_keys = load_entries_for(s, e164s)
-            return InternalSet("live", org_keys, campaign_keys, self._blocks)
-        version = entries_version(s)
-        if version != self._entries_version:
-            self._entries, self._entries_version = load_all_entries(s), version
-        return InternalSet(f"{version[0]}@{version[1]}", *self._entries, self._blocks)
+            return InternalSet(label, org_keys, campaign_keys, self._blocks)
+        if entries != self._entries_version:
+            self._entries, self._entries_version = load_all_entries(s), entries
+        return InternalSet(label, *self._entries, self._blocks)
 
-    def _snapshot(self, e164s: list[str]) -> tuple[list[ActiveList], InternalSet, GeoPolicy]:
+    def snapshot(self, e164s: list[str]) -> ComplianceSnapshot:
+        """The lists, internal DNC entries (of these numbers, or all of them for big batches) and geo
+        policy as they are now, in one transaction."""
         with self.db.session(Scope(self.org_id)) as s:
             rows = s.execute(
                 select(DncList, DncListVersion)
@@ -286,290 +339,360 @@ class ComplianceEngine:
             blocked_states=frozenset(policy.blocked_states if policy else ()),
             blocked_area_codes=frozenset(int(a) for a in (policy.blocked_area_codes if policy else ())),
         )
-        return active, internal, geo
+        return ComplianceSnapshot(
+            rules=self.rules,
+            calling_rules=self.calling_rules,
+            plan=self.plan,
+            lists=tuple((lst, self._handle(lst)) for lst in active),
+            internal=internal,
+            geo=geo,
+        )
 
-    def _handle(self, lst: ActiveList) -> IndexHandle | DatedIndexHandle:
+    def _handle(self, lst: ActiveList) -> IndexHandle | DatedIndexHandle | None:
         key = (lst.list_id, lst.seq)
         handle = self._handles.get(key)
         if handle is None:
             for old in [k for k in self._handles if k[0] == lst.list_id]:
                 del self._handles[old]
             directory = Path(data_dir()) / lst.index_dir
-            handle = (
-                DatedIndexHandle(directory, lst.seq)
-                if lst.kind == "reassigned"
-                else IndexHandle(directory, lst.seq)
-            )
+            try:
+                handle = (
+                    DatedIndexHandle(directory, lst.seq)
+                    if lst.kind == "reassigned"
+                    else IndexHandle(directory, lst.seq)
+                )
+            except StaleIndexError:
+                return None
             self._handles[key] = handle
         return handle
 
     # ------------------------------------------------------------------ the decision
 
     def check(self, leads: Sequence[LeadContext], at: datetime) -> list[ScrubVerdict]:
-        """One verdict per lead, in order: THE decision function."""
+        """One verdict per lead, in order."""
         return self.decide(LeadColumns.of(leads), at).verdicts()
 
     def decide(self, cols: LeadColumns, at: datetime) -> BatchDecision:
-        """`check` in columnar form, for bulk callers that do not need one object per verdict."""
-        if at.tzinfo is None:
-            raise ValidationError("check time `at` must be timezone-aware", field="at")
-        count = len(cols)
-        checked_at = at.astimezone(UTC)
-        if count == 0:
-            return BatchDecision(cols, [], np.zeros(0, dtype=np.int64), checked_at, "")
-        active, internal, geo = self._snapshot(cols.e164s)
-        plan = self.plan
-        bits = _Bits(count)
+        """`decide` over a snapshot taken now."""
+        return decide(cols, self.snapshot(cols.e164s), at)
 
-        e164s = cols.e164s
-        national = e164_to_national(e164s)
-        region = np.array(plan.npa_region, dtype=object)[np.where(national >= 0, national // 10_000_000, 0)]
-        keys = np.where(national >= 0, national + NANP_KEY_BASE, -1)
-        zone_ids = plan.prefix_zone_set[np.where(national >= 0, national // 10_000, 0)].astype(np.int64)
-        zone_sets: list[tuple[str, ...]] = list(plan.zone_sets)
-        invalid = np.zeros(count, dtype=bool)
-        for i in np.flatnonzero(national < 0):  # other NANP regions and international numbers
-            self._slow_number(e164s[int(i)], int(i), national, region, keys, zone_ids, zone_sets, invalid)
-        bits.reason(reasons.INVALID_NUMBER, invalid)
-        nanp = national >= 0
-        npa = np.where(nanp, national // 10_000_000, 0)
-        us = nanp & (region == "US")
 
-        npa_states = np.array(plan.npa_state, dtype=object)[npa]
-        npa_states[~nanp] = ""
-        default_campaign = str(self.rules.campaign_id) if self.rules.campaign_id else None
-        campaign_ids = np.full(count, default_campaign, dtype=object)
-        if cols.campaign_ids is not None:
-            campaign_ids = np.array([c or default_campaign for c in cols.campaign_ids], dtype=object)
-        self._geo(bits, geo, region, invalid, npa, nanp, cols.states, npa_states, internal, campaign_ids)
-        registry_version = self._lists(bits, active, national, us, at, cols)
-        self._internal_lists(bits, internal, keys, campaign_ids)
-        groups, group_of = self._windows(bits, zone_ids, zone_sets, cols, npa_states, invalid, at)
-        parts, part_of = self._parts(bits, groups, group_of)
-        return BatchDecision(cols, parts, part_of, checked_at, registry_version)
+def decide(cols: LeadColumns, snap: ComplianceSnapshot, at: datetime) -> BatchDecision:
+    """THE decision function: callable or blocked for every lead of `cols` at `at`, given `snap`. Pure."""
+    if at.tzinfo is None:
+        raise ValidationError("check time `at` must be timezone-aware", field="at")
+    count = len(cols)
+    checked_at = at.astimezone(UTC)
+    if count == 0:
+        return BatchDecision(cols, [], np.zeros(0, dtype=np.int64), checked_at, "")
+    plan = snap.plan
+    bits = _Bits(count)
 
-    def _slow_number(
-        self,
-        e164: str,
-        i: int,
-        national: np.ndarray,
-        region: np.ndarray,
-        keys: np.ndarray,
-        zone_ids: np.ndarray,
-        zone_sets: list[tuple[str, ...]],
-        invalid: np.ndarray,
-    ) -> None:
-        try:
-            number = phonenumbers.parse(e164, None)
-        except phonenumbers.NumberParseException:
-            invalid[i] = True
-            return
-        if not phonenumbers.is_valid_number(number) or not e164.startswith("+"):
-            invalid[i] = True
-            return
-        region[i] = phonenumbers.region_code_for_number(number) or ""
-        keys[i] = e164_key(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
-        if number.country_code == 1 and number.national_number is not None:
-            national[i] = number.national_number
-            zone_ids[i] = self.plan.prefix_zone_set[number.national_number // 10_000]
-            return
-        zones = tuple(z for z in phone_timezone.time_zones_for_number(number) if "Unknown" not in z)
-        if zones not in zone_sets:
-            zone_sets.append(zones)
-        zone_ids[i] = zone_sets.index(zones)
+    e164s = cols.e164s
+    national = e164_to_national(e164s)
+    region = np.array(plan.npa_region, dtype=object)[np.where(national >= 0, national // 10_000_000, 0)]
+    keys = np.where(national >= 0, national + NANP_KEY_BASE, -1)
+    zone_ids = plan.prefix_zone_set[np.where(national >= 0, national // 10_000, 0)].astype(np.int64)
+    zone_sets: list[tuple[str, ...]] = list(plan.zone_sets)
+    invalid = np.zeros(count, dtype=bool)
+    for i in np.flatnonzero(national < 0):  # other NANP regions and international numbers
+        _slow_number(plan, e164s[int(i)], int(i), national, region, keys, zone_ids, zone_sets, invalid)
+    bits.reason(reasons.INVALID_NUMBER, invalid)
+    nanp = national >= 0
+    npa = np.where(nanp, national // 10_000_000, 0)
+    us = nanp & (region == "US")
 
-    def _geo(
-        self,
-        bits: _Bits,
-        geo: GeoPolicy,
-        region: np.ndarray,
-        invalid: np.ndarray,
-        npa: np.ndarray,
-        nanp: np.ndarray,
-        lead_states: list[str],
-        npa_states: np.ndarray,
-        internal: InternalSet,
-        campaign_ids: np.ndarray,
-    ) -> None:
-        allowed = set(geo.allowed_countries)
-        if self.rules.allowed_countries is not None:
-            allowed &= set(self.rules.allowed_countries)
-        bits.reason(reasons.COUNTRY_NOT_ALLOWED, ~invalid & ~np.isin(region, list(allowed)))
-        blocked_states = geo.blocked_states | set(self.rules.blocked_states)
-        if blocked_states:
-            in_blocked = np.isin(npa_states, list(blocked_states)) | np.isin(
-                np.array(lead_states, dtype=object), list(blocked_states)
-            )
-            bits.reason(reasons.STATE_BLOCKED, in_blocked)
-        org_codes = set(geo.blocked_area_codes) | {int(a) for a in self.rules.blocked_area_codes}
-        org_codes |= internal.org_area_codes
-        blocked_codes = nanp & np.isin(npa, list(org_codes)) if org_codes else np.zeros(len(npa), dtype=bool)
-        for campaign, codes in internal.campaign_area_codes.items():
-            in_campaign = campaign_ids == campaign
-            blocked_codes |= in_campaign & nanp & np.isin(npa, list(codes))
-        if blocked_codes.any():
-            bits.reason(reasons.AREA_CODE_BLOCKED, blocked_codes)
-            bits.match(
-                ListMatch(kind="area_code", list_id="area_code_blocks", version=internal.label, scope="org"),
-                blocked_codes,
-            )
+    npa_states = np.array(plan.npa_state, dtype=object)[npa]
+    npa_states[~nanp] = ""
+    rules = snap.rules
+    default_campaign = str(rules.campaign_id) if rules.campaign_id else None
+    campaign_ids = np.full(count, default_campaign, dtype=object)
+    if cols.campaign_ids is not None:
+        campaign_ids = np.array([c or default_campaign for c in cols.campaign_ids], dtype=object)
+    _geo(bits, snap, region, invalid, npa, nanp, cols.states, npa_states, campaign_ids)
+    listed = _lists(bits, snap, national, us, at, cols)
+    _internal_lists(bits, snap.internal, keys, campaign_ids)
+    groups, group_of, counted = _windows(bits, snap, zone_ids, zone_sets, cols, npa_states, invalid, at)
+    parts, part_of = _parts(bits, groups, group_of)
+    checked = _lists_checked(snap, at)
+    newest = max(
+        (a for a, _ in snap.lists if a.kind == "national" and a.obtained_at <= at),
+        key=lambda a: a.obtained_at,
+        default=None,
+    )
+    override = rules.calling_window_override
+    return BatchDecision(
+        cols,
+        parts,
+        part_of,
+        checked_at,
+        registry_version=f"{newest.seq}@{newest.obtained_at.date().isoformat()}" if newest else "",
+        registry_age_days=_age_days(newest.obtained_at, at) if newest else None,
+        lists_checked=checked,
+        campaign_window=f"{override[0]:%H:%M}-{override[1]:%H:%M} local" if override else None,
+        groups=groups,
+        group_of=group_of,
+        calls_counted=counted,
+        wireless_list=listed,
+    )
 
-    def _lists(
-        self,
-        bits: _Bits,
-        active: list[ActiveList],
-        national: np.ndarray,
-        us: np.ndarray,
-        at: datetime,
-        cols: LeadColumns,
-    ) -> str:
-        nationals = [a for a in active if a.kind == "national" and a.obtained_at <= at]
-        fresh = [a for a in nationals if at - a.obtained_at <= REGISTRY_MAX_AGE]
-        if not nationals:
-            bits.reason(reasons.NATIONAL_REGISTRY_MISSING, us)
-        elif not fresh:
-            bits.reason(reasons.NATIONAL_REGISTRY_STALE, us)
-        newest = max(nationals, key=lambda a: a.obtained_at, default=None)
-        registry_version = f"{newest.seq}@{newest.obtained_at.date().isoformat()}" if newest else ""
-        wireless = cols.wireless == 1
-        reassigned_day = np.full(len(national), -1, dtype=np.int64)
-        code = {
-            "national": reasons.NATIONAL_DNC,
-            "state": reasons.STATE_DNC,
-            "litigator": reasons.LITIGATOR,
-        }
-        try:
-            handles = [
-                (lst, self._handle(lst)) for lst in active if lst.kind != "national" or lst in nationals
-            ]
-            for lst, handle in handles:
-                if isinstance(handle, DatedIndexHandle):
-                    day = handle.lookup(national)
-                    hit = day >= 0
-                    reassigned_day = np.maximum(reassigned_day, day)
-                else:
-                    hit = handle.contains(national)
-                if lst.kind == "wireless":
-                    wireless |= (cols.wireless == -1) & hit
-                elif lst.kind in code:
-                    bits.reason(code[lst.kind], hit)
-                bits.match(lst.match(), hit)
-            for _, handle in handles:  # a change list applied while we probed must not go unnoticed
-                handle.verify()
-        except StaleIndexError:
-            bits.reason(reasons.LIST_INDEX_STALE, np.ones(len(national), dtype=bool))
-        bits.reason(reasons.WIRELESS_NO_CONSENT, wireless & ~cols.written_consent)
-        consent_day = cols.consent_day
-        # Consent given before the number was disconnected was given by someone else (or unknown when: -2).
-        bits.reason(
-            reasons.REASSIGNED_SINCE_CONSENT,
-            (reassigned_day >= 0)
-            & (consent_day != -1)
-            & ((consent_day == -2) | (consent_day <= reassigned_day)),
+
+def _age_days(obtained_at: datetime, at: datetime) -> float:
+    return round((at - obtained_at).total_seconds() / 86_400, 3)
+
+
+def _lists_checked(snap: ComplianceSnapshot, at: datetime) -> tuple[ListChecked, ...]:
+    out = [
+        ListChecked(
+            kind=a.kind,
+            list_id=str(a.list_id),
+            version=str(a.seq),
+            obtained_at=a.obtained_at,
+            age_days=_age_days(a.obtained_at, at),
+            scope=a.scope or ("org" if a.owner_org_id else "platform"),
         )
-        return registry_version
+        for a, _ in snap.lists
+        if a.kind != "national" or a.obtained_at <= at
+    ]
+    out.append(ListChecked(kind="internal", list_id="internal", version=snap.internal.label, scope="org"))
+    return tuple(out)
 
-    def _internal_lists(
-        self, bits: _Bits, internal: InternalSet, keys: np.ndarray, campaign_ids: np.ndarray
-    ) -> None:
-        on_org = np.isin(keys, internal.org_keys) & (keys >= 0)
-        bits.reason(reasons.INTERNAL_DNC, on_org)
+
+def utc_offsets_min(zones: Sequence[str], at: datetime) -> dict[str, int]:
+    """Each zone's UTC offset (minutes) at `at`: the zones the window was compared in."""
+    out = {}
+    for name in zones:
+        offset = at.astimezone(ZoneInfo(name)).utcoffset()
+        out[name] = int(offset.total_seconds() // 60) if offset is not None else 0
+    return out
+
+
+def _slow_number(
+    plan: NumberingPlan,
+    e164: str,
+    i: int,
+    national: np.ndarray,
+    region: np.ndarray,
+    keys: np.ndarray,
+    zone_ids: np.ndarray,
+    zone_sets: list[tuple[str, ...]],
+    invalid: np.ndarray,
+) -> None:
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        invalid[i] = True
+        return
+    if not phonenumbers.is_valid_number(number) or not e164.startswith("+"):
+        invalid[i] = True
+        return
+    region[i] = phonenumbers.region_code_for_number(number) or ""
+    keys[i] = e164_key(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    if number.country_code == 1 and number.national_number is not None:
+        national[i] = number.national_number
+        zone_ids[i] = plan.prefix_zone_set[number.national_number // 10_000]
+        return
+    zones = tuple(z for z in phone_timezone.time_zones_for_number(number) if "Unknown" not in z)
+    if zones not in zone_sets:
+        zone_sets.append(zones)
+    zone_ids[i] = zone_sets.index(zones)
+
+
+def _geo(
+    bits: _Bits,
+    snap: ComplianceSnapshot,
+    region: np.ndarray,
+    invalid: np.ndarray,
+    npa: np.ndarray,
+    nanp: np.ndarray,
+    lead_states: list[str],
+    npa_states: np.ndarray,
+    campaign_ids: np.ndarray,
+) -> None:
+    geo, rules, internal = snap.geo, snap.rules, snap.internal
+    allowed = set(geo.allowed_countries)
+    if rules.allowed_countries is not None:
+        allowed &= set(rules.allowed_countries)
+    bits.reason(reasons.COUNTRY_NOT_ALLOWED, ~invalid & ~np.isin(region, list(allowed)))
+    blocked_states = geo.blocked_states | set(rules.blocked_states)
+    if blocked_states:
+        in_blocked = np.isin(npa_states, list(blocked_states)) | np.isin(
+            np.array(lead_states, dtype=object), list(blocked_states)
+        )
+        bits.reason(reasons.STATE_BLOCKED, in_blocked)
+    org_codes = set(geo.blocked_area_codes) | {int(a) for a in rules.blocked_area_codes}
+    org_codes |= internal.org_area_codes
+    blocked_codes = nanp & np.isin(npa, list(org_codes)) if org_codes else np.zeros(len(npa), dtype=bool)
+    for campaign, codes in internal.campaign_area_codes.items():
+        in_campaign = campaign_ids == campaign
+        blocked_codes |= in_campaign & nanp & np.isin(npa, list(codes))
+    if blocked_codes.any():
+        bits.reason(reasons.AREA_CODE_BLOCKED, blocked_codes)
         bits.match(
-            ListMatch(kind="internal", list_id="internal", version=internal.label, scope="org"), on_org
+            ListMatch(kind="area_code", list_id="area_code_blocks", version=internal.label, scope="org"),
+            blocked_codes,
         )
-        for campaign, campaign_keys in internal.campaign_keys.items():
-            in_campaign = campaign_ids == campaign
-            if not in_campaign.any():
-                continue
-            hit = in_campaign & np.isin(keys, campaign_keys)
-            bits.reason(reasons.CAMPAIGN_DNC, hit)
-            bits.match(
-                ListMatch(
-                    kind="internal", list_id="internal", version=internal.label, scope=f"campaign:{campaign}"
-                ),
-                hit,
-            )
 
-    def _windows(
-        self,
-        bits: _Bits,
-        zone_ids: np.ndarray,
-        zone_sets: list[tuple[str, ...]],
-        cols: LeadColumns,
-        npa_states: np.ndarray,
-        invalid: np.ndarray,
-        at: datetime,
-    ) -> tuple[list[tuple[tuple[str, ...], str, str]], np.ndarray]:
-        """Calling-window rules, evaluated once per distinct (zones, lead state, area-code state)."""
-        lead_states = cols.states
-        state_names = sorted({*lead_states, *npa_states.tolist()})
-        state_index = {s: i for i, s in enumerate(state_names)}
-        width = len(state_names)
-        lead_state_ids = np.array([state_index[s] for s in lead_states], dtype=np.int64)
-        npa_state_ids = np.array([state_index[s] for s in npa_states.tolist()], dtype=np.int64)
-        group_key = (zone_ids * width + lead_state_ids) * width + npa_state_ids
-        unique_keys, group_of = _dense_unique(group_key)
-        groups: list[tuple[tuple[str, ...], str, str]] = []
-        window_reasons = np.zeros(len(unique_keys), dtype=np.uint64)
-        caps: list[int | None] = []
-        for g, key in enumerate(unique_keys.tolist()):
-            zone_id, rest = divmod(key, width * width)
-            lead_state, npa_state = state_names[rest // width], state_names[rest % width]
-            states = tuple(sorted({s for s in (lead_state, npa_state) if s}))
-            # The lead's own state narrows or widens the zones; the area code's state only adds its rules.
-            lead_only = (lead_state,) if lead_state else ()
-            zones = candidate_zones(zone_sets[zone_id], lead_only) if zone_sets[zone_id] else ()
-            decision = decide_window(
-                zones, states, self.calling_rules, self.rules.calling_window_override, at
-            )
-            for code in decision.reasons:
-                window_reasons[g] |= np.uint64(1) << np.uint64(reasons.BIT[code])
-            groups.append((decision.zones, decision.window, decision.state_rule))
-            caps.append(decision.max_calls_per_24h)
-        bits.reasons |= np.where(invalid, np.uint64(0), window_reasons[group_of])
-        capped = np.zeros(len(cols), dtype=bool)
-        for i, recent in cols.recent_calls.items():
-            cap = caps[group_of[i]]
-            capped[i] = cap is not None and calls_in_last_24h(recent, at) >= cap
-        bits.reason(reasons.STATE_CALL_CAP, capped)
-        return groups, group_of.reshape(-1)
 
-    @staticmethod
-    def _parts(
-        bits: _Bits, groups: list[tuple[tuple[str, ...], str, str]], group_of: np.ndarray
-    ) -> tuple[list[VerdictParts], np.ndarray]:
-        """The distinct (reasons, matches, window group) combinations, and which one each lead has.
+def _lists(
+    bits: _Bits,
+    snap: ComplianceSnapshot,
+    national: np.ndarray,
+    us: np.ndarray,
+    at: datetime,
+    cols: LeadColumns,
+) -> np.ndarray:
+    """List memberships; returns, per lead, which checked list said the number is wireless (-1: none)."""
+    nationals = [a for a, _ in snap.lists if a.kind == "national" and a.obtained_at <= at]
+    fresh = [a for a in nationals if at - a.obtained_at <= REGISTRY_MAX_AGE]
+    if not nationals:
+        bits.reason(reasons.NATIONAL_REGISTRY_MISSING, us)
+    elif not fresh:
+        bits.reason(reasons.NATIONAL_REGISTRY_STALE, us)
+    wireless = cols.wireless == 1
+    wireless_list = np.full(len(national), -1, dtype=np.int16)
+    reassigned_day = np.full(len(national), -1, dtype=np.int64)
+    code = {
+        "national": reasons.NATIONAL_DNC,
+        "state": reasons.STATE_DNC,
+        "litigator": reasons.LITIGATOR,
+    }
+    checked = [(lst, handle) for lst, handle in snap.lists if lst.kind != "national" or lst in nationals]
+    try:
+        for n, (lst, handle) in enumerate(checked):
+            if handle is None:
+                raise StaleIndexError(f"index of list {lst.list_id} v{lst.seq} is not usable")
+            if isinstance(handle, DatedIndexHandle):
+                day = handle.lookup(national)
+                hit = day >= 0
+                reassigned_day = np.maximum(reassigned_day, day)
+            else:
+                hit = handle.contains(national)
+            if lst.kind == "wireless":
+                newly = (cols.wireless == -1) & hit & (wireless_list < 0)
+                wireless_list[newly] = n
+                wireless |= newly
+            elif lst.kind in code:
+                bits.reason(code[lst.kind], hit)
+            bits.match(lst.match(), hit)
+        for _, handle in checked:  # a change list applied while we probed must not go unnoticed
+            if handle is not None:
+                handle.verify()
+    except StaleIndexError:
+        bits.reason(reasons.LIST_INDEX_STALE, np.ones(len(national), dtype=bool))
+    bits.reason(reasons.WIRELESS_NO_CONSENT, wireless & ~cols.written_consent)
+    consent_day = cols.consent_day
+    # Consent given before the number was disconnected was given by someone else (or unknown when: -2).
+    bits.reason(
+        reasons.REASSIGNED_SINCE_CONSENT,
+        (reassigned_day >= 0) & (consent_day != -1) & ((consent_day == -2) | (consent_day <= reassigned_day)),
+    )
+    return wireless_list
 
-        Usually all three fit one 63-bit key, so a single sort finds them; otherwise each column is
-        reduced to small codes first."""
-        reason_width, match_width = len(reasons.ALL), len(bits.match_table)
-        group_width = max(1, (len(groups) - 1).bit_length())
-        if reason_width + match_width + group_width <= 63:
-            key = (
-                bits.reasons
-                | (bits.matches << np.uint64(reason_width))
-                | (group_of.astype(np.uint64) << np.uint64(reason_width + match_width))
+
+def _internal_lists(bits: _Bits, internal: InternalSet, keys: np.ndarray, campaign_ids: np.ndarray) -> None:
+    on_org = np.isin(keys, internal.org_keys) & (keys >= 0)
+    bits.reason(reasons.INTERNAL_DNC, on_org)
+    bits.match(ListMatch(kind="internal", list_id="internal", version=internal.label, scope="org"), on_org)
+    for campaign, campaign_keys in internal.campaign_keys.items():
+        in_campaign = campaign_ids == campaign
+        if not in_campaign.any():
+            continue
+        hit = in_campaign & np.isin(keys, campaign_keys)
+        bits.reason(reasons.CAMPAIGN_DNC, hit)
+        bits.match(
+            ListMatch(
+                kind="internal", list_id="internal", version=internal.label, scope=f"campaign:{campaign}"
+            ),
+            hit,
+        )
+
+
+def _windows(
+    bits: _Bits,
+    snap: ComplianceSnapshot,
+    zone_ids: np.ndarray,
+    zone_sets: list[tuple[str, ...]],
+    cols: LeadColumns,
+    npa_states: np.ndarray,
+    invalid: np.ndarray,
+    at: datetime,
+) -> tuple[list[WindowGroup], np.ndarray, dict[int, int]]:
+    """Calling-window rules, evaluated once per distinct (zones, lead state, area-code state); returns
+    the groups, each lead's group and the earlier calls counted against a cap."""
+    lead_states = cols.states
+    state_names = sorted({*lead_states, *npa_states.tolist()})
+    state_index = {s: i for i, s in enumerate(state_names)}
+    width = len(state_names)
+    lead_state_ids = np.array([state_index[s] for s in lead_states], dtype=np.int64)
+    npa_state_ids = np.array([state_index[s] for s in npa_states.tolist()], dtype=np.int64)
+    group_key = (zone_ids * width + lead_state_ids) * width + npa_state_ids
+    unique_keys, group_of = _dense_unique(group_key)
+    groups: list[WindowGroup] = []
+    window_reasons = np.zeros(len(unique_keys), dtype=np.uint64)
+    for g, key in enumerate(unique_keys.tolist()):
+        zone_id, rest = divmod(key, width * width)
+        lead_state, npa_state = state_names[rest // width], state_names[rest % width]
+        states = tuple(sorted({s for s in (lead_state, npa_state) if s}))
+        # The lead's own state narrows or widens the zones; the area code's state only adds its rules.
+        lead_only = (lead_state,) if lead_state else ()
+        number_zones = zone_sets[zone_id]
+        zones = candidate_zones(number_zones, lead_only) if number_zones else ()
+        decision = decide_window(zones, states, snap.calling_rules, snap.rules.calling_window_override, at)
+        for code in decision.reasons:
+            window_reasons[g] |= np.uint64(1) << np.uint64(reasons.BIT[code])
+        groups.append(
+            WindowGroup(
+                number_zones, decision.zones, decision.window, decision.state_rule, decision.max_calls_per_24h
             )
-            combos, part_of = np.unique(key, return_inverse=True)
-            decoded = [
-                (c & ((1 << reason_width) - 1), (c >> reason_width) & ((1 << match_width) - 1),
-                 c >> (reason_width + match_width))
-                for c in combos.tolist()
-            ]  # fmt: skip
-        else:
-            reason_values, reason_of = np.unique(bits.reasons, return_inverse=True)
-            match_values, match_of = np.unique(bits.matches, return_inverse=True)
-            key = (reason_of.reshape(-1) * len(match_values) + match_of.reshape(-1)) * len(groups) + group_of
-            combos, part_of = np.unique(key, return_inverse=True)
-            decoded = []
-            for combo in combos.tolist():
-                rest, group = divmod(combo, len(groups))
-                reason_index, match_index = divmod(rest, len(match_values))
-                decoded.append((int(reason_values[reason_index]), int(match_values[match_index]), group))
-        parts = []
-        for reason_bits, match_bits, group in decoded:
-            codes = tuple(c for c in reasons.ALL if reason_bits >> reasons.BIT[c] & 1)
-            matches = tuple(m for j, m in enumerate(bits.match_table) if match_bits >> j & 1)
-            zones, window, state_rule = groups[group]
-            parts.append(VerdictParts(not codes, codes, matches, zones, window, state_rule))
-        return parts, part_of.reshape(-1)
+        )
+    group_of = group_of.reshape(-1)
+    bits.reasons |= np.where(invalid, np.uint64(0), window_reasons[group_of])
+    capped = np.zeros(len(cols), dtype=bool)
+    counted: dict[int, int] = {}
+    for i, recent in cols.recent_calls.items():
+        cap = groups[group_of[i]].max_calls_per_24h
+        counted[i] = calls_in_last_24h(recent, at)
+        capped[i] = cap is not None and counted[i] >= cap
+    bits.reason(reasons.STATE_CALL_CAP, capped)
+    return groups, group_of, counted
+
+
+def _parts(
+    bits: _Bits, groups: list[WindowGroup], group_of: np.ndarray
+) -> tuple[list[VerdictParts], np.ndarray]:
+    """The distinct (reasons, matches, window group) combinations, and which one each lead has.
+
+    Usually all three fit one 63-bit key, so a single sort finds them; otherwise each column is
+    reduced to small codes first."""
+    reason_width, match_width = len(reasons.ALL), len(bits.match_table)
+    group_width = max(1, (len(groups) - 1).bit_length())
+    if reason_width + match_width + group_width <= 63:
+        key = (
+            bits.reasons
+            | (bits.matches << np.uint64(reason_width))
+            | (group_of.astype(np.uint64) << np.uint64(reason_width + match_width))
+        )
+        combos, part_of = np.unique(key, return_inverse=True)
+        decoded = [
+            (c & ((1 << reason_width) - 1), (c >> reason_width) & ((1 << match_width) - 1),
+             c >> (reason_width + match_width))
+            for c in combos.tolist()
+        ]  # fmt: skip
+    else:
+        reason_values, reason_of = np.unique(bits.reasons, return_inverse=True)
+        match_values, match_of = np.unique(bits.matches, return_inverse=True)
+        key = (reason_of.reshape(-1) * len(match_values) + match_of.reshape(-1)) * len(groups) + group_of
+        combos, part_of = np.unique(key, return_inverse=True)
+        decoded = []
+        for combo in combos.tolist():
+            rest, group = divmod(combo, len(groups))
+            reason_index, match_index = divmod(rest, len(match_values))
+            decoded.append((int(reason_values[reason_index]), int(match_values[match_index]), group))
+    parts = []
+    for reason_bits, match_bits, group in decoded:
+        codes = tuple(c for c in reasons.ALL if reason_bits >> reasons.BIT[c] & 1)
+        matches = tuple(m for j, m in enumerate(bits.match_table) if match_bits >> j & 1)
+        g = groups[group]
+        parts.append(VerdictParts(not codes, codes, matches, g.zones, g.window, g.state_rule))
+    return parts, part_of.reshape(-1)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,25 @@ from core.file_limits import LIMITS, FileLimitError, bounded_lines
 from core.jobs import create_job
 from core.safe_csv import neutralize
 from dnc.engine import ComplianceEngine, LeadColumns, VerdictParts
+from dnc.lead_facts import (
+    CONSENT_RULE,
+    DATE_RULE,
+    NO_CONSENT_DAY,
+    WIRELESS,
+    WIRELESS_RULE,
+    ColumnsBuilder,
+    consent_day,
+    parse_consent,
+    parse_date,
+    parse_state,
+    parse_zip,
+)
 from dnc.models import ScrubReport
-from dnc.nanp import state_of_zip
 from dnc.normalize import normalize_column
 from dnc.verdicts import CampaignRules, Consent
 
 PHONE_COLUMNS = ("phone", "number", "e164", "phone_number")
+INVALID_INPUT = "invalid_input"  # a cell the lead rules reject: the row is blocked, the scrub goes on
 REPORT_COLUMNS = (
     "row",
     "input",
@@ -48,13 +61,9 @@ REPORT_COLUMNS = (
     "state_rule",
     "checked_at",
 )
-_TRUE = {"1", "true", "yes", "y", "wireless", "mobile"}
 BATCH = 250_000
 
 Progress = Callable[[float, dict[str, Any]], None]
-
-
-_EPOCH = date(1970, 1, 1)
 
 
 @dataclass
@@ -68,11 +77,14 @@ class LeadFile:
     wireless: list[int]  # 1 / 0 / -1 unknown
     written_consent: list[bool]
     consent_day: list[int]  # -1 none, -2 unknown date
+    errors: dict[int, str] = field(default_factory=dict)  # row index -> "field=value: rule"
 
 
 def read_leads_csv(path: Path) -> LeadFile:
-    """Parse a lead file; a bad consent value or date names its row and column."""
+    """Parse a lead file with the same cell rules as lead import (`dnc.lead_facts`). A bad cell does not
+    stop the scrub: its row is reported blocked with `invalid_input`, naming the row, field, value and rule."""
     leads = LeadFile([], [], [], [], [], [], [])
+    builder = ColumnsBuilder()  # the ZIP -> state lookups, cached across the file
     limits = LIMITS
     csv.field_size_limit(limits.max_cell_chars)
     with path.open("rb") as fh:
@@ -87,8 +99,9 @@ def read_leads_csv(path: Path) -> LeadFile:
         if phone is None:
             raise ValidationError(f"the lead file needs a phone column ({', '.join(PHONE_COLUMNS)})", row=1)
         col = {name: header.index(name) for name in header}
-        lead_id, state, zip_code = col.get("lead_id"), col.get("state"), col.get("zip")
+        lead_id, state, zip_code = col.get("lead_id"), col.get("state"), col.get("zip", col.get("zip_code"))
         wireless, consent, consent_at = col.get("wireless"), col.get("consent"), col.get("consent_at")
+        consent_cache: dict[tuple[str, str], tuple[bool, int] | str] = {}
         for line, cells in enumerate(reader, start=2):
             if not cells:
                 continue
@@ -99,15 +112,37 @@ def read_leads_csv(path: Path) -> LeadFile:
                     limit="columns",
                     value=limits.max_columns,
                 )
+            index = len(leads.rows)
+            problems: list[str] = []
             leads.rows.append(line)
             leads.raws.append(cells[phone] if phone < len(cells) else "")
             leads.lead_ids.append(_cell(cells, lead_id) or None)
-            leads.states.append((_cell(cells, state) or state_of_zip(_cell(cells, zip_code))).upper())
+            state_text = _cell(cells, state)
+            state_code = parse_state(state_text) if state_text else None
+            if state_text and state_code is None:
+                problems.append(f"state={state_text!r}: not a US state code or name")
+            zip_text = _cell(cells, zip_code)
+            leads.states.append(builder.state_for(state_code, parse_zip(zip_text) if zip_text else None))
             wireless_text = _cell(cells, wireless).lower()
-            leads.wireless.append((1 if wireless_text in _TRUE else 0) if wireless_text else -1)
-            given, day = _consent(line, _cell(cells, consent), _cell(cells, consent_at))
-            leads.written_consent.append(given is Consent.EXPRESS_WRITTEN)
-            leads.consent_day.append(day)
+            if wireless_text in WIRELESS:
+                flag = WIRELESS[wireless_text]
+                leads.wireless.append(-1 if flag is None else int(flag))
+            else:
+                leads.wireless.append(-1)
+                problems.append(f"wireless={wireless_text!r}: {WIRELESS_RULE}")
+            key = (_cell(cells, consent).lower(), _cell(cells, consent_at))
+            parsed = consent_cache.get(key)
+            if parsed is None:
+                parsed = consent_cache[key] = _consent(*key)
+            if isinstance(parsed, str):
+                problems.append(parsed)
+                leads.written_consent.append(False)
+                leads.consent_day.append(NO_CONSENT_DAY)
+            else:
+                leads.written_consent.append(parsed[0])
+                leads.consent_day.append(parsed[1])
+            if problems:
+                leads.errors[index] = f"row {line}: " + "; ".join(problems)
     return leads
 
 
@@ -115,22 +150,17 @@ def _cell(cells: list[str], index: int | None) -> str:
     return cells[index].strip() if index is not None and index < len(cells) else ""
 
 
-def _consent(line: int, text: str, at_text: str) -> tuple[Consent, int]:
-    if not text and not at_text:
-        return Consent.NONE, -1
-    try:
-        given = Consent(text.lower() or Consent.NONE.value)
-    except ValueError as exc:
-        choices = ", ".join(c.value for c in Consent)
-        raise ValidationError(f"consent {text!r} is not one of {choices}", field="consent", row=line) from exc
-    if given is Consent.NONE:
-        return given, -1
-    if not at_text:
-        return given, -2
-    try:
-        return given, (date.fromisoformat(at_text) - _EPOCH).days
-    except ValueError as exc:
-        raise ValidationError("consent_at must be a date (YYYY-MM-DD)", field="consent_at", row=line) from exc
+def _consent(text: str, at_text: str) -> tuple[bool, int] | str:
+    """(written consent, consent day) by the one consent mapping, or what is wrong with the cells."""
+    kind = parse_consent(text)
+    if kind is None:
+        return f"consent={text!r}: {CONSENT_RULE}"
+    at = None
+    if at_text:
+        at = parse_date(at_text)
+        if at is None:
+            return f"consent_at={at_text!r}: {DATE_RULE}"
+    return kind == Consent.EXPRESS_WRITTEN.value, consent_day(kind, at)
 
 
 def _tail(parts: VerdictParts, registry_version: str, checked_at: str) -> list[str]:
@@ -162,7 +192,7 @@ def scrub_file(
     leads = read_leads_csv(leads_csv)
     engine = ComplianceEngine.load(db, org_id, rules)
     total = len(leads.rows)
-    counts = {"total": total, "callable": 0, "blocked": 0, "invalid": 0}
+    counts = {"total": total, "callable": 0, "blocked": 0, "invalid": 0, "invalid_input": 0}
     report_csv.parent.mkdir(parents=True, exist_ok=True)
     tmp = report_csv.with_suffix(".partial")
     checked_at = at.isoformat()
@@ -173,7 +203,7 @@ def scrub_file(
             stop = min(start + BATCH, total)
             raws = leads.raws[start:stop]
             e164s, rejections = normalize_column(raws)
-            valid = [i for i, e in enumerate(e164s) if e is not None]
+            valid = [i for i, e in enumerate(e164s) if e is not None and (start + i) not in leads.errors]
             picked = np.array(valid, dtype=np.int64) + start
             cols = LeadColumns(
                 e164s=[e164s[i] for i in valid],  # type: ignore[misc]
@@ -195,10 +225,11 @@ def scrub_file(
                     e164 or "",
                     neutralize(leads.lead_ids[i] or ""),
                 ]
-                if e164 is None:
+                error = leads.errors.get(i)
+                if e164 is None or error is not None:
                     tail = [
                         "blocked",
-                        f"invalid_number:{rejections[offset]}",
+                        f"{INVALID_INPUT}:{error}" if error else f"invalid_number:{rejections[offset]}",
                         "",
                         "",
                         "",
@@ -213,7 +244,9 @@ def scrub_file(
             callable_parts = np.array([p.callable for p in decision.parts], dtype=bool)
             callable_now = int(callable_parts[decision.part_of].sum()) if len(valid) else 0
             counts["callable"] += callable_now
-            counts["invalid"] += len(e164s) - len(valid)
+            errors = sum(1 for offset in range(len(e164s)) if start + offset in leads.errors)
+            counts["invalid_input"] += errors
+            counts["invalid"] += len(e164s) - len(valid) - errors
             counts["blocked"] += len(e164s) - callable_now
             writer.writerows(rows)
             if progress is not None:
@@ -232,16 +265,20 @@ def queue_scrub_report(
     org_id: uuid.UUID,
     path: Path,
     checked_at: datetime,
-    campaign_id: uuid.UUID | None = None,
+    rules: CampaignRules | None = None,
     created_by: uuid.UUID | None = None,
 ) -> ScrubReport:
     """Record a scrub report of an uploaded lead file as of `checked_at` and queue the job that writes it;
-    returns the (detached) report row. The job deletes the uploaded file."""
+    returns the (detached) report row. The job deletes the uploaded file. `rules` are the campaign's own
+    (window, geo), resolved by the caller (`campaigns.scrubbing.rules_for_campaign`)."""
     at = checked_at if checked_at.tzinfo else checked_at.replace(tzinfo=UTC)
+    rules = rules or CampaignRules()
+    campaign_id = rules.campaign_id
     params = {
         "path": str(path),
         "org_id": str(org_id),
         "campaign_id": str(campaign_id) if campaign_id else None,
+        "rules": rules.to_params(),
         "at": at.isoformat(),
     }
     try:

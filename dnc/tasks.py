@@ -61,9 +61,8 @@ def scrub_report_job(job_id: str, report_id: str, params: dict[str, Any]) -> Non
     reporter.started()
     status, counts = "failed", {}
     try:
-        rules = CampaignRules(
-            campaign_id=uuid.UUID(params["campaign_id"]) if params.get("campaign_id") else None
-        )
+        # The caller resolved the campaign's own rules (window, geo) when it queued the job.
+        rules = CampaignRules.from_params(params["rules"]) if params.get("rules") else CampaignRules()
         counts = scrub_file(
             runtime.db,
             org_id,

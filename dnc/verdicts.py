@@ -10,6 +10,9 @@ import enum
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import Any
+
+import msgspec
 
 
 class Consent(enum.StrEnum):
@@ -74,3 +77,75 @@ class CampaignRules:
     blocked_states: tuple[str, ...] = ()
     blocked_area_codes: tuple[str, ...] = ()
     calling_window_override: tuple[time, time] | None = None  # local time; intersected with the law's
+
+    def to_params(self) -> dict[str, Any]:
+        """As JSON-able job parameters (a scrub job gets the rules its caller resolved)."""
+        window = self.calling_window_override
+        return {
+            "campaign_id": str(self.campaign_id) if self.campaign_id else None,
+            "allowed_countries": list(self.allowed_countries) if self.allowed_countries is not None else None,
+            "blocked_states": list(self.blocked_states),
+            "blocked_area_codes": list(self.blocked_area_codes),
+            "calling_window": [window[0].isoformat(), window[1].isoformat()] if window else None,
+        }
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> CampaignRules:
+        window = params.get("calling_window")
+        countries = params.get("allowed_countries")
+        return cls(
+            campaign_id=uuid.UUID(params["campaign_id"]) if params.get("campaign_id") else None,
+            allowed_countries=tuple(countries) if countries is not None else None,
+            blocked_states=tuple(params.get("blocked_states") or ()),
+            blocked_area_codes=tuple(params.get("blocked_area_codes") or ()),
+            calling_window_override=(time.fromisoformat(window[0]), time.fromisoformat(window[1]))
+            if window
+            else None,
+        )
+
+
+class ListChecked(msgspec.Struct, frozen=True, kw_only=True):
+    """One list the check consulted, at the version it consulted (matched or not)."""
+
+    kind: str  # national | state | litigator | wireless | reassigned | internal | area_code
+    list_id: str
+    version: str  # the list's version number; for the internal list "<entries>@<highest id>"
+    obtained_at: datetime | None = None  # when that copy was downloaded (the freshness clock)
+    age_days: float | None = None  # its age at the check
+    scope: str = ""
+
+
+class WindowEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    number_zones: list[str]  # what the number's prefix maps to
+    candidate_zones: list[str]  # the zones the window had to hold in (after the lead's state)
+    utc_offsets_min: dict[str, int]  # each candidate zone's UTC offset at the moment of the check
+    window: str  # the window applied: federal, state and campaign rules intersected
+    state_rule: str
+    campaign_window: str | None  # the campaign's own window, when it has one
+
+
+class CapEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    calls_last_24h: int  # earlier calls to the number the check counted
+    max_calls_per_24h: int | None  # the strictest state cap that applied
+
+
+class ConsentEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    basis: str  # none | express | express_written
+    consent_date: date | None
+    wireless: str  # yes | no | unknown
+    wireless_decided_by: str  # "lead flag", "list wireless:<id>@<version>", or "unknown"
+
+
+class ComplianceEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    """What one dial-time (or scrub) check of one number saw and decided; stored as it was returned."""
+
+    checked_at: datetime
+    callable: bool
+    reasons: list[str]
+    matched: list[str]  # "<kind>:<scope>:<version>" of every list that contains the number
+    lists_checked: list[ListChecked]
+    registry_version: str
+    registry_age_days: float | None
+    window: WindowEvidence
+    caps: CapEvidence
+    consent: ConsentEvidence

@@ -16,11 +16,14 @@ from api.dnc.access import STAFF, own_org
 from api.dnc.schemas import ReportOut
 from api.principal import Principal
 from api.uploads import receive_upload
+from campaigns.scrubbing import rules_for_campaign
+from core.db import Scope
 from core.errors import NotFoundError
 from core.models import Role
 from core.runtime import Runtime
 from dnc.lists import upload_dir
 from dnc.scrub import finished_report_file, get_scrub_report, queue_scrub_report
+from dnc.verdicts import CampaignRules
 
 
 @post(
@@ -38,6 +41,12 @@ async def create_scrub_report(
     at: datetime | None = None,
 ) -> ReportOut:
     org_id = own_org(principal)
+
+    def campaign_rules() -> CampaignRules:
+        with runtime.db.session(Scope(org_id)) as s:  # another organization's campaign: 404
+            return rules_for_campaign(s, campaign_id)
+
+    rules = await anyio.to_thread.run_sync(campaign_rules)
     received = await receive_upload(
         request, upload_dir(), runtime.settings.max_upload_bytes, default_name="leads.csv"
     )
@@ -47,7 +56,7 @@ async def create_scrub_report(
             org_id=org_id,
             path=received.file.path,
             checked_at=at or datetime.now(UTC),
-            campaign_id=campaign_id,
+            rules=rules,
             created_by=principal.user_id,
         )
     )

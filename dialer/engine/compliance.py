@@ -1,4 +1,4 @@
-"""The dial-time compliance verdict: leases become `LeadContext`s, the organization's `ComplianceEngine`
+"""The dial-time compliance verdict: leases become the engine's `LeadColumns`, the organization's `ComplianceEngine`
 decides, and each blocked lead is told when (if ever) it may be tried again.
 
 A verdict that passes with time (outside the calling window, a 24-hour cap, a Sunday rule, a missing or
@@ -10,34 +10,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from campaigns.evidence import AbandonEvidence, AttemptEvidence, AttestationEvidence
 from campaigns.hopper import LeasedLead
 from campaigns.models import Campaign
+from campaigns.scrubbing import campaign_rules
 from core.db import Database
+from dialer.engine.identity import CallIdentity
+from dialer.pacing.budget import AbandonBudget
 from dnc import reasons
 from dnc.engine import ComplianceEngine
-from dnc.verdicts import CampaignRules, Consent, LeadContext, ScrubVerdict
+from dnc.lead_facts import lead_columns
+from dnc.verdicts import ComplianceEvidence, ScrubVerdict
 
 RETRY_TRANSIENT_AFTER = timedelta(minutes=15)
-
-
-def lead_context(lead: LeasedLead) -> LeadContext:
-    try:
-        consent = Consent(lead.consent)
-    except ValueError:
-        consent = Consent.NONE
-    return LeadContext(
-        e164=lead.e164,
-        lead_id=str(lead.lead_id),
-        state=lead.state,
-        zip_code=lead.zip_code,
-        wireless=lead.wireless,
-        consent=consent,
-        consent_at=lead.consent_at,
-        campaign_id=str(lead.campaign_id),
-        recent_calls=lead.recent_calls,
-    )
 
 
 def retry_at_for(verdict: ScrubVerdict, at: datetime) -> datetime | None:
@@ -47,22 +35,60 @@ def retry_at_for(verdict: ScrubVerdict, at: datetime) -> datetime | None:
     return None
 
 
+@dataclass(frozen=True)
+class DialVerdict:
+    verdict: ScrubVerdict
+    evidence: ComplianceEvidence  # what the check saw and decided, stored with the attempt
+
+
 class DialTimeCompliance:
     """One organization's compliance engine with one campaign's rules, loaded once per campaign run."""
 
     def __init__(self, db: Database, campaign: Campaign) -> None:
-        window = None
-        if campaign.calling_window_start is not None and campaign.calling_window_end is not None:
-            window = (campaign.calling_window_start, campaign.calling_window_end)
-        rules = CampaignRules(
-            campaign_id=campaign.id,
-            allowed_countries=tuple(campaign.allowed_countries) if campaign.allowed_countries else None,
-            blocked_states=tuple(campaign.blocked_states or ()),
-            blocked_area_codes=tuple(campaign.blocked_area_codes or ()),
-            calling_window_override=window,
-        )
         self.org_id: uuid.UUID = campaign.org_id
-        self.engine = ComplianceEngine.load(db, campaign.org_id, rules)
+        self.engine = ComplianceEngine.load(db, campaign.org_id, campaign_rules(campaign))
+
+    def decide(self, leads: Sequence[LeasedLead], at: datetime) -> list[DialVerdict]:
+        """The verdict of every leased lead at `at`, with its evidence: the same inputs (`lead_columns`),
+        rules (`campaign_rules`) and decision (`dnc.engine.decide`) as lead import and scrub reports."""
+        columns = lead_columns(
+            [lead.e164 for lead in leads],
+            leads,
+            lead_ids=[str(lead.lead_id) for lead in leads],
+            campaign_ids=[str(lead.campaign_id) for lead in leads],
+            recent_calls=[lead.recent_calls for lead in leads],
+        )
+        decision = self.engine.decide(columns, at)
+        return [DialVerdict(verdict, decision.evidence(i)) for i, verdict in enumerate(decision.verdicts())]
 
     def check(self, leads: Sequence[LeasedLead], at: datetime) -> list[ScrubVerdict]:
-        return list(self.engine.check([lead_context(lead) for lead in leads], at))
+        return [d.verdict for d in self.decide(leads, at)]
+
+
+def attempt_evidence(
+    compliance: ComplianceEvidence,
+    *,
+    identity: CallIdentity | None = None,
+    budget: AbandonBudget | None = None,
+    at: float | None = None,
+) -> AttemptEvidence:
+    """The evidence document of an attempt: the verdict as returned, plus (for a placed call) the
+    attestation it was signed with and the campaign's rolling 30-day abandon rate at `at` (epoch s)."""
+    attestation = None
+    if identity is not None:
+        attestation = AttestationEvidence(
+            level=identity.attestation or None,
+            reason=identity.attestation_reason or None,
+            origid=identity.origid or None,
+            caller_id=identity.caller_id,
+            identity_header_present=bool(identity.identity_header),
+        )
+    abandon = None
+    if budget is not None and at is not None:
+        abandon = AbandonEvidence(
+            rate_30d=round(budget.rate(at), 6),
+            human_answered_30d=budget.human_answered(at),
+            abandoned_30d=budget.dropped(at),
+            limit=budget.limit,
+        )
+    return AttemptEvidence(compliance=compliance, attestation=attestation, abandon=abandon)

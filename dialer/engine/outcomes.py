@@ -7,9 +7,10 @@ here, from the worker's own timestamps of the 200 OK and of the bridge.
 from __future__ import annotations
 
 from campaigns.models import Outcome
+from core.legal import AGENT_CONNECT_DEADLINE_S
 from dialer.sip.protocol import SipOutcome
 
-AGENT_DEADLINE_S = 2.0  # 47 CFR 64.1200(a)(7): a live agent within 2 s of the greeting, or it is abandoned
+AGENT_DEADLINE_S = AGENT_CONNECT_DEADLINE_S  # 47 CFR 64.1200(a)(7): a live agent within 2 s of the greeting, or it is abandoned
 
 _NOT_ANSWERED: dict[SipOutcome, Outcome] = {
     SipOutcome.BUSY: Outcome.BUSY,

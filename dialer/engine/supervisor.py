@@ -33,10 +33,11 @@ from campaigns import attempts as attempt_records
 from campaigns.hopper import LeasedLead, lease_leads, release_leads, renew_leases
 from campaigns.models import CallAttempt, Campaign, CampaignStatus, Outcome
 from core.db import ALL_ORGS, Scope
+from core.legal import ABANDON_LIMIT
 from core.runtime import Runtime
 from dialer import pacing
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
-from dialer.engine.compliance import DialTimeCompliance, retry_at_for
+from dialer.engine.compliance import DialTimeCompliance, DialVerdict, attempt_evidence, retry_at_for
 from dialer.engine.identity import IdentitySource
 from dialer.engine.live import LiveStats, write_live_stats
 from dialer.engine.outcomes import AGENT_DEADLINE_S, final_outcome
@@ -54,7 +55,7 @@ from dnc.internal import add_internal_dnc
 log = logging.getLogger(__name__)
 
 DEFAULT_SAFE_HARBOR_WAV = Path(__file__).resolve().parent / "assets" / "safe_harbor.wav"
-LEGAL_ABANDON_LIMIT = 0.03
+LEGAL_ABANDON_LIMIT = ABANDON_LIMIT
 IDLE_RETIRE_S = 60.0  # a worker above the pool's needed size that held nothing this long is stopped
 PHONE_POLICY_MAX_AGE_S = 2.0  # an org's agent-phone rules are re-read at most this often for a login
 
@@ -479,7 +480,7 @@ class Engine:
             return
         at = self.config.compliance_clock(run.id, now_dt) if self.config.compliance_clock else now_dt
         try:
-            verdicts = run.compliance.check(leases, at)
+            verdicts = run.compliance.decide(leases, at)
         except Exception:
             release_leads(
                 self.db, [lead.lead_id for lead in leases], holder=self.holder
@@ -489,7 +490,8 @@ class Engine:
             a.worker for a in self.board.campaign_agents(str(run.id)) if a.state is AgentState.READY
         )
         unused: list[int] = []
-        for lead, verdict in zip(leases, verdicts, strict=True):
+        for lead, dial_verdict in zip(leases, verdicts, strict=True):
+            verdict = dial_verdict.verdict
             if not verdict.callable:
                 attempt_records.record_blocked(
                     self.db,
@@ -498,12 +500,13 @@ class Engine:
                     at=now_dt,
                     verdict_reasons=list(verdict.reasons),
                     retry_at=retry_at_for(verdict, now_dt),
+                    evidence=attempt_evidence(dial_verdict.evidence),
                 )
                 with self.lock:
                     run.stats.blocked += 1
                 continue
             try:
-                placed = not self._stop.is_set() and self._place(run, lead, ready_by_worker)
+                placed = not self._stop.is_set() and self._place(run, lead, ready_by_worker, dial_verdict)
             except Exception:
                 log.exception("placing a call to lead %s of campaign %s failed", lead.lead_id, run.id)
                 placed = False
@@ -512,7 +515,9 @@ class Engine:
         if unused:
             release_leads(self.db, unused, holder=self.holder)
 
-    def _place(self, run: CampaignRun, lead: LeasedLead, ready_by_worker: Counter[str]) -> bool:
+    def _place(
+        self, run: CampaignRun, lead: LeasedLead, ready_by_worker: Counter[str], dial_verdict: DialVerdict
+    ) -> bool:
         identity = self.identity.identify(
             org_id=run.org_id,
             lead_e164=lead.e164,
@@ -531,18 +536,24 @@ class Engine:
                 return False
             gate.placed(now)  # reserve the trunk slot and the worker slot before the database write
             self.worker_load[worker] += 1
+        placed_at = datetime.now(UTC)
+        with self.lock:
+            evidence = attempt_evidence(
+                dial_verdict.evidence, identity=identity, budget=run.budget, at=placed_at.timestamp()
+            )
         try:
             attempt_id = attempt_records.start_attempt(
                 self.db,
                 lead.lead_id,
                 holder=self.holder,
-                placed_at=datetime.now(UTC),
+                placed_at=placed_at,
                 trunk=run.profile.name,
                 caller_id=identity.caller_id,
                 attestation=identity.attestation,
                 attestation_reason=identity.attestation_reason,
                 origid=identity.origid,
                 identity_header_present=bool(identity.identity_header),
+                evidence=evidence,
             )
         except Exception:
             with self.lock:
@@ -723,6 +734,12 @@ class Engine:
             call.abandon_reported = True
             run.policy.observe(pacing.CallAbandoned(call.attempt_id), time.time())
             run.stats.abandoned += 1
+        self.recorder.submit(
+            attempt_records.record_progress,
+            self.db,
+            uuid.UUID(call.attempt_id),
+            safe_harbor_at=datetime.now(UTC),
+        )
         self.pool.play_safe_harbor(
             p.PlaySafeHarbor(
                 attempt_id=call.attempt_id,

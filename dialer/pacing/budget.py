@@ -13,8 +13,10 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-THIRTY_DAYS_S = 30 * 86_400.0
-LEGAL_LIMIT = 0.03
+from core.legal import ABANDON_LIMIT, ABANDON_WINDOW
+
+THIRTY_DAYS_S = ABANDON_WINDOW.total_seconds()
+LEGAL_LIMIT = ABANDON_LIMIT
 
 
 @dataclass(slots=True)

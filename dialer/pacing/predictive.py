@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from core.legal import AGENT_CONNECT_DEADLINE_S
 from dialer.pacing.budget import LEGAL_LIMIT, AbandonBudget
 from dialer.pacing.estimators import FloatArray, LogNormalDurations, OutcomeTimes, Rate
 from dialer.pacing.events import (
@@ -45,7 +46,7 @@ from dialer.pacing.events import (
 )
 from dialer.pacing.policy import BUSY, DIALING, WAITING, WRAP, PacingPolicy, Previous
 
-GRACE_S = 2.0  # an answered call must reach an agent within 2 s
+GRACE_S = AGENT_CONNECT_DEADLINE_S  # an answered call must reach an agent within 2 s
 MAX_TALK_S = 3_600
 MAX_WRAP_S = 900
 RING_REFRESH_S = 10.0

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from core.legal import ABANDON_LIMIT
 from dialer.simulation.model import Scenario
 from dialer.simulation.runner import POLICY_NAMES, simulate
 
@@ -28,7 +29,7 @@ from dialer.simulation.runner import POLICY_NAMES, simulate
     "--hit-rate-after", type=click.FloatRange(0, 1), default=None, help="answer rate after --change-at"
 )
 @click.option("--change-at", type=click.FloatRange(min=0), default=None, help="hours into the shift")
-@click.option("--abandon-target", type=click.FloatRange(0, 0.03, min_open=True), default=None)
+@click.option("--abandon-target", type=click.FloatRange(0, ABANDON_LIMIT, min_open=True), default=None)
 @click.option("--max-lines", type=click.IntRange(min=1), default=None)
 @click.option("--max-cps", type=click.FloatRange(min=0, min_open=True), default=None)
 @click.option("--json", "as_json", is_flag=True, help="print the figures as one JSON object")

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from core.legal import AGENT_CONNECT_DEADLINE_S, MIN_RING_S
 from dialer.pacing.baselines import PreviewPolicy
 from dialer.pacing.events import (
     AgentLoggedOut,
@@ -40,7 +41,7 @@ from dialer.pacing.events import (
 )
 from dialer.pacing.policy import PacingPolicy
 
-ABANDON_AFTER_S = 2.0
+ABANDON_AFTER_S = AGENT_CONNECT_DEADLINE_S
 HUMAN, MACHINE, BUSY_LINE, NO_ANSWER = 0, 1, 2, 3
 # Event kinds; at equal times a lower kind runs first, so an agent freed exactly at the 2 s deadline
 # still takes the call (connect within 2 s is inclusive).
@@ -81,7 +82,7 @@ class Scenario:
         for rate in (self.hit_rate, self.hit_rate_after if self.hit_rate_after is not None else 0.0):
             if rate + self.machine_rate + self.busy_rate > 1.0 + 1e-9:
                 problems.append("hit rate + machine rate + busy rate must not exceed 1")
-        if self.ring_timeout_s < 15.0:
+        if self.ring_timeout_s < MIN_RING_S:
             problems.append("ring_timeout_s must be at least 15 s (the law requires 15 s or 4 rings)")
         for name in ("talk_mean_s", "wrap_mean_s", "ring_mean_s", "hours"):
             if getattr(self, name) <= 0:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import heapq
 from typing import TYPE_CHECKING
 
+from core.legal import AGENT_CONNECT_DEADLINE_S
 from dialer.pacing.policy import PacingPolicy
 
 if TYPE_CHECKING:
     from dialer.simulation.model import Shift
 
-GRACE_S = 2.0
+GRACE_S = AGENT_CONNECT_DEADLINE_S
 
 
 class OraclePolicy(PacingPolicy):

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ValidationError
+from core.legal import MIN_RING_S
 from dialer.sip.protocol import SipOutcome
 
-RING_TIMEOUT_FLOOR_S = 15.0
+RING_TIMEOUT_FLOOR_S = MIN_RING_S
 ALLOWED_CODECS = ("PCMU", "PCMA", "telephone-event")
 TRANSPORTS = ("udp", "tcp", "tls")
 PRESENTATIONS = ("from_and_pai", "from_only", "restricted")

@@ -122,7 +122,55 @@ def test_scrub_report_csv_has_a_row_per_number_and_neutralises_formulas(
     assert rows[1]["lead_id"] == '\'=HYPERLINK("x")'
     assert rows[0]["registry_version"].startswith("1@") and rows[0]["time_zones"] == "America/New_York"
     status = client.get(f"/api/dnc/scrub-reports/{report['id']}", headers=tenant.headers("compliance")).json()
-    assert status["counts"] == {"total": 3, "callable": 1, "blocked": 2, "invalid": 1}
+    assert status["counts"] == {"total": 3, "callable": 1, "blocked": 2, "invalid": 1, "invalid_input": 0}
+
+
+def test_a_scrub_report_for_a_campaign_applies_its_window_and_geo_rules_and_a_bad_cell_blocks_only_its_row(
+    client: TestClient, tenant: Tenant, dnc_worker: dramatiq.Worker
+) -> None:
+    from tests.engine.factories import make_campaign
+
+    upload(client, tenant, b"2025550999\n", kind="national", obtained_at=AT.isoformat())
+    campaign = make_campaign(
+        tenant.runtime,
+        tenant.id,
+        active=False,
+        settings={"calling_window_start": "11:00", "calling_window_end": "18:00", "blocked_states": ["NV"]},
+    )
+    # 15:00 UTC is 10:00 in New York: inside the law's window, before the campaign's own.
+    leads = "phone,state,consent\n2025550143,DC,yes\n7025550143,,none\n2025550150,DC,maybe\n"
+    r = client.post(
+        "/api/dnc/scrub-reports",
+        params={"at": AT.isoformat(), "campaign_id": str(campaign.id)},
+        content=leads.encode(),
+        headers={**tenant.headers("compliance"), "content-type": "text/csv"},
+    )
+    assert r.status_code == 202, r.text
+    report = r.json()
+    assert wait_job(client, tenant.headers("compliance"), str(report["job_id"]))["status"] == "succeeded"
+    rows = list(
+        csv.DictReader(io.StringIO(client.get(report["csv_url"], headers=tenant.headers("compliance")).text))
+    )
+    assert [(r["row"], r["reasons"]) for r in rows] == [
+        ("2", "outside_campaign_window"),  # consent=yes is express consent, as lead import maps it
+        ("3", "state_blocked outside_federal_window outside_campaign_window"),  # 07:00 in Nevada
+        ("4", "invalid_input:row 4: consent='maybe': not one of none, express, express_written"),
+    ]
+    checked = client.post(
+        "/api/dnc/check",
+        json={"numbers": ["2025550143", "7025550143"], "at": AT.isoformat(), "campaign_id": str(campaign.id)},
+        headers=tenant.headers("compliance"),
+    ).json()
+    assert [v["reasons"] for v in checked] == [
+        ["outside_campaign_window"],
+        ["state_blocked", "outside_federal_window", "outside_campaign_window"],
+    ]
+    other = client.post(
+        "/api/dnc/check",
+        json={"numbers": ["2025550143"], "campaign_id": "00000000-0000-0000-0000-000000000001"},
+        headers=tenant.headers("compliance"),
+    )
+    assert other.status_code == 404
 
 
 # ------------------------------------------------------------------------------------- IP firewall

@@ -55,6 +55,7 @@ def _run_demo_and_check(home: Path, repo_root: Path) -> None:
     assert abs(summary["abandon_rate"] - expected_rate) < 1e-3
     assert summary["connected_to_agent"] >= 1 and summary["answer_to_agent_ms_p99"] <= 2000
     assert summary["in_progress"] == 0  # every call was finalized before the demo returned
+    assert summary["attempts_with_evidence"] == summary["attempts"] > 0  # dialed and blocked alike
     assert 1 <= summary["max_concurrent_calls"] <= summary["calls_placed"]
     assert "calls" in proc.stderr and "Clearline demo" in proc.stderr  # the live display went to stderr
     assert summary["data_dir"].startswith(str(home / "demo"))

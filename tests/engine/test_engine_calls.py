@@ -166,6 +166,31 @@ def test_a_campaign_run_records_every_attempt_with_its_evidence_and_honours_dnc_
             assert (row.agent_connected_at - row.answered_at).total_seconds() <= 2.0
     assert stats["identity"].get("verified", 0) == stats["invites"] and not stats["identity"].get("failed")
     assert sum(1 for r in rows.values() if r.outcome == "human") >= 1
+    assert_evidence_answers_for_every_attempt(client, tenant, list(rows.values()))
+
+
+def assert_evidence_answers_for_every_attempt(
+    client: TestClient, tenant: Tenant, rows: list[CallAttempt]
+) -> None:
+    """The evidence API returns, for each attempt, the verdict the dial-time check returned then."""
+    for row in rows:
+        r = client.get(f"/api/compliance/evidence/{row.id}", headers=tenant.headers("compliance"))
+        assert r.status_code == 200, r.text
+        got = r.json()
+        evidence = got["evidence"]
+        assert evidence is not None and evidence["schema_version"] == 1, row.e164
+        checked = evidence["compliance"]
+        assert checked["reasons"] == row.verdict_reasons or (checked["callable"] and not row.verdict_reasons)
+        assert any(c["kind"] == "national" for c in checked["lists_checked"])
+        assert checked["window"]["candidate_zones"] == ["America/New_York"]
+        if row.outcome == "blocked":
+            assert not checked["callable"] and evidence["attestation"] is None
+        else:
+            assert checked["callable"] and evidence["attestation"]["origid"] == row.origid
+            assert evidence["attestation"]["level"] == row.attestation == "A"
+            assert 0.0 <= evidence["abandon"]["rate_30d"] <= 0.03
+        answered = datetime.fromisoformat(got["answered_at"]) if got["answered_at"] else None
+        assert answered == row.answered_at
 
 
 def test_a_line_worker_killed_mid_call_is_replaced_and_no_lead_is_lost_or_dialed_twice(
@@ -268,6 +293,8 @@ def test_an_answered_call_with_no_free_agent_gets_safe_harbor_and_the_opt_out_ke
         and abandoned.agent_id is None
     )
     assert connected.agent_id == agent.id
+    assert abandoned.safe_harbor_at is not None and abandoned.answered_at is not None
+    assert (abandoned.safe_harbor_at - abandoned.answered_at).total_seconds() <= 3.0
     with runtime.db.session(ALL_ORGS) as s:
         entries = list(s.scalars(select(InternalDncEntry).where(InternalDncEntry.org_id == tenant.id)))
     assert [(e.e164, e.source) for e in entries] == [(abandoned.e164, "opt_out_key")]

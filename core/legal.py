@@ -1,0 +1,24 @@
+"""The legal constants of US outbound telemarketing, defined once: every package reads them from here.
+
+Sources are the rules as docs/compliance.md cites them; a rule that changes is changed here only.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+# Abandoned calls: at most 3% of calls answered by a live person, per campaign, measured over 30 days
+# (16 CFR 310.4(b)(4)(i); 47 CFR 64.1200(a)(7)(i)).
+ABANDON_LIMIT = 0.03
+ABANDON_WINDOW = timedelta(days=30)
+# A call is abandoned when no live agent is connected within 2 s of the greeting's end
+# (16 CFR 310.4(b)(4)(iii); 47 CFR 64.1200(a)(7)(i)).
+AGENT_CONNECT_DEADLINE_S = 2.0
+# An unanswered call rings at least 15 s (or 4 rings) before it is released (16 CFR 310.4(b)(4)(i)).
+MIN_RING_S = 15.0
+# A call may only rely on a national registry copy obtained at most 31 days before it
+# (16 CFR 310.4(b)(3)(iv); 47 CFR 64.1200(c)(2)(i)(D)).
+REGISTRY_MAX_AGE = timedelta(days=31)
+# Telemarketing records are kept 5 years (16 CFR 310.5(a), 2024 amendments; 47 CFR 64.1200(d)(6) for
+# do-not-call requests).
+RECORD_RETENTION = timedelta(days=5 * 365 + 1)  # five years, one leap day included
