@@ -10,6 +10,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+import dialer.campaign_settings  # noqa: F401 - registers the dialer's checks of campaign settings
 from api import (
     abandon_routes,
     attestation_routes,
@@ -25,7 +26,7 @@ from api.audit import AuditMiddleware
 from api.auth import JWTAuthenticationMiddleware, login, refresh, role_guard
 from api.deps import DEPENDENCIES
 from api.firewall import IPFirewallMiddleware
-from api.problems import EXCEPTION_HANDLERS
+from api.problems import EXCEPTION_HANDLERS, document_problem_responses
 from core.runtime import Runtime, current_runtime
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *dialer_routes.ROUTES,
         *abandon_routes.ROUTES,
     ]
+    document_problem_responses(route_handlers)
     app = Litestar(
         route_handlers=route_handlers,
         dependencies=DEPENDENCIES,

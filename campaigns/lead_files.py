@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
+import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -141,9 +142,13 @@ class LeadFile:
         import openpyxl
         from openpyxl.utils.exceptions import InvalidFileException
 
+        # An open file, not the path: openpyxl refuses paths whose name does not end in .xlsx, and an
+        # upload is stored under a name of our own (the API's uploads end in .upload).
+        fh = open(self.path, "rb")  # noqa: SIM115 - closed below, after the workbook
         try:
-            workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-        except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+            workbook = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+        except (InvalidFileException, KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+            fh.close()
             raise ValidationError(f"the file is not a readable XLSX workbook ({exc})", field="file") from exc
         try:
             sheet = workbook.worksheets[0]
@@ -157,6 +162,7 @@ class LeadFile:
                     yield number, row
         finally:
             workbook.close()
+            fh.close()
 
 
 def _cell_text(value: object) -> str:

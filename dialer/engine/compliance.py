@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from campaigns.hopper import LeasedLead
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Lead
 from core.db import Database
 from dnc import reasons
 from dnc.engine import ComplianceEngine
@@ -23,20 +23,31 @@ RETRY_TRANSIENT_AFTER = timedelta(minutes=15)
 
 
 def lead_context(lead: LeasedLead) -> LeadContext:
+    return _context(lead, lead.e164, lead.lead_id, lead.recent_calls)
+
+
+def stored_lead_context(lead: Lead) -> LeadContext:
+    """A lead as stored (not leased): what the verdict of its next call would look at, bar recent calls."""
+    return _context(lead, lead.phone_e164, lead.id, ())
+
+
+def _context(
+    lead: LeasedLead | Lead, e164: str, lead_id: int, recent_calls: Sequence[datetime]
+) -> LeadContext:
     try:
         consent = Consent(lead.consent)
     except ValueError:
         consent = Consent.NONE
     return LeadContext(
-        e164=lead.e164,
-        lead_id=str(lead.lead_id),
+        e164=e164,
+        lead_id=str(lead_id),
         state=lead.state,
         zip_code=lead.zip_code,
         wireless=lead.wireless,
         consent=consent,
         consent_at=lead.consent_at,
         campaign_id=str(lead.campaign_id),
-        recent_calls=lead.recent_calls,
+        recent_calls=tuple(recent_calls),
     )
 
 

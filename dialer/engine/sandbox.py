@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from core.runtime import Runtime
+from dialer.campaign_settings import provide_profile_name
 from dialer.engine.identity import IdentitySource
 from dialer.engine.supervisor import Engine, EngineConfig
 from dialer.simulators.agent_phones import start_agent_phones
 from dialer.simulators.carrier import CarrierBehaviour, read_stats, start_carrier, wait_listening
 
 PROFILE_NAME = "sandbox"
+provide_profile_name(PROFILE_NAME)  # written into the sandbox's own profiles dir when it starts
 
 
 def free_udp_port() -> int:
