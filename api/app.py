@@ -10,6 +10,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+import dialer.campaign_settings  # noqa: F401 - registers the dialer's checks of campaign settings
 from api import (
     abandon_routes,
     agent_phones_routes,
@@ -27,7 +28,7 @@ from api.audit import AuditMiddleware
 from api.auth import JWTAuthenticationMiddleware, login, logout, refresh, role_guard
 from api.deps import DEPENDENCIES
 from api.firewall import IPFirewallMiddleware
-from api.problems import EXCEPTION_HANDLERS
+from api.problems import EXCEPTION_HANDLERS, document_problem_responses
 from core.runtime import Runtime, current_runtime
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *abandon_routes.ROUTES,
         *compliance_routes.ROUTES,
     ]
+    document_problem_responses(route_handlers)
     app = Litestar(
         route_handlers=route_handlers,
         dependencies=DEPENDENCIES,

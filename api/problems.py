@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
@@ -42,6 +44,9 @@ def clearline_error_handler(request: Request[Any, Any, Any], exc: ClearlineError
     headers: dict[str, str] = {}
     if isinstance(exc, ValidationError):
         extra["errors"] = [{"field": exc.field, "row": exc.row, "message": str(exc)}]
+    fields = getattr(exc, "problem_fields", None)
+    if isinstance(fields, dict):
+        extra.update(fields)
     if isinstance(exc, TooManyRequestsError):
         headers["Retry-After"] = str(exc.retry_after)
     return problem(
@@ -85,3 +90,67 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 }
 
 __all__ = ["EXCEPTION_HANDLERS", "MediaType", "problem"]
+
+
+class ProblemError(msgspec.Struct):
+    field: str | None
+    row: int | None
+    message: str
+
+
+class Problem(msgspec.Struct):
+    """RFC 9457 problem details, as every 4xx/5xx of this API is answered (media type
+    application/problem+json). `errors` names the bad input of a 422; a 409 of `start` lists `blockers`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemError] | None = None
+    blockers: list[dict[str, str]] | None = None
+
+
+_PROBLEMS = {
+    400: "Malformed request (body not JSON, unknown field, wrong type)",
+    401: "Not authenticated (no, expired or invalid token)",
+    403: "The caller's role or address may not do this",
+    404: "Not found (or another organization's)",
+    409: "Conflicts with the current state (named in detail)",
+    413: "The body or upload is larger than the limit",
+    422: "Invalid input: `errors` names the field (and row) and the rule",
+    429: "Too many attempts: retry after Retry-After seconds",
+}
+
+
+def document_problem_responses(handlers: Iterable[Any]) -> None:
+    """Give every route's OpenAPI operation the problem+json responses it can answer with."""
+    from litestar import Router
+    from litestar.handlers import HTTPRouteHandler
+    from litestar.openapi.datastructures import ResponseSpec
+
+    for handler in handlers:
+        if isinstance(handler, Router):
+            document_problem_responses(
+                h for route in handler.routes for h in getattr(route, "route_handlers", [])
+            )
+            continue
+        if not isinstance(handler, HTTPRouteHandler):
+            continue
+        codes = [400, 401, 403, 404, 422]
+        if handler.http_methods & {"POST", "PUT", "PATCH", "DELETE"}:
+            codes.append(409)
+        if handler.request_max_body_size is None or handler.http_methods & {"POST", "PUT", "PATCH"}:
+            codes.append(413)
+        if handler.paths & {"/api/auth/login", "/api/auth/refresh"}:
+            codes.append(429)
+        specs = {
+            code: ResponseSpec(
+                data_container=Problem,
+                description=_PROBLEMS[code],
+                media_type=PROBLEM_JSON,
+                generate_examples=False,
+            )
+            for code in codes
+        }
+        handler.responses = {**specs, **(handler.responses or {})}

@@ -290,9 +290,13 @@ class LeadFile:
 
         self._check_workbook()
         limits = self.limits
+        # An open file, not the path: openpyxl refuses paths whose name does not end in .xlsx, and an
+        # upload is stored under a name of our own (the API's uploads end in .upload).
+        fh = open(self.path, "rb")  # noqa: SIM115 - closed below, after the workbook
         try:
-            workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+            workbook = openpyxl.load_workbook(fh, read_only=True, data_only=True)
         except (InvalidFileException, KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+            fh.close()
             raise ValidationError(f"the file is not a readable XLSX workbook ({exc})", field="file") from exc
         try:
             sheet = workbook.worksheets[0]
@@ -333,6 +337,7 @@ class LeadFile:
                     yield number, row
         finally:
             workbook.close()
+            fh.close()
 
 
 def _cell_text(value: object) -> str:

@@ -9,15 +9,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from campaigns.importer import same_file_list
-from campaigns.jobs import create_import_job, create_purge_job, lead_files_dir
+from campaigns.jobs import IMPORT_KIND, create_import_job, create_purge_job, lead_files_dir
 from campaigns.models import CampaignStatus, LeadList, ListStatus
 from campaigns.service import get_campaign
 from core.db import Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
+from core.models import Job, JobStatus
 from core.runtime import Runtime
 from core.uploads import StoredUpload
 
@@ -30,10 +32,26 @@ def upload_dir(runtime: Runtime) -> Path:
 
 
 def get_lead_list(session: Session, list_id: uuid.UUID) -> LeadList:
+    """The list, or NotFoundError; for a list whose import is queued, running or failed, the error says
+    so and names the job (a list exists only once its import succeeded)."""
     lead_list = session.scalars(select(LeadList).where(LeadList.id == list_id)).one_or_none()
-    if lead_list is None:
+    if lead_list is not None:
+        return lead_list
+    job = session.scalars(
+        select(Job)
+        .where(Job.kind == IMPORT_KIND, type_coerce(Job.params, JSONB)["list_id"].astext == str(list_id))
+        .order_by(Job.created_at.desc())
+        .limit(1)
+    ).first()
+    if job is None:
         raise NotFoundError(f"lead list {list_id} not found")
-    return lead_list
+    if job.status == JobStatus.FAILED.value:
+        raise NotFoundError(
+            f"lead list {list_id} does not exist: its import failed ({job.error}); see /api/jobs/{job.id}"
+        )
+    raise NotFoundError(
+        f"lead list {list_id} does not exist yet: its import is {job.status}; follow /api/jobs/{job.id}"
+    )
 
 
 def campaign_lead_lists(session: Session, campaign_id: uuid.UUID) -> list[LeadList]:

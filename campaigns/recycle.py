@@ -49,19 +49,21 @@ class RecycleRules:
         for outcome, rule in configured.items():
             if outcome not in RECYCLABLE:
                 raise ValidationError(
-                    f"recycle rule for {outcome!r}: only {sorted(RECYCLABLE)} outcomes are recycled",
+                    f"recycle rule for {outcome}: only the outcomes "
+                    f"{', '.join(sorted(str(o) for o in RECYCLABLE))} are recycled",
                     field="recycle_rules",
                 )
             try:
                 delay_s, attempts = int(rule["delay_s"]), int(rule["max_attempts"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValidationError(
-                    f"recycle rule for {outcome!r} needs integer delay_s and max_attempts",
+                    f"recycle rule for {outcome} needs integer delay_s and max_attempts "
+                    '(like {"delay_s": 3600, "max_attempts": 3})',
                     field="recycle_rules",
                 ) from exc
             if delay_s < 0 or attempts < 0:
                 raise ValidationError(
-                    f"recycle rule for {outcome!r}: delay_s and max_attempts must be >= 0",
+                    f"recycle rule for {outcome}: delay_s and max_attempts must be >= 0",
                     field="recycle_rules",
                 )
             rules[outcome] = RecycleRule(delay_s=delay_s, max_attempts=attempts)

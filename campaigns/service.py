@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time
 from typing import Any
@@ -72,31 +73,62 @@ SETTABLE = (
     "dedupe_scope",
     "recycle_rules",
     "max_attempts",
-    "safe_harbor_wav",
     "opt_out_key",
 )
+# Set by the server only: the stored copy of an uploaded message (POST /api/campaigns/{id}/safe-harbor).
+SERVER_SET = ("safe_harbor_wav",)
 
 _STATE = re.compile(r"^[A-Z]{2}$")
 _AREA_CODE = re.compile(r"^[2-9][0-9]{2}$")
 _CODE = re.compile(r"^[A-Z0-9_]{1,32}$")
+
+# Bounds of the numeric settings: (lowest, highest, whole numbers only). A value outside them would stop
+# the pacing arithmetic (1e308 lines per agent overflows the pool sizing) or the trunk's limits.
+MAX_LINES_PER_AGENT = 20.0
+NUMERIC_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "abandon_target": (0.0001, ABANDON_LIMIT, False),
+    "max_lines_per_agent": (0.1, MAX_LINES_PER_AGENT, False),
+    "max_cps": (0.1, 1000.0, False),
+    "max_lines": (1, 100_000, True),
+    "max_attempts": (1, 1000, True),
+}
+
+# The column defaults of the settings, set on a new campaign before its settings are validated.
+_COLUMN_DEFAULTS = {
+    name: column
+    for name in SETTABLE
+    if (column := Campaign.__table__.columns[name]).default is not None and not callable(column.default.arg)
+}
+
+SettingsValidator = Callable[[Campaign, frozenset[str]], None]
+_SETTINGS_VALIDATORS: list[SettingsValidator] = []
+
+
+def register_settings_validator(validator: SettingsValidator) -> None:
+    """Add a check of campaign settings run at every create and update, after the campaign's own rules.
+
+    The dialer registers the checks of what only it knows (trunk profiles, pacing policies and their
+    settings, the safe-harbor message), so `campaigns` need not import `dialer`. A validator gets the
+    campaign with the new values set and the names of the settings being changed, and raises
+    ValidationError naming the setting."""
+    if validator not in _SETTINGS_VALIDATORS:
+        _SETTINGS_VALIDATORS.append(validator)
 
 
 def _e164(value: str, field: str) -> str:
     try:
         parsed = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError(
-            f"{field} {value!r} is not an E.164 number (+15551234567)", field=field
-        ) from exc
+        raise ValidationError(f"{field} {value} is not an E.164 number (+15551234567)", field=field) from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise ValidationError(f"{field} {value!r} is not a valid phone number", field=field)
+        raise ValidationError(f"{field} {value} is not a valid phone number", field=field)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _choice(value: Any, field: str, allowed: type[Any]) -> str:
     values = [m.value for m in allowed]
     if value not in values:
-        raise ValidationError(f"{field} must be one of {values}, not {value!r}", field=field)
+        raise ValidationError(f"{field} must be one of {', '.join(values)}, not {value}", field=field)
     return str(value)
 
 
@@ -106,11 +138,33 @@ def _codes(value: Any, field: str, pattern: re.Pattern[str], what: str) -> list[
     return sorted(set(value))
 
 
-def apply_settings(campaign: Campaign, settings: Mapping[str, Any]) -> None:
-    """Validate and set campaign settings; an unknown or bad setting raises ValidationError naming it."""
+def _number(value: Any, field: str) -> float | int:
+    low, high, whole = NUMERIC_BOUNDS[field]
+    kind = "a whole number" if whole else "a number"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValidationError(f"{field} must be {kind} from {low:g} to {high:g}", field=field)
+    try:
+        number: float | int = int(value) if whole else float(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValidationError(
+            f"{field} must be {kind} from {low:g} to {high:g}, not {value}", field=field
+        ) from exc
+    if whole and float(value) != number:
+        raise ValidationError(f"{field} must be a whole number, not {value}", field=field)
+    if not (math.isfinite(number) and low <= number <= high):
+        raise ValidationError(f"{field} must be from {low:g} to {high:g}, not {value}", field=field)
+    return number
+
+
+def apply_settings(campaign: Campaign, settings: Mapping[str, Any], *, validate_all: bool = False) -> None:
+    """Validate and set campaign settings; an unknown or bad setting raises ValidationError naming it.
+    The registered validators check the settings given (every setting with `validate_all`: a new
+    campaign's defaults must be usable too)."""
     for name, value in settings.items():
         if name not in SETTABLE:
-            raise ValidationError(f"unknown campaign setting {name!r}", field=name)
+            raise ValidationError(
+                f"unknown campaign setting {name}; the settings are {', '.join(SETTABLE)}", field=name
+            )
         if name == "dial_method":
             value = _choice(value, name, DialMethod)
         elif name == "caller_id_mode":
@@ -119,14 +173,13 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any]) -> None:
             value = _choice(value, name, DedupeScope)
         elif name == "caller_id" and value is not None:
             value = _e164(value, name)
-        elif name == "abandon_target" and not 0 < float(value) <= ABANDON_LIMIT:
+        elif name == "abandon_target" and isinstance(value, int | float) and not 0 < value <= ABANDON_LIMIT:
             raise ValidationError(
-                f"abandon_target must be above 0 and at most {ABANDON_LIMIT} (the 3% rule)", field=name
+                f"abandon_target must be above 0 and at most {ABANDON_LIMIT} (the 3% rule), not {value}",
+                field=name,
             )
-        elif name in ("max_lines_per_agent", "max_cps") and value is not None and float(value) <= 0:
-            raise ValidationError(f"{name} must be positive", field=name)
-        elif name == "max_lines" and value is not None and int(value) < 1:
-            raise ValidationError("max_lines must be at least 1", field=name)
+        elif name in NUMERIC_BOUNDS and value is not None:
+            value = _number(value, name)
         elif name == "blocked_states":
             value = _codes(value, name, _STATE, "two-letter state codes")
         elif name == "allowed_countries":
@@ -134,16 +187,15 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any]) -> None:
         elif name == "blocked_area_codes":
             value = _codes(value, name, _AREA_CODE, "three-digit area codes")
         elif name == "default_region" and value not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValidationError(f"default_region {value!r} is not a known region code", field=name)
+            raise ValidationError(f"default_region {value} is not a known region code (like US)", field=name)
         elif name == "opt_out_key" and value not in tuple("0123456789*#"):
             raise ValidationError("opt_out_key must be one DTMF key (0-9, * or #)", field=name)
-        elif name in ("calling_window_start", "calling_window_end") and isinstance(value, str):
-            try:
-                value = time.fromisoformat(value)
-            except ValueError as exc:
-                raise ValidationError(f"{name} must be a time of day like 09:00", field=name) from exc
+        elif name in ("calling_window_start", "calling_window_end") and value is not None:
+            value = _time_of_day(value, name)
         elif name == "pacing_settings" and not isinstance(value, dict):
             raise ValidationError("pacing_settings must be an object", field=name)
+        elif name in ("trunk_profile", "pacing_policy") and not isinstance(value, str):
+            raise ValidationError(f"{name} must be a name", field=name)
         setattr(campaign, name, value)
     if (campaign.calling_window_start is None) != (campaign.calling_window_end is None):
         raise ValidationError(
@@ -155,6 +207,18 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any]) -> None:
             "calling_window_start must be before calling_window_end", field="calling_window"
         )
     RecycleRules.of(campaign.recycle_rules or {}, campaign.max_attempts or 1)
+    changed = frozenset(SETTABLE) if validate_all else frozenset(settings)
+    for validator in _SETTINGS_VALIDATORS:
+        validator(campaign, changed)
+
+
+def _time_of_day(value: Any, name: str) -> time:
+    if isinstance(value, time):
+        return value
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ValidationError(f"{name} must be a time of day like 09:00, not {value}", field=name) from exc
 
 
 def _valid_name(name: str) -> str:
@@ -187,13 +251,13 @@ def create_campaign(
         name=name,
         status=CampaignStatus.DRAFT.value,
         recycle_rules={},
-        max_attempts=10,
         allowed_countries=["US"],
         blocked_states=[],
         blocked_area_codes=[],
         pacing_settings={},
+        **{name: column.default.arg for name, column in _COLUMN_DEFAULTS.items()},
     )
-    apply_settings(campaign, settings or {})
+    apply_settings(campaign, settings or {}, validate_all=True)
     session.add(campaign)
     session.flush()
     for spec in DEFAULT_DISPOSITIONS:

@@ -7,6 +7,7 @@ import click
 import attestation.cli
 import campaigns.cli
 import clearline.demo
+import dialer.campaign_settings  # registers the dialer's checks of campaign settings
 import dialer.cli
 import dialer.simulation.cli
 import dnc.cli

@@ -59,4 +59,3 @@ class TooManyRequestsError(ClearlineError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-

@@ -36,8 +36,12 @@ class AgentSession(OrgScoped, Base):
     calls_handled: Mapped[int] = mapped_column(default=0)
 
 
+CAMPAIGN_CANNOT_RUN = "campaign_cannot_run"
+
+
 class TrunkAlarm(OrgScoped, Base):
-    """A carrier response a human must look at: identity rejections (428/436/437/438) and trunk failures."""
+    """What a human must look at: carrier identity rejections (428/436/437/438), trunk failures, and an
+    active campaign the engine cannot run (`campaign_cannot_run`: the reason, e.g. a broken profile)."""
 
     __tablename__ = "dialer_trunk_alarms"
     __table_args__ = (Index("ix_dialer_trunk_alarms_org_raised", "org_id", "raised_at"),)
@@ -46,7 +50,7 @@ class TrunkAlarm(OrgScoped, Base):
     trunk: Mapped[str] = mapped_column(String(100))
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     attempt_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
-    kind: Mapped[str] = mapped_column(String(40))  # identity_rejected | trunk_failure
+    kind: Mapped[str] = mapped_column(String(40))  # identity_rejected | trunk_failure | campaign_cannot_run
     sip_status: Mapped[int] = mapped_column(default=0)
     reason: Mapped[str] = mapped_column(Text, default="")
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,24 +4,33 @@ dispositions."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
+import anyio.to_thread
 import msgspec
-from litestar import delete, get, patch, post, put
+from litestar import Request, delete, get, patch, post, put
 from sqlalchemy.orm import Session
 
 from api.auth import roles
 from api.campaigns.access import MANAGE, READ
 from api.campaigns.schemas import (
     AgentsIn,
+    BlockerOut,
     CampaignCreate,
     CampaignOut,
     CampaignUpdate,
     DispositionIn,
     DispositionOut,
+    ReadinessOut,
 )
 from api.principal import Principal
+from api.uploads import receive_upload
 from campaigns import service
 from campaigns.models import CampaignStatus
+from core.runtime import Runtime
+from dialer import readiness
+from dialer.media import safe_harbor
 
 
 @post("/api/campaigns", opt=roles(*MANAGE), sync_to_thread=True, status_code=201)
@@ -67,9 +76,45 @@ def _set_status(session: Session, campaign_id: uuid.UUID, status: CampaignStatus
     return CampaignOut.of(campaign)
 
 
-@post("/api/campaigns/{campaign_id:uuid}/start", opt=roles(*MANAGE), sync_to_thread=True, status_code=200)
-def start_campaign(campaign_id: uuid.UUID, session: Session) -> CampaignOut:
-    return _set_status(session, campaign_id, CampaignStatus.ACTIVE)
+@post(
+    "/api/campaigns/{campaign_id:uuid}/start",
+    opt=roles(*MANAGE),
+    sync_to_thread=True,
+    status_code=200,
+    description=(
+        "Start (or resume) dialing. Answers 409 with `blockers` [{code, message, fix}] when dialing is "
+        "impossible (unknown trunk profile, no or expired signing certificate while the profile signs, no or "
+        "stale national registry copy); what still stops dialing but may change by itself (no agent logged "
+        "in, calling window closed, engine not running) comes back as `warnings`."
+    ),
+)
+def start_campaign(campaign_id: uuid.UUID, principal: Principal, runtime: Runtime) -> CampaignOut:
+    campaign, ready = readiness.start_campaign(
+        runtime.db, runtime.redis, campaign_id, principal.scope, datetime.now(UTC)
+    )
+    out = CampaignOut.of(campaign)
+    out.warnings = [
+        BlockerOut.of(b) for b in (*ready.blockers, *ready.warnings) if b.code != "campaign_not_active"
+    ]
+    return out
+
+
+@get(
+    "/api/campaigns/{campaign_id:uuid}/readiness",
+    opt=roles(*READ),
+    sync_to_thread=True,
+    description=(
+        "Why the campaign is (not) dialing now: trunk profile and whether its proxy answers SIP OPTIONS, "
+        "signing certificate, national registry copy, agents assigned and logged in, callable leads and "
+        "their calling windows (with when the first opens), the 30-day abandon budget, the engine."
+    ),
+)
+def campaign_readiness(campaign_id: uuid.UUID, principal: Principal, runtime: Runtime) -> ReadinessOut:
+    return ReadinessOut.of(
+        readiness.campaign_readiness(
+            runtime.db, runtime.redis, campaign_id, principal.scope, datetime.now(UTC)
+        )
+    )
 
 
 @post("/api/campaigns/{campaign_id:uuid}/pause", opt=roles(*MANAGE), sync_to_thread=True, status_code=200)
@@ -80,6 +125,42 @@ def pause_campaign(campaign_id: uuid.UUID, session: Session) -> CampaignOut:
 @post("/api/campaigns/{campaign_id:uuid}/finish", opt=roles(*MANAGE), sync_to_thread=True, status_code=200)
 def finish_campaign(campaign_id: uuid.UUID, session: Session) -> CampaignOut:
     return _set_status(session, campaign_id, CampaignStatus.FINISHED)
+
+
+@post(
+    "/api/campaigns/{campaign_id:uuid}/safe-harbor",
+    opt=roles(*MANAGE),
+    status_code=200,
+    request_max_body_size=None,  # streamed to disk by api.uploads under the message's own size limit
+    description=(
+        "Upload the campaign's safe-harbor message (played when no agent is free within 2 s of the answer; "
+        "it must name the seller and give the opt-out key): a WAV file, 16-bit PCM mono at 8000 or 16000 Hz, "
+        "2-30 s, as the raw body or the `file` part of multipart/form-data. Stored per organization."
+    ),
+)
+async def upload_safe_harbor(
+    campaign_id: uuid.UUID, request: Request[Any, Any, Any], principal: Principal, runtime: Runtime
+) -> CampaignOut:
+    def campaign_org() -> uuid.UUID:
+        with runtime.db.session(principal.scope) as s:
+            return service.get_campaign(s, campaign_id).org_id
+
+    org_id = await anyio.to_thread.run_sync(campaign_org)
+    limit = min(runtime.settings.max_upload_bytes, safe_harbor.MAX_BYTES)
+    directory = safe_harbor.safe_harbor_dir(runtime.settings.home, org_id)
+    received = await receive_upload(request, directory, limit, default_name="safe-harbor.wav")
+
+    def store() -> CampaignOut:
+        path, _ = safe_harbor.store_safe_harbor(
+            runtime.settings.home, org_id, campaign_id, received.file.path
+        )
+        with runtime.db.session(principal.scope) as s:
+            campaign = service.get_campaign(s, campaign_id)
+            campaign.safe_harbor_wav = str(path)
+            s.flush()
+            return CampaignOut.of(campaign)
+
+    return await anyio.to_thread.run_sync(store)
 
 
 @get("/api/campaigns/{campaign_id:uuid}/agents", opt=roles(*READ), sync_to_thread=True)
@@ -115,8 +196,10 @@ ROUTES = [
     update_campaign,
     delete_campaign,
     start_campaign,
+    campaign_readiness,
     pause_campaign,
     finish_campaign,
+    upload_safe_harbor,
     list_agents,
     set_agents,
     list_dispositions,

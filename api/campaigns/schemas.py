@@ -4,38 +4,128 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from campaigns import service
 from campaigns.models import CallAttempt, Campaign, Disposition, Lead, LeadList
+from dialer.readiness import Blocker, Readiness
 
 
 class CampaignSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Every campaign setting; on create and update only the ones given are set."""
 
-    dial_method: str | msgspec.UnsetType = msgspec.UNSET
-    pacing_policy: str | msgspec.UnsetType = msgspec.UNSET
-    pacing_settings: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    abandon_target: float | msgspec.UnsetType = msgspec.UNSET
-    max_lines_per_agent: float | msgspec.UnsetType = msgspec.UNSET
-    trunk_profile: str | msgspec.UnsetType = msgspec.UNSET
-    max_cps: float | msgspec.UnsetType | None = msgspec.UNSET
-    max_lines: int | msgspec.UnsetType | None = msgspec.UNSET
-    caller_id_mode: str | msgspec.UnsetType = msgspec.UNSET
-    caller_id: str | msgspec.UnsetType | None = msgspec.UNSET
-    calling_window_start: str | msgspec.UnsetType | None = msgspec.UNSET
-    calling_window_end: str | msgspec.UnsetType | None = msgspec.UNSET
-    allowed_countries: list[str] | msgspec.UnsetType = msgspec.UNSET
-    blocked_states: list[str] | msgspec.UnsetType = msgspec.UNSET
-    blocked_area_codes: list[str] | msgspec.UnsetType = msgspec.UNSET
-    default_region: str | msgspec.UnsetType = msgspec.UNSET
-    dedupe_scope: str | msgspec.UnsetType = msgspec.UNSET
-    recycle_rules: dict[str, dict[str, int]] | msgspec.UnsetType = msgspec.UNSET
-    max_attempts: int | msgspec.UnsetType = msgspec.UNSET
-    safe_harbor_wav: str | msgspec.UnsetType | None = msgspec.UNSET
-    opt_out_key: str | msgspec.UnsetType = msgspec.UNSET
+    dial_method: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(
+            description="How calls are started: predictive (pacing places calls ahead of free agents), progressive (one call per free agent) or preview (the agent asks for each call)."
+        ),
+    ] = msgspec.UNSET
+    pacing_policy: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(
+            description="Pacing policy name: predictive, progressive, ratio, preview, vicidial-adaptive. An unknown name is refused listing the valid ones."
+        ),
+    ] = msgspec.UNSET
+    pacing_settings: Annotated[
+        dict[str, Any] | msgspec.UnsetType,
+        msgspec.Meta(
+            description='The policy\'s own numeric settings, e.g. {"lines_per_agent": 2.0} for ratio or {"aggressiveness": 0.006} for predictive; a setting the policy does not have is refused listing the ones it has. abandon_target, max_lines and max_cps are campaign settings of their own.'
+        ),
+    ] = msgspec.UNSET
+    abandon_target: Annotated[
+        float | msgspec.UnsetType,
+        msgspec.Meta(
+            description="Abandon rate the pacing aims at, over 0 and at most 0.03 (the legal 3% of person-answered calls per campaign over 30 days). Default 0.025."
+        ),
+    ] = msgspec.UNSET
+    max_lines_per_agent: Annotated[
+        float | msgspec.UnsetType,
+        msgspec.Meta(description="Cap on calls in progress per working agent (0.1 to 20). Default 3."),
+    ] = msgspec.UNSET
+    trunk_profile: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(
+            description="Name of a trunk profile in sip_profiles/ (a plain name, never a path); default `default` (the carrier simulator on 127.0.0.1:5090). Unknown names are refused listing the profiles."
+        ),
+    ] = msgspec.UNSET
+    max_cps: Annotated[
+        float | msgspec.UnsetType | None,
+        msgspec.Meta(
+            description="Cap on new calls per second for this campaign (0.1 to 1000), on top of the trunk's own limit; null: the trunk's limit only."
+        ),
+    ] = msgspec.UNSET
+    max_lines: Annotated[
+        int | msgspec.UnsetType | None,
+        msgspec.Meta(
+            description="Cap on calls in progress for this campaign (1 to 100000); null: no cap of its own."
+        ),
+    ] = msgspec.UNSET
+    caller_id_mode: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(
+            description="fixed: always caller_id; local_presence: a verified number of the organization's inventory in the lead's area code, else caller_id."
+        ),
+    ] = msgspec.UNSET
+    caller_id: Annotated[
+        str | msgspec.UnsetType | None,
+        msgspec.Meta(
+            description="The caller ID in E.164 (+12025550123); required to start with caller_id_mode fixed."
+        ),
+    ] = msgspec.UNSET
+    calling_window_start: Annotated[
+        str | msgspec.UnsetType | None,
+        msgspec.Meta(
+            description="Start of the campaign's own calling hours, HH:MM, in each lead's local time. Zone rule: a lead's candidate time zones come from its area code and, when known, its state and ZIP; a call is allowed only when it is inside the window in EVERY candidate zone, and the campaign window can only narrow the law's hours (federal 08:00-21:00, stricter state rules), never widen them. Give start and end together."
+        ),
+    ] = msgspec.UNSET
+    calling_window_end: Annotated[
+        str | msgspec.UnsetType | None,
+        msgspec.Meta(
+            description="End of the campaign's own calling hours, HH:MM local time (see calling_window_start for the zone rule)."
+        ),
+    ] = msgspec.UNSET
+    allowed_countries: Annotated[
+        list[str] | msgspec.UnsetType,
+        msgspec.Meta(description='Two-letter country codes leads may be in (default ["US"]).'),
+    ] = msgspec.UNSET
+    blocked_states: Annotated[
+        list[str] | msgspec.UnsetType,
+        msgspec.Meta(description="Two-letter state codes never called by this campaign."),
+    ] = msgspec.UNSET
+    blocked_area_codes: Annotated[
+        list[str] | msgspec.UnsetType,
+        msgspec.Meta(description="Three-digit NANP area codes never called by this campaign."),
+    ] = msgspec.UNSET
+    default_region: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(description="Region used to read numbers without a country code (default US)."),
+    ] = msgspec.UNSET
+    dedupe_scope: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(
+            description="Against which leads an imported number counts as a duplicate: none, list, campaign or organization."
+        ),
+    ] = msgspec.UNSET
+    recycle_rules: Annotated[
+        dict[str, dict[str, int]] | msgspec.UnsetType,
+        msgspec.Meta(
+            description='When a lead is tried again after an outcome: {outcome: {"delay_s": seconds, "max_attempts": n}} for the outcomes no_answer, busy, machine, abandoned, failed and human (human: after a non-final disposition). Outcomes not given keep their defaults (no_answer 3600 s x6, busy 900 s x6, machine 4 h x4, abandoned 3600 s x3, failed 300 s x20, human 24 h x3).'
+        ),
+    ] = msgspec.UNSET
+    max_attempts: Annotated[
+        int | msgspec.UnsetType,
+        msgspec.Meta(
+            description="Cap on counted attempts per lead over every outcome (1 to 1000; failed and blocked attempts do not count). Default 10."
+        ),
+    ] = msgspec.UNSET
+    opt_out_key: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(
+            description="DTMF key (0-9, * or #) that adds the number to the internal DNC list during the safe-harbor message. Default 9."
+        ),
+    ] = msgspec.UNSET
 
     def given(self) -> dict[str, Any]:
         return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not msgspec.UNSET}
@@ -50,6 +140,36 @@ class CampaignUpdate(CampaignSettings, forbid_unknown_fields=True, kw_only=True)
     name: str | msgspec.UnsetType = msgspec.UNSET
 
 
+class BlockerOut(msgspec.Struct):
+    code: str
+    message: str
+    fix: str
+    hard: bool = False
+
+    @classmethod
+    def of(cls, b: Blocker) -> BlockerOut:
+        return cls(code=b.code, message=b.message, fix=b.fix, hard=b.hard)
+
+
+class ReadinessOut(msgspec.Struct):
+    """Whether the campaign would dial now, and if not why: each blocker names what is wrong and the fix.
+    `hard` blockers make dialing impossible (start answers 409 with them)."""
+
+    ready: bool
+    blockers: list[BlockerOut]
+    warnings: list[BlockerOut]
+    checked_at: datetime
+
+    @classmethod
+    def of(cls, r: Readiness) -> ReadinessOut:
+        return cls(
+            ready=r.ready,
+            blockers=[BlockerOut.of(b) for b in r.blockers],
+            warnings=[BlockerOut.of(b) for b in r.warnings],
+            checked_at=r.checked_at,
+        )
+
+
 class CampaignOut(msgspec.Struct):
     id: uuid.UUID
     org_id: uuid.UUID
@@ -58,10 +178,12 @@ class CampaignOut(msgspec.Struct):
     settings: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    warnings: list[BlockerOut] = msgspec.field(default_factory=list)  # start: what still stops dialing
 
     @classmethod
     def of(cls, c: Campaign) -> CampaignOut:
         settings = {name: getattr(c, name) for name in service.SETTABLE}
+        settings["safe_harbor_message"] = "uploaded" if c.safe_harbor_wav else "default"
         for name in ("calling_window_start", "calling_window_end"):
             value = settings[name]
             settings[name] = value.isoformat(timespec="minutes") if value else None

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from campaigns.evidence import AbandonEvidence, AttemptEvidence, AttestationEvidence
 from campaigns.hopper import LeasedLead
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Lead
 from campaigns.scrubbing import campaign_rules
 from core.db import Database
 from dialer.engine.identity import CallIdentity
@@ -63,6 +63,16 @@ class DialTimeCompliance:
 
     def check(self, leads: Sequence[LeasedLead], at: datetime) -> list[ScrubVerdict]:
         return [d.verdict for d in self.decide(leads, at)]
+
+    def check_stored(self, leads: Sequence[Lead], at: datetime) -> list[ScrubVerdict]:
+        """Leads as stored (not leased): the verdict their next call would get at `at`, bar recent calls."""
+        columns = lead_columns(
+            [lead.phone_e164 for lead in leads],
+            leads,
+            lead_ids=[str(lead.id) for lead in leads],
+            campaign_ids=[str(lead.campaign_id) for lead in leads],
+        )
+        return list(self.engine.decide(columns, at).verdicts())
 
 
 def attempt_evidence(

@@ -48,3 +48,21 @@ def read_live_stats(client: redis.Redis, campaign_id: str, *, now_ms: int | None
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     stats.running = stats.running and now - stats.updated_ms < STALE_AFTER_MS
     return stats
+
+
+ENGINE_KEY = "clearline:dialer:engines"  # hash: supervisor holder -> last heartbeat (epoch ms)
+
+
+def write_engine_heartbeat(client: redis.Redis, holder: str, *, running: bool) -> None:
+    """Each supervisor says it is alive with every stats write; a stopping one removes itself."""
+    if running:
+        client.hset(ENGINE_KEY, holder, int(time.time() * 1000))
+    else:
+        client.hdel(ENGINE_KEY, holder)
+
+
+def engine_running(client: redis.Redis, *, now_ms: int | None = None) -> bool:
+    """Whether any supervisor wrote a heartbeat in the last few seconds."""
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    beats: Any = client.hvals(ENGINE_KEY)
+    return any(now - int(b) < STALE_AFTER_MS for b in beats)

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.db import Scope
 from core.runtime import Runtime
+from dialer.campaign_settings import provide_profile_name
 from dialer.engine.identity import IdentitySource
 from dialer.engine.supervisor import Engine, EngineConfig
 from dialer.phone_policy import add_rule
@@ -24,6 +25,7 @@ from dialer.simulators.agent_phones import start_agent_phones
 from dialer.simulators.carrier import CarrierBehaviour, read_stats, start_carrier, wait_listening
 
 PROFILE_NAME = "sandbox"
+provide_profile_name(PROFILE_NAME)  # written into the sandbox's own profiles dir when it starts
 
 
 def free_udp_port() -> int:

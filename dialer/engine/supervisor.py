@@ -13,6 +13,7 @@ Evidence after the attempt row exists (ringing, answer, connect, end, alarms) is
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
@@ -33,18 +34,20 @@ from campaigns import attempts as attempt_records
 from campaigns.hopper import LeasedLead, lease_leads, release_leads, renew_leases
 from campaigns.models import CallAttempt, Campaign, CampaignStatus, Outcome
 from core.db import ALL_ORGS, Scope
-from core.legal import ABANDON_LIMIT
+from core.errors import ClearlineError
 from core.runtime import Runtime
 from dialer import pacing
+from dialer.campaign_settings import build_policy
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
 from dialer.engine.compliance import DialTimeCompliance, DialVerdict, attempt_evidence, retry_at_for
 from dialer.engine.identity import IdentitySource
-from dialer.engine.live import LiveStats, write_live_stats
+from dialer.engine.live import LiveStats, write_engine_heartbeat, write_live_stats
 from dialer.engine.outcomes import AGENT_DEADLINE_S, final_outcome
 from dialer.engine.recorder import Recorder
 from dialer.engine.requests import EngineRequest, pop_requests
 from dialer.engine.trunks import TrunkGate
-from dialer.models import AgentSession, TrunkAlarm
+from dialer.media import DEFAULT_SAFE_HARBOR_WAV
+from dialer.models import CAMPAIGN_CANNOT_RUN, AgentSession, TrunkAlarm
 from dialer.phone_policy import phone_policy
 from dialer.phone_rules import IpFirewall, PhoneRule, check_agent_phone
 from dialer.sip import protocol as p
@@ -54,8 +57,6 @@ from dnc.internal import add_internal_dnc
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SAFE_HARBOR_WAV = Path(__file__).resolve().parent / "assets" / "safe_harbor.wav"
-LEGAL_ABANDON_LIMIT = ABANDON_LIMIT
 IDLE_RETIRE_S = 60.0  # a worker above the pool's needed size that held nothing this long is stopped
 PHONE_POLICY_MAX_AGE_S = 2.0  # an org's agent-phone rules are re-read at most this often for a login
 
@@ -176,6 +177,7 @@ class Engine:
         self._dial_thread: threading.Thread | None = None
         self._event_thread: threading.Thread | None = None
         self._last: dict[str, float] = {}
+        self.cannot_run: dict[uuid.UUID, str] = {}  # active campaigns the engine cannot run, and why
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -312,6 +314,8 @@ class Engine:
             if self.config.campaign_ids is not None:
                 query = query.where(Campaign.id.in_(self.config.campaign_ids))
             active = {c.id: c for c in s.scalars(query)}
+        for campaign_id in set(self.cannot_run) - set(active):
+            self._can_run(campaign_id)  # paused or finished: no longer the engine's problem
         with self.lock:
             for campaign_id, run in list(self.campaigns.items()):
                 run.active = campaign_id in active
@@ -324,9 +328,10 @@ class Engine:
                 continue
             try:
                 run = self._campaign_run(campaign)
-            except Exception:
-                log.exception("campaign %s (%s) cannot run", campaign.name, campaign.id)
+            except Exception as exc:
+                self._cannot_run(campaign, exc)
                 continue
+            self._can_run(campaign.id)
             with self.lock:
                 self.campaigns[campaign_id] = run
                 self.trunks.setdefault(
@@ -337,28 +342,58 @@ class Engine:
                     run.policy.observe(_AGENT_EVENTS[agent.state](agent.agent_id), time.time())
             log.info("running campaign %s (%s)", campaign.name, campaign.id)
 
+    def _cannot_run(self, campaign: Campaign, exc: Exception) -> None:
+        """Record once, as an open alarm (GET /api/dialer/alarms, the campaign's readiness), why an active
+        campaign cannot run; retried every refresh, cleared when it runs or stops being active."""
+        reason = str(exc) if isinstance(exc, ClearlineError) else f"{type(exc).__name__}: {exc}"
+        if self.cannot_run.get(campaign.id) == reason:
+            return
+        if isinstance(exc, ClearlineError):
+            log.warning("campaign %s (%s) cannot run: %s", campaign.name, campaign.id, reason)
+        else:
+            log.exception("campaign %s (%s) cannot run", campaign.name, campaign.id)
+        self.cannot_run[campaign.id] = reason
+        now = datetime.now(UTC)
+        with self.db.session(ALL_ORGS) as s:
+            s.execute(
+                update(TrunkAlarm)
+                .where(
+                    TrunkAlarm.campaign_id == campaign.id,
+                    TrunkAlarm.kind == CAMPAIGN_CANNOT_RUN,
+                    TrunkAlarm.cleared_at.is_(None),
+                )
+                .values(cleared_at=now)
+            )
+            s.add(
+                TrunkAlarm(
+                    org_id=campaign.org_id,
+                    trunk=campaign.trunk_profile[:100],
+                    campaign_id=campaign.id,
+                    kind=CAMPAIGN_CANNOT_RUN,
+                    reason=reason[:2000],
+                    raised_at=now,
+                )
+            )
+
+    def _can_run(self, campaign_id: uuid.UUID) -> None:
+        if self.cannot_run.pop(campaign_id, None) is None:
+            return
+        with self.db.session(ALL_ORGS) as s:
+            s.execute(
+                update(TrunkAlarm)
+                .where(
+                    TrunkAlarm.campaign_id == campaign_id,
+                    TrunkAlarm.kind == CAMPAIGN_CANNOT_RUN,
+                    TrunkAlarm.cleared_at.is_(None),
+                )
+                .values(cleared_at=datetime.now(UTC))
+            )
+
     def _campaign_run(self, campaign: Campaign) -> CampaignRun:
         profile = load_profile(campaign.trunk_profile, self.config.profiles_dir)
         budget = pacing.AbandonBudget()
         budget.seed(self._abandon_history(campaign.id))
-        policy_class = pacing.POLICIES.get(campaign.pacing_policy)
-        if policy_class is None:
-            raise ValueError(f"unknown pacing policy {campaign.pacing_policy!r}")
-        import inspect
-
-        accepted = set(inspect.signature(policy_class.__init__).parameters)
-        settings = dict(campaign.pacing_settings or {})
-        offered = {
-            "abandon_target": min(campaign.abandon_target, LEGAL_ABANDON_LIMIT - 0.001),
-            "budget": budget,
-            "ring_timeout_s": profile.effective_ring_timeout(profile.ring_timeout_s),
-            "max_lines": campaign.max_lines,
-            "max_cps": campaign.max_cps,
-        }
-        for name, value in offered.items():
-            if name in accepted and value is not None:
-                settings.setdefault(name, value)
-        policy = pacing.make_policy(campaign.pacing_policy, **settings)
+        policy = build_policy(campaign, budget, profile.effective_ring_timeout(profile.ring_timeout_s))
         return CampaignRun(
             id=campaign.id,
             org_id=campaign.org_id,
@@ -371,7 +406,7 @@ class Engine:
             max_lines_per_agent=campaign.max_lines_per_agent,
             policy=policy,
             budget=budget,
-            budget_fed_by_policy="budget" in accepted,
+            budget_fed_by_policy="budget" in inspect.signature(type(policy).__init__).parameters,
             compliance=DialTimeCompliance(self.db, campaign),
             agent_cursor=self.board.last_event_id(str(campaign.id)),
         )
@@ -1079,6 +1114,7 @@ class Engine:
                 snapshot.append((str(run.id), LiveStats(**vars(stats))))
         for campaign_id, stats in snapshot:
             write_live_stats(self.runtime.redis, campaign_id, stats)
+        write_engine_heartbeat(self.runtime.redis, self.holder, running=running)
 
 
 _HANDLERS: dict[type, Callable[[Engine, object], None]] = {

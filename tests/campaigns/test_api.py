@@ -19,6 +19,7 @@ from campaigns.attempts import finish_attempt, record_progress, start_attempt
 from campaigns.hopper import lease_leads
 from core.runtime import Runtime
 from tests.conftest import Tenant, job_worker, wait_job
+from tests.dialable import make_dialable
 
 CSV = b"phone,first_name,state\n(202) 555-0143,Ann,DC\n2025550144,=cmd|' /C calc'!A0,TX\n555-0100,Bad,TX\n"
 
@@ -46,8 +47,9 @@ def upload(client: TestClient, tenant: Tenant, campaign_id: str, content: bytes,
 
 
 def test_campaign_settings_are_validated_and_the_campaign_started_and_paused(
-    client: TestClient, tenant: Tenant
+    client: TestClient, tenant: Tenant, runtime: Runtime
 ) -> None:
+    make_dialable(runtime, tenant.id)
     campaign = new_campaign(client, tenant, calling_window_start="09:00", calling_window_end="18:00")
     assert campaign["status"] == "draft" and campaign["settings"]["calling_window_start"] == "09:00"
     url = f"/api/campaigns/{campaign['id']}"
@@ -112,8 +114,10 @@ def test_an_uploaded_file_is_imported_by_the_worker_and_its_leads_searchable_and
 def test_paused_lists_are_not_leased_and_deleted_lists_are_purged(
     client: TestClient, tenant: Tenant, runtime: Runtime, campaigns_worker: dramatiq.Worker
 ) -> None:
+    make_dialable(runtime, tenant.id)
     campaign = new_campaign(client, tenant)
-    client.post(f"/api/campaigns/{campaign['id']}/start", headers=tenant.headers("manager"))
+    started = client.post(f"/api/campaigns/{campaign['id']}/start", headers=tenant.headers("manager"))
+    assert started.status_code == 200, started.text
     r = upload(client, tenant, campaign["id"], CSV)
     assert wait_job(client, tenant.headers("manager"), r.json()["job_id"])["status"] == "succeeded"
     list_id, campaign_id = r.json()["list_id"], campaign["id"]
@@ -164,8 +168,10 @@ def test_uploads_over_the_size_limit_are_refused_and_nothing_is_kept(
 def test_agents_dispose_calls_schedule_callbacks_and_see_attempt_history(
     client: TestClient, tenant: Tenant, runtime: Runtime, campaigns_worker: dramatiq.Worker
 ) -> None:
+    make_dialable(runtime, tenant.id)
     campaign = new_campaign(client, tenant)
-    client.post(f"/api/campaigns/{campaign['id']}/start", headers=tenant.headers("manager"))
+    started = client.post(f"/api/campaigns/{campaign['id']}/start", headers=tenant.headers("manager"))
+    assert started.status_code == 200, started.text
     r = upload(client, tenant, campaign["id"], b"phone\n2025550143\n2025550144\n")
     assert wait_job(client, tenant.headers("manager"), r.json()["job_id"])["status"] == "succeeded"
     now = datetime.now(UTC)
