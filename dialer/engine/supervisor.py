@@ -44,6 +44,7 @@ from dialer.engine.recorder import Recorder
 from dialer.engine.requests import EngineRequest, pop_requests
 from dialer.engine.trunks import TrunkGate
 from dialer.models import AgentSession, TrunkAlarm
+from dialer.pacing.guard import MAX_GUARD_LIMIT, guarded
 from dialer.sip import protocol as p
 from dialer.sip.client import LineWorkerPool, WorkerNotReadyError
 from dialer.sip.profiles import TrunkProfile, load_profile
@@ -52,7 +53,6 @@ from dnc.internal import add_internal_dnc
 log = logging.getLogger(__name__)
 
 DEFAULT_SAFE_HARBOR_WAV = Path(__file__).resolve().parent / "assets" / "safe_harbor.wav"
-LEGAL_ABANDON_LIMIT = 0.03
 IDLE_RETIRE_S = 60.0  # a worker above the pool's needed size that held nothing this long is stopped
 
 
@@ -114,7 +114,6 @@ class CampaignRun:
     max_lines_per_agent: float
     policy: pacing.PacingPolicy
     budget: pacing.AbandonBudget
-    budget_fed_by_policy: bool  # a policy given the budget counts answers and drops into it itself
     compliance: DialTimeCompliance
     agent_cursor: str
     active: bool = True
@@ -343,7 +342,7 @@ class Engine:
         accepted = set(inspect.signature(policy_class.__init__).parameters)
         settings = dict(campaign.pacing_settings or {})
         offered = {
-            "abandon_target": min(campaign.abandon_target, LEGAL_ABANDON_LIMIT - 0.001),
+            "abandon_target": min(campaign.abandon_target, MAX_GUARD_LIMIT),
             "budget": budget,
             "ring_timeout_s": profile.effective_ring_timeout(profile.ring_timeout_s),
             "max_lines": campaign.max_lines,
@@ -352,7 +351,12 @@ class Engine:
         for name, value in offered.items():
             if name in accepted and value is not None:
                 settings.setdefault(name, value)
-        policy = pacing.make_policy(campaign.pacing_policy, **settings)
+        bare = pacing.make_policy(campaign.pacing_policy, **settings)
+        # Every policy runs under the abandon guard (the 3% rule); it also counts live answers and
+        # drops into the budget when the policy does not.
+        policy = guarded(
+            bare, budget, limit=campaign.abandon_target, policy_feeds_budget="budget" in accepted
+        )
         return CampaignRun(
             id=campaign.id,
             org_id=campaign.org_id,
@@ -365,7 +369,6 @@ class Engine:
             max_lines_per_agent=campaign.max_lines_per_agent,
             policy=policy,
             budget=budget,
-            budget_fed_by_policy="budget" in accepted,
             compliance=DialTimeCompliance(self.db, campaign),
             agent_cursor=self.board.last_event_id(str(campaign.id)),
         )
@@ -836,8 +839,6 @@ class Engine:
         elif outcome is Outcome.MACHINE:
             stats.machine += 1
         policy.observe(pacing.CallEnded(call.attempt_id), at)
-        if not run.budget_fed_by_policy and outcome in (Outcome.HUMAN, Outcome.ABANDONED):
-            run.budget.add(at, human_answered=1, dropped=int(outcome is Outcome.ABANDONED))
 
     def _record_end(
         self,

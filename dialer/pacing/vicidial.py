@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from dialer.pacing.budget import LEGAL_LIMIT
 from dialer.pacing.events import CallAbandoned, CallAnsweredHuman, PacingEvent
 from dialer.pacing.policy import PacingPolicy, Previous
 
@@ -25,7 +26,7 @@ class VicidialAdaptivePolicy(PacingPolicy):
     name = "vicidial-adaptive"
 
     def __init__(
-        self, *, drop_target: float = 0.03, max_lines: int | None = None, max_cps: float | None = None
+        self, *, drop_target: float = LEGAL_LIMIT, max_lines: int | None = None, max_cps: float | None = None
     ) -> None:
         super().__init__(max_lines=max_lines, max_cps=max_cps)
         self.drop_target = drop_target
