@@ -19,8 +19,8 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from campaigns.models import CallAttempt, Outcome
-from core.legal import ABANDON_WINDOW
-from dialer.pacing.budget import LEGAL_LIMIT, AbandonBudget
+from core.legal import ABANDON_LIMIT, ABANDON_WINDOW
+from dialer.pacing.budget import AbandonBudget
 
 WINDOW = ABANDON_WINDOW
 # A call is answered within a day of being placed: lets the query use the (campaign_id, placed_at) index.
@@ -70,7 +70,7 @@ def build_report(
     *,
     now: datetime,
     bucket: str = "day",
-    limit: float = LEGAL_LIMIT,
+    limit: float = ABANDON_LIMIT,
 ) -> AbandonReport:
     """Sum the periods of the window (now - 30 days, now]; periods come from `load_report` or a test."""
     if now.tzinfo is None:
@@ -122,7 +122,7 @@ def load_report(
     *,
     now: datetime,
     bucket: str = "day",
-    limit: float = LEGAL_LIMIT,
+    limit: float = ABANDON_LIMIT,
 ) -> AbandonReport:
     """The campaign's rolling report from `call_attempts` (the session's organization only)."""
     if bucket not in BUCKETS:

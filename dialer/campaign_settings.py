@@ -14,8 +14,8 @@ from typing import Any
 from campaigns.models import Campaign
 from campaigns.service import register_settings_validator
 from core.errors import ValidationError
-from core.legal import ABANDON_LIMIT
 from dialer import pacing
+from dialer.pacing.guard import MAX_GUARD_LIMIT, guarded
 from dialer.sip.profiles import PROFILES_DIR, RING_TIMEOUT_FLOOR_S, ProfileError, TrunkProfile, load_profile
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -63,7 +63,7 @@ def policy_settings(
     accepted = set(inspect.signature(policy_class.__init__).parameters)
     settings = dict(campaign.pacing_settings or {})
     offered = {
-        "abandon_target": min(campaign.abandon_target, ABANDON_LIMIT - 0.001),
+        "abandon_target": min(campaign.abandon_target, MAX_GUARD_LIMIT),
         "budget": budget,
         "ring_timeout_s": ring_timeout_s,
         "max_lines": campaign.max_lines,
@@ -78,10 +78,18 @@ def policy_settings(
 def build_policy(
     campaign: Campaign, budget: pacing.AbandonBudget, ring_timeout_s: float
 ) -> pacing.PacingPolicy:
-    """The campaign's pacing policy, as the engine runs it."""
+    """The campaign's pacing policy, as the engine runs it: under the abandon guard (the 3% rule), which
+    also counts live answers and drops into the budget when the policy does not keep it itself."""
     if campaign.pacing_policy not in pacing.POLICIES:
         raise ValidationError(_unknown_policy(campaign.pacing_policy), field="pacing_policy")
-    return pacing.make_policy(campaign.pacing_policy, **policy_settings(campaign, budget, ring_timeout_s))
+    settings = policy_settings(campaign, budget, ring_timeout_s)
+    bare = pacing.make_policy(campaign.pacing_policy, **settings)
+    return guarded(
+        bare,
+        budget,
+        limit=min(campaign.abandon_target, MAX_GUARD_LIMIT),
+        policy_feeds_budget="budget" in settings,
+    )
 
 
 def _unknown_policy(name: Any) -> str:

@@ -13,7 +13,6 @@ Evidence after the attempt row exists (ringing, answer, connect, end, alarms) is
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import os
@@ -119,7 +118,6 @@ class CampaignRun:
     max_lines_per_agent: float
     policy: pacing.PacingPolicy
     budget: pacing.AbandonBudget
-    budget_fed_by_policy: bool  # a policy given the budget counts answers and drops into it itself
     compliance: DialTimeCompliance
     agent_cursor: str
     active: bool = True
@@ -406,7 +404,6 @@ class Engine:
             max_lines_per_agent=campaign.max_lines_per_agent,
             policy=policy,
             budget=budget,
-            budget_fed_by_policy="budget" in inspect.signature(type(policy).__init__).parameters,
             compliance=DialTimeCompliance(self.db, campaign),
             agent_cursor=self.board.last_event_id(str(campaign.id)),
         )
@@ -896,8 +893,6 @@ class Engine:
         elif outcome is Outcome.MACHINE:
             stats.machine += 1
         policy.observe(pacing.CallEnded(call.attempt_id), at)
-        if not run.budget_fed_by_policy and outcome in (Outcome.HUMAN, Outcome.ABANDONED):
-            run.budget.add(at, human_answered=1, dropped=int(outcome is Outcome.ABANDONED))
 
     def _record_end(
         self,

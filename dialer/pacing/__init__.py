@@ -46,6 +46,11 @@ POLICIES: dict[str, type[PacingPolicy]] = {
 }
 
 
+def policy_keeps_budget(name: str) -> bool:
+    """Whether the named policy takes an `AbandonBudget` and counts live answers and drops into it."""
+    return "budget" in inspect.signature(POLICIES[name].__init__).parameters
+
+
 def make_policy(name: str, **settings: Any) -> PacingPolicy:
     """Build a policy by name (`POLICIES`); settings are its keyword arguments (limits: max_lines, max_cps).
 
@@ -87,4 +92,5 @@ __all__ = [
     "PacingPolicy",
     "PreviewDialRequested",
     "make_policy",
+    "policy_keeps_budget",
 ]

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from core.legal import ABANDON_LIMIT, ABANDON_WINDOW
 
 THIRTY_DAYS_S = ABANDON_WINDOW.total_seconds()
-LEGAL_LIMIT = ABANDON_LIMIT
 
 
 @dataclass(slots=True)
@@ -30,7 +29,7 @@ class AbandonBudget:
     """Rolling counts of human-answered and dropped calls (a drop is also a human answer)."""
 
     def __init__(
-        self, *, window_s: float = THIRTY_DAYS_S, limit: float = LEGAL_LIMIT, bucket_s: float = 3_600.0
+        self, *, window_s: float = THIRTY_DAYS_S, limit: float = ABANDON_LIMIT, bucket_s: float = 3_600.0
     ) -> None:
         if window_s <= 0 or bucket_s <= 0:
             raise ValueError("window_s and bucket_s must be positive")

@@ -11,9 +11,8 @@ normal approximation) stays within `aggressiveness` x the expected answers. The 
 online: after each person-answered call it moves up a little when the call reached an agent and down
 when it was dropped, so the abandon rate settles at the target (default 2.2%), plus a share of the
 campaign's rolling 30-day budget slack (a good history buys a little room, an overspent one is repaid).
-It is cautious while the estimates warm up and falls back to progressive dialing if the rolling rate
-gets within 0.1 point of the legal limit. A fast answer-rate detector dials less at once when answers
-surge.
+It is cautious while the estimates warm up; a fast answer-rate detector dials less at once when answers
+surge. The legal limit itself is enforced on top of it, as on every policy, by `dialer.pacing.guard`.
 
 The policy keeps its `AbandonBudget` up to date itself from `CallAnsweredHuman` and `CallAbandoned`:
 callers seed the budget with the campaign's history (`dialer.abandon_report.seed_budget`) and must not
@@ -26,8 +25,8 @@ import math
 
 import numpy as np
 
-from core.legal import AGENT_CONNECT_DEADLINE_S
-from dialer.pacing.budget import LEGAL_LIMIT, AbandonBudget
+from core.legal import ABANDON_LIMIT, AGENT_CONNECT_DEADLINE_S
+from dialer.pacing.budget import AbandonBudget
 from dialer.pacing.estimators import FloatArray, LogNormalDurations, OutcomeTimes, Rate
 from dialer.pacing.events import (
     AgentId,
@@ -44,7 +43,7 @@ from dialer.pacing.events import (
     CallNoAnswer,
     PacingEvent,
 )
-from dialer.pacing.policy import BUSY, DIALING, WAITING, WRAP, PacingPolicy, Previous
+from dialer.pacing.policy import BUSY, DIALING, SAFE_HARBOR, WAITING, WRAP, PacingPolicy, Previous
 
 GRACE_S = AGENT_CONNECT_DEADLINE_S  # an answered call must reach an agent within 2 s
 MAX_TALK_S = 3_600
@@ -81,8 +80,8 @@ class PredictivePolicy(PacingPolicy):
         max_cps: float | None = None,
     ) -> None:
         super().__init__(max_lines=max_lines, max_cps=max_cps)
-        if not 0 < abandon_target <= LEGAL_LIMIT:
-            raise ValueError(f"abandon_target must be in (0, {LEGAL_LIMIT}], got {abandon_target}")
+        if not 0 < abandon_target <= ABANDON_LIMIT:
+            raise ValueError(f"abandon_target must be in (0, {ABANDON_LIMIT}], got {abandon_target}")
         if ring_timeout_s < 15:
             raise ValueError(f"ring_timeout_s must be at least 15 s (the law), got {ring_timeout_s}")
         self.abandon_target = abandon_target
@@ -132,7 +131,7 @@ class PredictivePolicy(PacingPolicy):
             if previous.state == DIALING:
                 self.outcomes.add(now - previous.since, False)
                 self.fast_answer_rate.add(False)
-        elif isinstance(event, CallAbandoned):
+        elif isinstance(event, CallAbandoned) and previous.state != SAFE_HARBOR:  # once per call
             self.budget.add(now, dropped=1)
             self._steer(True, now)
         elif isinstance(event, CallConnected) and previous.state == WAITING:
@@ -193,10 +192,6 @@ class PredictivePolicy(PacingPolicy):
     def _wanted(self, now: float) -> int:
         floor = self.floor
         progressive = floor.ready - floor.dialing - floor.waiting
-        budget = self.budget
-        answered = budget.human_answered(now)
-        if answered >= 50 and budget.dropped(now) + 1 > (LEGAL_LIMIT - 0.001) * (answered + 1):
-            return progressive
         self._refresh(now)
         supply = float(floor.ready)
         supply_var = 0.0

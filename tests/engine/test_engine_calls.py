@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from litestar.testing import TestClient
@@ -45,9 +45,38 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
         time.sleep(0.1)
 
 
+HISTORY_TRUNK = "history"  # marks the seeded record of earlier days, apart from the calls under test
+
+
 def attempts_of(runtime: Runtime, campaign_id: uuid.UUID) -> list[CallAttempt]:
     with runtime.db.session(ALL_ORGS) as s:
-        return list(s.scalars(select(CallAttempt).where(CallAttempt.campaign_id == campaign_id)))
+        return list(
+            s.scalars(
+                select(CallAttempt).where(
+                    CallAttempt.campaign_id == campaign_id, CallAttempt.trunk != HISTORY_TRUNK
+                )
+            )
+        )
+
+
+def seed_answered_history(runtime: Runtime, campaign: Campaign, answered: int = 200) -> None:
+    """Yesterday's record of `answered` calls connected to agents, none abandoned: the abandon guard
+    lets a campaign dial ahead of its agents only on a budget it has earned (a new one cannot drop)."""
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    with runtime.db.session(ALL_ORGS) as s:
+        s.add_all(
+            CallAttempt(
+                org_id=campaign.org_id,
+                lead_id=0,
+                campaign_id=campaign.id,
+                trunk=HISTORY_TRUNK,
+                placed_at=yesterday,
+                answered_at=yesterday,
+                ended_at=yesterday,
+                outcome="human",
+            )
+            for _ in range(answered)
+        )
 
 
 def engine_config(campaign_id: uuid.UUID, **overrides: object) -> EngineConfig:
@@ -66,7 +95,8 @@ def engine_config(campaign_id: uuid.UUID, **overrides: object) -> EngineConfig:
 def one_agent_floor(
     runtime: Runtime, certificates: TestCertificates, numbers: list[str], *, lines_per_agent: float
 ) -> tuple[Tenant, User, Campaign]:
-    """An organization with signing identity, one agent, and an active ratio-paced campaign of `numbers`."""
+    """An organization with signing identity, one agent, and an active ratio-paced campaign of `numbers`
+    (with a clean 30-day record, so the abandon guard lets it dial ahead of the agent)."""
     tenant = make_tenant(runtime)
     provision_identity(runtime, tenant.id, certificates)
     agent = tenant.users["agent"]
@@ -81,6 +111,7 @@ def one_agent_floor(
             "pacing_settings": {"lines_per_agent": lines_per_agent},
         },
     )
+    seed_answered_history(runtime, campaign)
     return tenant, agent, campaign
 
 
@@ -113,6 +144,7 @@ def test_a_campaign_run_records_every_attempt_with_its_evidence_and_honours_dnc_
             "pacing_settings": {"lines_per_agent": 2.0},
         },
     )
+    seed_answered_history(runtime, campaign)
     with runtime.db.session(ALL_ORGS) as s:  # the mid-run number is the very last lead handed out
         s.execute(update(Lead).where(Lead.phone_e164 == blocked_mid_run).values(priority=-1))
     with runtime.db.session(Scope(tenant.id)) as s:

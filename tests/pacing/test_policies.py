@@ -176,21 +176,6 @@ def test_predictive_dials_ahead_for_agents_in_wrap_up() -> None:
     assert predictive.calls_to_place(9108.0) > 0  # they end at 9115: dial so answers land then
 
 
-def test_predictive_falls_back_to_progressive_near_the_legal_limit() -> None:
-    budget = AbandonBudget()
-    budget.add(-86_400.0, human_answered=1000, dropped=29)  # 2.9% over the last 30 days
-    policy = make_policy("predictive", budget=budget)
-    for agent in range(5):
-        policy.observe(AgentReady(agent), 0.0)
-    assert policy.calls_to_place(0.0) == 5  # one per idle agent: no abandon risk
-    relaxed = AbandonBudget()
-    relaxed.add(-86_400.0, human_answered=1000, dropped=10)
-    generous = make_policy("predictive", budget=relaxed)
-    for agent in range(5):
-        generous.observe(AgentReady(agent), 0.0)
-    assert generous.calls_to_place(0.0) > 5
-
-
 def test_predictive_keeps_its_budget_and_estimates_from_events() -> None:
     budget = AbandonBudget()
     budget.add(-3_600.0, human_answered=100, dropped=1)  # seeded history

@@ -32,14 +32,14 @@ def clockwork(**changes: float) -> Scenario:
 
 
 def test_exact_accounting_of_an_overdialled_agent() -> None:
-    """Ratio 2 with one agent: every second call finds the agent busy and is dropped 2 s after answering.
+    """Ratio 2 with one agent, unguarded: every second call finds the agent busy and is dropped 2 s after answering.
 
     t=0 calls 0,1 placed; t=8 both answered: 0 goes to the agent (talks until 38), 1 waits and is
     abandoned at t=10. Each time the abandoned call leaves, one line frees: call 2 at t=10 (answered 18,
     abandoned 20), call 3 at t=20 (dropped 30), call 4 at t=30 (answered 38 after the shift's end at 36,
     the agent is in wrap-up: dropped at 40).
     """
-    result = simulate(clockwork(), "ratio", seed=1, lines_per_agent=2.0)
+    result = simulate(clockwork(), "ratio", seed=1, guard=False, lines_per_agent=2.0)
     assert result.calls_placed == 5
     assert result.human_answered == 5
     assert result.connected == 1
@@ -67,7 +67,7 @@ def test_two_second_rule(wrap_s: float, connected: int, abandoned: int) -> None:
     Freed exactly 2 s after the answer: still connected (within 2 s). A millisecond later: abandoned.
     """
     scenario = clockwork(talk_mean_s=1.0, wrap_mean_s=wrap_s, hours=0.0025)
-    result = simulate(scenario, "ratio", seed=1, lines_per_agent=2.0)
+    result = simulate(scenario, "ratio", seed=1, guard=False, lines_per_agent=2.0)
     assert result.calls_placed == 2
     assert (result.connected, result.abandoned) == (connected, abandoned)
 
