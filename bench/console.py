@@ -236,6 +236,10 @@ def main() -> None:
         max(delays) if delays else float("nan"),
     )
     added = busy_cpu - idle_cpu
+    if os.environ.get("BENCH_DEBUG"):
+        for w in writes:
+            per = [log.received[w] - w / 1000 for log in logs if w in log.received]
+            print(f"    write {w}: min {min(per) * 1000:.0f} ms, max {max(per) * 1000:.0f} ms")
     print(
         f"  engine writes in the window: {len(writes)}; deliveries expected {expected}, received {expected - missing}"
         f" ({'every client got every update' if missing == 0 else f'{missing} MISSING'})"

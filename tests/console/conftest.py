@@ -143,3 +143,15 @@ def screenshot(page: Any, name: str, *, top: bool = True) -> None:
     if top:
         page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                  && !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+    .map(el => el.outerHTML.slice(0, 120))"""
+
+
+def assert_every_control_is_labelled(page: Any) -> None:
+    """Every form control of the page has a label a screen reader (and a test) can find it by."""
+    unlabelled = page.evaluate(UNLABELLED_CONTROLS)
+    assert not unlabelled, f"controls without a label on {page.url}: {unlabelled}"

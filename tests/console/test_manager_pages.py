@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Tenant, job_worker
-from tests.console.conftest import log_in, screenshot
+from tests.console.conftest import assert_every_control_is_labelled, log_in, screenshot
 
 CSV = (
     "Cell Phone,First,Last,State,Notes\n"
@@ -48,6 +48,7 @@ def campaign_worker() -> Iterator[None]:
 
 def _create_campaign(page: Any, tenant: Tenant, name: str) -> str:
     page.get_by_role("link", name="New campaign").click()
+    assert_every_control_is_labelled(page)
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Caller ID", exact=True).fill("+12025550100")
     page.get_by_label("Earliest call (lead's local time)").fill("09:00")
@@ -81,6 +82,7 @@ def test_a_manager_creates_a_campaign_and_imports_a_csv_and_an_xlsx_watching_bot
     csv_path.write_text(CSV)
     page.locator("#lead-file").set_input_files(str(csv_path))
     expect(page.get_by_label("Phone number")).to_have_value("0")
+    assert_every_control_is_labelled(page)
     screenshot(page, "lead-preview")
     _confirm_import(page, "renewals.csv")
     counts = page.locator(".import-counts")
@@ -113,6 +115,7 @@ def test_a_manager_creates_a_campaign_and_imports_a_csv_and_an_xlsx_watching_bot
     lists = page.locator("#lead-lists")
     expect(lists).to_contain_text("renewals.csv")
     expect(lists).to_contain_text("seattle.xlsx")
+    assert_every_control_is_labelled(page)
     screenshot(page, "campaign")
 
     # pause and resume a list, start and pause the campaign
@@ -128,7 +131,6 @@ def test_a_manager_creates_a_campaign_and_imports_a_csv_and_an_xlsx_watching_bot
 
     page.goto("/console/campaigns")
     expect(page.locator("tbody")).to_contain_text("Spring renewals")
-    screenshot(page, "campaigns")
 
 
 def test_a_bad_setting_is_shown_next_to_its_field_and_nothing_is_saved(page: Any, tenant: Tenant) -> None:

@@ -76,3 +76,9 @@ def test_a_manager_starts_a_campaign_and_watches_the_wallboard_counters_and_char
     screenshot(page, "wallboard")
     placed = int(re.sub(r"\D", "", board.locator('[data-k="today.placed"]').inner_text()))
     assert 1 <= placed <= len(numbers)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
+    row = page.locator("tbody tr", has_text=campaign.name)
+    expect(row).to_contain_text("dialing")
+    expect(row.locator("td").nth(3)).not_to_have_text("0")  # placed today
+    screenshot(page, "campaigns")

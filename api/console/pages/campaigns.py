@@ -35,9 +35,14 @@ CAMPAIGNS = section("Campaigns", "/console/campaigns", MANAGERS, order=10)
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 DIAL_METHODS = {
-    DialMethod.PREDICTIVE.value: "Predictive: dials ahead of free agents, paced to the abandon target",
-    DialMethod.PROGRESSIVE.value: "Progressive: one call per free agent",
-    DialMethod.PREVIEW.value: "Preview: the agent sees the lead, then the call is placed",
+    DialMethod.PREDICTIVE.value: "Predictive",
+    DialMethod.PROGRESSIVE.value: "Progressive",
+    DialMethod.PREVIEW.value: "Preview",
+}
+DIAL_METHOD_HELP = {
+    DialMethod.PREDICTIVE.value: "Predictive: dials ahead of free agents, paced to the abandon target.",
+    DialMethod.PROGRESSIVE.value: "Progressive: one call per free agent.",
+    DialMethod.PREVIEW.value: "Preview: the agent sees the lead, then the call is placed.",
 }
 CALLER_ID_MODES = {
     CallerIdMode.FIXED.value: "Fixed: always the caller ID below",
@@ -83,6 +88,7 @@ def _form_context(
         "v": values,
         "errors": errors,
         "dial_methods": DIAL_METHODS,
+        "dial_method_help": " ".join(DIAL_METHOD_HELP.values()),
         "policies": sorted(POLICIES),
         "profiles": profiles if current_profile in profiles else [*profiles, current_profile],
         "missing_profile": current_profile not in profiles,
@@ -313,7 +319,7 @@ def _campaign_page(request: Request[Any, Any, Any], session: Session, campaign: 
             for u in service.assignable_users(session, campaign.org_id)
             if u.id in set(service.campaign_agents(session, campaign))
         ],
-        dial_methods=DIAL_METHODS,
+        dial_methods=DIAL_METHOD_HELP,
         caller_id_modes=CALLER_ID_MODES,
         dedupe_scopes=DEDUPE_SCOPES,
         zone_rule=ZONE_RULE,
