@@ -23,7 +23,7 @@ from campaigns.figures import (
 from core.models import User
 from dialer.abandon_report import AbandonReport, load_report
 from dialer.engine.live import CampaignLive
-from dialer.pacing.budget import LEGAL_LIMIT
+from core.legal import ABANDON_LIMIT as LEGAL_LIMIT
 
 CHART_MINUTES = 60  # the per-minute chart shows the last hour
 

@@ -116,7 +116,6 @@ def campaign_settings(form: Mapping[str, str], errors: FormErrors) -> dict[str, 
         "default_region": r.text("default_region").upper(),
         "dedupe_scope": r.text("dedupe_scope"),
         "opt_out_key": r.text("opt_out_key"),
-        "safe_harbor_wav": r.optional_text("safe_harbor_wav"),
     }
     numbers = {
         "abandon_target": r.number("abandon_target_pct", scale=0.01),  # the form asks for a percentage

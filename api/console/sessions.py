@@ -1,7 +1,10 @@
 """Console sessions: an opaque cookie naming a server-side record in Redis, and its CSRF token.
 
 The cookie holds 32 random bytes; Redis holds only their SHA-256, so a dump of Redis cannot be replayed
-as a cookie. Logging out deletes the record, so a copied cookie stops working at once. Every state-changing
+as a cookie. Each console session belongs to a login session of the API's (`core.models.AuthSession`,
+opened by `api.auth.open_session`): logging out (here, or everywhere through the API) revokes it, and a
+copied cookie stops working at once, as does any session of a user whose password, role or status
+changed (their token version). Every state-changing
 console request must echo the session's CSRF token in the `X-CSRF-Token` header (htmx adds it to every
 request from the `<meta name="csrf-token">` of the page); the login form, which has no session yet, uses
 a double-submit cookie instead.
@@ -32,6 +35,9 @@ _KEY_PREFIX = "clearline:console-session:"
 @dataclass(frozen=True)
 class ConsoleSession:
     user_id: uuid.UUID
+    token_version: int  # the account's version at login: a password, role or status change ends it
+    auth_session_id: uuid.UUID  # the login session (core.models.AuthSession) it belongs to
+    org_name: str
     csrf_token: str
     created_at: float
 
@@ -44,11 +50,27 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def open_session(runtime: Runtime, user_id: uuid.UUID) -> tuple[str, ConsoleSession]:
-    """A new session for a user who has just proved their password; returns the cookie value."""
+def open_session(
+    runtime: Runtime, *, user_id: uuid.UUID, token_version: int, auth_session_id: uuid.UUID, org_name: str
+) -> tuple[str, ConsoleSession]:
+    """A new console session for a user who has just logged in; returns the cookie value."""
     token = new_token()
-    session = ConsoleSession(user_id=user_id, csrf_token=new_token(), created_at=time.time())
-    record = {"user_id": str(user_id), "csrf": session.csrf_token, "created_at": session.created_at}
+    session = ConsoleSession(
+        user_id=user_id,
+        token_version=token_version,
+        auth_session_id=auth_session_id,
+        org_name=org_name,
+        csrf_token=new_token(),
+        created_at=time.time(),
+    )
+    record = {
+        "user_id": str(user_id),
+        "token_version": token_version,
+        "auth_session_id": str(auth_session_id),
+        "org_name": org_name,
+        "csrf": session.csrf_token,
+        "created_at": session.created_at,
+    }
     runtime.redis.set(_key(token), json.dumps(record), ex=SESSION_TTL_S)
     return token, session
 
@@ -61,7 +83,12 @@ def load_session(runtime: Runtime, token: str | None) -> ConsoleSession | None:
         return None
     record: dict[str, Any] = json.loads(raw)
     return ConsoleSession(
-        user_id=uuid.UUID(record["user_id"]), csrf_token=record["csrf"], created_at=record["created_at"]
+        user_id=uuid.UUID(record["user_id"]),
+        token_version=int(record["token_version"]),
+        auth_session_id=uuid.UUID(record["auth_session_id"]),
+        org_name=record["org_name"],
+        csrf_token=record["csrf"],
+        created_at=record["created_at"],
     )
 
 

@@ -155,3 +155,23 @@ def assert_every_control_is_labelled(page: Any) -> None:
     """Every form control of the page has a label a screen reader (and a test) can find it by."""
     unlabelled = page.evaluate(UNLABELLED_CONTROLS)
     assert not unlabelled, f"controls without a label on {page.url}: {unlabelled}"
+
+
+def console_session(runtime: Runtime, user: Any) -> tuple[str, str]:
+    """A logged-in console session for `user` without the password round trip: (cookie, CSRF token)."""
+    from api.auth import open_session as open_login_session
+    from api.console.pages.login import organization_name
+    from api.console.sessions import open_session
+    from core.accounts import account_state
+
+    account = account_state(runtime.db, user.id)
+    assert account is not None
+    auth_session_id, _ = open_login_session(runtime, account, None)
+    token, session = open_session(
+        runtime,
+        user_id=account.user_id,
+        token_version=account.token_version,
+        auth_session_id=auth_session_id,
+        org_name=organization_name(runtime, account.org_id),
+    )
+    return token, session.csrf_token

@@ -12,9 +12,10 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
-from api.console.sessions import SESSION_COOKIE, open_session
+from api.console.sessions import SESSION_COOKIE
 from core.models import Role, User
 from tests.conftest import Tenant, make_tenant
+from tests.console.conftest import console_session
 from tests.tenancy_samples import World
 
 PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
@@ -37,9 +38,9 @@ def console_operations(app: Litestar) -> list[tuple[str, str, Any]]:
 
 def session_client(app: Litestar, user: User) -> tuple[TestClient, str]:
     client = TestClient(app=app)
-    token, session = open_session(client.app.state.runtime, user.id)
+    token, csrf = console_session(app.state.runtime, user)
     client.cookies.set(SESSION_COOKIE, token)
-    return client, session.csrf_token
+    return client, csrf
 
 
 @pytest.fixture(scope="module")

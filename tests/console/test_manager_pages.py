@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Tenant, job_worker
+from tests.engine.conftest import TestCertificates, provision_identity
 from tests.console.conftest import assert_every_control_is_labelled, log_in, screenshot
 
 CSV = (
@@ -71,7 +72,12 @@ def _confirm_import(page: Any, file_name: str) -> None:
 
 
 def test_a_manager_creates_a_campaign_and_imports_a_csv_and_an_xlsx_watching_both_progress_bars(
-    page: Any, tenant: Tenant, campaign_worker: None, tmp_path: Any
+    page: Any,
+    tenant: Tenant,
+    campaign_worker: None,
+    tmp_path: Any,
+    national_registry: None,
+    certificates: TestCertificates,
 ) -> None:
     log_in(page, tenant.users["manager"].email)
     expect(page).to_have_url(re.compile(r"/console/campaigns$"))
@@ -124,8 +130,17 @@ def test_a_manager_creates_a_campaign_and_imports_a_csv_and_an_xlsx_watching_bot
     expect(lists.locator("tr", has_text="seattle.xlsx")).to_contain_text("paused")
     lists.locator("tr", has_text="seattle.xlsx").get_by_role("button", name="Resume").click()
     expect(lists.locator("tr", has_text="seattle.xlsx")).to_contain_text("active")
+    # the start gate refuses what makes dialing impossible, saying why and how to fix it
+    expect(page.locator(".readiness")).to_contain_text("no active signing certificate")
+    page.get_by_role("button", name="Start").click()
+    refusal = page.locator("#notice")
+    expect(refusal).to_contain_text("The campaign cannot start.")
+    expect(refusal).to_contain_text("Fix: upload one")
+    expect(page.locator("#status-pill")).to_have_text("draft")
+    provision_identity(tenant.runtime, tenant.id, certificates, "+12025550100")
     page.get_by_role("button", name="Start").click()
     expect(page.locator("#status-pill")).to_have_text("active")
+    expect(page.locator("#notice")).to_contain_text("Started, but it will not dial yet")  # no agent logged in
     page.get_by_role("button", name="Pause", exact=True).first.click()
     expect(page.locator("#status-pill")).to_have_text("paused")
 

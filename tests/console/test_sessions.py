@@ -94,7 +94,7 @@ def test_logout_ends_the_session_on_the_server(app, tenant: Tenant) -> None:  # 
 def test_console_login_shares_the_api_throttle_and_audit(app, runtime, tenant: Tenant) -> None:  # type: ignore[no-untyped-def]
     email = tenant.users["agent"].email
     with TestClient(app=app) as client:
-        for _ in range(5):
+        for _ in range(4):  # three free failures, then the (account, IP) pair must wait
             token = _login_token(client)
             bad = client.post(
                 "/console/login",
@@ -103,14 +103,14 @@ def test_console_login_shares_the_api_throttle_and_audit(app, runtime, tenant: T
             )
             assert bad.status_code == 401
             assert "Wrong email or password" in bad.text
-        # the API's token login is now throttled for this account too: one counter, one rule
+        # the API's token login is now throttled for this account and address too: one counter, one rule
         api = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
         assert api.status_code == 429
     with runtime.db.session(ALL_ORGS) as s:
         denied = s.scalars(
             select(AuditEntry).where(AuditEntry.target == email, AuditEntry.outcome == "denied")
         ).all()
-    assert len(denied) == 5
+    assert len(denied) == 4
 
 
 def test_the_api_docs_page_loads_its_scripts_from_this_server(app) -> None:  # type: ignore[no-untyped-def]
@@ -121,3 +121,20 @@ def test_the_api_docs_page_loads_its_scripts_from_this_server(app) -> None:  # t
         assert all(s.startswith("/console/static/") for s in sources), sources
         for s in sources:
             assert client.get(s).status_code == 200, s
+
+
+def test_logging_out_everywhere_through_the_api_ends_the_console_session_too(app, tenant: Tenant) -> None:  # type: ignore[no-untyped-def]
+    email = tenant.users["compliance"].email
+    with TestClient(app=app) as browser, TestClient(app=app) as api:
+        login(browser, email)
+        assert browser.get("/console", follow_redirects=False).status_code in (200, 303)
+        assert "login" not in browser.get("/console", follow_redirects=True).url.path
+        token = api.post("/api/auth/login", json={"email": email, "password": PASSWORD}).json()[
+            "access_token"
+        ]
+        out = api.post(
+            "/api/auth/logout", json={"all_sessions": True}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert out.status_code in (200, 204), out.text
+        after = browser.get("/console", follow_redirects=False)
+        assert after.status_code == 303 and after.headers["location"].startswith("/console/login")

@@ -16,7 +16,7 @@ from dialer.simulators.carrier import CarrierBehaviour
 from tests.conftest import make_tenant
 from tests.console.conftest import log_in, screenshot
 from tests.engine.conftest import MakeSandbox, TestCertificates, provision_identity
-from tests.engine.factories import make_campaign
+from tests.engine.factories import allow_agent_phones, make_campaign
 from tests.engine.test_engine_calls import engine_config
 
 
@@ -26,6 +26,7 @@ def test_a_manager_starts_a_campaign_and_watches_the_wallboard_counters_and_char
 ) -> None:
     tenant = make_tenant(runtime)
     provision_identity(runtime, tenant.id, certificates, "+12025550100")
+    allow_agent_phones(runtime, tenant.id)
     agent = tenant.users["agent"]
     numbers = [f"+1202555{n:04d}" for n in (2011, 2021, 2031, 2111, 2121, 2211, 2311, 2411)]
     campaign = make_campaign(
@@ -34,7 +35,7 @@ def test_a_manager_starts_a_campaign_and_watches_the_wallboard_counters_and_char
         agent_ids=[agent.id],
         numbers=numbers,
         settings={
-            "trunk_profile": PROFILE_NAME,
+            "trunk_profile": "loopback-sim",
             "pacing_policy": "ratio",
             "pacing_settings": {"lines_per_agent": 2.0},
         },
@@ -43,6 +44,12 @@ def test_a_manager_starts_a_campaign_and_watches_the_wallboard_counters_and_char
     box = sandbox(
         behaviour=CarrierBehaviour(ring_s=(0.2, 0.4), talk_s=(1.0, 2.0), machine_talk_s=(0.5, 1.0)),
         engine=engine_config(campaign.id),
+    )
+    # The console's start gate checks the shipped profile (sip_profiles/loopback-sim.toml); the sandbox's
+    # engine reads its own profiles dir, where the same name points at the sandbox's carrier.
+    sandbox_profiles = box.workdir / "profiles"
+    (sandbox_profiles / "loopback-sim.toml").write_text(
+        (sandbox_profiles / f"{PROFILE_NAME}.toml").read_text()
     )
     box.start()
     started = client.post(

@@ -22,11 +22,12 @@ from campaigns import lead_lists, service
 from campaigns.figures import figures_since, start_of_utc_day
 from campaigns.models import CallerIdMode, Campaign, CampaignStatus, DedupeScope, DialMethod
 from core.errors import ValidationError
+from core.legal import ABANDON_LIMIT as LEGAL_LIMIT
 from core.models import Role
 from core.runtime import Runtime
+from dialer import readiness
 from dialer.engine.live import read_live_stats
 from dialer.pacing import POLICIES
-from dialer.pacing.budget import LEGAL_LIMIT
 from dialer.sip.profiles import available_profiles
 
 MANAGERS = (Role.MANAGER, Role.ORG_ADMIN)
@@ -152,7 +153,7 @@ def _values_of(campaign: Campaign | None) -> dict[str, Any]:
         "dedupe_scope": campaign.dedupe_scope,
         "max_attempts": str(campaign.max_attempts),
         "opt_out_key": campaign.opt_out_key,
-        "safe_harbor_wav": campaign.safe_harbor_wav or "",
+        "safe_harbor": "uploaded" if campaign.safe_harbor_wav else "default",
         "recycle": recycle_rows(campaign.recycle_rules or {}),
     }
 
@@ -305,8 +306,18 @@ def add_disposition(
 # ------------------------------------------------------------------------------------------ one campaign
 
 
-def _campaign_page(request: Request[Any, Any, Any], session: Session, campaign: Campaign) -> Template:
+def _campaign_page(
+    request: Request[Any, Any, Any],
+    session: Session,
+    campaign: Campaign,
+    principal: Principal,
+    runtime: Runtime,
+) -> Template:
     today = figures_since(session, start_of_utc_day(datetime.now(UTC))).get(campaign.id)
+    ready = readiness.campaign_readiness(
+        runtime.db, runtime.redis, campaign.id, principal.scope, datetime.now(UTC)
+    )
+    assigned = set(service.campaign_agents(session, campaign))
     return page(
         request,
         "campaigns/detail.html",
@@ -314,30 +325,33 @@ def _campaign_page(request: Request[Any, Any, Any], session: Session, campaign: 
         today=today,
         lists=lead_lists.campaign_lead_lists(session, campaign.id),
         dispositions=service.list_dispositions(session, campaign),
-        agents=[
-            u
-            for u in service.assignable_users(session, campaign.org_id)
-            if u.id in set(service.campaign_agents(session, campaign))
-        ],
+        agents=[u for u in service.assignable_users(session, campaign.org_id) if u.id in assigned],
         dial_methods=DIAL_METHOD_HELP,
         caller_id_modes=CALLER_ID_MODES,
         dedupe_scopes=DEDUPE_SCOPES,
         zone_rule=ZONE_RULE,
         recycle=recycle_rows(campaign.recycle_rules or {}),
         legal_limit=LEGAL_LIMIT,
+        readiness=ready,
     )
 
 
 @get("/console/campaigns/{campaign_id:uuid}", opt=CAMPAIGNS.opt, include_in_schema=False, sync_to_thread=True)
-def campaign_detail(request: Request[Any, Any, Any], campaign_id: uuid.UUID, session: Session) -> Template:
-    return _campaign_page(request, session, service.get_campaign(session, campaign_id))
+def campaign_detail(
+    request: Request[Any, Any, Any],
+    campaign_id: uuid.UUID,
+    session: Session,
+    principal: Principal,
+    runtime: Runtime,
+) -> Template:
+    return _campaign_page(request, session, service.get_campaign(session, campaign_id), principal, runtime)
 
 
 def _set_status(
     request: Request[Any, Any, Any], session: Session, campaign_id: uuid.UUID, status: CampaignStatus
 ) -> Template:
     campaign = service.get_campaign(session, campaign_id)
-    service.set_status(campaign, status)  # refusals (e.g. no caller ID) become the page's notice
+    service.set_status(campaign, status)  # refusals become the page's notice
     session.flush()
     return page(request, "campaigns/status.html", campaign=campaign)
 
@@ -348,8 +362,24 @@ def _set_status(
     include_in_schema=False,
     sync_to_thread=True,
 )
-def start_campaign(request: Request[Any, Any, Any], campaign_id: uuid.UUID, session: Session) -> Template:
-    return _set_status(request, session, campaign_id, CampaignStatus.ACTIVE)
+def start_campaign(
+    request: Request[Any, Any, Any], campaign_id: uuid.UUID, principal: Principal, runtime: Runtime
+) -> Template:
+    """The API's start gate (`dialer.readiness.start_campaign`): refused with every hard blocker and its
+    fix; once started, what still keeps it from dialing is shown as warnings."""
+    try:
+        campaign, ready = readiness.start_campaign(
+            runtime.db, runtime.redis, campaign_id, principal.scope, datetime.now(UTC)
+        )
+    except readiness.NotReadyError as exc:
+        return Template(
+            template_name="campaigns/blockers.html",
+            context={"title": "The campaign cannot start.", "kind": "error", "blockers": exc.blockers},
+            status_code=409,
+            headers={"HX-Retarget": "#notice", "HX-Reswap": "innerHTML"},
+        )
+    warnings = [b for b in (*ready.blockers, *ready.warnings) if b.code != "campaign_not_active"]
+    return page(request, "campaigns/status.html", campaign=campaign, warnings=warnings)
 
 
 @post(

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -11,11 +13,13 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
+from sqlalchemy import select
 
-from api.auth import authenticate_password
+from api.auth import end_sessions, login_user
+from api.auth import open_session as open_login_session
 from api.client_ip import client_ip
 from api.console.nav import console_opt
-from api.console.render import is_htmx, page
+from api.console.render import is_htmx, me, page
 from api.console.sessions import (
     CSRF_HEADER,
     LOGIN_CSRF_COOKIE,
@@ -28,8 +32,10 @@ from api.console.sessions import (
     open_session,
     tokens_match,
 )
+from api.principal import Principal
+from core.db import ALL_ORGS
 from core.errors import AuthenticationError, TooManyRequestsError
-from core.models import Role
+from core.models import Organization, Role
 from core.runtime import Runtime
 
 LOGIN_PAGE_OPT = {"exclude_from_auth": True, "public": True, "console": True}
@@ -81,7 +87,7 @@ async def login_submit(
         )
     ip = client_ip(request.scope, runtime.settings.trusted_proxies)
     try:
-        user = await anyio.to_thread.run_sync(authenticate_password, runtime, data.email, data.password, ip)
+        account = await login_user(runtime, data.email, data.password, ip)
     except (AuthenticationError, TooManyRequestsError) as exc:
         message = (
             "Wrong email or password."
@@ -96,7 +102,19 @@ async def login_submit(
             error=message,
             status_code=exc.status_code,
         )
-    token, _ = await anyio.to_thread.run_sync(open_session, runtime, user.id)
+
+    def open_both() -> str:
+        auth_session_id, _ = open_login_session(runtime, account, ip)
+        token, _ = open_session(
+            runtime,
+            user_id=account.user_id,
+            token_version=account.token_version,
+            auth_session_id=auth_session_id,
+            org_name=organization_name(runtime, account.org_id),
+        )
+        return token
+
+    token = await anyio.to_thread.run_sync(open_both)
     target = safe_next(data.next)
     response: Response[Any] = (
         Response(content="", status_code=200, headers={"HX-Redirect": target})
@@ -108,10 +126,19 @@ async def login_submit(
     return response
 
 
+def organization_name(runtime: Runtime, org_id: uuid.UUID | None) -> str:
+    if org_id is None:
+        return "All organizations"  # a platform admin
+    with runtime.db.session(ALL_ORGS) as s:
+        return str(s.scalars(select(Organization.name).where(Organization.id == org_id)).one())
+
+
 @post(
     "/console/logout", opt=console_opt(*Role), include_in_schema=False, status_code=200, sync_to_thread=True
 )
-def logout(request: Request[Any, Any, Any], runtime: Runtime) -> Response[Any]:
+def logout(request: Request[Any, Any, Any], runtime: Runtime, principal: Principal) -> Response[Any]:
+    """Ends the login session too: the cookie, if copied, is worthless from here on."""
+    end_sessions(runtime, principal_with_session(request, principal), all_sessions=False)
     close_session(runtime, request.cookies.get(SESSION_COOKIE))
     response: Response[Any] = (
         Response(content="", status_code=200, headers={"HX-Redirect": "/console/login"})
@@ -120,3 +147,8 @@ def logout(request: Request[Any, Any, Any], runtime: Runtime) -> Response[Any]:
     )
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+def principal_with_session(request: Request[Any, Any, Any], principal: Principal) -> Principal:
+    """The caller with the login session their console session belongs to (what logout revokes)."""
+    return dataclasses.replace(principal, session_id=me(request).session.auth_session_id)
