@@ -20,10 +20,10 @@ from campaigns.figures import (
     per_minute,
     start_of_utc_day,
 )
+from core.legal import ABANDON_LIMIT as LEGAL_LIMIT
 from core.models import User
 from dialer.abandon_report import AbandonReport, load_report
 from dialer.engine.live import CampaignLive
-from core.legal import ABANDON_LIMIT as LEGAL_LIMIT
 
 CHART_MINUTES = 60  # the per-minute chart shows the last hour
 

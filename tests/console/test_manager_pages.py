@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Tenant, job_worker
-from tests.engine.conftest import TestCertificates, provision_identity
 from tests.console.conftest import assert_every_control_is_labelled, log_in, screenshot
+from tests.engine.conftest import TestCertificates, provision_identity
 
 CSV = (
     "Cell Phone,First,Last,State,Notes\n"
