@@ -70,13 +70,15 @@ def test_a_console_post_from_the_browser_without_the_csrf_token_is_refused(page:
     log_in(page, tenant.users["manager"].email)
     page.goto(f"/console/campaigns/{campaign.id}")
     # the session cookie goes along (same origin), the page's token does not
-    refused = page.request.post(f"/console/campaigns/{campaign.id}/start")
+    refused = page.request.post(f"/console/campaigns/{campaign.id}/pause")
     assert refused.status == 403
     assert "CSRF" in refused.text()
     page.reload()
     expect(page.locator("#status-pill")).to_have_text("draft")
     token = page.locator('meta[name="csrf-token"]').get_attribute("content")
     accepted = page.request.post(
-        f"/console/campaigns/{campaign.id}/start", headers={"X-CSRF-Token": token or "", "HX-Request": "true"}
+        f"/console/campaigns/{campaign.id}/pause", headers={"X-CSRF-Token": token or "", "HX-Request": "true"}
     )
     assert accepted.status == 200
+    page.reload()
+    expect(page.locator("#status-pill")).to_have_text("paused")

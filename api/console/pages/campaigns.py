@@ -317,6 +317,8 @@ def _campaign_page(
     ready = readiness.campaign_readiness(
         runtime.db, runtime.redis, campaign.id, principal.scope, datetime.now(UTC)
     )
+    # "not active" is what the Start button next to the list is for
+    blockers = [b for b in ready.blockers if b.code != "campaign_not_active"]
     assigned = set(service.campaign_agents(session, campaign))
     return page(
         request,
@@ -332,7 +334,8 @@ def _campaign_page(
         zone_rule=ZONE_RULE,
         recycle=recycle_rows(campaign.recycle_rules or {}),
         legal_limit=LEGAL_LIMIT,
-        readiness=ready,
+        blockers=blockers,
+        warnings=list(ready.warnings),
     )
 
 
