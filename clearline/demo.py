@@ -327,10 +327,10 @@ class ConsoleServer:
         import socket
 
         import dramatiq
-        import uvicorn
 
         import clearline.actors  # noqa: F401 - declares every actor on the broker
         from api.app import create_app
+        from api.console.serve import serve_in_thread
         from core.broker import broker
 
         host, port = runtime.settings.host, runtime.settings.port
@@ -340,15 +340,10 @@ class ConsoleServer:
             except OSError:
                 probe.bind((host, 0))
             port = int(probe.getsockname()[1])
-        config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="warning")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="demo-console", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise click.ClickException(f"the console could not start on {host}:{port}")
-            time.sleep(0.05)
+        try:
+            server, thread = serve_in_thread(create_app(runtime), host, port, name="demo-console")
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from exc
         worker = dramatiq.Worker(broker, queues={"campaigns"}, worker_threads=1)
         worker.start()
         return cls(f"http://{host}:{port}/console", server, thread, worker)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,24 +57,10 @@ def _free_port() -> int:
 def console_server(runtime: Runtime) -> Iterator[ConsoleServer]:
     """The real application, served over real HTTP in a thread of this process."""
     from api.app import create_app
+    from api.console.serve import serve_in_thread
 
     port = _free_port()
-    config = uvicorn.Config(
-        create_app(runtime),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="console-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the console server did not start")
-        time.sleep(0.05)
+    server, thread = serve_in_thread(create_app(runtime), "127.0.0.1", port)
     yield ConsoleServer(base_url=f"http://127.0.0.1:{port}", server=server, thread=thread)
     server.should_exit = True
     thread.join(timeout=10)
@@ -159,19 +144,10 @@ def assert_every_control_is_labelled(page: Any) -> None:
 
 def console_session(runtime: Runtime, user: Any) -> tuple[str, str]:
     """A logged-in console session for `user` without the password round trip: (cookie, CSRF token)."""
-    from api.auth import open_session as open_login_session
-    from api.console.pages.login import organization_name
-    from api.console.sessions import open_session
+    from api.console.pages.login import start_console_session
     from core.accounts import account_state
 
     account = account_state(runtime.db, user.id)
     assert account is not None
-    auth_session_id, _ = open_login_session(runtime, account, None)
-    token, session = open_session(
-        runtime,
-        user_id=account.user_id,
-        token_version=account.token_version,
-        auth_session_id=auth_session_id,
-        org_name=organization_name(runtime, account.org_id),
-    )
+    token, session = start_console_session(runtime, account, None)
     return token, session.csrf_token

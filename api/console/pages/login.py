@@ -25,6 +25,7 @@ from api.console.sessions import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     SESSION_TTL_S,
+    ConsoleSession,
     close_session,
     cookie_options,
     load_session,
@@ -33,6 +34,7 @@ from api.console.sessions import (
     tokens_match,
 )
 from api.principal import Principal
+from core.accounts import AccountState
 from core.db import ALL_ORGS
 from core.errors import AuthenticationError, TooManyRequestsError
 from core.models import Organization, Role
@@ -103,18 +105,7 @@ async def login_submit(
             status_code=exc.status_code,
         )
 
-    def open_both() -> str:
-        auth_session_id, _ = open_login_session(runtime, account, ip)
-        token, _ = open_session(
-            runtime,
-            user_id=account.user_id,
-            token_version=account.token_version,
-            auth_session_id=auth_session_id,
-            org_name=organization_name(runtime, account.org_id),
-        )
-        return token
-
-    token = await anyio.to_thread.run_sync(open_both)
+    token, _ = await anyio.to_thread.run_sync(start_console_session, runtime, account, ip)
     target = safe_next(data.next)
     response: Response[Any] = (
         Response(content="", status_code=200, headers={"HX-Redirect": target})
@@ -124,6 +115,21 @@ async def login_submit(
     response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_TTL_S, **cookie_options(request, runtime))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
+
+
+def start_console_session(
+    runtime: Runtime, account: AccountState, ip: str | None
+) -> tuple[str, ConsoleSession]:
+    """A console session for a user `login_user` accepted: an API login session (revocable like any
+    other) and the cookie that names it; returns the cookie value and the session."""
+    auth_session_id, _ = open_login_session(runtime, account, ip)
+    return open_session(
+        runtime,
+        user_id=account.user_id,
+        token_version=account.token_version,
+        auth_session_id=auth_session_id,
+        org_name=organization_name(runtime, account.org_id),
+    )
 
 
 def organization_name(runtime: Runtime, org_id: uuid.UUID | None) -> str:
