@@ -14,6 +14,7 @@ from api import (
     abandon_routes,
     attestation_routes,
     campaigns,
+    console,
     dialer_routes,
     dnc,
     health,
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *campaigns.ROUTES,
         *dialer_routes.ROUTES,
         *abandon_routes.ROUTES,
+        *console.ROUTES,
     ]
     app = Litestar(
         route_handlers=route_handlers,
@@ -53,15 +55,18 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         guards=[role_guard],
         middleware=[
             IPFirewallMiddleware,  # before authentication: refused addresses never reach it
-            DefineMiddleware(JWTAuthenticationMiddleware, exclude=["^/schema"]),
+            DefineMiddleware(
+                JWTAuthenticationMiddleware, exclude=["^/schema", *console.NOT_BEARER_AUTHENTICATED]
+            ),
             AuditMiddleware,
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=console.with_console_pages(EXCEPTION_HANDLERS),
         request_max_body_size=runtime.settings.max_request_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Clearline API",
             version="0.1.0",
             path="/schema",
+            render_plugins=[console.API_DOCS],
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
@@ -70,6 +75,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
             security=[{"bearer": []}],
         ),
         response_cache_config=ResponseCacheConfig(),
+        template_config=console.TEMPLATES,
         debug=False,
     )
     app.state.runtime = runtime

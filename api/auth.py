@@ -168,13 +168,14 @@ def _issue_pair(runtime: Runtime, user_id: uuid.UUID, org_id: uuid.UUID | None, 
     )
 
 
-@post("/api/auth/login", opt=PUBLIC, sync_to_thread=True, status_code=200, tags=["auth"])
-def login(data: LoginRequest, runtime: Runtime, request: Request[Any, Any, Any]) -> TokenPair:
-    ip = client_ip(request.scope, runtime.settings.trusted_proxies)
-    _check_throttle(runtime, data.email, ip)
+def authenticate_password(runtime: Runtime, email: str, password: str, ip: str | None) -> User:
+    """The one password login, shared by the API's token login and the console's session login: the
+    throttle, the constant-time check of unknown accounts, and the audit row on success and failure.
+    Returns the user, detached from its session; raises AuthenticationError or TooManyRequestsError."""
+    _check_throttle(runtime, email, ip)
     with runtime.db.session(ALL_ORGS) as s:
-        user = s.scalars(select(User).where(User.email == data.email.strip().lower())).one_or_none()
-        ok = verify_password(user.password_hash if user else DUMMY_HASH, data.password)
+        user = s.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
+        ok = verify_password(user.password_hash if user else DUMMY_HASH, password)
         if not (ok and user and user.is_active):
             s.expunge_all()
             failed_user = user
@@ -190,9 +191,18 @@ def login(data: LoginRequest, runtime: Runtime, request: Request[Any, Any, Any])
                     client_ip=ip,
                 )
             )
-            return _issue_pair(runtime, user.id, user.org_id, user.role.value)
-    _record_failure(runtime, data.email, ip, failed_user)
+            s.flush()
+            s.expunge(user)
+            return user
+    _record_failure(runtime, email, ip, failed_user)
     raise AuthenticationError("wrong email or password")
+
+
+@post("/api/auth/login", opt=PUBLIC, sync_to_thread=True, status_code=200, tags=["auth"])
+def login(data: LoginRequest, runtime: Runtime, request: Request[Any, Any, Any]) -> TokenPair:
+    ip = client_ip(request.scope, runtime.settings.trusted_proxies)
+    user = authenticate_password(runtime, data.email, data.password, ip)
+    return _issue_pair(runtime, user.id, user.org_id, user.role.value)
 
 
 @post("/api/auth/refresh", opt=PUBLIC, sync_to_thread=True, status_code=200, tags=["auth"])
