@@ -141,9 +141,13 @@ class LeadFile:
         import openpyxl
         from openpyxl.utils.exceptions import InvalidFileException
 
+        # Opened as a file object: given a path, openpyxl refuses names not ending in .xlsx, and uploads
+        # are stored as <random>.upload.
+        fh = open(self.path, "rb")  # noqa: SIM115 - closed in the finally below, after the last row
         try:
-            workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+            workbook = openpyxl.load_workbook(fh, read_only=True, data_only=True)
         except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+            fh.close()
             raise ValidationError(f"the file is not a readable XLSX workbook ({exc})", field="file") from exc
         try:
             sheet = workbook.worksheets[0]
@@ -157,6 +161,7 @@ class LeadFile:
                     yield number, row
         finally:
             workbook.close()
+            fh.close()
 
 
 def _cell_text(value: object) -> str:

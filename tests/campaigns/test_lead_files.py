@@ -44,3 +44,15 @@ def test_a_last_line_without_a_line_end_is_read(tmp_path: Path) -> None:
     path = tmp_path / "short.csv"
     path.write_bytes(b"\xef\xbb\xbfphone\r\n2025550143\r\n2025550144")
     assert list(LeadFile(path).rows()) == [(1, ["phone"]), (2, ["2025550143"]), (3, ["2025550144"])]
+
+
+def test_an_xlsx_upload_is_read_whatever_its_stored_file_name(tmp_path: Path) -> None:
+    """Uploads are stored as <random>.upload; openpyxl, given a path, refuses names not ending in .xlsx."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["phone", "first_name"])
+    book.active.append([2025550143, "Ada"])
+    path = tmp_path / "0123abcd.upload"
+    book.save(path)
+    assert list(LeadFile(path).rows()) == [(1, ["phone", "first_name"]), (2, ["2025550143", "Ada"])]
