@@ -20,7 +20,7 @@ from litestar.types import ControllerRouterHandler
 from api.console import filters
 from api.console.auth import ConsoleSessionMiddleware
 from api.console.errors import EXCEPTION_HANDLERS, with_console_pages
-from api.console.pages import home, login
+from api.console.pages import campaigns, home, lead_lists, login
 
 HERE = Path(__file__).parent
 STATIC_PREFIX = "/console/static"
@@ -65,6 +65,8 @@ PAGES: list[ControllerRouterHandler] = [
     login.login_page,
     login.login_submit,
     login.logout,
+    *campaigns.PAGES,
+    *lead_lists.PAGES,
 ]
 
 ROUTES: list[ControllerRouterHandler] = [

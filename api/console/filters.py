@@ -25,7 +25,7 @@ def percent(value: Any, digits: int = 2) -> str:
 def when(value: datetime | None) -> str:
     if value is None:
         return NONE
-    return value.strftime("%Y-%m-%d %H:%M")
+    return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def duration(seconds: Any) -> str:
@@ -37,5 +37,10 @@ def duration(seconds: Any) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def zip_self(values: Any) -> list[tuple[Any, Any]]:
+    """Options whose value is their own label: [(v, v), ...]."""
+    return [(v, v) for v in values]
+
+
 def install(env: Environment) -> None:
-    env.filters.update(number=number, percent=percent, when=when, duration=duration)
+    env.filters.update(number=number, percent=percent, when=when, duration=duration, zip_self=zip_self)

@@ -131,7 +131,10 @@ def log_in(page: Any, email: str, password: str = PASSWORD, next_path: str = "")
     page.wait_for_url(re.compile(r".*/console(?!/login).*"))
 
 
-def screenshot(page: Any, name: str) -> None:
-    """Save a screenshot of a main page for docs/console.md (PNG, the visible viewport only)."""
+def screenshot(page: Any, name: str, *, top: bool = True) -> None:
+    """Save a screenshot of a main page for docs/console.md (PNG, the visible viewport only; from the top
+    of the page unless `top` is False)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if top:
+        page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
