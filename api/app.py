@@ -76,6 +76,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         ),
         response_cache_config=ResponseCacheConfig(),
         template_config=console.TEMPLATES,
+        on_shutdown=[console.close_wallboards],
         debug=False,
     )
     app.state.runtime = runtime

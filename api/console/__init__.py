@@ -20,13 +20,21 @@ from litestar.types import ControllerRouterHandler
 from api.console import filters
 from api.console.auth import ConsoleSessionMiddleware
 from api.console.errors import EXCEPTION_HANDLERS, with_console_pages
-from api.console.pages import campaigns, home, lead_lists, login
+from api.console.pages import campaigns, home, lead_lists, login, wallboard
+from api.console.wallboard import close_wallboards
 
 HERE = Path(__file__).parent
 STATIC_PREFIX = "/console/static"
 # Paths the API's bearer-token middleware leaves alone: the console authenticates them itself.
 NOT_BEARER_AUTHENTICATED = ["^/console", "^/$"]
-__all__ = ["API_DOCS", "NOT_BEARER_AUTHENTICATED", "ROUTES", "TEMPLATES", "with_console_pages"]
+__all__ = [
+    "API_DOCS",
+    "NOT_BEARER_AUTHENTICATED",
+    "ROUTES",
+    "TEMPLATES",
+    "close_wallboards",
+    "with_console_pages",
+]
 
 
 def _environment() -> Environment:
@@ -67,6 +75,7 @@ PAGES: list[ControllerRouterHandler] = [
     login.logout,
     *campaigns.PAGES,
     *lead_lists.PAGES,
+    *wallboard.PAGES,
 ]
 
 ROUTES: list[ControllerRouterHandler] = [

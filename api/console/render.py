@@ -24,9 +24,14 @@ def context(request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]:
     auth = request.scope.get("auth")
     if not isinstance(principal, Principal) or not isinstance(auth, ConsoleUser):
         return {"me": None, "nav": [], "path": request.url.path, "csrf_token": "", **extra}
+    sections = visible_sections(principal)
+    current = extra.pop("section", None) or max(
+        (s for s in sections if request.url.path.startswith(s.href)), key=lambda s: len(s.href), default=None
+    )
     return {
         "me": auth,
-        "nav": visible_sections(principal),
+        "nav": sections,
+        "current_section": current,
         "path": request.url.path,
         "csrf_token": auth.csrf_token,
         **extra,

@@ -19,6 +19,11 @@ import uvicorn
 
 from core.runtime import Runtime
 from tests.conftest import PASSWORD
+from tests.engine.conftest import (  # noqa: F401 - the sandbox floor fixtures, for the wallboard tests
+    certificates,
+    national_registry,
+    sandbox,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
