@@ -20,7 +20,7 @@ from litestar.types import ControllerRouterHandler
 from api.console import filters
 from api.console.auth import ConsoleSessionMiddleware
 from api.console.errors import EXCEPTION_HANDLERS, with_console_pages
-from api.console.pages import campaigns, home, lead_lists, login, wallboard
+from api.console.pages import campaigns, home, lead_lists, login, reports, wallboard
 from api.console.wallboard import close_wallboards
 
 HERE = Path(__file__).parent
@@ -76,6 +76,7 @@ PAGES: list[ControllerRouterHandler] = [
     *campaigns.PAGES,
     *lead_lists.PAGES,
     *wallboard.PAGES,
+    *reports.PAGES,
 ]
 
 ROUTES: list[ControllerRouterHandler] = [

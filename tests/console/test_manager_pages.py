@@ -146,3 +146,42 @@ def test_a_bad_setting_is_shown_next_to_its_field_and_nothing_is_saved(page: Any
     screenshot(page, "campaign-form")
     page.goto("/console/campaigns")
     expect(page.locator("tbody")).not_to_contain_text("Bad settings")
+
+
+def test_the_abandon_report_shows_a_chart_a_table_and_downloads_as_csv(
+    page: Any, runtime: Any, tenant: Tenant
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from campaigns.models import CallAttempt
+    from core.db import Scope
+    from tests.engine.factories import make_campaign
+
+    campaign = make_campaign(runtime, tenant.id, active=False)
+    now = datetime.now(UTC)
+    with runtime.db.session(Scope(tenant.id)) as s:  # 40 person-answered calls two days ago, 2 dropped
+        for i in range(40):
+            at = now - timedelta(days=2, minutes=i)
+            s.add(
+                CallAttempt(
+                    org_id=tenant.id,
+                    lead_id=i,
+                    campaign_id=campaign.id,
+                    e164=f"+1202555{i:04d}",
+                    placed_at=at,
+                    answered_at=at,
+                    outcome="abandoned" if i < 2 else "human",
+                )
+            )
+    log_in(page, tenant.users["manager"].email)
+    page.get_by_role("link", name="Reports").click()
+    page.get_by_label("Campaign").select_option(label=campaign.name)
+    expect(page.locator("#report-rate")).to_have_text("5.00%")
+    expect(page.locator("#report-table tbody")).to_contain_text((now - timedelta(days=2)).date().isoformat())
+    expect(page.locator("#report-chart canvas")).to_be_visible()
+    screenshot(page, "reports")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    lines = download.value.path().read_text().splitlines()
+    assert lines[0] == "day,human_answered,abandoned,abandon_rate,limit"
+    assert lines[-1].startswith("total ") and lines[-1].endswith(",40,2,0.0500,0.03")
