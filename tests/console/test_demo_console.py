@@ -87,7 +87,8 @@ def test_demo_with_console_prints_the_url_and_logins_that_work_and_stops_on_ctrl
                         break
         assert proc.poll() is None  # still dialing
         proc.send_signal(signal.SIGINT)
-        _, tail = _read_until(proc, r"Summary", 90)
+        _, tail = _read_until(proc, r"calls placed\s+\d+", 90)
+        assert "stopping" in tail
         assert proc.wait(60) == 0
     finally:
         if proc.poll() is None:
