@@ -68,6 +68,8 @@ class CampaignPublisher:
         self.seq = 0
         self.last: tuple[int, str] | None = None
         self.dropped = 0
+        self.status = ""
+        self.records: RecordFigures
         self.task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._run())
 
     def subscribe(self) -> asyncio.Queue[tuple[int, str]]:
@@ -87,40 +89,55 @@ class CampaignPublisher:
                 self.dropped += 1
             queue.put_nowait(message)
 
+    async def _refresh_records(self, live: CampaignLive) -> bool:
+        try:
+            self.status, self.records = await anyio.to_thread.run_sync(
+                _read_records, self.runtime, self.org_id, self.campaign_id, live
+            )
+            return True
+        except Exception:  # the next refresh retries; the engine's figures keep flowing meanwhile
+            log.exception("wallboard of campaign %s could not read the call records", self.campaign_id)
+            return False
+
     async def _run(self) -> None:
-        status, records_at, records_counters = "", 0.0, None
-        records: RecordFigures | None = None
+        """Every tick: read the engine's state, publish if the snapshot changed. The call records are
+        refreshed beside it (a slow database never delays the engine's figures), first thing and then
+        when the counters moved (at most every RECORDS_MIN_S) or every RECORDS_MAX_S."""
+        while True:  # the first snapshot needs both halves
+            try:
+                live = await anyio.to_thread.run_sync(read_campaign_live, self.redis, str(self.campaign_id))
+                if await self._refresh_records(live):
+                    break
+            except Exception:
+                log.exception("wallboard of campaign %s cannot read the engine's state", self.campaign_id)
+            await asyncio.sleep(1.0)
+        refresh: asyncio.Task[bool] | None = None
+        records_at, records_counters = time.monotonic(), None
         previous = ""
         while True:
             try:
                 live = await anyio.to_thread.run_sync(read_campaign_live, self.redis, str(self.campaign_id))
-                counters = (
-                    live.stats.calls_placed,
-                    live.stats.answered,
-                    live.stats.abandoned,
-                    live.stats.connected,
-                )
+                stats = live.stats
+                counters = (stats.calls_placed, stats.answered, stats.abandoned, stats.connected)
                 since = time.monotonic() - records_at
-                if (
-                    records is None
-                    or since >= RECORDS_MAX_S
-                    or (counters != records_counters and since >= RECORDS_MIN_S)
+                idle = refresh is None or refresh.done()
+                if idle and (
+                    since >= RECORDS_MAX_S or (counters != records_counters and since >= RECORDS_MIN_S)
                 ):
-                    status, records = await anyio.to_thread.run_sync(
-                        _read_records, self.runtime, self.org_id, self.campaign_id, live
-                    )
+                    refresh = asyncio.get_running_loop().create_task(self._refresh_records(live))
                     records_at, records_counters = time.monotonic(), counters
-                assert records is not None
-                snapshot = wallboard_snapshot(self.campaign_id, status, live, records, now=datetime.now(UTC))
-                # Changed? (the clock fields always change; everything else only with the floor)
-                fingerprint = json.dumps(
-                    {k: v for k, v in snapshot.items() if k not in ("now_ms",)}, sort_keys=True
+                snapshot = wallboard_snapshot(
+                    self.campaign_id, self.status, live, self.records, now=datetime.now(UTC)
                 )
+                # Changed? (the clock field always changes; everything else only with the floor)
+                fingerprint = json.dumps({k: v for k, v in snapshot.items() if k != "now_ms"}, sort_keys=True)
                 if fingerprint != previous:
                     previous = fingerprint
                     snapshot["seq"] = self.seq + 1
                     self._publish(json.dumps(snapshot))
             except asyncio.CancelledError:
+                if refresh is not None:
+                    refresh.cancel()
                 raise
             except Exception:  # keep publishing once Redis/PostgreSQL are back; say so in the log
                 log.exception("wallboard publisher of campaign %s failed a tick", self.campaign_id)
