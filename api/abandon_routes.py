@@ -8,12 +8,10 @@ from datetime import UTC, datetime
 import msgspec
 from litestar import get
 from litestar.types import ControllerRouterHandler
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import roles
-from campaigns.models import Campaign
-from core.errors import NotFoundError
+from campaigns.service import get_campaign
 from core.models import Role
 from dialer.abandon_report import load_report
 
@@ -38,15 +36,18 @@ class AbandonReportOut(msgspec.Struct):
     days: list[PeriodOut]
 
 
+# Who may read abandon-rate reports (the console's Reports page uses the same roles).
+REPORT_READERS = (Role.MANAGER, Role.COMPLIANCE, Role.ORG_ADMIN)
+
+
 @get(
     "/api/campaigns/{campaign_id:uuid}/abandon-report",
-    opt=roles(Role.MANAGER, Role.COMPLIANCE, Role.ORG_ADMIN),
+    opt=roles(*REPORT_READERS),
     sync_to_thread=True,
 )
 def abandon_report(campaign_id: uuid.UUID, session: Session) -> AbandonReportOut:
     """Dropped vs person-answered calls over the last 30 days, per UTC day."""
-    if session.scalars(select(Campaign.id).where(Campaign.id == campaign_id)).one_or_none() is None:
-        raise NotFoundError(f"campaign {campaign_id} not found")
+    get_campaign(session, campaign_id)
     report = load_report(session, campaign_id, now=datetime.now(UTC))
     return AbandonReportOut(
         campaign_id=report.campaign_id,

@@ -17,6 +17,7 @@ from api import (
     attestation_routes,
     campaigns,
     compliance_routes,
+    console,
     dialer_routes,
     dnc,
     health,
@@ -52,6 +53,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *agent_phones_routes.ROUTES,
         *abandon_routes.ROUTES,
         *compliance_routes.ROUTES,
+        *console.ROUTES,
     ]
     document_problem_responses(route_handlers)
     app = Litestar(
@@ -60,15 +62,18 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         guards=[role_guard],
         middleware=[
             IPFirewallMiddleware,  # before authentication: refused addresses never reach it
-            DefineMiddleware(JWTAuthenticationMiddleware, exclude=["^/schema"]),
+            DefineMiddleware(
+                JWTAuthenticationMiddleware, exclude=["^/schema", *console.NOT_BEARER_AUTHENTICATED]
+            ),
             AuditMiddleware,
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=console.with_console_pages(EXCEPTION_HANDLERS),
         request_max_body_size=runtime.settings.max_request_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Clearline API",
             version="0.1.0",
             path="/schema",
+            render_plugins=[console.API_DOCS],
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
@@ -77,6 +82,8 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
             security=[{"bearer": []}],
         ),
         response_cache_config=ResponseCacheConfig(),
+        template_config=console.TEMPLATES,
+        on_shutdown=[console.close_wallboards],
         debug=False,
     )
     app.state.runtime = runtime

@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from api.auth import roles
 from api.principal import Principal
 from campaigns.models import CallAttempt, Campaign, CampaignAgent, CampaignStatus, Disposition, Lead
+from campaigns.service import get_campaign
 from core.db import utcnow
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.models import Role
 from core.runtime import Runtime
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError, AgentStatus
-from dialer.engine.live import read_live_stats
+from dialer.engine.live import read_campaign_live
 from dialer.engine.requests import EngineRequest, push_request
 from dialer.engine.sessions import dispose, start_agent_session
 from dialer.models import AgentSession, TrunkAlarm
@@ -295,14 +296,9 @@ def current_lead(principal: Principal, session: Session, runtime: Runtime) -> Le
 @get("/campaigns/{campaign_id:uuid}/live", opt=roles(Role.MANAGER, Role.ORG_ADMIN), sync_to_thread=True)
 def campaign_live(campaign_id: uuid.UUID, session: Session, runtime: Runtime) -> CampaignLiveOut:
     """What the campaign is doing right now: the engine's running counters and every agent's state."""
-    campaign = session.scalars(select(Campaign).where(Campaign.id == campaign_id)).one_or_none()
-    if campaign is None:
-        raise NotFoundError(f"campaign {campaign_id} not found")
-    stats = read_live_stats(runtime.redis, str(campaign.id))
-    agents = _board(runtime).campaign_agents(str(campaign.id))
-    states: dict[str, int] = {s.value: 0 for s in AgentState if s is not AgentState.LOGGED_OUT}
-    for agent in agents:
-        states[agent.state.value] = states.get(agent.state.value, 0) + 1
+    campaign = get_campaign(session, campaign_id)
+    live = read_campaign_live(runtime.redis, str(campaign.id))
+    stats, agents, states = live.stats, live.agents, live.agent_states
     return CampaignLiveOut(
         campaign_id=campaign.id,
         status=campaign.status,

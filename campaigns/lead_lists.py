@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, type_coerce
+from sqlalchemy import func, select, true, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from campaigns.importer import same_file_list
 from campaigns.jobs import IMPORT_KIND, create_import_job, create_purge_job, lead_files_dir
-from campaigns.models import CampaignStatus, LeadList, ListStatus
+from campaigns.lead_columns import Columns, resolve_columns
+from campaigns.lead_files import LeadFile
+from campaigns.models import CampaignStatus, Lead, LeadList, LeadStatus, ListStatus
 from campaigns.service import get_campaign
 from core.db import Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
@@ -175,3 +178,64 @@ def error_report_file(session: Session, list_id: uuid.UUID) -> Path:
     if not lead_list.error_report or not Path(lead_list.error_report).exists():
         raise NotFoundError(f"lead list {list_id} has no rejected rows")
     return Path(lead_list.error_report)
+
+
+def blocked_reasons(session: Session, list_id: uuid.UUID) -> list[tuple[str, int]]:
+    """Why a list's blocked leads are blocked: (reason code, leads), most frequent first. A lead blocked
+    for several reasons counts under each."""
+    get_lead_list(session, list_id)
+    reason = func.jsonb_array_elements_text(Lead.verdict_reasons).table_valued("value").render_derived()
+    rows = session.execute(
+        select(reason.c.value, func.count())
+        .select_from(Lead)
+        .join(reason, true())
+        .where(Lead.list_id == list_id, Lead.status == LeadStatus.BLOCKED.value)
+        .group_by(reason.c.value)
+        .order_by(func.count().desc(), reason.c.value)
+    ).all()
+    return [(str(code), int(n)) for code, n in rows]
+
+
+@dataclass(frozen=True)
+class FilePreview:
+    """The first rows of an uploaded file and where each lead field would be read from."""
+
+    headers: list[str]  # the file's column names (its first row when it has a header, else "column N")
+    rows: list[list[str]]  # the first data rows
+    columns: Columns | None  # None when the mapping cannot be resolved (see `error`)
+    error: str = ""
+
+    def source_of(self, field_name: str) -> int | None:
+        return self.columns.fields.get(field_name) if self.columns else None
+
+
+PREVIEW_ROWS = 5
+
+
+def preview_file(
+    path: Path, mapping: dict[str, str | int] | None = None, has_header: bool | None = None
+) -> FilePreview:
+    """What an import of this file would read, by the importer's own column rules (`resolve_columns`)."""
+    rows: list[list[str]] = []
+    for _, cells in LeadFile(path).rows():
+        rows.append(cells)
+        if len(rows) > PREVIEW_ROWS:
+            break
+    if not rows:
+        raise ValidationError("the file has no rows", field="file")
+    width = max(len(r) for r in rows)
+    try:
+        columns: Columns | None = resolve_columns(rows[0], mapping, has_header=has_header)
+        error = ""
+    except ValidationError as exc:
+        columns, error = None, str(exc)
+    header_row = columns.has_header if columns else bool(has_header)
+    headers = (
+        [rows[0][i] if i < len(rows[0]) and rows[0][i] else f"column {i + 1}" for i in range(width)]
+        if header_row
+        else [f"column {i + 1}" for i in range(width)]
+    )
+    data = rows[1:] if header_row else rows[:PREVIEW_ROWS]
+    return FilePreview(
+        headers=headers, rows=[r + [""] * (width - len(r)) for r in data], columns=columns, error=error
+    )

@@ -331,6 +331,21 @@ def set_status(campaign: Campaign, status: CampaignStatus) -> None:
     campaign.status = status.value
 
 
+# Who may be assigned to a campaign's calls.
+ASSIGNABLE_ROLES = (Role.AGENT, Role.MANAGER)
+
+
+def assignable_users(session: Session, org_id: uuid.UUID) -> list[User]:
+    """The organization's users who may be assigned to a campaign (active agents and managers)."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.org_id == org_id, User.is_active.is_(True), User.role.in_(ASSIGNABLE_ROLES))
+            .order_by(User.role, User.email)
+        )
+    )
+
+
 def campaign_agents(session: Session, campaign: Campaign) -> list[uuid.UUID]:
     return list(
         session.scalars(select(CampaignAgent.user_id).where(CampaignAgent.campaign_id == campaign.id))
@@ -347,7 +362,7 @@ def assign_agents(session: Session, campaign: Campaign, user_ids: list[uuid.UUID
         user = users.get(user_id)
         if user is None:
             raise NotFoundError(f"user {user_id} not found")
-        if not user.is_active or user.role not in (Role.AGENT, Role.MANAGER):
+        if not user.is_active or user.role not in ASSIGNABLE_ROLES:
             raise ValidationError(f"user {user_id} is not an active agent or manager", field="agent_ids")
     current = {
         a.user_id: a

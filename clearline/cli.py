@@ -180,6 +180,7 @@ def up(host: str | None, port: int | None, workers: bool, dialer: bool) -> None:
     password = ensure_first_admin(runtime)
     host = host or runtime.settings.host
     port = port or runtime.settings.port
+    click.echo(f"Clearline console: http://{host}:{port}/console")
     click.echo(f"Clearline API: http://{host}:{port}/api/health  (OpenAPI: http://{host}:{port}/schema)")
     if password:
         click.echo(f"First run: platform admin {ADMIN_EMAIL} / {password}")

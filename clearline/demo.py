@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import random
+import secrets
 import sys
 import tempfile
 import threading
@@ -141,7 +142,19 @@ class DemoWorld:
     root_pem: Path
 
 
-def build_world(runtime: Runtime, plan: DemoPlan, home: Path) -> DemoWorld:
+@dataclass(frozen=True)
+class ConsoleLogins:
+    """With --console: who can log in to the console (passwords generated per run, printed once)."""
+
+    manager_email: str
+    manager_password: str
+    agent_email: str
+    agent_password: str
+
+
+def build_world(
+    runtime: Runtime, plan: DemoPlan, home: Path, logins: ConsoleLogins | None = None
+) -> DemoWorld:
     """Organization, agents, test certificates, TN inventory, DNC lists and the campaign with its leads."""
     from attestation import certificate_store, inventory
     from attestation.certificates import TestCertificateAuthority, load_certificates
@@ -162,7 +175,7 @@ def build_world(runtime: Runtime, plan: DemoPlan, home: Path) -> DemoWorld:
         first = create_user(
             s,
             email="agent1@demo.clearline.test",
-            password=uuid.uuid4().hex,
+            password=logins.agent_password if logins else uuid.uuid4().hex,
             role=Role.AGENT,
             org_id=org.id,
             display_name="Agent 1",
@@ -180,6 +193,15 @@ def build_world(runtime: Runtime, plan: DemoPlan, home: Path) -> DemoWorld:
             for i in range(1, plan.agents)
         ]
         s.add_all(others)
+        if logins is not None:
+            create_user(
+                s,
+                email=logins.manager_email,
+                password=logins.manager_password,
+                role=Role.MANAGER,
+                org_id=org.id,
+                display_name="Demo manager",
+            )
         s.flush()
         agent_ids = [first.id, *(u.id for u in others)]
     with runtime.db.session(Scope(org.id)) as s:
@@ -251,10 +273,13 @@ def build_world(runtime: Runtime, plan: DemoPlan, home: Path) -> DemoWorld:
 class AutoDispositions:
     """The agents' side after each call: a disposition posted a moment into wrap-up, like a person would."""
 
-    def __init__(self, runtime: Runtime, world: DemoWorld, rng: random.Random) -> None:
+    def __init__(
+        self, runtime: Runtime, world: DemoWorld, rng: random.Random, skip: frozenset[uuid.UUID] = frozenset()
+    ) -> None:
         self.runtime = runtime
         self.world = world
         self.rng = rng
+        self.skip = {str(a) for a in skip}  # agents a person plays in the console
         self.stop = threading.Event()
         self.posted: Counter[str] = Counter()
         self.thread = threading.Thread(target=self._run, name="demo-dispositions", daemon=True)
@@ -269,6 +294,8 @@ class AutoDispositions:
         while not self.stop.wait(0.2):
             now_ms = int(time.time() * 1000)
             for agent in board.campaign_agents(str(self.world.campaign_id)):
+                if agent.agent_id in self.skip:
+                    continue
                 if agent.state is not AgentState.WRAP or now_ms - agent.since_ms < 800:
                     continue
                 code = self.rng.choices(codes, weights)[0]
@@ -284,6 +311,70 @@ class AutoDispositions:
                     self.posted[code] += 1
                 except Exception:  # the call's attempt may still be closing; the wrap timeout covers it
                     log.debug("disposition for %s not posted yet", agent.agent_id, exc_info=True)
+
+
+@dataclass
+class ConsoleServer:
+    """The web console (the whole app) on a thread of the demo, with a job worker for lead uploads."""
+
+    url: str
+    server: Any
+    thread: threading.Thread
+    worker: Any
+
+    @classmethod
+    def start(cls, runtime: Runtime) -> ConsoleServer:
+        import socket
+
+        import dramatiq
+        import uvicorn
+
+        import clearline.actors  # noqa: F401 - declares every actor on the broker
+        from api.app import create_app
+        from core.broker import broker
+
+        host, port = runtime.settings.host, runtime.settings.port
+        with socket.socket() as probe:  # the configured port, or any free one if it is taken
+            try:
+                probe.bind((host, port))
+            except OSError:
+                probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
+        config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="demo-console", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise click.ClickException(f"the console could not start on {host}:{port}")
+            time.sleep(0.05)
+        worker = dramatiq.Worker(broker, queues={"campaigns"}, worker_threads=1)
+        worker.start()
+        return cls(f"http://{host}:{port}/console", server, thread, worker)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.worker.stop()
+
+
+def print_console_banner(url: str, logins: ConsoleLogins, agent_sip_uri: str, out: Any) -> None:
+    print(
+        "\n".join(
+            [
+                "",
+                f"Console: {url}",
+                f"  campaign manager: {logins.manager_email}  password {logins.manager_password}",
+                f"  agent:            {logins.agent_email}  password {logins.agent_password}",
+                f"                    (the agent's simulated phone: {agent_sip_uri})",
+                "The floor keeps dialing until you press Ctrl-C; then it prints its summary.",
+                "",
+            ]
+        ),
+        file=out,
+        flush=True,
+    )
 
 
 def _progress_line(runtime: Runtime, campaign_id: uuid.UUID, elapsed: float, total: float) -> str:
@@ -304,8 +395,9 @@ def _progress_line(runtime: Runtime, campaign_id: uuid.UUID, elapsed: float, tot
         )
         if states[s]
     )
+    clock = f"[{elapsed:4.0f}/{total:.0f}s]" if total else f"[{elapsed:5.0f}s]"
     return (
-        f"[{elapsed:4.0f}/{total:.0f}s] calls {stats.calls_placed} (live {stats.calls_in_progress})  "
+        f"{clock} calls {stats.calls_placed} (live {stats.calls_in_progress})  "
         f"answered {stats.answered}  connected {stats.connected}  abandoned {stats.abandoned}  "
         f"dnc-blocked {stats.blocked}  dial level {stats.dial_level:.2f}  agents: {agents or '-'}"
     )
@@ -392,7 +484,11 @@ def summarize(
     }
 
 
-def run_demo(seconds: float, agents: int, leads: int, *, out: Any, seed: int | None = None) -> dict[str, Any]:
+def run_demo(
+    seconds: float, agents: int, leads: int, *, out: Any, seed: int | None = None, console: bool = False
+) -> dict[str, Any]:
+    """Run the floor for `seconds`; with `console`, serve the web console too and keep the floor running
+    until interrupted (Ctrl-C), leaving the first agent for a person to play in the browser."""
     from attestation.certificates import load_certificates
     from campaigns.models import Campaign
     from core.db import Scope
@@ -416,7 +512,17 @@ def run_demo(seconds: float, agents: int, leads: int, *, out: Any, seed: int | N
     else:
         print(f"leads in area codes {', '.join(plan.area_codes)} (inside calling hours right now)", file=out)
     runtime = start_runtime(home)
-    world = build_world(runtime, plan, home)
+    logins = (
+        ConsoleLogins(
+            manager_email="manager@demo.clearline.test",
+            manager_password=secrets.token_urlsafe(12),
+            agent_email="agent1@demo.clearline.test",
+            agent_password=secrets.token_urlsafe(12),
+        )
+        if console
+        else None
+    )
+    world = build_world(runtime, plan, home, logins)
     override = plan.clock_override
     campaign_id = world.campaign_id
 
@@ -456,8 +562,10 @@ def run_demo(seconds: float, agents: int, leads: int, *, out: Any, seed: int | N
             ),
         ),
     )
-    dispositions = AutoDispositions(runtime, world, rng)
+    person = frozenset(world.agent_ids[:1]) if console else frozenset()
+    dispositions = AutoDispositions(runtime, world, rng, skip=person)
     summary: dict[str, Any] = {}
+    served: ConsoleServer | None = None
     try:
         box.start()
         box.register_phones(world.org_id, world.agent_ids)
@@ -465,16 +573,25 @@ def run_demo(seconds: float, agents: int, leads: int, *, out: Any, seed: int | N
             campaign = s.get(Campaign, campaign_id)
             assert campaign is not None
             for agent_id in world.agent_ids:
+                if agent_id in person:
+                    continue  # logs in from the console
                 start_agent_session(
                     s, runtime.redis, agent_id=agent_id, campaign=campaign, sip_uri=box.agent_uri(agent_id)
                 )
         dispositions.thread.start()
-        print(f"running {seconds:.0f} s with {agents} agents on {leads} leads...", file=out)
+        if logins is not None:
+            served = ConsoleServer.start(runtime)
+            print_console_banner(served.url, logins, box.agent_uri(world.agent_ids[0]), out)
+        else:
+            print(f"running {seconds:.0f} s with {agents} agents on {leads} leads...", file=out)
         run_start = time.monotonic()
         tty = out.isatty()
         last_print = 0.0
-        while (elapsed := time.monotonic() - run_start) < seconds:
-            line = _progress_line(runtime, campaign_id, elapsed, seconds)
+        while console or time.monotonic() - run_start < seconds:
+            elapsed = time.monotonic() - run_start
+            if console and served is not None and not served.thread.is_alive():
+                raise click.ClickException("the console server stopped; see the log above")
+            line = _progress_line(runtime, campaign_id, elapsed, 0 if console else seconds)
             if tty:
                 print("\r" + line.ljust(150), end="", file=out, flush=True)
             elif elapsed - last_print >= 5 or last_print == 0.0:
@@ -484,7 +601,13 @@ def run_demo(seconds: float, agents: int, leads: int, *, out: Any, seed: int | N
         if tty:
             print(file=out)
         print("stopping: letting calls in progress finish...", file=out)
+    except KeyboardInterrupt:
+        if not console:
+            raise
+        print("\nstopping: letting calls in progress finish...", file=out)
     finally:
+        if served is not None:
+            served.stop()
         dispositions.stop.set()
         box.close(drain_s=3.0)
         if dispositions.thread.is_alive():
@@ -537,12 +660,17 @@ def print_summary(summary: dict[str, Any], out: Any) -> None:
 @click.option("--leads", default=500, show_default=True, type=click.IntRange(10, 100_000))
 @click.option("--seed", type=int, default=None, help="Random seed (leads, DNC hits, callee behaviour).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (progress goes to stderr).")
-def demo(seconds: float, agents: int, leads: int, seed: int | None, as_json: bool) -> None:
+@click.option(
+    "--console",
+    is_flag=True,
+    help="Serve the web console and keep the floor running until Ctrl-C; prints the URL and logins.",
+)
+def demo(seconds: float, agents: int, leads: int, seed: int | None, as_json: bool, console: bool) -> None:
     """Run a sample campaign end to end on simulated carrier and agent phones, then print its figures."""
     for noisy in ("dialer", "httpx", "dnc", "campaigns", "attestation"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     out = sys.stderr if as_json else sys.stdout
-    summary = run_demo(seconds, agents, leads, out=out, seed=seed)
+    summary = run_demo(seconds, agents, leads, out=out, seed=seed, console=console)
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     else:

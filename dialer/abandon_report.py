@@ -14,12 +14,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TextIO
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from campaigns.models import CallAttempt, Outcome
 from core.legal import ABANDON_LIMIT, ABANDON_WINDOW
+from core.safe_csv import SafeWriter
 from dialer.pacing.budget import AbandonBudget
 
 WINDOW = ABANDON_WINDOW
@@ -169,3 +171,32 @@ def seed_budget(budget: AbandonBudget, report: AbandonReport, *, clock_now: floa
         age_s = (report.window_end - min(middle, report.window_end)).total_seconds()
         budget.add(clock_now - age_s, human_answered=period.human_answered, dropped=period.abandoned)
     return budget
+
+
+CSV_HEADER = ("day", "human_answered", "abandoned", "abandon_rate", "limit")
+
+
+def report_csv(report: AbandonReport, out: TextIO) -> None:
+    """The report as CSV: one row per period, then the 30-day total (what the console downloads)."""
+    writer = SafeWriter(out)
+    writer.writerow(CSV_HEADER)
+    for period in report.periods:
+        key = period.start.date().isoformat() if report.bucket == "day" else period.start.isoformat()
+        writer.writerow(
+            [
+                key,
+                period.human_answered,
+                period.abandoned,
+                f"{period.abandon_rate:.4f}",
+                f"{report.limit:.2f}",
+            ]
+        )
+    writer.writerow(
+        [
+            f"total {report.window_start.date().isoformat()}..{report.window_end.date().isoformat()}",
+            report.human_answered,
+            report.abandoned,
+            f"{report.abandon_rate:.4f}",
+            f"{report.limit:.2f}",
+        ]
+    )

@@ -66,8 +66,24 @@ def _phone_rule(world: World) -> str:
         return str(add_rule(s, org_id=org_id, kind="domain", value="phones.tenancy.example").id)
 
 
+def _upload_token(world: World) -> str:
+    """A lead file the owner's manager dropped on the console and has not imported yet."""
+    import uuid
+
+    from api.console.staging import stage, staging_dir
+    from core.uploads import UploadWriter
+
+    runtime = world.owner.runtime
+    with UploadWriter(staging_dir(runtime), 1 << 20) as writer:
+        writer.write(b"phone\n2025550143\n")
+        upload = writer.finish("sample.csv")
+    campaign_id = uuid.UUID(world.sample("campaign_id"))
+    return stage(runtime, upload, campaign_id=campaign_id, user_id=world.owner.users["manager"].id).token
+
+
 SAMPLES: dict[str, Callable[[World], str]] = {
     "org_id": lambda w: str(w.owner.org.id),
+    "upload_token": _upload_token,
     "user_id": lambda w: str(w.owner.users["agent"].id),
     "job_id": _job,
     "phone_rule_id": _phone_rule,

@@ -27,8 +27,8 @@ def _operations(app: Litestar) -> list[tuple[str, str, Any]]:
             continue
         for method, entry in route.route_handler_map.items():
             handler = entry[0] if isinstance(entry, tuple) else entry
-            if method in ("HEAD", "OPTIONS"):
-                continue
+            if method in ("HEAD", "OPTIONS") or handler.opt.get("console"):
+                continue  # console pages: walked by tests/console/test_console_access.py
             ops.append((method, route.path_format, handler))
     return ops
 

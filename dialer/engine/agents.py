@@ -56,6 +56,7 @@ class AgentStatus:
     last_attempt_id: str
     wrap_until_ms: int
     pause_requested: bool
+    pause_code: str = ""  # why the agent paused (e.g. BREAK, LUNCH), empty when not given
 
     @classmethod
     def of(cls, agent_id: str, raw: dict[bytes, bytes]) -> AgentStatus:
@@ -74,6 +75,7 @@ class AgentStatus:
             last_attempt_id=f.get("last_attempt", ""),
             wrap_until_ms=int(f.get("wrap_until", "0")),
             pause_requested=f.get("pause_requested", "") == "1",
+            pause_code=f.get("pause_code", ""),
         )
 
 
@@ -294,19 +296,20 @@ class AgentBoard:
         """The agent's phone answered the nailed leg: the agent is READY."""
         self._run(agent_id, AgentState.READY, "CONNECTING", at_ms, worker=worker, leg=leg_id)
 
-    def pause(self, agent_id: str, at_ms: int | None = None) -> AgentState:
-        """READY -> PAUSED now; WRAP/INCALL -> PAUSED when the wrap ends. Returns the resulting state."""
+    def pause(self, agent_id: str, at_ms: int | None = None, code: str = "") -> AgentState:
+        """READY -> PAUSED now; WRAP/INCALL -> PAUSED when the wrap ends. Returns the resulting state.
+        `code` is the pause code the wallboard shows (why the agent paused)."""
         status = self.status(agent_id)
         if status is None:
             raise AgentStateError("agent is LOGGED_OUT")
         if status.state in (AgentState.INCALL, AgentState.WRAP):
-            self._run(agent_id, "", "INCALL,WRAP", at_ms, pause_requested=1)
+            self._run(agent_id, "", "INCALL,WRAP", at_ms, pause_requested=1, pause_code=code)
             return status.state
-        self._run(agent_id, AgentState.PAUSED, "READY,PAUSED", at_ms)
+        self._run(agent_id, AgentState.PAUSED, "READY,PAUSED", at_ms, pause_code=code)
         return AgentState.PAUSED
 
     def resume(self, agent_id: str, at_ms: int | None = None) -> None:
-        self._run(agent_id, AgentState.READY, "PAUSED", at_ms, pause_requested=0)
+        self._run(agent_id, AgentState.READY, "PAUSED", at_ms, pause_requested=0, pause_code="")
 
     def logout(self, agent_id: str, at_ms: int | None = None) -> AgentStatus | None:
         """Any state -> LOGGED_OUT; returns the state before, so the caller can hang up the leg."""

@@ -8,6 +8,8 @@ from typing import Any
 
 import redis
 
+from dialer.engine.agents import AgentBoard, AgentState, AgentStatus
+
 LIVE_KEY = "clearline:dialer:live:"
 STALE_AFTER_MS = 5_000  # the engine writes every tick; older figures mean it is not running
 
@@ -66,3 +68,22 @@ def engine_running(client: redis.Redis, *, now_ms: int | None = None) -> bool:
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     beats: Any = client.hvals(ENGINE_KEY)
     return any(now - int(b) < STALE_AFTER_MS for b in beats)
+
+
+@dataclass(frozen=True)
+class CampaignLive:
+    """What a campaign is doing right now: the engine's counters and every logged-in agent's state."""
+
+    stats: LiveStats
+    agents: list[AgentStatus]
+    agent_states: dict[str, int]  # agents per state (every state but LOGGED_OUT, zeros included)
+
+
+def read_campaign_live(client: redis.Redis, campaign_id: str, *, now_ms: int | None = None) -> CampaignLive:
+    """The live view the API's live route and the console's wallboard both show."""
+    stats = read_live_stats(client, campaign_id, now_ms=now_ms)
+    agents = AgentBoard(client).campaign_agents(campaign_id)
+    states: dict[str, int] = {s.value: 0 for s in AgentState if s is not AgentState.LOGGED_OUT}
+    for agent in agents:
+        states[agent.state.value] = states.get(agent.state.value, 0) + 1
+    return CampaignLive(stats=stats, agents=agents, agent_states=states)

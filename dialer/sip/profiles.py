@@ -129,6 +129,12 @@ def outcome_for_status(
     return SipOutcome.TRUNK_FAILURE
 
 
+def available_profiles(profiles_dir: Path | None = None) -> list[str]:
+    """The names of the trunk profiles that exist (the `.toml` files of the profiles dir), sorted."""
+    directory = profiles_dir or PROFILES_DIR
+    return sorted(p.stem for p in directory.glob("*.toml") if not p.name.startswith("."))
+
+
 def load_profile(name: str, profiles_dir: Path | None = None) -> TrunkProfile:
     """Load and validate `<profiles_dir>/<name>.toml` (default dir: the shipped `sip_profiles/`)."""
     directory = profiles_dir or PROFILES_DIR
