@@ -106,7 +106,7 @@ class InputGuardMiddleware:
             await _refuse(scope, send, exc)
             return
         if scope.get("method") in ("POST", "PUT", "PATCH") and _is_json(scope):
-            body, more, receive = await _buffer(receive, self.max_body_bytes)
+            body, more, receive = await read_body(receive, self.max_body_bytes)
             if not more and body:
                 try:
                     document = msgspec.json.decode(body)
@@ -120,8 +120,9 @@ class InputGuardMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _buffer(receive: Receive, limit: int) -> tuple[bytes, bool, Receive]:
-    """Reads the body up to `limit` bytes; returns it, whether more remains, and a replaying receive."""
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool, Receive]:
+    """Reads the body up to `limit` bytes; returns it, whether more remains, and a `receive` that replays
+    it to the application (which then reads whatever remains as usual)."""
     chunks: list[bytes] = []
     size, more = 0, True
     while more and size <= limit:
