@@ -8,8 +8,10 @@ from typing import Any
 
 import msgspec
 import redis.exceptions
-from litestar import MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy import exc as sa_exc
 
 from core.errors import ClearlineError, TooManyRequestsError, ValidationError
@@ -130,6 +132,61 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
     return problem(
         500, "Internal server error", "an unexpected error occurred; it was logged", instance=request.url.path
     )
+
+
+# ------------------------------------------------------------------ the problems in the OpenAPI document
+
+
+class ProblemDetails(msgspec.Struct, kw_only=True):
+    """RFC 9457 problem details, as every error answer carries them."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str = ""
+    errors: list[dict[str, Any]] | None = None  # per field/row, when the input broke several rules
+
+
+_MEANING = {
+    400: "Malformed request: bad JSON, unknown field, or a value nothing can store (NUL, beyond 64 bits)",
+    401: "No valid access token (missing, expired, revoked, or its session ended)",
+    403: "The caller's role may not do this, or the organization's IP rules refuse the address",
+    404: "No such object in the caller's organization",
+    409: "Conflicts with the current state or an existing record",
+    413: "Request body or upload larger than the limit",
+    422: "A value breaks a rule; the detail and `errors` name the field and the rule",
+    429: "Too many failed logins; Retry-After says when to try again",
+    503: "The database or Redis is unreachable; Retry-After says when to try again",
+}
+
+
+def _problem_spec(status: int) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=ProblemDetails,
+        description=_MEANING[status],
+        media_type=PROBLEM_JSON,
+        generate_examples=False,
+    )
+
+
+def document_problem_responses(app: Litestar) -> None:
+    """List on every operation the error answers it really gives (the problem+json ones), so that the
+    OpenAPI document is the contract: clients and the schemathesis test hold the API to it."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if not isinstance(handler, HTTPRouteHandler):
+                continue
+            public = bool(handler.opt.get("public"))
+            methods = {m.upper() for m in handler.http_methods}
+            codes = {400, 404, 422, 503}
+            if not public:
+                codes |= {401, 403}
+            if methods & {"POST", "PUT", "PATCH", "DELETE"}:
+                codes |= {409, 413}
+            if public and methods & {"POST"}:
+                codes |= {401, 403, 429}  # login and refresh: wrong credentials, IP rules, throttling
+            handler.responses = {**{c: _problem_spec(c) for c in sorted(codes)}, **(handler.responses or {})}
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
