@@ -82,6 +82,5 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         response_cache_config=ResponseCacheConfig(),
         debug=False,
     )
-    document_problem_responses(app)
     app.state.runtime = runtime
     return app

@@ -8,10 +8,8 @@ from typing import Any
 
 import msgspec
 import redis.exceptions
-from litestar import Litestar, MediaType, Request, Response
+from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.handlers import HTTPRouteHandler
-from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy import exc as sa_exc
 
 from core.errors import ClearlineError, TooManyRequestsError, ValidationError
@@ -61,7 +59,20 @@ def clearline_error_handler(request: Request[Any, Any, Any], exc: ClearlineError
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationException) and exc.extra:
-        extra["errors"] = exc.extra
+        # Litestar names the bad input `key` (and where it was: body, query, path): the same shape as
+        # every other problem's errors, so clients read one format.
+        items = exc.extra if isinstance(exc.extra, list) else [exc.extra]
+        extra["errors"] = [
+            {
+                "field": e.get("key"),
+                "row": None,
+                "message": str(e.get("message", "")),
+                "source": e.get("source"),
+            }
+            if isinstance(e, dict)
+            else {"field": None, "row": None, "message": str(e)}
+            for e in items
+        ]
     title = {
         400: "Bad request",
         401: "Unauthorized",
@@ -134,61 +145,6 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
     )
 
 
-# ------------------------------------------------------------------ the problems in the OpenAPI document
-
-
-class ProblemDetails(msgspec.Struct, kw_only=True):
-    """RFC 9457 problem details, as every error answer carries them."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str = ""
-    errors: list[dict[str, Any]] | None = None  # per field/row, when the input broke several rules
-
-
-_MEANING = {
-    400: "Malformed request: bad JSON, unknown field, or a value nothing can store (NUL, beyond 64 bits)",
-    401: "No valid access token (missing, expired, revoked, or its session ended)",
-    403: "The caller's role may not do this, or the organization's IP rules refuse the address",
-    404: "No such object in the caller's organization",
-    409: "Conflicts with the current state or an existing record",
-    413: "Request body or upload larger than the limit",
-    422: "A value breaks a rule; the detail and `errors` name the field and the rule",
-    429: "Too many failed logins; Retry-After says when to try again",
-    503: "The database or Redis is unreachable; Retry-After says when to try again",
-}
-
-
-def _problem_spec(status: int) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=ProblemDetails,
-        description=_MEANING[status],
-        media_type=PROBLEM_JSON,
-        generate_examples=False,
-    )
-
-
-def document_problem_responses(app: Litestar) -> None:
-    """List on every operation the error answers it really gives (the problem+json ones), so that the
-    OpenAPI document is the contract: clients and the schemathesis test hold the API to it."""
-    for route in app.routes:
-        for handler in getattr(route, "route_handlers", []):
-            if not isinstance(handler, HTTPRouteHandler):
-                continue
-            public = bool(handler.opt.get("public"))
-            methods = {m.upper() for m in handler.http_methods}
-            codes = {400, 404, 422, 503}
-            if not public:
-                codes |= {401, 403}
-            if methods & {"POST", "PUT", "PATCH", "DELETE"}:
-                codes |= {409, 413}
-            if public and methods & {"POST"}:
-                codes |= {401, 403, 429}  # login and refresh: wrong credentials, IP rules, throttling
-            handler.responses = {**{c: _problem_spec(c) for c in sorted(codes)}, **(handler.responses or {})}
-
-
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     ClearlineError: clearline_error_handler,
     HTTPException: http_error_handler,
@@ -207,9 +163,10 @@ __all__ = ["EXCEPTION_HANDLERS", "MediaType", "problem"]
 
 
 class ProblemError(msgspec.Struct):
-    field: str | None
-    row: int | None
     message: str
+    field: str | None = None
+    row: int | None = None
+    source: str | None = None  # where a malformed request's bad input was: body, query, path, header
 
 
 class Problem(msgspec.Struct):
@@ -234,6 +191,7 @@ _PROBLEMS = {
     413: "The body or upload is larger than the limit",
     422: "Invalid input: `errors` names the field (and row) and the rule",
     429: "Too many attempts: retry after Retry-After seconds",
+    503: "The database or Redis is unreachable: retry after Retry-After seconds",
 }
 
 
@@ -251,7 +209,7 @@ def document_problem_responses(handlers: Iterable[Any]) -> None:
             continue
         if not isinstance(handler, HTTPRouteHandler):
             continue
-        codes = [400, 401, 403, 404, 422]
+        codes = [400, 401, 403, 404, 422, 503]
         if handler.http_methods & {"POST", "PUT", "PATCH", "DELETE"}:
             codes.append(409)
         if handler.request_max_body_size is None or handler.http_methods & {"POST", "PUT", "PATCH"}:
