@@ -13,6 +13,7 @@ from functools import cached_property
 
 import redis
 
+from core import log_scrub
 from core.db import Database
 from core.embedded import resolve_urls
 from core.settings import Settings, get_settings
@@ -27,6 +28,7 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings | None = None) -> Runtime:
         settings = settings or get_settings()
+        log_scrub.install()
         db_url, redis_url = resolve_urls(settings.home, settings.database_url, settings.redis_url)
         os.environ["DATABASE_URL"] = db_url
         os.environ["REDIS_URL"] = redis_url
@@ -34,7 +36,7 @@ class Runtime:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.database_url)
+        return Database(self.database_url, show_parameters=self.settings.debug_sql)
 
     @cached_property
     def redis(self) -> redis.Redis:

@@ -35,7 +35,12 @@ def search_leads(
     return [LeadOut.of(x) for x in found]
 
 
-@get("/api/campaigns/{campaign_id:uuid}/leads/export", opt=roles(*LEAD_DATA), sync_to_thread=True)
+@get(
+    "/api/campaigns/{campaign_id:uuid}/leads/export",
+    opt=roles(*LEAD_DATA),
+    sync_to_thread=True,
+    media_type="text/csv",
+)
 def export_leads(campaign_id: uuid.UUID, principal: Principal, session: Session, runtime: Runtime) -> Stream:
     service.get_campaign(session, campaign_id)
     return Stream(
