@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 from types import FrameType
 
 import click
+
+from core.processes import SingleInstance, spawn
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +31,23 @@ log = logging.getLogger(__name__)
 def dialer_command(pool: str, min_workers: int, max_workers: int, profiles_dir: Path | None) -> None:
     """Run every active campaign: pace, check, sign and place calls, bridge answers to agents."""
     from attestation.certificate_store import load_trust_anchors
-    from core.errors import ConfigurationError
+    from core.errors import ConfigurationError, ConflictError
     from core.runtime import current_runtime
     from dialer.engine.identity import platform_identity
     from dialer.engine.supervisor import Engine, EngineConfig
 
     runtime = current_runtime()
     runtime.db.check_migrated()
+    # One supervisor per pool on this host: an orphan of a crashed `clearline up` (or a second start) would
+    # otherwise share the pool's line workers and command queues with this one.
+    lock = SingleInstance(
+        runtime.settings.home / "run" / f"dialer-{re.sub(r'[^A-Za-z0-9_.-]', '_', pool)}.lock",
+        f"a dialer supervisor of pool {pool!r}",
+    )
+    try:
+        lock.acquire()
+    except ConflictError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         anchors = load_trust_anchors(runtime.settings.home)
     except ConfigurationError as exc:
@@ -63,15 +76,20 @@ def dialer_command(pool: str, min_workers: int, max_workers: int, profiles_dir: 
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    engine = Engine(runtime, identity, config)
-    click.echo(f"dialer supervisor running (pool {pool}, {config.min_workers}-{max_workers} line workers)")
-    engine.run_until(stop)
-    click.echo("dialer stopped")
+    try:
+        engine = Engine(runtime, identity, config)
+        click.echo(
+            f"dialer supervisor running (pool {pool}, {config.min_workers}-{max_workers} line workers)"
+        )
+        engine.run_until(stop)
+        click.echo("dialer stopped")
+    finally:
+        lock.release()
 
 
 def start_dialer_process() -> subprocess.Popen[bytes]:
     """The supervisor as a child process (for `clearline up`); it joins the parent's servers via the env."""
-    return subprocess.Popen([sys.executable, "-m", "dialer.cli"], env=os.environ.copy())
+    return spawn([sys.executable, "-m", "dialer.cli"], env=os.environ.copy())
 
 
 COMMANDS: list[click.Command] = [dialer_command]

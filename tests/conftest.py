@@ -30,9 +30,9 @@ PASSWORD = "correct horse battery staple"
 # Chosen when pytest imports this file, before any test module is collected: a module that starts a
 # runtime at import (importing core.broker declares actors against Redis) then joins this private home
 # instead of ./.clearline. atexit runs last-registered first, so this removal runs after the servers stop.
+# mkdtemp makes it 0700; as root, core.embedded lets embedded PostgreSQL's own system user pass through
+# (core.home: 0710, group root), so the tests run with the data dir as private as a real one.
 TEST_HOME = Path(tempfile.mkdtemp(prefix="clearline-test-"))
-# As root, embedded PostgreSQL runs as its own system user and must be able to reach its data dir.
-TEST_HOME.chmod(0o755)
 os.environ["CLEARLINE_HOME"] = str(TEST_HOME)
 atexit.register(shutil.rmtree, TEST_HOME, True)
 

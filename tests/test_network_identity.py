@@ -39,8 +39,8 @@ def live_api(runtime: Runtime, repo_root: Path) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+            try:  # answering at all: with --no-workers health is 503 (no job worker is alive)
+                if httpx.get(f"{base}/api/health", timeout=2).status_code in (200, 503):
                     break
             except httpx.TransportError:
                 time.sleep(0.3)

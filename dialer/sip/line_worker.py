@@ -29,6 +29,7 @@ from typing import Any
 import pjsua2 as pj
 import redis
 
+from core.processes import watch_parent
 from dialer.sip import protocol as p
 from dialer.sip.admission import BRIDGE_TOKEN_HEADER, BRIDGE_TOKEN_TTL_S, ExpectedLeg, admit_internal_leg
 from dialer.sip.keys import alive_key, command_key, events_key
@@ -1148,6 +1149,7 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    watch_parent(lambda: setattr(worker, "running", False))  # the supervisor died (even by kill -9)
     worker.run()
 
 
