@@ -30,7 +30,14 @@ import pjsua2 as pj
 import redis
 
 from dialer.sip import protocol as p
-from dialer.sip.admission import BRIDGE_TOKEN_HEADER, BRIDGE_TOKEN_TTL_S, ExpectedLeg, admit_internal_leg
+from dialer.sip.admission import (
+    BRIDGE_TOKEN_HEADER,
+    BRIDGE_TOKEN_TTL_S,
+    ExpectedLeg,
+    admit_internal_leg,
+    response_source_ok,
+    uri_host,
+)
 from dialer.sip.keys import alive_key, command_key, events_key
 from dialer.sip.profiles import ProfileError, TrunkProfile, load_profile
 
@@ -80,6 +87,12 @@ class LeadCall:
     pending_bridge: p.Bridge | None = None
     player: pj.AudioMediaPlayer | None = None
     opt_out_key: str = ""
+    foreign_source: str = ""
+    """Where a response that did not come from the trunk's address came from (the call is then ended)."""
+
+    @property
+    def trunk_host(self) -> str:
+        return uri_host(self.profile.proxy)
 
 
 @dataclass(eq=False)
@@ -90,6 +103,7 @@ class AgentLeg:
     up: bool = False
     media_ready: bool = False
     released: bool = False
+    foreign_source: str = ""
     partner: SipCall | None = None
     """The call whose audio is bridged to this agent: a local lead call or an incoming internal leg."""
 
@@ -867,7 +881,16 @@ class LineWorker:
             if isinstance(owner, LeadCall):
                 self._lead_state(owner, call, info, prm)
             elif isinstance(owner, AgentLeg):
-                if state == pj.PJSIP_INV_STATE_CONFIRMED and not owner.up:
+                source = "" if owner.up else _response_source(prm)
+                if (
+                    source
+                    and not owner.foreign_source
+                    and not response_source_ok(source, uri_host(owner.sip_uri))
+                ):
+                    owner.foreign_source = source
+                    with contextlib.suppress(pj.Error):
+                        call.hangup(pj.CallOpParam(True))
+                elif state == pj.PJSIP_INV_STATE_CONFIRMED and not owner.up and not owner.foreign_source:
                     owner.up = True
                     self.emit(p.AgentLegUp(worker_id=self.worker_id, at=_now(), agent_id=owner.agent_id))
             elif state == pj.PJSIP_INV_STATE_CONFIRMED and owner.outgoing:
@@ -877,7 +900,13 @@ class LineWorker:
                 self._disconnected(call, info)
 
     def _lead_state(self, lead: LeadCall, call: SipCall, info: Any, prm: Any) -> None:
+        if lead.ended:
+            return
         state = info.state
+        source = "" if lead.answered else _response_source(prm)
+        if source and not response_source_ok(source, lead.trunk_host):
+            self._foreign_response(lead, call, source, info.lastStatusCode)
+            return
         if state == pj.PJSIP_INV_STATE_EARLY and not lead.ringing and info.lastStatusCode in (180, 183):
             lead.ringing = True
             self._arm_ring_timer(lead)  # the ring timeout counts from the first ring
@@ -906,6 +935,21 @@ class LineWorker:
                     answered_by=lead.answered_by,
                 )
             )
+
+    def _foreign_response(self, lead: LeadCall, call: SipCall, source: str, status: int) -> None:
+        """A response for this lead call came from another address than the trunk's (pjsip matches responses
+        by transaction, not by sender): a ring is ignored; an answer or a refusal ends the call as a trunk
+        failure (which does not burn the lead), and is never reported as the callee's."""
+        log.warning(
+            "line worker: SIP %s for %s from %s, not the trunk", status, lead.command.attempt_id, source
+        )
+        if status < 200:
+            return
+        lead.foreign_source = source
+        if status < 300:
+            with contextlib.suppress(pj.Error):
+                call.hangup(pj.CallOpParam(True))
+            self._end_lead(lead, status, "")  # at once: a BYE to a forged Contact may never be answered
 
     def _internal_up(self, internal: InternalLeg) -> None:
         internal.media_ready = internal.media_ready or _has_audio(internal.call)
@@ -966,7 +1010,8 @@ class LineWorker:
         call.owner = None  # type: ignore[assignment]
         if isinstance(owner, LeadCall):
             owner.call = None
-            self._end_lead(owner, info.lastStatusCode, info.lastReason)
+            if not owner.ended:
+                self._end_lead(owner, info.lastStatusCode, info.lastReason)
         elif isinstance(owner, AgentLeg):
             owner.call = None
             self.agents.pop(owner.agent_id, None)
@@ -980,7 +1025,11 @@ class LineWorker:
                     at=_now(),
                     agent_id=owner.agent_id,
                     sip_status=info.lastStatusCode,
-                    reason="released" if owner.released else info.lastReason,
+                    reason="released"
+                    if owner.released
+                    else f"response from {owner.foreign_source}, not the phone's address"
+                    if owner.foreign_source
+                    else info.lastReason,
                 )
             )
         else:
@@ -1032,7 +1081,13 @@ class LineWorker:
             cancelled=lead.cancelled,
             rang=lead.ringing,
         )
-        if lead.ring_timeout_expired and not lead.ringing:
+        if lead.foreign_source:
+            outcome = p.SipOutcome.TRUNK_FAILURE
+            reason = (
+                f"SIP {status} from {lead.foreign_source}, not the trunk's address {lead.profile.proxy}: "
+                "ignored as not the callee's"
+            )
+        elif lead.ring_timeout_expired and not lead.ringing:
             reason = f"trunk sent no 180/183 within {lead.ring_timeout_s:.0f} s ({status} {reason})"
         elif lead.ring_timeout_expired and not lead.answered:
             reason = f"no answer within {lead.ring_timeout_s:.0f} s ring timeout ({status} {reason})"
@@ -1079,6 +1134,18 @@ _BRIDGE_TOKEN_KEY = BRIDGE_TOKEN_HEADER.lower()
 
 def _command_key(command: p.Command) -> str:
     return str(getattr(command, "attempt_id", "") or getattr(command, "agent_id", ""))
+
+
+def _response_source(prm: Any) -> str:
+    """`ip:port` the SIP response behind a call-state change came from; "" if it was not a received response."""
+    event = prm.e
+    if event.type != pj.PJSIP_EVENT_TSX_STATE:
+        return ""
+    tsx_state = event.body.tsxState
+    if tsx_state.type != pj.PJSIP_EVENT_RX_MSG:
+        return ""
+    rdata = tsx_state.src.rdata
+    return str(rdata.srcAddress) if rdata.wholeMsg.startswith("SIP/2.0 ") else ""
 
 
 def _audio(call: SipCall | None) -> pj.AudioMedia:
