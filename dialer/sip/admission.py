@@ -7,7 +7,9 @@ comes from: for each cross-worker bridge the pool (`LineWorkerPool.bridge`) draw
 sends it to both workers, `ExpectBridge` to the agent's worker (with the lead worker's SIP address) and
 `Bridge` to the lead's worker, which sends it in the INVITE's `X-Clearline-Bridge` header. The agent's
 worker answers only an INVITE whose token it expects, for that agent and attempt, from that address,
-before the token expires; the token is then spent. Everything else gets 403 and never reaches an agent.
+before the token expires; the token is then spent. Everything else is refused and never reaches an agent
+(the worker refuses it with 488 before pjsua opens media sockets for it; the 403 and reason here are
+what it logs, and what a leg refused later, in `onIncomingCall`, gets).
 """
 
 from __future__ import annotations

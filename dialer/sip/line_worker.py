@@ -33,6 +33,7 @@ from dialer.sip import protocol as p
 from dialer.sip.admission import (
     BRIDGE_TOKEN_HEADER,
     BRIDGE_TOKEN_TTL_S,
+    Admission,
     ExpectedLeg,
     admit_internal_leg,
     response_source_ok,
@@ -51,6 +52,7 @@ IDLE_COMMAND_POLL_S = 0.02
 URGENT_AFTER_COMMAND_S = 0.2
 HEARTBEAT_S = 1.0
 REFUSAL_LOG_INTERVAL_S = 5.0
+REFUSAL_RTP_ADDRESS = "192.0.2.1"  # TEST-NET-1 (RFC 5737): never a local address
 AGENT_HEADER = "X-Clearline-Agent"
 ATTEMPT_HEADER = "X-Clearline-Attempt"
 ANONYMOUS_FROM = "sip:anonymous@anonymous.invalid"
@@ -158,6 +160,16 @@ class SipCall(pj.Call):
             self.worker.on_dtmf(self, str(prm.digit))
 
 
+class WorkerEndpoint(pj.Endpoint):
+    def __init__(self, worker: LineWorker) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def onSelectAccount(self, prm: Any) -> None:
+        with _contained("select account"):
+            self.worker.on_select_account(prm)
+
+
 class WorkerAccount(pj.Account):
     def __init__(self, worker: LineWorker) -> None:
         super().__init__()
@@ -228,7 +240,7 @@ class LineWorker:
         self.calls_placed = 0
         self.admission_waits = 0
 
-        self.ep = pj.Endpoint()
+        self.ep = WorkerEndpoint(self)
         self.ep.libCreate()
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
@@ -259,6 +271,10 @@ class LineWorker:
         self.local_account_config = self._account_config(f"sip:{worker_id}@{host}:{self.sip_port}", "udp")
         self.local_account = WorkerAccount(self)
         self.local_account.create(self.local_account_config, True)
+        self.refusal_account = WorkerAccount(self)
+        self.refusal_account.create(self._refusal_account_config())
+        self.refusal_account_id = self.refusal_account.getId()
+        self._selected: tuple[str, dict[str, str], Admission] | None = None
 
     @property
     def sip_uri(self) -> str:
@@ -283,6 +299,18 @@ class LineWorker:
         cfg.mediaConfig.transportConfig.port = self.rtp_port
         cfg.mediaConfig.transportConfig.portRange = 256
         cfg.mediaConfig.transportConfig.boundAddress = self.host
+        return cfg
+
+    def _refusal_account_config(self) -> pj.AccountConfig:
+        """Where `on_select_account` sends every INVITE it does not admit: pjsua refuses the call with 488
+        while setting up its media, before it opens any socket (SRTP required over end-to-end TLS, which
+        no inbound request here has; RTP bound to a TEST-NET address in case it got that far). Refused
+        this way, a flood costs no ioqueue slot: refused in `onIncomingCall`, 32 INVITEs within 20 ms
+        took the 64 media sockets of the ioqueue and aborted the process (docs/sip.md)."""
+        cfg = self._account_config(f"sip:refused@{self.host}:{self.sip_port}", "udp")
+        cfg.mediaConfig.transportConfig.boundAddress = REFUSAL_RTP_ADDRESS
+        cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
+        cfg.mediaConfig.srtpSecureSignaling = 2
         return cfg
 
     def _transport(self, kind: str) -> str:
@@ -821,32 +849,53 @@ class LineWorker:
 
     # ------------------------------------------------------------------------------------ callbacks
 
-    def on_incoming_call(self, prm: Any) -> None:
-        """Answer only an internal bridge leg this worker was told to expect (`dialer.sip.admission`)."""
-        headers = _headers(prm.rdata.wholeMsg)
-        agent_id, attempt_id = headers.get(AGENT_HEADER.lower(), ""), headers.get(ATTEMPT_HEADER.lower(), "")
+    def _admission(self, rdata: Any) -> tuple[dict[str, str], Admission]:
+        """Is this inbound INVITE the internal bridge leg a token was issued for (`dialer.sip.admission`)?"""
+        headers = _headers(rdata.wholeMsg)
         token = headers.get(_BRIDGE_TOKEN_KEY, "")
-        internal = InternalLeg(attempt_id=attempt_id, agent_id=agent_id, outgoing=False)
-        call = SipCall(self, internal, prm.callId)
-        internal.call = call
-        self.live_calls.add(call)
         expected = self.expected_legs.get(token) if token else None
         if token and expected is None:
             self._take_expect_bridges_now()
             expected = self.expected_legs.get(token)
         admission = admit_internal_leg(
             token=token,
-            agent_id=agent_id,
-            attempt_id=attempt_id,
-            source=str(prm.rdata.srcAddress),
+            agent_id=headers.get(_AGENT_KEY, ""),
+            attempt_id=headers.get(_ATTEMPT_KEY, ""),
+            source=str(rdata.srcAddress),
             expected=expected,
             now=time.monotonic(),
         )
+        return headers, admission
+
+    def on_select_account(self, prm: Any) -> None:
+        """pjsua asks which account takes an inbound request, before it sets up a call's media: an INVITE
+        that is not an expected internal leg goes to the refusal account (488, no socket opened)."""
+        rdata = prm.rdata
+        if not rdata.wholeMsg.startswith("INVITE "):
+            return
+        headers, admission = self._admission(rdata)
+        self._selected = (rdata.info, headers, admission)
+        if not admission.admitted:
+            prm.accountIndex = self.refusal_account_id
+            self._log_refusal(str(rdata.srcAddress), admission.reason)
+
+    def on_incoming_call(self, prm: Any) -> None:
+        """Answer the internal bridge leg `on_select_account` admitted, if its agent leg is free."""
+        selected, self._selected = self._selected, None
+        if selected is not None and selected[0] == prm.rdata.info:  # this INVITE, just before (same rdata)
+            headers, admission = selected[1], selected[2]
+        else:
+            headers, admission = self._admission(prm.rdata)
+        agent_id, attempt_id = headers.get(_AGENT_KEY, ""), headers.get(_ATTEMPT_KEY, "")
+        token = headers.get(_BRIDGE_TOKEN_KEY, "")
+        internal = InternalLeg(attempt_id=attempt_id, agent_id=agent_id, outgoing=False)
+        call = SipCall(self, internal, prm.callId)
+        internal.call = call
+        self.live_calls.add(call)
         agent = self.agents.get(agent_id)
         op = pj.CallOpParam(True)
-        if not admission.admitted:
+        if not admission.admitted:  # e.g. the token expired between the two callbacks
             op.statusCode, op.reason = admission.status, admission.reason
-            self._log_refusal(str(prm.rdata.srcAddress), admission.reason)
         elif agent is None or not agent.up or not agent.media_ready:
             op.statusCode, op.reason = 404, "Agent leg not up on this worker"
         elif agent.partner is not None:
@@ -1124,12 +1173,15 @@ class LineWorker:
         self.live_calls.clear()  # every Call must be gone before libDestroy or the process aborts
         self.trunk_accounts.clear()
         del self.local_account
+        del self.refusal_account
         self.redis.delete(self.alive_key)
         # Calls were hung up and their BYEs answered above; without NO_RX_MSG pjsua sleeps ~1 s more.
         self.ep.libDestroy(pj.PJSUA_DESTROY_NO_RX_MSG)
 
 
 _BRIDGE_TOKEN_KEY = BRIDGE_TOKEN_HEADER.lower()
+_AGENT_KEY = AGENT_HEADER.lower()
+_ATTEMPT_KEY = ATTEMPT_HEADER.lower()
 
 
 def _command_key(command: p.Command) -> str:
