@@ -105,6 +105,7 @@ class AgentLeg:
     up: bool = False
     media_ready: bool = False
     released: bool = False
+    down_reported: bool = False
     foreign_source: str = ""
     partner: SipCall | None = None
     """The call whose audio is bridged to this agent: a local lead call or an incoming internal leg."""
@@ -939,6 +940,9 @@ class LineWorker:
                     owner.foreign_source = source
                     with contextlib.suppress(pj.Error):
                         call.hangup(pj.CallOpParam(True))
+                    # At once: a BYE to a forged Contact may never be answered.
+                    reason = f"response from {source}, not the phone's address"
+                    self._agent_leg_down(owner, info.lastStatusCode, reason)
                 elif state == pj.PJSIP_INV_STATE_CONFIRMED and not owner.up and not owner.foreign_source:
                     owner.up = True
                     self.emit(p.AgentLegUp(worker_id=self.worker_id, at=_now(), agent_id=owner.agent_id))
@@ -1063,23 +1067,8 @@ class LineWorker:
                 self._end_lead(owner, info.lastStatusCode, info.lastReason)
         elif isinstance(owner, AgentLeg):
             owner.call = None
-            self.agents.pop(owner.agent_id, None)
-            partner = owner.partner
-            owner.partner, owner.up = None, False
-            if partner is not None:
-                self._partner_lost_agent(partner, owner.agent_id)
-            self.emit(
-                p.AgentLegDown(
-                    worker_id=self.worker_id,
-                    at=_now(),
-                    agent_id=owner.agent_id,
-                    sip_status=info.lastStatusCode,
-                    reason="released"
-                    if owner.released
-                    else f"response from {owner.foreign_source}, not the phone's address"
-                    if owner.foreign_source
-                    else info.lastReason,
-                )
+            self._agent_leg_down(
+                owner, info.lastStatusCode, "released" if owner.released else info.lastReason
             )
         else:
             owner.call = None
@@ -1105,6 +1094,23 @@ class LineWorker:
                 if owner.agent.partner is call:
                     owner.agent.partner = None
                 owner.agent = None
+
+    def _agent_leg_down(self, agent: AgentLeg, status: int, reason: str) -> None:
+        """The agent's leg is gone (or being hung up for good): report it once."""
+        if agent.down_reported:
+            return
+        agent.down_reported = True
+        if self.agents.get(agent.agent_id) is agent:
+            del self.agents[agent.agent_id]
+        partner = agent.partner
+        agent.partner, agent.up = None, False
+        if partner is not None:
+            self._partner_lost_agent(partner, agent.agent_id)
+        self.emit(
+            p.AgentLegDown(
+                worker_id=self.worker_id, at=_now(), agent_id=agent.agent_id, sip_status=status, reason=reason
+            )
+        )
 
     def _partner_lost_agent(self, partner: SipCall, agent_id: str) -> None:
         """The agent's phone hung up while bridged: tell the engine the lead lost its agent."""

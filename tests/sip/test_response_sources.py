@@ -130,3 +130,26 @@ def test_the_same_answer_from_the_trunks_address_is_the_callees(
     )
     events = collect(pool, lambda evs: any(isinstance(e, p.Answered | p.Ended) for e in evs), 10)
     first(events, p.Answered, attempt_id="real-answer")
+
+
+def test_an_agent_leg_answered_from_another_address_than_the_phones_is_hung_up(
+    trunk_and_pool: tuple[socket.socket, LineWorkerPool, str, str],
+) -> None:
+    phone, pool, worker, _ = trunk_and_pool  # the raw socket plays the agent's phone this time
+    uri = f"sip:agent-x@127.0.0.1:{phone.getsockname()[1]}"
+    pool.send(worker, p.CallAgent(agent_id="agent-x", sip_uri=uri))
+    invite, worker_address = phone.recvfrom(65535)
+    attacker = _udp("127.0.0.2")
+    try:
+        answer = _response(invite.decode(), "200 OK", attacker, "spoof", SDP.format(ip="127.0.0.2"))
+        attacker.sendto(answer, worker_address)
+        events = collect(pool, lambda evs: any(isinstance(e, p.AgentLegUp | p.AgentLegDown) for e in evs), 10)
+    finally:
+        attacker.close()
+    assert not [e for e in events if isinstance(e, p.AgentLegUp)]
+    down = first(events, p.AgentLegDown, agent_id="agent-x")
+    assert (
+        isinstance(down, p.AgentLegDown)
+        and "127.0.0.2" in down.reason
+        and "not the phone's address" in down.reason
+    )
