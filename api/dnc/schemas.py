@@ -80,6 +80,20 @@ class PolicyIO(msgspec.Struct, forbid_unknown_fields=True):
         return PolicyRules(**msgspec.structs.asdict(self))
 
 
+class PolicyPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The rules to change; the ones left out stay as they are."""
+
+    allowed_countries: list[str] | msgspec.UnsetType = msgspec.UNSET
+    blocked_states: list[str] | msgspec.UnsetType = msgspec.UNSET
+    blocked_area_codes: list[str] | msgspec.UnsetType = msgspec.UNSET
+    ip_allow_cidrs: list[str] | msgspec.UnsetType = msgspec.UNSET
+    ip_deny_cidrs: list[str] | msgspec.UnsetType = msgspec.UNSET
+    ip_allowed_countries: list[str] | msgspec.UnsetType = msgspec.UNSET
+
+    def given(self) -> dict[str, list[str]]:
+        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not msgspec.UNSET}
+
+
 class CheckIn(msgspec.Struct, forbid_unknown_fields=True):
     numbers: list[str]
     at: datetime | None = None
