@@ -90,7 +90,9 @@ def update_policy(
     firewall applies the result within seconds."""
     unknown = sorted(set(changes) - set(POLICY_FIELDS))
     if unknown:
-        raise ValidationError(f"unknown policy rule {unknown[0]}; the rules are {', '.join(POLICY_FIELDS)}", field=unknown[0])
+        raise ValidationError(
+            f"unknown policy rule {unknown[0]}; the rules are {', '.join(POLICY_FIELDS)}", field=unknown[0]
+        )
     current = read_policy(session, org_id)
     checked = _check_rules(replace(current, **{k: list(v) for k, v in changes.items()}))
     if saver_ip is not None and _is_ip(saver_ip):
