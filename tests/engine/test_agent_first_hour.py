@@ -23,13 +23,14 @@ from dialer.engine.requests import REQUESTS_KEY
 from dialer.engine.supervisor import Engine, EngineConfig
 from dialer.sip import protocol as p
 from tests.conftest import Tenant
-from tests.engine.factories import make_campaign
+from tests.engine.factories import allow_agent_phones, make_campaign
 
 
 def logged_in_agent(
     client: TestClient, tenant: Tenant, runtime: Runtime, numbers: list[str]
 ) -> tuple[Campaign, str]:
     agent = tenant.users["agent"]
+    allow_agent_phones(runtime, tenant.id)
     campaign = make_campaign(runtime, tenant.id, agent_ids=[agent.id], numbers=numbers)
     r = client.post(
         "/api/agents/me/session", json={"sip_uri": "sip:a@127.0.0.1"}, headers=tenant.headers("agent")
@@ -202,6 +203,7 @@ def test_a_phone_that_cannot_be_reached_gives_the_reason_in_the_session(
     client: TestClient, tenant: Tenant, runtime: Runtime, engine: Engine
 ) -> None:
     agent = tenant.users["agent"]
+    allow_agent_phones(runtime, tenant.id)
     make_campaign(runtime, tenant.id, agent_ids=[agent.id])
     r = client.post(
         "/api/agents/me/session", json={"sip_uri": "sip:gone@127.0.0.1:5999"}, headers=tenant.headers("agent")
