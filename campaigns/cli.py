@@ -20,7 +20,7 @@ from campaigns.export import export_csv
 from campaigns.jobs import create_import_job, run_import_job
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.scrubbing import rules_for_campaign
-from campaigns.service import create_campaign, set_status
+from campaigns.service import SETTABLE, create_campaign, get_campaign, list_campaigns, set_status
 from core.accounts import find_org
 from core.db import ALL_ORGS, Scope
 from core.errors import NotFoundError, ValidationError
@@ -55,7 +55,6 @@ def campaigns_group() -> None:
 @click.option("--caller-id", help="The caller ID (E.164) for every call.")
 @click.option("--trunk", "trunk_profile", help="Trunk profile name (sip_profiles/).")
 @click.option("--local-presence", is_flag=True, help="Pick the caller ID by the lead's area code.")
-@click.option("--start", is_flag=True, help="Make the campaign active at once.")
 @click.option("--json", "as_json", is_flag=True)
 def create_cmd(
     org_ref: str,
@@ -63,10 +62,9 @@ def create_cmd(
     caller_id: str | None,
     trunk_profile: str | None,
     local_presence: bool,
-    start: bool,
     as_json: bool,
 ) -> None:
-    """Create a campaign and print its id."""
+    """Create a campaign (a draft) and print its id; `clearline campaigns start ID` starts it."""
     runtime = _runtime()
     settings: dict[str, object] = {}
     if caller_id:
@@ -82,10 +80,76 @@ def create_cmd(
         org_id = org.id
     with runtime.db.session(Scope(org_id)) as s:
         campaign = create_campaign(s, org_id=org_id, name=name, settings=settings)
-        if start:
-            set_status(campaign, CampaignStatus.ACTIVE)
         out = {"id": str(campaign.id), "name": campaign.name, "status": campaign.status}
     click.echo(json.dumps(out) if as_json else out["id"])
+
+
+def campaign_summary(campaign: Campaign) -> dict[str, object]:
+    return {
+        "id": str(campaign.id),
+        "name": campaign.name,
+        "status": campaign.status,
+        "dial_method": campaign.dial_method,
+        "pacing_policy": campaign.pacing_policy,
+        "trunk_profile": campaign.trunk_profile,
+        "caller_id": campaign.caller_id,
+    }
+
+
+@campaigns_group.command("list")
+@click.option("--org", "org_ref", required=True, help="Organization id, slug or name.")
+@click.option("--json", "as_json", is_flag=True)
+def list_cmd(org_ref: str, as_json: bool) -> None:
+    """The organization's campaigns: id, status, name."""
+    runtime = _runtime()
+    with runtime.db.session(ALL_ORGS) as s:
+        org = find_org(s, org_ref)
+        if org is None:
+            raise NotFoundError(f"no organization {org_ref}")
+        org_id = org.id
+    with runtime.db.session(Scope(org_id)) as s:
+        rows = [campaign_summary(c) for c in list_campaigns(s)]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        click.echo(f"{row['id']}  {str(row['status']).ljust(8)}  {row['name']}")
+
+
+@campaigns_group.command("show")
+@click.argument("campaign_id", type=click.UUID)
+def show_cmd(campaign_id: uuid.UUID) -> None:
+    """One campaign's status and settings, as JSON."""
+    runtime = _runtime()
+    org_id = _campaign_org(runtime, campaign_id)
+    with runtime.db.session(Scope(org_id)) as s:
+        campaign = get_campaign(s, campaign_id)
+        out = campaign_summary(campaign)
+        out["settings"] = {name: str(getattr(campaign, name)) for name in SETTABLE}
+    click.echo(json.dumps(out, indent=2))
+
+
+def _set_status_cmd(campaign_id: uuid.UUID, status: CampaignStatus) -> None:
+    runtime = _runtime()
+    org_id = _campaign_org(runtime, campaign_id)
+    with runtime.db.session(Scope(org_id)) as s:
+        campaign = get_campaign(s, campaign_id)
+        set_status(campaign, status)
+    click.echo(f"campaign {campaign_id} is {status.value}")
+
+
+@campaigns_group.command("pause")
+@click.argument("campaign_id", type=click.UUID)
+def pause_cmd(campaign_id: uuid.UUID) -> None:
+    """Stop dialing (calls in progress finish); start resumes."""
+    _set_status_cmd(campaign_id, CampaignStatus.PAUSED)
+
+
+@campaigns_group.command("finish")
+@click.argument("campaign_id", type=click.UUID)
+def finish_cmd(campaign_id: uuid.UUID) -> None:
+    """End the campaign for good (its call records are kept)."""
+    _set_status_cmd(campaign_id, CampaignStatus.FINISHED)
 
 
 @click.group("leads")

@@ -65,7 +65,18 @@ class InternalDncEntry(OrgScoped, Base):
     """A consumer's request not to be called (entity-specific list); kept 5 years (47 CFR 64.1200(d)(6))."""
 
     __tablename__ = "dnc_internal_entries"
-    __table_args__ = (Index("ix_dnc_internal_entries_org_e164", "org_id", "e164"),)
+    __table_args__ = (
+        Index("ix_dnc_internal_entries_org_e164", "org_id", "e164"),
+        # One entry per number and scope (organization-wide: campaign_id NULL); adding it again is a no-op.
+        Index(
+            "uq_dnc_internal_entries_org_e164_campaign",
+            "org_id",
+            "e164",
+            "campaign_id",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     e164: Mapped[str] = mapped_column(String(16))
@@ -80,6 +91,16 @@ class AreaCodeBlock(OrgScoped, Base):
     """Do not call any number in this area code (organization-wide or one campaign)."""
 
     __tablename__ = "dnc_area_code_blocks"
+    __table_args__ = (
+        Index(
+            "uq_dnc_area_code_blocks_org_code_campaign",
+            "org_id",
+            "area_code",
+            "campaign_id",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     area_code: Mapped[str] = mapped_column(String(3))
@@ -87,6 +108,25 @@ class AreaCodeBlock(OrgScoped, Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     added_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DncRemoval(OrgScoped, Base):
+    """The history of a removed internal DNC entry or area-code block: what it was, who added it and why,
+    and who removed it, when and why. Removals are also in the audit log."""
+
+    __tablename__ = "dnc_removals"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # number | area_code
+    value: Mapped[str] = mapped_column(String(16))  # the E.164 number or the area code
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    source: Mapped[str] = mapped_column(String(40), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    added_at: Mapped[datetime] = mapped_column()
+    removed_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    removed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removal_reason: Mapped[str] = mapped_column(Text)
 
 
 class CallingRule(Base):
