@@ -1,4 +1,5 @@
-"""Compliance evidence routes: why a number was (or was not) dialed, from what was stored at the time."""
+"""Compliance routes: why a number was (or was not) dialed, from what was stored at the time, and the
+call-detail records the Telemarketing Sales Rule requires."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from typing import Any
 
 import msgspec
 from litestar import get
+from litestar.response import Stream
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
 from api.auth import roles
+from api.principal import Principal
+from campaigns.cdr import cdr_csv
 from campaigns.evidence import (
     MAX_PAGE,
     EvidenceRecord,
@@ -20,6 +24,7 @@ from campaigns.evidence import (
 )
 from core.errors import ValidationError
 from core.models import Role
+from core.runtime import Runtime
 from dnc.normalize import normalize_number
 
 EVIDENCE_ROLES = (Role.COMPLIANCE, Role.ORG_ADMIN, Role.MANAGER)
@@ -101,4 +106,23 @@ def evidence_by_attempt(session: Session, attempt_id: uuid.UUID) -> EvidenceOut:
     return _out(evidence_of_attempt(session, attempt_id))
 
 
-ROUTES: list[ControllerRouterHandler] = [evidence_by_phone, evidence_by_attempt]
+@get(
+    "/api/compliance/cdr.csv",
+    opt=roles(Role.COMPLIANCE, Role.ORG_ADMIN),
+    sync_to_thread=True,
+    tags=["compliance"],
+)
+def cdr_export(
+    principal: Principal, runtime: Runtime, since: datetime, until: datetime, org_id: uuid.UUID | None = None
+) -> Stream:
+    """Call-detail records (16 CFR 310.5(a)(2), as amended in 2024) of the calls placed in
+    [since, until): calling and called number, date, time, duration, disposition, telemarketer, seller,
+    good or service, prerecorded message. Streamed page by page. A platform admin names the `org_id`."""
+    chunks = cdr_csv(runtime.db, principal.org_for_write(org_id), since, until)
+    name = f"cdr-{since:%Y%m%dT%H%M%S}-{until:%Y%m%dT%H%M%S}.csv"
+    return Stream(
+        chunks, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+ROUTES: list[ControllerRouterHandler] = [evidence_by_phone, evidence_by_attempt, cdr_export]
