@@ -74,6 +74,7 @@ SETTABLE = (
     "recycle_rules",
     "max_attempts",
     "opt_out_key",
+    "seller",
 )
 # Set by the server only: the stored copy of an uploaded message (POST /api/campaigns/{id}/safe-harbor).
 SERVER_SET = ("safe_harbor_wav",)
@@ -192,6 +193,10 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any], *, validate_
             raise ValidationError("opt_out_key must be one DTMF key (0-9, * or #)", field=name)
         elif name in ("calling_window_start", "calling_window_end") and value is not None:
             value = _time_of_day(value, name)
+        elif name == "seller" and value is not None:
+            if not isinstance(value, str) or len(value.strip()) > 200:
+                raise ValidationError("seller must be a name of at most 200 characters", field=name)
+            value = value.strip() or None
         elif name == "pacing_settings" and not isinstance(value, dict):
             raise ValidationError("pacing_settings must be an object", field=name)
         elif name in ("trunk_profile", "pacing_policy") and not isinstance(value, str):
