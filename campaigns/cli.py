@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from campaigns.cdr import cdr_csv
 from campaigns.export import export_csv
 from campaigns.jobs import create_import_job, run_import_job
 from campaigns.models import Campaign, CampaignStatus
@@ -231,6 +232,14 @@ def export_cmd(campaign_id: uuid.UUID, out_path: Path) -> None:
     click.echo(f"wrote {out_path}")
 
 
+def _iso_time(text: str, name: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValidationError(f"{name} {text!r} is not an ISO 8601 time", field=name) from exc
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 @click.command("scrub")
 @click.argument("leads", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--org", "org_ref", required=True)
@@ -251,13 +260,7 @@ def scrub_cmd(
         org_id = org.id
     with runtime.db.session(Scope(org_id)) as s:
         rules = rules_for_campaign(s, campaign_id)
-    at = datetime.now(UTC)
-    if at_text is not None:
-        try:
-            at = datetime.fromisoformat(at_text)
-        except ValueError as exc:
-            raise ValidationError(f"{at_text!r} is not an ISO 8601 time", field="at") from exc
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    at = _iso_time(at_text, "at") if at_text is not None else datetime.now(UTC)
     started = time.perf_counter()
     counts = scrub_file(runtime.db, org_id, leads, report, at=at, rules=rules)
     click.echo(
@@ -266,3 +269,30 @@ def scrub_cmd(
 
 
 COMMANDS: list[click.Command] = [campaigns_group, leads_group, scrub_cmd]
+
+
+@click.command("cdr")
+@click.option("--org", "org_ref", required=True, help="Organization id, slug or name.")
+@click.option("--since", "since_text", required=True, help="ISO time (UTC if no offset): first call placed.")
+@click.option("--until", "until_text", required=True, help="ISO time: calls placed before it.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+def cdr_cmd(org_ref: str, since_text: str, until_text: str, out: Path | None) -> None:
+    """Export call-detail records (16 CFR 310.5(a)(2)) of calls placed in [SINCE, UNTIL) as CSV."""
+    runtime = _runtime()
+    with runtime.db.session(ALL_ORGS) as s:
+        org = find_org(s, org_ref)
+        if org is None:
+            raise NotFoundError(f"no organization {org_ref!r}")
+        org_id = org.id
+    chunks = cdr_csv(runtime.db, org_id, _iso_time(since_text, "since"), _iso_time(until_text, "until"))
+    if out is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        return
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+    click.echo(json.dumps({"cdr": str(out)}))
+
+
+COMMANDS.append(cdr_cmd)

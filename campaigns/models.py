@@ -129,6 +129,8 @@ class Campaign(OrgScoped, Base):
     # {outcome: {"delay_s": int, "max_attempts": int}}; see campaigns.recycle.
     recycle_rules: Mapped[JsonDict] = mapped_column(JSONB, default=dict)
     max_attempts: Mapped[int] = mapped_column(Integer, default=10)
+    # The seller calls are made for (consent is checked against it); None: the organization itself.
+    seller: Mapped[str | None] = mapped_column(String(200), default=None)
     safe_harbor_wav: Mapped[str | None] = mapped_column(Text, default=None)
     opt_out_key: Mapped[str] = mapped_column(String(1), default="9")
     # Agents: seconds of wrap-up after a call before an undisposed call gets `timeout_disposition` and the

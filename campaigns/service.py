@@ -79,6 +79,7 @@ SETTABLE = (
     "wrap_up_s",
     "timeout_disposition",
     "pause_codes",
+    "seller",
 )
 # Set by the server only: the stored copy of an uploaded message (POST /api/campaigns/{id}/safe-harbor).
 SERVER_SET = ("safe_harbor_wav",)
@@ -207,6 +208,10 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any], *, validate_
             raise ValidationError(
                 "timeout_disposition must be a disposition code (1-32 of A-Z, 0-9, _)", field=name
             )
+        elif name == "seller" and value is not None:
+            if not isinstance(value, str) or len(value.strip()) > 200:
+                raise ValidationError("seller must be a name of at most 200 characters", field=name)
+            value = value.strip() or None
         elif name == "pacing_settings" and not isinstance(value, dict):
             raise ValidationError("pacing_settings must be an object", field=name)
         elif name in ("trunk_profile", "pacing_policy") and not isinstance(value, str):

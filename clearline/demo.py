@@ -234,6 +234,7 @@ def build_world(
             },
         )
         assign_agents(s, campaign, agent_ids)
+        consent_day = datetime.now(UTC).date() - timedelta(days=30)
         lead_list = LeadList(org_id=org.id, campaign_id=campaign.id, name="synthetic demo leads")
         s.add(lead_list)
         s.flush()
@@ -246,6 +247,11 @@ def build_world(
                 phone_raw=number,
                 phone_e164=number,
                 first_name=f"Lead{row - 1}",
+                # Every line type is known (an unknown one counts as wireless and needs consent): a third
+                # are mobile numbers with prior express written consent, the rest landlines.
+                wireless=row % 3 == 0,
+                consent="express_written" if row % 3 == 0 else "none",
+                consent_at=consent_day if row % 3 == 0 else None,
             )
             for row, number in enumerate(plan.numbers, start=2)
         )

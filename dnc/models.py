@@ -13,7 +13,17 @@ import uuid
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -158,6 +168,12 @@ class CompliancePolicy(OrgScoped, Base):
     ip_allow_cidrs: Mapped[list[str]] = mapped_column(JSONB_, default=list)  # empty: every address
     ip_deny_cidrs: Mapped[list[str]] = mapped_column(JSONB_, default=list)
     ip_allowed_countries: Mapped[list[str]] = mapped_column(JSONB_, default=list)  # empty: every country
+    # A number whose line type nobody knows: "wireless" (fail closed: it needs written consent) or
+    # "not_wireless". See dnc.consent.
+    unknown_line_type: Mapped[str] = mapped_column(String(16), default="wireless", server_default="wireless")
+    # A revocation stops every call of the organization to the number, whatever seller (FCC 24-24's
+    # "revoke all", postponed to 2027-01-31: off by default).
+    revoke_all: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -175,3 +191,30 @@ class ScrubReport(OrgScoped, Base):
     job_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentRecord(OrgScoped, Base):
+    """A consumer's consent to calls from a seller, with its artifact; revoked in place, never deleted."""
+
+    __tablename__ = "consent_records"
+    __table_args__ = (
+        CheckConstraint("kind IN ('none', 'express', 'express_written')", name="kind"),
+        Index("ix_consent_records_org_e164", "org_id", "e164"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    e164: Mapped[str] = mapped_column(String(16))
+    seller: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # express | express_written | none (a revocation only)
+    source: Mapped[str] = mapped_column(String(40))  # lead_import | api | web_form | ...
+    given_at: Mapped[datetime] = mapped_column()
+    disclosure: Mapped[str] = mapped_column(Text, default="")  # the disclosure text or its URL
+    consumer_ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    certificate_id: Mapped[str | None] = mapped_column(String(200), default=None)  # e.g. a lead certificate
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_source: Mapped[str | None] = mapped_column(String(40), default=None)
+    revoked_note: Mapped[str | None] = mapped_column(Text, default=None)
+    revoked_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    honored_at: Mapped[datetime | None] = mapped_column(default=None)  # the first check that refused a call

@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0010_first_hour"
-down_revision: str | None = "0011_compliance_evidence"
+down_revision: str | None = "0008_job_workers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

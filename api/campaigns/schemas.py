@@ -126,6 +126,12 @@ class CampaignSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
             description="DTMF key (0-9, * or #) that adds the number to the internal DNC list during the safe-harbor message. Default 9."
         ),
     ] = msgspec.UNSET
+    seller: Annotated[
+        str | msgspec.UnsetType | None,
+        msgspec.Meta(
+            description="The seller the calls are made for: the dial-time check relies only on consent records naming it. Default none: the organization itself."
+        ),
+    ] = msgspec.UNSET
 
     wrap_up_s: Annotated[
         int | msgspec.UnsetType,
