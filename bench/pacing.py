@@ -68,14 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", default=",".join(POLICY_NAMES))
     parser.add_argument("--agents", default=",".join(map(str, AGENTS)))
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--from-json", type=Path, help="re-print and re-plot a saved run instead of running")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        nargs="+",
+        help="re-print and re-plot saved runs (merged) instead of running",
+    )
+    parser.add_argument("--out", type=Path, default=OUT, help="directory for pacing.json and pacing.png")
     args = parser.parse_args(argv)
     if args.from_json:
-        saved = json.loads(args.from_json.read_text())
+        saved = [result for path in args.from_json for result in json.loads(path.read_text())]
         saved_policies = [p for p in POLICY_NAMES if any(r["policy"] == p for r in saved)]
         print(summarize(saved, saved_policies))
         print(guard_note(saved_policies))
-        plot(saved, saved_policies, OUT / "pacing.png")
+        plot(saved, saved_policies, args.out / "pacing.png")
         return 0
     seeds, hours = (3, 2.0) if args.quick else (args.seeds, args.hours)
     policies = args.policies.split(",")
@@ -100,14 +106,15 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     elapsed = time.monotonic() - started
-    OUT.mkdir(exist_ok=True)
-    (OUT / "pacing.json").write_text(json.dumps(results, indent=1))
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pacing.json").write_text(json.dumps(results, indent=1))
     report = summarize(results, policies)
     print(report)
     print(guard_note(policies))
     print(f"\n{len(jobs)} shifts ({seeds} seeds x {hours:g} h) in {elapsed:.0f} s on {args.workers} workers")
-    plot(results, policies, OUT / "pacing.png")
-    print(f"plot: {OUT / 'pacing.png'}")
+    plot(results, policies, out / "pacing.png")
+    print(f"plot: {out / 'pacing.png'}")
     return 0
 
 
