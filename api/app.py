@@ -29,6 +29,7 @@ from api.audit import AuditMiddleware
 from api.auth import JWTAuthenticationMiddleware, login, logout, refresh, role_guard
 from api.deps import DEPENDENCIES
 from api.firewall import IPFirewallMiddleware
+from api.input_guard import InputGuardMiddleware
 from api.problems import EXCEPTION_HANDLERS, document_problem_responses
 from core.runtime import Runtime, current_runtime
 
@@ -61,6 +62,8 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         guards=[role_guard],
         middleware=[
+            # First of all: values nothing downstream can store or compute with are refused here.
+            DefineMiddleware(InputGuardMiddleware, max_body_bytes=runtime.settings.max_request_body_bytes),
             IPFirewallMiddleware,  # before authentication: refused addresses never reach it
             DefineMiddleware(
                 JWTAuthenticationMiddleware, exclude=["^/schema", *console.NOT_BEARER_AUTHENTICATED]

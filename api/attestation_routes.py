@@ -255,7 +255,13 @@ def delete_certificate(certificate_id: uuid.UUID, session: Session) -> None:
     certificate_store.delete_certificate(session, certificate_id)
 
 
-@get("/api/certs/{certificate_id:uuid}", opt=PUBLIC, sync_to_thread=True, tags=["attestation"])
+@get(
+    "/api/certs/{certificate_id:uuid}",
+    opt=PUBLIC,
+    sync_to_thread=True,
+    tags=["attestation"],
+    media_type="application/pem-certificate-chain",
+)
 def public_certificate(certificate_id: uuid.UUID, runtime: Runtime) -> Response[str]:
     """The x5u URL: a signing certificate's public chain (PEM), for any STIR/SHAKEN verifier."""
     with runtime.db.session(ALL_ORGS) as session:

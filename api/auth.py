@@ -210,16 +210,24 @@ def _tokens(
     )
 
 
-def open_session(runtime: Runtime, account: AccountState, ip: str | None) -> tuple[uuid.UUID, TokenPair]:
-    """A new login session for a user `login_user` accepted, and its first token pair."""
+def start_session(
+    runtime: Runtime, account: AccountState, ip: str | None, ttl_s: int
+) -> tuple[uuid.UUID, str]:
+    """A new login session row for a user `login_user` accepted (API tokens and console cookies alike,
+    so logout, revocation and token-version bumps end both); returns its id and refresh-token id."""
     jti = uuid.uuid4().hex
-    ttl = runtime.settings.refresh_token_ttl_s
     with runtime.db.session(ALL_ORGS) as s:
         session = AuthSession(user_id=account.user_id, refresh_jti=jti,
-                              expires_at=utcnow() + timedelta(seconds=ttl), client_ip=ip)  # fmt: skip
+                              expires_at=utcnow() + timedelta(seconds=ttl_s), client_ip=ip)  # fmt: skip
         s.add(session)
         s.flush()
-        session_id = session.id
+        return session.id, jti
+
+
+def open_session(runtime: Runtime, account: AccountState, ip: str | None) -> tuple[uuid.UUID, TokenPair]:
+    """A new login session for a user `login_user` accepted, and its first token pair."""
+    ttl = runtime.settings.refresh_token_ttl_s
+    session_id, jti = start_session(runtime, account, ip, ttl)
     return session_id, _tokens(runtime, account, session_id, jti, ttl)
 
 

@@ -1,17 +1,21 @@
-"""Compliance evidence routes: why a number was (or was not) dialed, from what was stored at the time."""
+"""Compliance routes: why a number was (or was not) dialed, from what was stored at the time, and the
+call-detail records the Telemarketing Sales Rule requires."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from litestar import get
+from litestar import get, post, put
+from litestar.response import Stream
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
 from api.auth import roles
+from api.principal import Principal
+from campaigns.cdr import cdr_csv
 from campaigns.evidence import (
     MAX_PAGE,
     EvidenceRecord,
@@ -20,6 +24,16 @@ from campaigns.evidence import (
 )
 from core.errors import ValidationError
 from core.models import Role
+from core.runtime import Runtime
+from dnc.consent import (
+    ConsentSettings,
+    consents_of,
+    read_settings,
+    record_consent,
+    revoke_consent,
+    save_settings,
+)
+from dnc.models import ConsentRecord
 from dnc.normalize import normalize_number
 
 EVIDENCE_ROLES = (Role.COMPLIANCE, Role.ORG_ADMIN, Role.MANAGER)
@@ -101,4 +115,149 @@ def evidence_by_attempt(session: Session, attempt_id: uuid.UUID) -> EvidenceOut:
     return _out(evidence_of_attempt(session, attempt_id))
 
 
-ROUTES: list[ControllerRouterHandler] = [evidence_by_phone, evidence_by_attempt]
+@get(
+    "/api/compliance/cdr.csv",
+    opt=roles(Role.COMPLIANCE, Role.ORG_ADMIN),
+    sync_to_thread=True,
+    tags=["compliance"],
+)
+def cdr_export(
+    principal: Principal, runtime: Runtime, since: datetime, until: datetime, org_id: uuid.UUID | None = None
+) -> Stream:
+    """Call-detail records (16 CFR 310.5(a)(2), as amended in 2024) of the calls placed in
+    [since, until): calling and called number, date, time, duration, disposition, telemarketer, seller,
+    good or service, prerecorded message. Streamed page by page. A platform admin names the `org_id`."""
+    chunks = cdr_csv(runtime.db, principal.org_for_write(org_id), since, until)
+    name = f"cdr-{since:%Y%m%dT%H%M%S}-{until:%Y%m%dT%H%M%S}.csv"
+    return Stream(
+        chunks, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+ROUTES: list[ControllerRouterHandler] = [evidence_by_phone, evidence_by_attempt, cdr_export]
+
+
+# ------------------------------------------------------------------------------------- consent
+
+
+class ConsentIn(msgspec.Struct, forbid_unknown_fields=True):
+    phone: str
+    kind: str  # express | express_written
+    given_at: datetime
+    seller: str = ""  # "" = the organization itself (a campaign without a seller of its own)
+    source: str = "api"
+    disclosure: str = ""  # the disclosure text the consumer agreed to, or its URL
+    consumer_ip: str | None = None
+    certificate_id: str | None = None  # e.g. a lead-certificate id
+
+
+class RevocationIn(msgspec.Struct, forbid_unknown_fields=True):
+    phone: str
+    source: str  # opt_out_key | agent | api | console | message | web_form | phone | email | other
+    seller: str | None = None  # None: every seller's consent
+    note: str = ""
+
+
+class ConsentOut(msgspec.Struct):
+    id: uuid.UUID
+    e164: str
+    seller: str
+    kind: str
+    source: str
+    given_at: datetime
+    disclosure: str
+    consumer_ip: str | None
+    certificate_id: str | None
+    revoked_at: datetime | None
+    revoked_source: str | None
+    revoked_note: str | None
+    honored_at: datetime | None  # the first dial-time check that refused a call because of the revocation
+    honored_after_s: float | None  # revocation -> that check
+
+    @classmethod
+    def of(cls, r: ConsentRecord) -> ConsentOut:
+        after = (r.honored_at - r.revoked_at).total_seconds() if r.honored_at and r.revoked_at else None
+        return cls(
+            id=r.id, e164=r.e164, seller=r.seller, kind=r.kind, source=r.source, given_at=r.given_at,
+            disclosure=r.disclosure, consumer_ip=r.consumer_ip, certificate_id=r.certificate_id,
+            revoked_at=r.revoked_at, revoked_source=r.revoked_source, revoked_note=r.revoked_note,
+            honored_at=r.honored_at, honored_after_s=after,
+        )  # fmt: skip
+
+
+class ConsentSettingsIO(msgspec.Struct, forbid_unknown_fields=True):
+    unknown_line_type: str = "wireless"  # wireless (fail closed) | not_wireless
+    revoke_all: bool = False  # a revocation stops every seller's calls to the number
+
+
+CONSENT_WRITERS = (Role.COMPLIANCE, Role.ORG_ADMIN)
+CONSENT_READERS = (Role.COMPLIANCE, Role.ORG_ADMIN, Role.MANAGER)
+
+
+@post("/api/compliance/consents", opt=roles(*CONSENT_WRITERS), sync_to_thread=True, tags=["compliance"])
+def create_consent(data: ConsentIn, principal: Principal, session: Session) -> ConsentOut:
+    """Record a consent artifact: the dial-time check relies on it for the seller it names."""
+    record = record_consent(
+        session,
+        phone=data.phone,
+        seller=data.seller,
+        kind=data.kind,
+        source=data.source,
+        given_at=data.given_at,
+        disclosure=data.disclosure,
+        consumer_ip=data.consumer_ip,
+        certificate_id=data.certificate_id,
+        created_by=principal.user_id,
+        now=datetime.now(UTC),
+    )
+    return ConsentOut.of(record)
+
+
+@post(
+    "/api/compliance/revocations",
+    opt=roles(*CONSENT_WRITERS, Role.MANAGER, Role.AGENT),
+    sync_to_thread=True,
+    tags=["compliance"],
+)
+def create_revocation(data: RevocationIn, principal: Principal, session: Session) -> list[ConsentOut]:
+    """A consumer revoked consent, by any reasonable means (the source says which): honored at the very
+    next dial-time check, which stamps `honored_at`."""
+    records = revoke_consent(
+        session,
+        phone=data.phone,
+        seller=data.seller,
+        source=data.source,
+        note=data.note,
+        revoked_by=principal.user_id,
+        now=datetime.now(UTC),
+    )
+    return [ConsentOut.of(r) for r in records]
+
+
+@get("/api/compliance/consents", opt=roles(*CONSENT_READERS), sync_to_thread=True, tags=["compliance"])
+def list_consents(session: Session, phone: str) -> list[ConsentOut]:
+    """A number's consent records and revocations, with the time from revocation to the check that
+    honored it."""
+    return [ConsentOut.of(r) for r in consents_of(session, phone)]
+
+
+@get("/api/compliance/settings", opt=roles(*CONSENT_READERS), sync_to_thread=True, tags=["compliance"])
+def get_consent_settings(session: Session) -> ConsentSettingsIO:
+    settings = read_settings(session)
+    return ConsentSettingsIO(settings.unknown_line_type, settings.revoke_all)
+
+
+@put(
+    "/api/compliance/settings",
+    opt=roles(Role.ORG_ADMIN, Role.COMPLIANCE),
+    sync_to_thread=True,
+    tags=["compliance"],
+)
+def put_consent_settings(data: ConsentSettingsIO, session: Session) -> ConsentSettingsIO:
+    """`unknown_line_type`: what a number of unknown line type counts as (default wireless: it needs
+    written consent). `revoke_all`: a revocation stops calls from every seller of the organization."""
+    saved = save_settings(session, ConsentSettings(data.unknown_line_type, data.revoke_all))
+    return ConsentSettingsIO(saved.unknown_line_type, saved.revoke_all)
+
+
+ROUTES += [create_consent, create_revocation, list_consents, get_consent_settings, put_consent_settings]

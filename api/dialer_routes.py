@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import roles
 from api.principal import Principal
-from campaigns.models import CallAttempt, Campaign, CampaignAgent, CampaignStatus, Disposition, Lead
+from campaigns.models import CallAttempt, Campaign, CampaignAgent, CampaignStatus, Lead
 from campaigns.service import get_campaign
 from core.db import utcnow
 from core.errors import ConflictError, NotFoundError, ValidationError
@@ -23,9 +23,16 @@ from core.models import Role
 from core.runtime import Runtime
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError, AgentStatus
 from dialer.engine.live import read_campaign_live
-from dialer.engine.requests import EngineRequest, push_request
-from dialer.engine.sessions import dispose, start_agent_session
-from dialer.models import AgentSession, TrunkAlarm
+from dialer.engine.sessions import (
+    describe_end,
+    dispose,
+    last_session_end,
+    log_out,
+    pause_agent,
+    start_agent_session,
+)
+from dialer.figures import Figures, today_and_rolling
+from dialer.models import TrunkAlarm
 from dialer.phone_rules import parse_agent_uri
 
 
@@ -51,11 +58,25 @@ class AgentSessionOut(msgspec.Struct):
     attempt_id: uuid.UUID | None  # the call the agent is on (INCALL) or must disposition (WRAP)
     wrap_until: datetime | None
     pause_requested: bool
+    pause_code: str = ""
+    logout_pending: bool = False  # asked during a call: takes effect when the call and its wrap-up end
+    ended_reason: str = ""  # LOGGED_OUT: why the last session ended, in words (e.g. the phone did not answer)
 
     @classmethod
-    def of(cls, agent_id: uuid.UUID, status: AgentStatus | None) -> AgentSessionOut:
+    def of(cls, agent_id: uuid.UUID, status: AgentStatus | None, *, last_end: str = "") -> AgentSessionOut:
         if status is None or status.state is AgentState.LOGGED_OUT:
-            return cls(None, agent_id, None, AgentState.LOGGED_OUT.value, None, "", None, None, False)
+            return cls(
+                None,
+                agent_id,
+                None,
+                AgentState.LOGGED_OUT.value,
+                None,
+                "",
+                None,
+                None,
+                False,
+                ended_reason=last_end,
+            )
         current = status.attempt_id or (status.last_attempt_id if status.state is AgentState.WRAP else "")
         return cls(
             session_id=uuid.UUID(status.session_id) if status.session_id else None,
@@ -67,6 +88,8 @@ class AgentSessionOut(msgspec.Struct):
             attempt_id=uuid.UUID(current) if current else None,
             wrap_until=_from_ms(status.wrap_until_ms) if status.state is AgentState.WRAP else None,
             pause_requested=status.pause_requested,
+            pause_code=status.pause_code,
+            logout_pending=status.logout_requested,
         )
 
 
@@ -88,9 +111,44 @@ class AgentLiveOut(msgspec.Struct):
     state: str
     since: datetime | None
     worker: str
+    pause_code: str = ""
+
+
+class PauseIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: str | None = None  # one of the campaign's pause_codes; its first when not given
+
+
+class FiguresOut(msgspec.Struct):
+    since: datetime
+    calls_placed: int
+    answered: int  # answered by a person (human + abandoned)
+    connected: int  # bridged to an agent
+    abandoned: int
+    abandon_rate: float  # abandoned / answered
+    machine: int
+    dnc_blocked: int
+    failed: int
+
+    @classmethod
+    def of(cls, f: Figures) -> FiguresOut:
+        return cls(
+            f.since,
+            f.calls_placed,
+            f.answered,
+            f.connected,
+            f.abandoned,
+            f.abandon_rate,
+            f.machine,
+            f.dnc_blocked,
+            f.failed,
+        )
 
 
 class CampaignLiveOut(msgspec.Struct):
+    """Right now (calls in progress, dial level, agents) from the engine; `today` and `rolling_30d` from the
+    call attempts, so they survive engine restarts. The other counters are since the engine (re)started
+    running the campaign."""
+
     campaign_id: uuid.UUID
     status: str
     engine_running: bool
@@ -105,6 +163,8 @@ class CampaignLiveOut(msgspec.Struct):
     agents: list[AgentLiveOut]
     agent_states: dict[str, int]
     updated_at: datetime | None
+    today: FiguresOut
+    rolling_30d: FiguresOut
 
 
 class TrunkAlarmOut(msgspec.Struct):
@@ -173,46 +233,34 @@ def start_session(
 
 
 @get("/me/session", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True)
-def get_session(principal: Principal, runtime: Runtime) -> AgentSessionOut:
-    return AgentSessionOut.of(principal.user_id, _board(runtime).status(str(principal.user_id)))
+def get_session(principal: Principal, session: Session, runtime: Runtime) -> AgentSessionOut:
+    """The agent's live state; when logged out, why the last session ended (e.g. the phone did not answer)."""
+    status = _board(runtime).status(str(principal.user_id))
+    last_end = ""
+    if status is None or status.state is AgentState.LOGGED_OUT:
+        last_end = last_session_end(session, principal.user_id)
+    return AgentSessionOut.of(principal.user_id, status, last_end=last_end)
 
 
 @delete("/me/session", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True, status_code=200)
 def end_session(principal: Principal, session: Session, runtime: Runtime) -> AgentSessionOut:
-    """Log out: the engine hangs up the agent's leg. A call in progress stays up until the lead hangs up."""
+    """Log out: the engine hangs up the agent's leg. During a call (or its wrap-up) the logout is taken
+    note of and takes effect when the call and its wrap-up end: the customer is never left on dead air."""
+    state = log_out(session, runtime.redis, agent_id=principal.user_id)
     board = _board(runtime)
-    before = board.logout(str(principal.user_id))
-    if before is None:
-        raise ConflictError("you are not logged in")
-    if before.session_id:
-        row = session.get(AgentSession, uuid.UUID(before.session_id))
-        if row is not None and row.ended_at is None:
-            row.ended_at = utcnow()
-            row.end_reason = "logout"
-    push_request(
-        runtime.redis,
-        EngineRequest(
-            kind="agent_logout",
-            agent_id=str(principal.user_id),
-            org_id=before.org_id,
-            campaign_id=before.campaign_id,
-            session_id=before.session_id,
-            worker=before.worker,
-            leg_id=before.leg_id,
-        ),
-    )
-    return AgentSessionOut.of(principal.user_id, board.status(str(principal.user_id)))
+    status = board.status(str(principal.user_id))
+    last_end = "logout" if state is AgentState.LOGGED_OUT else ""
+    return AgentSessionOut.of(principal.user_id, status, last_end=describe_end(last_end) if last_end else "")
 
 
 @post("/me/pause", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True, status_code=200)
-def pause(principal: Principal, runtime: Runtime) -> AgentSessionOut:
-    """READY → PAUSED now; during a call or wrap-up the pause starts when the wrap-up ends."""
-    board = _board(runtime)
-    try:
-        board.pause(str(principal.user_id))
-    except AgentStateError as exc:
-        raise ConflictError(f"cannot pause: {exc}") from exc
-    return AgentSessionOut.of(principal.user_id, board.status(str(principal.user_id)))
+def pause(
+    principal: Principal, session: Session, runtime: Runtime, data: PauseIn | None = None
+) -> AgentSessionOut:
+    """READY → PAUSED now; during a call or wrap-up the pause starts when the wrap-up ends. `code` is one
+    of the campaign's pause_codes (shown in the live view); the first one when not given."""
+    pause_agent(session, runtime.redis, agent_id=principal.user_id, code=data.code if data else None)
+    return AgentSessionOut.of(principal.user_id, _board(runtime).status(str(principal.user_id)))
 
 
 @post("/me/resume", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True, status_code=200)
@@ -239,21 +287,7 @@ def set_disposition(
     """Record what the call was (`campaigns.attempts.set_disposition`: a DNC disposition puts the number on
     the internal DNC list at once). Ends the agent's wrap-up (READY again, or PAUSED if a pause was asked)."""
     attempt = _own_attempt(session, principal, data.attempt_id)
-    code = data.disposition.strip()
-    if not code:
-        raise ValidationError("disposition must not be empty", field="disposition")
-    if attempt.disposition is not None:
-        raise ConflictError(f"call attempt {attempt.id} already has disposition {attempt.disposition!r}")
-    configured = session.scalars(
-        select(Disposition).where(Disposition.campaign_id == attempt.campaign_id, Disposition.code == code)
-    ).one_or_none()
-    if configured is None:
-        known = sorted(
-            session.scalars(select(Disposition.code).where(Disposition.campaign_id == attempt.campaign_id))
-        )
-        raise ValidationError(
-            f"unknown disposition {code!r} for this campaign; one of {known}", field="disposition"
-        )
+    code = data.disposition
     dispose(
         runtime.db,
         runtime.redis,
@@ -263,6 +297,7 @@ def set_disposition(
         at=utcnow(),
         callback_at=data.callback_at,
         callback_same_agent=data.callback_same_agent,
+        role=principal.role,
     )
     board = _board(runtime)
     return AgentSessionOut.of(principal.user_id, board.status(str(principal.user_id)))
@@ -299,6 +334,9 @@ def campaign_live(campaign_id: uuid.UUID, session: Session, runtime: Runtime) ->
     campaign = get_campaign(session, campaign_id)
     live = read_campaign_live(runtime.redis, str(campaign.id))
     stats, agents, states = live.stats, live.agents, live.agent_states
+    if not stats.running:  # stale figures of a stopped engine: nothing is in progress, no dial level
+        stats.calls_in_progress, stats.dial_level = 0, 0.0
+    today, rolling = today_and_rolling(session, campaign.id, datetime.now(UTC))
     return CampaignLiveOut(
         campaign_id=campaign.id,
         status=campaign.status,
@@ -312,10 +350,19 @@ def campaign_live(campaign_id: uuid.UUID, session: Session, runtime: Runtime) ->
         abandon_rate=stats.abandon_rate,
         dial_level=stats.dial_level,
         agents=[
-            AgentLiveOut(uuid.UUID(a.agent_id), a.state.value, _from_ms(a.since_ms), a.worker) for a in agents
+            AgentLiveOut(
+                uuid.UUID(a.agent_id),
+                a.state.value,
+                _from_ms(a.since_ms),
+                a.worker,
+                a.pause_code if a.state is AgentState.PAUSED else "",
+            )
+            for a in agents
         ],
         agent_states=states,
         updated_at=_from_ms(stats.updated_ms),
+        today=FiguresOut.of(today),
+        rolling_30d=FiguresOut.of(rolling),
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from typing import Any
 
 import anyio.to_thread
 import msgspec
@@ -13,6 +12,8 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 from sqlalchemy import select
 
 from api.client_ip import client_ip
+from api.input_guard import read_body
+from core.accounts import account_state, normalize_email
 from core.db import ALL_ORGS
 from core.errors import AuthenticationError
 from core.models import AuditEntry, User
@@ -22,70 +23,62 @@ from dnc.firewall import decide_ip
 from dnc.policy import firewall_rules
 
 
-def _bearer_org(scope: Scope, runtime: Runtime) -> uuid.UUID | None:
-    """The organization a request claims to act for, from a validly signed token (expiry aside: the
-    authentication middleware that runs next decides about that)."""
+def _bearer_user(scope: Scope, runtime: Runtime) -> uuid.UUID | None:
+    """The user a request claims to be, from a validly signed token (expiry, version and session aside:
+    the authentication middleware that runs next decides about those)."""
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             kind, _, token = value.decode("latin-1").partition(" ")
             if kind.lower() != "bearer":
                 return None
-            for expected in ("access", "refresh"):
-                try:
-                    return decode_token(
-                        runtime.settings.secret_key, token.strip(), expected_kind=expected
-                    ).org_id
-                except AuthenticationError:
-                    continue
+            return _token_user(runtime, token.strip(), ("access", "refresh"))
+    return None
+
+
+def _token_user(runtime: Runtime, token: str, kinds: tuple[str, ...]) -> uuid.UUID | None:
+    for expected in kinds:
+        try:
+            return decode_token(runtime.settings.secret_key, token, expected_kind=expected).user_id
+        except AuthenticationError:
+            continue
     return None
 
 
 LOGIN_PATH = "/api/auth/login"
+REFRESH_PATH = "/api/auth/refresh"
 
 
-async def _peek_login_email(receive: Receive, limit: int) -> tuple[str | None, Receive]:
-    """The `email` of a login body, and a `receive` that replays the body to the application."""
-    chunks: list[bytes] = []
-    size, more = 0, True
-    while more and size <= limit:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        more = message.get("more_body", False)
-    body = b"".join(chunks)
-    replayed = False
-
-    async def replay() -> Any:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": more}
-        return await receive()
-
-    email = None
+async def _peek_body_field(receive: Receive, limit: int, field: str) -> tuple[str | None, Receive]:
+    """A string field of a JSON body, and a `receive` that replays the body to the application."""
+    body, more, replay = await read_body(receive, limit)
+    value = None
     if not more:
         try:
             data = msgspec.json.decode(body)
         except msgspec.DecodeError:
             data = None
-        if isinstance(data, dict) and isinstance(data.get("email"), str):
-            email = data["email"].strip().lower()
-    return email, replay
+        if isinstance(data, dict) and isinstance(data.get(field), str):
+            value = data[field]
+    return value, replay
 
 
 def _login_org(runtime: Runtime, email: str) -> uuid.UUID | None:
     with runtime.db.session(ALL_ORGS) as s:
-        org_id: uuid.UUID | None = s.scalar(select(User.org_id).where(User.email == email))
+        org_id: uuid.UUID | None = s.scalar(select(User.org_id).where(User.email == normalize_email(email)))
         return org_id
+
+
+def _user_org(runtime: Runtime, user_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The organization from the database (as for every request), not the one a token names."""
+    account = account_state(runtime.db, user_id) if user_id is not None else None
+    return account.org_id if account is not None else None
 
 
 class IPFirewallMiddleware:
     """Refuses requests from addresses the caller's organization does not allow, before authentication,
-    and audits every refusal. The organization is the one of a validly signed token, or for a login the
-    one of the account it names. X-Forwarded-For is believed only from CLEARLINE_TRUSTED_PROXIES."""
+    and audits every refusal. The organization is the one of the user of a validly signed token (bearer,
+    or the refresh token in a refresh body), or for a login the one of the account it names.
+    X-Forwarded-For is believed only from CLEARLINE_TRUSTED_PROXIES (api/client_ip.py)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -95,11 +88,15 @@ class IPFirewallMiddleware:
             await self.app(scope, receive, send)
             return
         runtime: Runtime = scope["app"].state.runtime
-        login_email = None
+        login_email = refresh_token = None
+        limit = runtime.settings.max_request_body_bytes
         if scope.get("method") == "POST" and scope["path"] == LOGIN_PATH:
             # The organization of a login is the one of the account it names: read (and replay) the body.
-            login_email, receive = await _peek_login_email(receive, runtime.settings.max_request_body_bytes)
-        blocked = await anyio.to_thread.run_sync(self._blocked, scope, runtime, login_email)
+            login_email, receive = await _peek_body_field(receive, limit, "email")
+        elif scope.get("method") == "POST" and scope["path"] == REFRESH_PATH:
+            # A refresh carries its token in the body: it is as much a request of that user as any other.
+            refresh_token, receive = await _peek_body_field(receive, limit, "refresh_token")
+        blocked = await anyio.to_thread.run_sync(self._blocked, scope, runtime, login_email, refresh_token)
         if blocked is None:
             await self.app(scope, receive, send)
             return
@@ -122,8 +119,15 @@ class IPFirewallMiddleware:
         await send(end)
 
     @staticmethod
-    def _blocked(scope: Scope, runtime: Runtime, login_email: str | None) -> str | None:
-        org_id = _login_org(runtime, login_email) if login_email else _bearer_org(scope, runtime)
+    def _blocked(
+        scope: Scope, runtime: Runtime, login_email: str | None, refresh_token: str | None
+    ) -> str | None:
+        if login_email:
+            org_id = _login_org(runtime, login_email)
+        elif refresh_token:
+            org_id = _user_org(runtime, _token_user(runtime, refresh_token.strip(), ("refresh",)))
+        else:
+            org_id = _user_org(runtime, _bearer_user(scope, runtime))
         if org_id is None:
             return None
         policy = firewall_rules(runtime.db, org_id)

@@ -1,4 +1,4 @@
-"""GET /api/health: is the database reachable and migrated, is Redis answering."""
+"""GET /api/health: is the database reachable and migrated, is Redis answering, is a job worker alive."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from litestar import Response, get
 from sqlalchemy import text
 
 from api.auth import PUBLIC
+from core.job_workers import live_workers
 from core.runtime import Runtime
 
 
@@ -26,7 +27,12 @@ def health(runtime: Runtime) -> Response[dict[str, Any]]:
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
-    healthy = all(v == "ok" for v in checks.values())
+    try:
+        workers = len(live_workers(runtime.redis))
+        checks["job_workers"] = f"ok ({workers} running)" if workers else "error: no job worker is running"
+    except Exception as exc:
+        checks["job_workers"] = f"error: {type(exc).__name__}"
+    healthy = all(v.startswith("ok") for v in checks.values())
     return Response(
         {"status": "ok" if healthy else "degraded", "checks": checks}, status_code=200 if healthy else 503
     )

@@ -12,8 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import roles
+from core import job_workers
+from core.db import utcnow
 from core.errors import ConflictError, NotFoundError
 from core.models import AuditEntry, Job, JobStatus, Role
+from core.runtime import Runtime
 
 ANY_ROLE = (Role.ORG_ADMIN, Role.MANAGER, Role.COMPLIANCE, Role.AGENT)
 
@@ -65,11 +68,11 @@ def get_job(job_id: uuid.UUID, session: Session) -> JobOut:
     status_code=202,
     tags=["jobs"],
 )
-def cancel_job(job_id: uuid.UUID, session: Session) -> JobOut:
+def cancel_job(job_id: uuid.UUID, session: Session, runtime: Runtime) -> JobOut:
     job = _job(session, job_id)
     if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
         raise ConflictError(f"job {job_id} is already {job.status.value}")
-    job.cancel_requested = True
+    job_workers.cancel(job, job_workers.live_workers(runtime.redis), utcnow())
     return JobOut.of(job)
 
 

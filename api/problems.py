@@ -7,8 +7,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+import redis.exceptions
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy import exc as sa_exc
 
 from core.errors import ClearlineError, TooManyRequestsError, ValidationError
 
@@ -57,7 +59,20 @@ def clearline_error_handler(request: Request[Any, Any, Any], exc: ClearlineError
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationException) and exc.extra:
-        extra["errors"] = exc.extra
+        # Litestar names the bad input `key` (and where it was: body, query, path): the same shape as
+        # every other problem's errors, so clients read one format.
+        items = exc.extra if isinstance(exc.extra, list) else [exc.extra]
+        extra["errors"] = [
+            {
+                "field": e.get("key"),
+                "row": None,
+                "message": str(e.get("message", "")),
+                "source": e.get("source"),
+            }
+            if isinstance(e, dict)
+            else {"field": None, "row": None, "message": str(e)}
+            for e in items
+        ]
     title = {
         400: "Bad request",
         401: "Unauthorized",
@@ -76,6 +91,53 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     )
 
 
+# The safety net under the input guard (api/input_guard.py) and the domains' validation: whatever bad
+# value still reaches the database or the arithmetic is the client's error (4xx), and a database or
+# Redis that cannot be reached is a 503, never a 500. Messages never carry SQL or bound parameters.
+RETRY_AFTER_S = 5
+
+
+def _pg_message(exc: sa_exc.DBAPIError) -> str:
+    """PostgreSQL's own one-line reason ('integer out of range'), without the statement or parameters."""
+    first = str(getattr(exc, "orig", "") or "").strip().splitlines()
+    return first[0][:200] if first else "value not storable"
+
+
+def data_error_handler(request: Request[Any, Any, Any], exc: sa_exc.DataError) -> Response[dict[str, Any]]:
+    log.warning("refused a value the database cannot store on %s %s: %s", request.method, request.url.path,
+                _pg_message(exc))  # fmt: skip
+    return problem(
+        422, "Invalid input", f"a value is out of range or cannot be stored: {_pg_message(exc)}",
+        instance=request.url.path,
+    )  # fmt: skip
+
+
+def integrity_error_handler(
+    request: Request[Any, Any, Any], exc: sa_exc.IntegrityError
+) -> Response[dict[str, Any]]:
+    log.warning("conflict on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__)
+    return problem(
+        409, "Conflict", "this conflicts with an existing record (a name or number already in use)",
+        instance=request.url.path,
+    )  # fmt: skip
+
+
+def overflow_error_handler(request: Request[Any, Any, Any], exc: OverflowError) -> Response[dict[str, Any]]:
+    log.warning("arithmetic overflow on %s %s: %s", request.method, request.url.path, exc)
+    return problem(422, "Invalid input", f"a value is out of range: {exc}", instance=request.url.path)
+
+
+def unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    service = "the database" if isinstance(exc, sa_exc.DBAPIError | sa_exc.TimeoutError) else "Redis"
+    log.error(
+        "%s is unavailable (%s) on %s %s", service, type(exc).__name__, request.method, request.url.path
+    )
+    return problem(
+        503, "Service unavailable", f"{service} is unavailable; try again shortly",
+        instance=request.url.path, headers={"Retry-After": str(RETRY_AFTER_S)},
+    )  # fmt: skip
+
+
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(
@@ -86,6 +148,14 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     ClearlineError: clearline_error_handler,
     HTTPException: http_error_handler,
+    sa_exc.DataError: data_error_handler,
+    sa_exc.IntegrityError: integrity_error_handler,
+    sa_exc.OperationalError: unavailable_handler,
+    sa_exc.InterfaceError: unavailable_handler,
+    sa_exc.TimeoutError: unavailable_handler,  # the connection pool is exhausted
+    redis.exceptions.ConnectionError: unavailable_handler,
+    redis.exceptions.TimeoutError: unavailable_handler,
+    OverflowError: overflow_error_handler,
     Exception: unexpected_error_handler,
 }
 
@@ -93,9 +163,10 @@ __all__ = ["EXCEPTION_HANDLERS", "MediaType", "problem"]
 
 
 class ProblemError(msgspec.Struct):
-    field: str | None
-    row: int | None
     message: str
+    field: str | None = None
+    row: int | None = None
+    source: str | None = None  # where a malformed request's bad input was: body, query, path, header
 
 
 class Problem(msgspec.Struct):
@@ -120,6 +191,7 @@ _PROBLEMS = {
     413: "The body or upload is larger than the limit",
     422: "Invalid input: `errors` names the field (and row) and the rule",
     429: "Too many attempts: retry after Retry-After seconds",
+    503: "The database or Redis is unreachable: retry after Retry-After seconds",
 }
 
 
@@ -137,7 +209,7 @@ def document_problem_responses(handlers: Iterable[Any]) -> None:
             continue
         if not isinstance(handler, HTTPRouteHandler):
             continue
-        codes = [400, 401, 403, 404, 422]
+        codes = [400, 401, 403, 404, 422, 503]
         if handler.http_methods & {"POST", "PUT", "PATCH", "DELETE"}:
             codes.append(409)
         if handler.request_max_body_size is None or handler.http_methods & {"POST", "PUT", "PATCH"}:

@@ -68,10 +68,36 @@ def add_numbers(
         raise ConflictError(
             f"+{first_tn}..+{last_tn} overlaps the inventory entry +{overlapping.first_tn}..+{overlapping.last_tn}"
         )
+    _refuse_if_held_elsewhere(session, org_id, first_tn, last_tn)
     block = TelephoneNumberBlock(org_id=org_id, first_tn=first_tn, last_tn=last_tn, label=label)
     session.add(block)
     session.flush()
     return block
+
+
+def _refuse_if_held_elsewhere(session: Session, org_id: uuid.UUID, first_tn: str, last_tn: str) -> None:
+    """A number verified as another organization's is theirs: it cannot be added or verified here.
+
+    Only verified blocks hold numbers: an unverified claim proves nothing, and letting it block others
+    would let any organization squat on a competitor's numbers before they sign up. The check must see
+    every organization's blocks; the answer names neither the organization nor its range."""
+    held = session.scalar(
+        select(TelephoneNumberBlock.id)
+        .where(
+            TelephoneNumberBlock.org_id != org_id,
+            TelephoneNumberBlock.status == NumberStatus.VERIFIED.value,
+            func.length(TelephoneNumberBlock.first_tn) == len(first_tn),
+            TelephoneNumberBlock.first_tn <= last_tn,
+            TelephoneNumberBlock.last_tn >= first_tn,
+        )
+        .limit(1),
+        execution_options={"skip_org_scope": True},
+    )
+    if held is not None:
+        raise ConflictError(
+            f"+{first_tn}..+{last_tn} includes numbers verified for another organization; "
+            "ask the platform admin if they are yours"
+        )
 
 
 def get_block(session: Session, block_id: uuid.UUID) -> TelephoneNumberBlock:
@@ -91,6 +117,8 @@ def set_status(session: Session, block_id: uuid.UUID, status: str, *, at: dateti
             f"status {status!r} must be one of {[s.value for s in NumberStatus]}", field="status"
         ) from None
     block = get_block(session, block_id)
+    if checked is NumberStatus.VERIFIED:
+        _refuse_if_held_elsewhere(session, block.org_id, block.first_tn, block.last_tn)
     block.status = checked.value
     block.verified_at = at if checked is NumberStatus.VERIFIED else None
     return block

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from campaigns.recycle import (
 from campaigns.scrubbing import add_to_internal_dnc
 from core.db import ALL_ORGS, Database, Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
+from core.models import Role
 
 
 class LeaseLostError(ConflictError):
@@ -230,6 +231,15 @@ def finish_attempt(
         return step.status
 
 
+class DispositionSource:
+    AGENT = "agent"  # the agent who took the call (or a correction of theirs within the wrap-up)
+    TIMEOUT = "timeout"  # the campaign's timeout_disposition: the wrap-up ended without one
+    MANAGER = "manager"  # a manager's or org admin's correction, at any time (audited)
+
+
+CORRECTORS = frozenset({Role.MANAGER, Role.ORG_ADMIN, Role.PLATFORM_ADMIN})
+
+
 def set_disposition(
     db: Database,
     attempt_id: uuid.UUID,
@@ -239,11 +249,14 @@ def set_disposition(
     at: datetime,
     callback_at: datetime | None = None,
     callback_same_agent: bool = False,
+    source: str = DispositionSource.AGENT,
 ) -> LeadStatus:
-    """Apply an agent's disposition to an attempt and its lead; returns the lead's new status.
+    """Apply a disposition to an attempt and its lead; returns the lead's new status. `agent_id` is who
+    gave it (recorded with `source`); callers check who may (`dispose_attempt`).
 
-    DNC: the number goes on the organization's internal DNC list and the lead is done. Callback: the lead is scheduled at `callback_at`, for any agent or only this one. Sale or
-    final: done. Anything else: recycled by the campaign's `human` rule.
+    DNC: the number goes on the organization's internal DNC list and the lead is done. Callback: the lead
+    is scheduled at `callback_at`, for any agent or only this one. Sale or final: done. Anything else:
+    recycled by the campaign's `human` rule.
     """
     with db.session(ALL_ORGS) as s:
         org_id = s.scalar(select(CallAttempt.org_id).where(CallAttempt.id == attempt_id))
@@ -258,9 +271,18 @@ def set_disposition(
             )
         ).one_or_none()
         if disposition is None:
-            raise ValidationError(f"campaign has no disposition {code!r}", field="disposition")
+            known = sorted(
+                s.scalars(select(Disposition.code).where(Disposition.campaign_id == attempt.campaign_id))
+            )
+            raise ValidationError(
+                f"the campaign has no disposition {code}; its dispositions are {', '.join(known)}",
+                field="disposition",
+            )
         attempt.disposition = code
-        if agent_id is not None and attempt.agent_id is None:
+        attempt.disposition_source = source
+        attempt.disposed_by = agent_id
+        attempt.disposed_at = at
+        if agent_id is not None and attempt.agent_id is None and source == DispositionSource.AGENT:
             attempt.agent_id = agent_id
         lead = _locked_lead(s, attempt.lead_id)
         if lead.status == LeadStatus.IN_PROGRESS.value and lead.lease_holder != attempt.worker:
@@ -276,6 +298,69 @@ def set_disposition(
             lead.callback_at = callback_at
             lead.callback_agent_id = (attempt.agent_id or agent_id) if callback_same_agent else None
         return step.status
+
+
+def dispose_attempt(
+    db: Database,
+    attempt: CallAttempt,
+    *,
+    code: str,
+    by: uuid.UUID,
+    role: Role,
+    at: datetime,
+    callback_at: datetime | None = None,
+    callback_same_agent: bool = False,
+) -> LeadStatus:
+    """Who may give or correct a disposition, then `set_disposition`. An agent disposes only calls they
+    handled, and corrects their disposition only within the campaign's wrap-up time after the call ended;
+    a manager or org admin corrects any at any time (recorded as `manager`; the request is audited)."""
+    code = code.strip()
+    if not code:
+        raise ValidationError("disposition must not be empty", field="disposition")
+    source = DispositionSource.AGENT
+    if role is Role.AGENT:
+        if attempt.agent_id != by:
+            raise NotFoundError(f"call attempt {attempt.id} was not connected to you")
+        if attempt.disposition is not None and attempt.disposition_source != DispositionSource.TIMEOUT:
+            wrap_up_s = _wrap_up_s(db, attempt.campaign_id)
+            ended = attempt.ended_at or at
+            if at > ended + timedelta(seconds=wrap_up_s):
+                raise ConflictError(
+                    f"call attempt {attempt.id} was disposed {attempt.disposition}; the {wrap_up_s}-second "
+                    "wrap-up for corrections is over: ask a manager to correct it"
+                )
+    elif role in CORRECTORS and attempt.disposition is not None:
+        source = DispositionSource.MANAGER
+    return set_disposition(
+        db,
+        attempt.id,
+        code=code,
+        agent_id=by,
+        at=at,
+        callback_at=callback_at,
+        callback_same_agent=callback_same_agent,
+        source=source,
+    )
+
+
+def _wrap_up_s(db: Database, campaign_id: uuid.UUID) -> int:
+    with db.session(ALL_ORGS) as s:
+        return int(s.scalar(select(Campaign.wrap_up_s).where(Campaign.id == campaign_id)) or 30)
+
+
+def dispose_timed_out(db: Database, attempt_id: uuid.UUID, *, at: datetime) -> bool:
+    """The wrap-up ended without a disposition: give the call its campaign's timeout_disposition,
+    recorded as such. Returns False when the call had one by then."""
+    with db.session(ALL_ORGS) as s:
+        row = s.execute(
+            select(CallAttempt.disposition, Campaign.timeout_disposition)
+            .join(Campaign, Campaign.id == CallAttempt.campaign_id)
+            .where(CallAttempt.id == attempt_id)
+        ).first()
+    if row is None or row[0] is not None:
+        return False
+    set_disposition(db, attempt_id, code=row[1], agent_id=None, at=at, source=DispositionSource.TIMEOUT)
+    return True
 
 
 def _after_disposition(

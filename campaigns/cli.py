@@ -16,11 +16,12 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from campaigns.cdr import cdr_csv
 from campaigns.export import export_csv
 from campaigns.jobs import create_import_job, run_import_job
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.scrubbing import rules_for_campaign
-from campaigns.service import create_campaign, set_status
+from campaigns.service import SETTABLE, create_campaign, get_campaign, list_campaigns, set_status
 from core.accounts import find_org
 from core.db import ALL_ORGS, Scope
 from core.errors import NotFoundError, ValidationError
@@ -55,7 +56,6 @@ def campaigns_group() -> None:
 @click.option("--caller-id", help="The caller ID (E.164) for every call.")
 @click.option("--trunk", "trunk_profile", help="Trunk profile name (sip_profiles/).")
 @click.option("--local-presence", is_flag=True, help="Pick the caller ID by the lead's area code.")
-@click.option("--start", is_flag=True, help="Make the campaign active at once.")
 @click.option("--json", "as_json", is_flag=True)
 def create_cmd(
     org_ref: str,
@@ -63,10 +63,9 @@ def create_cmd(
     caller_id: str | None,
     trunk_profile: str | None,
     local_presence: bool,
-    start: bool,
     as_json: bool,
 ) -> None:
-    """Create a campaign and print its id."""
+    """Create a campaign (a draft) and print its id; `clearline campaigns start ID` starts it."""
     runtime = _runtime()
     settings: dict[str, object] = {}
     if caller_id:
@@ -82,10 +81,76 @@ def create_cmd(
         org_id = org.id
     with runtime.db.session(Scope(org_id)) as s:
         campaign = create_campaign(s, org_id=org_id, name=name, settings=settings)
-        if start:
-            set_status(campaign, CampaignStatus.ACTIVE)
         out = {"id": str(campaign.id), "name": campaign.name, "status": campaign.status}
     click.echo(json.dumps(out) if as_json else out["id"])
+
+
+def campaign_summary(campaign: Campaign) -> dict[str, object]:
+    return {
+        "id": str(campaign.id),
+        "name": campaign.name,
+        "status": campaign.status,
+        "dial_method": campaign.dial_method,
+        "pacing_policy": campaign.pacing_policy,
+        "trunk_profile": campaign.trunk_profile,
+        "caller_id": campaign.caller_id,
+    }
+
+
+@campaigns_group.command("list")
+@click.option("--org", "org_ref", required=True, help="Organization id, slug or name.")
+@click.option("--json", "as_json", is_flag=True)
+def list_cmd(org_ref: str, as_json: bool) -> None:
+    """The organization's campaigns: id, status, name."""
+    runtime = _runtime()
+    with runtime.db.session(ALL_ORGS) as s:
+        org = find_org(s, org_ref)
+        if org is None:
+            raise NotFoundError(f"no organization {org_ref}")
+        org_id = org.id
+    with runtime.db.session(Scope(org_id)) as s:
+        rows = [campaign_summary(c) for c in list_campaigns(s)]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        click.echo(f"{row['id']}  {str(row['status']).ljust(8)}  {row['name']}")
+
+
+@campaigns_group.command("show")
+@click.argument("campaign_id", type=click.UUID)
+def show_cmd(campaign_id: uuid.UUID) -> None:
+    """One campaign's status and settings, as JSON."""
+    runtime = _runtime()
+    org_id = _campaign_org(runtime, campaign_id)
+    with runtime.db.session(Scope(org_id)) as s:
+        campaign = get_campaign(s, campaign_id)
+        out = campaign_summary(campaign)
+        out["settings"] = {name: str(getattr(campaign, name)) for name in SETTABLE}
+    click.echo(json.dumps(out, indent=2))
+
+
+def _set_status_cmd(campaign_id: uuid.UUID, status: CampaignStatus) -> None:
+    runtime = _runtime()
+    org_id = _campaign_org(runtime, campaign_id)
+    with runtime.db.session(Scope(org_id)) as s:
+        campaign = get_campaign(s, campaign_id)
+        set_status(campaign, status)
+    click.echo(f"campaign {campaign_id} is {status.value}")
+
+
+@campaigns_group.command("pause")
+@click.argument("campaign_id", type=click.UUID)
+def pause_cmd(campaign_id: uuid.UUID) -> None:
+    """Stop dialing (calls in progress finish); start resumes."""
+    _set_status_cmd(campaign_id, CampaignStatus.PAUSED)
+
+
+@campaigns_group.command("finish")
+@click.argument("campaign_id", type=click.UUID)
+def finish_cmd(campaign_id: uuid.UUID) -> None:
+    """End the campaign for good (its call records are kept)."""
+    _set_status_cmd(campaign_id, CampaignStatus.FINISHED)
 
 
 @click.group("leads")
@@ -167,6 +232,14 @@ def export_cmd(campaign_id: uuid.UUID, out_path: Path) -> None:
     click.echo(f"wrote {out_path}")
 
 
+def _iso_time(text: str, name: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValidationError(f"{name} {text!r} is not an ISO 8601 time", field=name) from exc
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 @click.command("scrub")
 @click.argument("leads", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--org", "org_ref", required=True)
@@ -187,13 +260,7 @@ def scrub_cmd(
         org_id = org.id
     with runtime.db.session(Scope(org_id)) as s:
         rules = rules_for_campaign(s, campaign_id)
-    at = datetime.now(UTC)
-    if at_text is not None:
-        try:
-            at = datetime.fromisoformat(at_text)
-        except ValueError as exc:
-            raise ValidationError(f"{at_text!r} is not an ISO 8601 time", field="at") from exc
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    at = _iso_time(at_text, "at") if at_text is not None else datetime.now(UTC)
     started = time.perf_counter()
     counts = scrub_file(runtime.db, org_id, leads, report, at=at, rules=rules)
     click.echo(
@@ -202,3 +269,30 @@ def scrub_cmd(
 
 
 COMMANDS: list[click.Command] = [campaigns_group, leads_group, scrub_cmd]
+
+
+@click.command("cdr")
+@click.option("--org", "org_ref", required=True, help="Organization id, slug or name.")
+@click.option("--since", "since_text", required=True, help="ISO time (UTC if no offset): first call placed.")
+@click.option("--until", "until_text", required=True, help="ISO time: calls placed before it.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+def cdr_cmd(org_ref: str, since_text: str, until_text: str, out: Path | None) -> None:
+    """Export call-detail records (16 CFR 310.5(a)(2)) of calls placed in [SINCE, UNTIL) as CSV."""
+    runtime = _runtime()
+    with runtime.db.session(ALL_ORGS) as s:
+        org = find_org(s, org_ref)
+        if org is None:
+            raise NotFoundError(f"no organization {org_ref!r}")
+        org_id = org.id
+    chunks = cdr_csv(runtime.db, org_id, _iso_time(since_text, "since"), _iso_time(until_text, "until"))
+    if out is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        return
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+    click.echo(json.dumps({"cdr": str(out)}))
+
+
+COMMANDS.append(cdr_cmd)

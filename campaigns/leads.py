@@ -4,30 +4,56 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from campaigns.models import CallAttempt, Lead, LeadStatus
 from campaigns.service import get_campaign
 from core.errors import NotFoundError, ValidationError
+from core.models import Role
 from dnc.normalize import normalize_number
 
 MAX_PAGE = 1000
 MAX_CALLBACKS = 500
 
 
-def get_lead(session: Session, lead_id: int) -> Lead:
-    lead = session.scalars(select(Lead).where(Lead.id == lead_id)).one_or_none()
+def _handled_by(agent_id: uuid.UUID) -> ColumnElement[bool]:
+    """Leads an agent may see and change: those of calls they handled, and their own callbacks."""
+    handled = select(CallAttempt.id).where(CallAttempt.lead_id == Lead.id, CallAttempt.agent_id == agent_id)
+    return handled.exists() | (Lead.callback_agent_id == agent_id)
+
+
+def get_lead(
+    session: Session, lead_id: int, *, role: Role | None = None, user_id: uuid.UUID | None = None
+) -> Lead:
+    """The lead, or NotFoundError. For an agent (`role` AGENT), only a lead of a call they handled or a
+    callback of theirs: any other is not found, as if it did not exist."""
+    query = select(Lead).where(Lead.id == lead_id)
+    if role is Role.AGENT:
+        assert user_id is not None
+        query = query.where(_handled_by(user_id))
+    lead = session.scalars(query).one_or_none()
     if lead is None:
         raise NotFoundError(f"lead {lead_id} not found")
     return lead
 
 
-def get_attempt(session: Session, attempt_id: uuid.UUID) -> CallAttempt:
+def get_attempt(
+    session: Session, attempt_id: uuid.UUID, *, role: Role | None = None, user_id: uuid.UUID | None = None
+) -> CallAttempt:
+    """The attempt, or NotFoundError; an agent finds only attempts of leads they may see."""
     attempt = session.scalars(select(CallAttempt).where(CallAttempt.id == attempt_id)).one_or_none()
-    if attempt is None:
+    if attempt is None or (
+        role is Role.AGENT and attempt.agent_id != user_id and not _may_see(session, attempt.lead_id, user_id)
+    ):
         raise NotFoundError(f"call attempt {attempt_id} not found")
     return attempt
+
+
+def _may_see(session: Session, lead_id: int, agent_id: uuid.UUID | None) -> bool:
+    if agent_id is None:
+        return False
+    return session.scalar(select(Lead.id).where(Lead.id == lead_id, _handled_by(agent_id))) is not None
 
 
 def search_phone(phone: str, default_region: str) -> str:
@@ -62,8 +88,10 @@ def search_leads(
     return list(session.scalars(query.order_by(Lead.id).limit(max(1, min(limit, MAX_PAGE)))))
 
 
-def lead_attempts(session: Session, lead_id: int) -> list[CallAttempt]:
-    get_lead(session, lead_id)
+def lead_attempts(
+    session: Session, lead_id: int, *, role: Role | None = None, user_id: uuid.UUID | None = None
+) -> list[CallAttempt]:
+    get_lead(session, lead_id, role=role, user_id=user_id)
     return list(
         session.scalars(
             select(CallAttempt).where(CallAttempt.lead_id == lead_id).order_by(CallAttempt.placed_at)
@@ -72,11 +100,20 @@ def lead_attempts(session: Session, lead_id: int) -> list[CallAttempt]:
 
 
 def scheduled_callbacks(
-    session: Session, campaign_id: uuid.UUID, *, for_agent: uuid.UUID | None = None
+    session: Session,
+    campaign_id: uuid.UUID,
+    *,
+    for_agent: uuid.UUID | None = None,
+    role: Role | None = None,
+    user_id: uuid.UUID | None = None,
 ) -> list[Lead]:
-    """Scheduled callbacks, soonest first; with `for_agent`: that agent's plus those for anyone."""
+    """Scheduled callbacks, soonest first; with `for_agent`: that agent's plus those for anyone. An agent
+    sees only callbacks on leads they may see (calls they handled, callbacks of theirs)."""
     get_campaign(session, campaign_id)
     query = select(Lead).where(Lead.campaign_id == campaign_id, Lead.status == LeadStatus.CALLBACK.value)
+    if role is Role.AGENT:
+        assert user_id is not None
+        query = query.where(_handled_by(user_id))
     if for_agent is not None:
         query = query.where((Lead.callback_agent_id == for_agent) | Lead.callback_agent_id.is_(None))
     return list(session.scalars(query.order_by(Lead.callback_at).limit(MAX_CALLBACKS)))

@@ -90,6 +90,9 @@ def _one_of(column: str, values: type[enum.StrEnum]) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
+DEFAULT_PAUSE_CODES = ("BREAK", "LUNCH", "TRAINING", "MEETING", "TECH")
+
+
 class Campaign(OrgScoped, Base):
     __tablename__ = "campaigns"
     __table_args__ = (
@@ -126,8 +129,15 @@ class Campaign(OrgScoped, Base):
     # {outcome: {"delay_s": int, "max_attempts": int}}; see campaigns.recycle.
     recycle_rules: Mapped[JsonDict] = mapped_column(JSONB, default=dict)
     max_attempts: Mapped[int] = mapped_column(Integer, default=10)
+    # The seller calls are made for (consent is checked against it); None: the organization itself.
+    seller: Mapped[str | None] = mapped_column(String(200), default=None)
     safe_harbor_wav: Mapped[str | None] = mapped_column(Text, default=None)
     opt_out_key: Mapped[str] = mapped_column(String(1), default="9")
+    # Agents: seconds of wrap-up after a call before an undisposed call gets `timeout_disposition` and the
+    # agent is READY again; the pause codes agents choose from.
+    wrap_up_s: Mapped[int] = mapped_column(Integer, default=30)
+    timeout_disposition: Mapped[str] = mapped_column(String(32), default="TIMEOUT")
+    pause_codes: Mapped[list[str]] = mapped_column(JSONB, default=lambda: list(DEFAULT_PAUSE_CODES))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -282,6 +292,10 @@ class CallAttempt(OrgScoped, Base):
     outcome: Mapped[str] = mapped_column(String(16), default=Outcome.IN_PROGRESS.value)
     agent_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     disposition: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Who set the disposition: agent, timeout (the campaign's timeout_disposition) or manager (a correction).
+    disposition_source: Mapped[str | None] = mapped_column(String(16), default=None)
+    disposed_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    disposed_at: Mapped[datetime | None] = mapped_column(default=None)
     verdict_reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
     # The dial-time verdict as the check returned it (campaigns.evidence.AttemptEvidence); never re-derived.
     evidence: Mapped[JsonDict | None] = mapped_column(JSONB, default=None)

@@ -58,6 +58,7 @@ def campaign_rules(campaign: Campaign) -> CampaignRules:
         blocked_states=tuple(campaign.blocked_states),
         blocked_area_codes=tuple(campaign.blocked_area_codes),
         calling_window_override=window,
+        seller=campaign.seller or "",
     )
 
 

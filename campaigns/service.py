@@ -50,6 +50,8 @@ DEFAULT_DISPOSITIONS = (
     DispositionSpec("DNC", "Do not call", dnc=True, final=True),
     DispositionSpec("WRONG", "Wrong number", final=True),
     DispositionSpec("NOANSWER", "No answer / left no message", human_answered=False),
+    # Given by the engine to a call its agent did not dispose of within the campaign's wrap-up time.
+    DispositionSpec("TIMEOUT", "No disposition (wrap-up timed out)"),
 )
 
 # Settings a caller may set on a campaign (create or update), each with its validator.
@@ -74,6 +76,10 @@ SETTABLE = (
     "recycle_rules",
     "max_attempts",
     "opt_out_key",
+    "wrap_up_s",
+    "timeout_disposition",
+    "pause_codes",
+    "seller",
 )
 # Set by the server only: the stored copy of an uploaded message (POST /api/campaigns/{id}/safe-harbor).
 SERVER_SET = ("safe_harbor_wav",)
@@ -91,6 +97,7 @@ NUMERIC_BOUNDS: dict[str, tuple[float, float, bool]] = {
     "max_cps": (0.1, 1000.0, False),
     "max_lines": (1, 100_000, True),
     "max_attempts": (1, 1000, True),
+    "wrap_up_s": (5, 3600, True),
 }
 
 # The column defaults of the settings, set on a new campaign before its settings are validated.
@@ -192,6 +199,19 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any], *, validate_
             raise ValidationError("opt_out_key must be one DTMF key (0-9, * or #)", field=name)
         elif name in ("calling_window_start", "calling_window_end") and value is not None:
             value = _time_of_day(value, name)
+        elif name == "pause_codes":
+            _codes(value, name, _CODE, "pause codes (1-32 of A-Z, 0-9, _)")
+            value = list(dict.fromkeys(value))  # in the caller's order: the first is the default
+            if not value:
+                raise ValidationError("give at least one pause code", field=name)
+        elif name == "timeout_disposition" and not (isinstance(value, str) and _CODE.match(value)):
+            raise ValidationError(
+                "timeout_disposition must be a disposition code (1-32 of A-Z, 0-9, _)", field=name
+            )
+        elif name == "seller" and value is not None:
+            if not isinstance(value, str) or len(value.strip()) > 200:
+                raise ValidationError("seller must be a name of at most 200 characters", field=name)
+            value = value.strip() or None
         elif name == "pacing_settings" and not isinstance(value, dict):
             raise ValidationError("pacing_settings must be an object", field=name)
         elif name in ("trunk_profile", "pacing_policy") and not isinstance(value, str):
@@ -272,6 +292,14 @@ def update_campaign(session: Session, campaign: Campaign, changes: Mapping[str, 
     if name is not None:
         campaign.name = _valid_name(name)
     apply_settings(campaign, settings)
+    if "timeout_disposition" in settings:
+        codes = [d.code for d in list_dispositions(session, campaign)]
+        if campaign.timeout_disposition not in codes:
+            raise ValidationError(
+                f"timeout_disposition {campaign.timeout_disposition} is not one of the campaign's dispositions "
+                f"({', '.join(codes)})",
+                field="timeout_disposition",
+            )
     session.flush()
     return campaign
 

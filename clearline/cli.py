@@ -14,6 +14,7 @@ from typing import Any
 import click
 from sqlalchemy import func, select
 
+from clearline.workers import JobWorkerSupervisor
 from core.db import ALL_ORGS
 from core.errors import ClearlineError
 from core.models import Role, User
@@ -135,32 +136,14 @@ def ensure_first_admin(runtime: Runtime) -> str | None:
     return password
 
 
-def start_workers(processes: int = 1, threads: int = 4) -> subprocess.Popen[bytes]:
-    """dramatiq workers in a child process; it joins this process's embedded servers via the environment."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dramatiq",
-            "clearline.actors",
-            "--processes",
-            str(processes),
-            "--threads",
-            str(threads),
-        ],
-        env=os.environ.copy(),
-    )
-
-
 def stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    from core.processes import stop_process
+
     for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
     for child in children:
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
+        stop_process(child)
 
 
 @main.command()
@@ -182,16 +165,20 @@ def up(host: str | None, port: int | None, workers: bool, dialer: bool) -> None:
     port = port or runtime.settings.port
     click.echo(f"Clearline console: http://{host}:{port}/console")
     click.echo(f"Clearline API: http://{host}:{port}/api/health  (OpenAPI: http://{host}:{port}/schema)")
-    if password:
-        click.echo(f"First run: platform admin {ADMIN_EMAIL} / {password}")
-        click.echo(f"(also saved to {runtime.settings.home / 'admin-credentials'}, mode 0600)")
+    credentials = runtime.settings.home / "admin-credentials"
+    if password:  # the password itself never goes to the terminal (scrollback, CI and service logs)
+        click.echo(f"First run: platform admin {ADMIN_EMAIL}; its password is in {credentials} (mode 0600)")
     else:
-        click.echo(f"Admin credentials from the first run: {runtime.settings.home / 'admin-credentials'}")
-    children = [start_workers()] if workers else []
+        click.echo(f"Admin credentials from the first run: {credentials}")
+    job_workers = JobWorkerSupervisor(runtime).start() if workers else None
+    children = []
     if dialer:
         from dialer.cli import start_dialer_process
 
         children.append(start_dialer_process())
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; with the default action that would
+    # kill this process before the finally below and the exit hooks (which stop embedded servers) run.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     try:
         # Proxy headers are never uvicorn's business: with its defaults it rewrites the client address from
         # X-Forwarded-For for any 127.0.0.1 peer before api/client_ip.py runs, which alone decides (from
@@ -206,6 +193,8 @@ def up(host: str | None, port: int | None, workers: bool, dialer: bool) -> None:
             server_header=False,
         )
     finally:
+        if job_workers is not None:
+            job_workers.stop()
         stop_children(children)
 
 
@@ -213,15 +202,15 @@ def up(host: str | None, port: int | None, workers: bool, dialer: bool) -> None:
 @click.option("--processes", default=1, show_default=True)
 @click.option("--threads", default=4, show_default=True)
 def worker(processes: int, threads: int) -> None:
-    """Run job workers (imports, purges, reports) until interrupted."""
-    _runtime()
-    child = start_workers(processes, threads)
+    """Run job workers (imports, purges, reports) until interrupted; restart them if they die."""
+    supervisor = JobWorkerSupervisor(_runtime(), processes, threads).start()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: supervisor.stop())
     try:
-        child.wait()
+        supervisor.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        stop_children([child])
+        supervisor.stop()
 
 
 def _register_domain_commands() -> None:

@@ -234,6 +234,7 @@ def build_world(
             },
         )
         assign_agents(s, campaign, agent_ids)
+        consent_day = datetime.now(UTC).date() - timedelta(days=30)
         lead_list = LeadList(org_id=org.id, campaign_id=campaign.id, name="synthetic demo leads")
         s.add(lead_list)
         s.flush()
@@ -246,6 +247,11 @@ def build_world(
                 phone_raw=number,
                 phone_e164=number,
                 first_name=f"Lead{row - 1}",
+                # Every line type is known (an unknown one counts as wireless and needs consent): a third
+                # are mobile numbers with prior express written consent, the rest landlines.
+                wireless=row % 3 == 0,
+                consent="express_written" if row % 3 == 0 else "none",
+                consent_at=consent_day if row % 3 == 0 else None,
             )
             for row, number in enumerate(plan.numbers, start=2)
         )
@@ -462,7 +468,9 @@ def summarize(
         "no_answer": outcomes["no_answer"],
         "busy": outcomes["busy"],
         "failed": outcomes["failed"],
+        "invalid": outcomes["invalid"],
         "in_progress": outcomes["in_progress"],
+        "dispositions": dict(Counter(r.disposition for r in rows if r.disposition)),
         "identity_verified": int(identity.get("verified", 0)),
         "identity_failed": int(identity.get("failed", 0)),
         "identity_missing": int(identity.get("missing", 0)),
@@ -608,7 +616,7 @@ def run_demo(
         if dispositions.thread.is_alive():
             dispositions.thread.join(5)
     summary = summarize(runtime, world, plan, box.carrier_stats(), box.engine)
-    summary["dispositions"] = dict(dispositions.posted)
+    summary["dispositions_posted_by_simulated_agents"] = dict(dispositions.posted)
     summary["workers_restarted"] = box.engine.workers_restarted
     summary["wall_s"] = round(time.monotonic() - started, 1)
     summary["data_dir"] = str(home)
@@ -616,22 +624,36 @@ def run_demo(
     return summary
 
 
-def print_summary(summary: dict[str, Any], out: Any) -> None:
-    rows = [
-        ("calls placed", summary["calls_placed"]),
-        ("answered by a person", summary["human_answered"]),
-        ("connected to an agent (<= 2 s)", summary["connected_to_agent"]),
-        ("abandoned (safe harbor played)", summary["abandoned"]),
-        ("abandon rate", f"{summary['abandon_rate'] * 100:.2f}%  (limit 3%)"),
+DIAL_LEVEL = "dial level = calls in progress per working agent (above 1: calls placed ahead of free agents)"
+# Every outcome of a placed call, so the summary's lines add up to "calls placed".
+PLACED_OUTCOMES = (
+    ("connected to an agent (<= 2 s)", "connected_to_agent"),
+    ("abandoned (safe harbor played)", "abandoned"),
+    ("answering machines", "machine"),
+    ("no answer", "no_answer"),
+    ("busy", "busy"),
+    ("invalid numbers", "invalid"),
+    ("failed (trunk or network; the lead is retried)", "failed"),
+    ("still in progress", "in_progress"),
+)
+
+
+def summary_rows(summary: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The summary as (label, value) lines: calls placed first, then every outcome adding up to it."""
+    rows: list[tuple[str, Any]] = [("calls placed", summary["calls_placed"])]
+    rows += [(f"  {label}", summary.get(key, 0)) for label, key in PLACED_OUTCOMES]
+    rows += [
+        ("answered by a person", f"{summary['human_answered']} (connected + abandoned)"),
         (
-            "answering machines / no answer / busy",
-            f"{summary['machine']} / {summary['no_answer']} / {summary['busy']}",
+            "abandon rate",
+            f"{summary['abandon_rate'] * 100:.2f}%  (abandoned / answered by a person; limit 3%)",
         ),
         (
             "identity verified / failed at carrier",
             f"{summary['identity_verified']} / {summary['identity_failed']}",
         ),
-        ("blocked by DNC at dial time", summary["dnc_blocked"]),
+        ("blocked by DNC at dial time (not placed)", summary["dnc_blocked"]),
+        ("blocked by other rules (not placed)", summary.get("other_blocked", 0)),
         ("calls to DNC numbers", summary["dnc_dialed"]),
         ("opt-outs (key press) -> internal DNC", summary["opt_outs"]),
         (
@@ -641,10 +663,19 @@ def print_summary(summary: dict[str, Any], out: Any) -> None:
         ("max concurrent calls", summary["max_concurrent_calls"]),
         ("compliance clock", summary["compliance_clock"]),
     ]
+    dispositions = summary.get("dispositions") or {}
+    if dispositions:
+        rows.append(("dispositions", ", ".join(f"{code} {n}" for code, n in sorted(dispositions.items()))))
+    return rows
+
+
+def print_summary(summary: dict[str, Any], out: Any) -> None:
+    rows = summary_rows(summary)
     width = max(len(label) for label, _ in rows)
     print("\nSummary", file=out)
     for label, value in rows:
         print(f"  {label.ljust(width)}  {value}", file=out)
+    print(f"  ({DIAL_LEVEL})", file=out)
 
 
 @click.command("demo")

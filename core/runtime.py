@@ -13,8 +13,10 @@ from functools import cached_property
 
 import redis
 
+from core import log_scrub
 from core.db import Database
 from core.embedded import resolve_urls
+from core.home import private_umask, secure_home
 from core.settings import Settings, get_settings
 
 
@@ -26,15 +28,18 @@ class Runtime:
 
     @classmethod
     def start(cls, settings: Settings | None = None) -> Runtime:
+        private_umask()  # before anything is created: data files, Redis (inherits it), logs, reports
         settings = settings or get_settings()
+        log_scrub.install()
         db_url, redis_url = resolve_urls(settings.home, settings.database_url, settings.redis_url)
+        secure_home(settings.home)
         os.environ["DATABASE_URL"] = db_url
         os.environ["REDIS_URL"] = redis_url
         return cls(settings=settings, database_url=db_url, redis_url=redis_url)
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.database_url)
+        return Database(self.database_url, show_parameters=self.settings.debug_sql)
 
     @cached_property
     def redis(self) -> redis.Redis:

@@ -23,6 +23,7 @@ class Settings:
     max_upload_bytes: int
     trusted_proxies: tuple[str, ...]
     public_base_url: str
+    debug_sql: bool = False  # CLEARLINE_DEBUG_SQL=1: SQL errors and logs show bound parameters
 
     @property
     def uses_embedded_postgres(self) -> bool:
@@ -69,6 +70,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_upload_bytes=int(env.get("CLEARLINE_MAX_UPLOAD_BYTES", str(2 * 1024 * 1024 * 1024))),
         trusted_proxies=proxies,
         public_base_url=env.get("CLEARLINE_PUBLIC_URL", f"http://{host}:{port}"),
+        debug_sql=env.get("CLEARLINE_DEBUG_SQL", "") == "1",
     )
 
 

@@ -5,8 +5,10 @@ say where their files go."""
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -68,3 +70,23 @@ class UploadWriter:
             self.discard()
         else:
             self._fh.close()
+
+
+def remove_stale_uploads(directories: list[Path], *, keep: set[Path], older_than: timedelta) -> list[Path]:
+    """Delete `*.upload` files (partial uploads of a crashed API, files of jobs that will never run) that
+    no pending job reads and nobody wrote to for `older_than`; returns what was removed."""
+    cutoff = time.time() - older_than.total_seconds()
+    keep = {p.resolve() for p in keep}
+    removed: list[Path] = []
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for path in directory.glob(f"*{UPLOAD_SUFFIX}"):
+            try:
+                if path.resolve() in keep or path.stat().st_mtime > cutoff:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+    return removed

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 from types import FrameType
 
 import click
+
+from campaigns.cli import campaigns_group
+from core.processes import SingleInstance, spawn
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +33,23 @@ log = logging.getLogger(__name__)
 def dialer_command(pool: str, min_workers: int, max_workers: int, profiles_dir: Path | None) -> None:
     """Run every active campaign: pace, check, sign and place calls, bridge answers to agents."""
     from attestation.certificate_store import load_trust_anchors
-    from core.errors import ConfigurationError
+    from core.errors import ConfigurationError, ConflictError
     from core.runtime import current_runtime
     from dialer.engine.identity import platform_identity
     from dialer.engine.supervisor import Engine, EngineConfig
 
     runtime = current_runtime()
     runtime.db.check_migrated()
+    # One supervisor per pool on this host: an orphan of a crashed `clearline up` (or a second start) would
+    # otherwise share the pool's line workers and command queues with this one.
+    lock = SingleInstance(
+        runtime.settings.home / "run" / f"dialer-{re.sub(r'[^A-Za-z0-9_.-]', '_', pool)}.lock",
+        f"a dialer supervisor of pool {pool!r}",
+    )
+    try:
+        lock.acquire()
+    except ConflictError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         anchors = load_trust_anchors(runtime.settings.home)
     except ConfigurationError as exc:
@@ -63,18 +78,61 @@ def dialer_command(pool: str, min_workers: int, max_workers: int, profiles_dir: 
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    engine = Engine(runtime, identity, config)
-    click.echo(f"dialer supervisor running (pool {pool}, {config.min_workers}-{max_workers} line workers)")
-    engine.run_until(stop)
-    click.echo("dialer stopped")
+    try:
+        engine = Engine(runtime, identity, config)
+        click.echo(
+            f"dialer supervisor running (pool {pool}, {config.min_workers}-{max_workers} line workers)"
+        )
+        engine.run_until(stop)
+        click.echo("dialer stopped")
+    finally:
+        lock.release()
+
+
+@click.command("start")
+@click.argument("campaign_id", type=click.UUID)
+def start_campaign_command(campaign_id: uuid.UUID) -> None:
+    """Start (or resume) a campaign, unless something makes dialing impossible: then say what and how to
+    fix it. What still stops dialing but may change by itself is printed as a warning."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from campaigns.models import Campaign
+    from core.db import ALL_ORGS, Scope
+    from core.errors import NotFoundError
+    from core.runtime import current_runtime
+    from dialer.readiness import NotReadyError, start_campaign
+
+    runtime = current_runtime()
+    runtime.db.check_migrated()
+    with runtime.db.session(ALL_ORGS) as s:
+        org_id = s.scalar(select(Campaign.org_id).where(Campaign.id == campaign_id))
+    if org_id is None:
+        raise NotFoundError(f"campaign {campaign_id} not found")
+    try:
+        _, readiness = start_campaign(
+            runtime.db, runtime.redis, campaign_id, Scope(org_id), datetime.now(UTC)
+        )
+    except NotReadyError as exc:
+        click.echo(f"campaign {campaign_id} cannot start:", err=True)
+        for blocker in exc.blockers:
+            click.echo(f"  - {blocker.message}\n    fix: {blocker.fix}", err=True)
+        sys.exit(2)
+    click.echo(f"campaign {campaign_id} is active")
+    for blocker in (*readiness.blockers, *readiness.warnings):
+        if blocker.code != "campaign_not_active":
+            click.echo(f"  warning: {blocker.message}\n    fix: {blocker.fix}")
 
 
 def start_dialer_process() -> subprocess.Popen[bytes]:
     """The supervisor as a child process (for `clearline up`); it joins the parent's servers via the env."""
-    return subprocess.Popen([sys.executable, "-m", "dialer.cli"], env=os.environ.copy())
+    return spawn([sys.executable, "-m", "dialer.cli"], env=os.environ.copy())
 
 
 COMMANDS: list[click.Command] = [dialer_command]
+# `clearline campaigns start` lives here: starting checks readiness, which only the dialer knows.
+campaigns_group.add_command(start_campaign_command)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -13,17 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaigns.figures import (
-    AttemptFigures,
-    MinuteFigures,
-    campaign_figures_since,
-    per_minute,
-    start_of_utc_day,
-)
 from core.legal import ABANDON_LIMIT as LEGAL_LIMIT
 from core.models import User
 from dialer.abandon_report import AbandonReport, load_report
 from dialer.engine.live import CampaignLive
+from dialer.figures import Figures, MinuteFigures, campaign_figures, per_minute, start_of_utc_day
 
 CHART_MINUTES = 60  # the per-minute chart shows the last hour
 
@@ -32,7 +26,7 @@ CHART_MINUTES = 60  # the per-minute chart shows the last hour
 class RecordFigures:
     """The wallboard's figures from the call records."""
 
-    today: AttemptFigures
+    today: Figures
     rolling: AbandonReport
     minutes: list[MinuteFigures]
     agent_names: dict[str, str] = field(default_factory=dict)
@@ -48,7 +42,7 @@ def read_record_figures(
         ).all()
         names = {str(r.id): r.email for r in rows}
     return RecordFigures(
-        today=campaign_figures_since(session, campaign_id, start_of_utc_day(now)),
+        today=campaign_figures(session, campaign_id, start_of_utc_day(now)),
         rolling=load_report(session, campaign_id, now=now),
         minutes=per_minute(session, campaign_id, now - timedelta(minutes=CHART_MINUTES)),
         agent_names=names,
@@ -93,7 +87,7 @@ def wallboard_snapshot(
         "dial_level": round(stats.dial_level, 2),
         "legal_limit": LEGAL_LIMIT,
         "today": {
-            "placed": records.today.placed,
+            "placed": records.today.calls_placed,
             "answered": records.today.answered,
             "connected": records.today.connected,
             "abandoned": records.today.abandoned,

@@ -12,6 +12,8 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from dnc import reasons
 from dnc.nanp import STATE_ZONES
 
@@ -86,29 +88,133 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def candidate_zones(number_zones: Iterable[str], states: Iterable[str]) -> tuple[str, ...]:
-    """The number's zones narrowed to the zones of the states it is known to be in, when they overlap.
+class Instants:
+    """Moments (UTC epoch seconds) with each zone's UTC offset at them, computed once per zone: lets one
+    window decision cover a single call or a whole year of instants (the exhaustive test)."""
 
-    When they do not overlap (a ported or moved number) every zone of both stays a candidate: the window
-    must hold in all of them, which is the restrictive choice."""
-    zones = tuple(number_zones)
-    state_zones = {z for s in states for z in STATE_ZONES.get(s, ())}
+    def __init__(self, epoch_s: np.ndarray) -> None:
+        self.epoch_s = np.asarray(epoch_s, dtype=np.int64)
+        self._offsets: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def of(cls, at: datetime) -> Instants:
+        return cls(np.array([int(at.timestamp())], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.epoch_s)
+
+    def offset_min(self, zone: str) -> np.ndarray:
+        """The zone's UTC offset in minutes at each instant."""
+        found = self._offsets.get(zone)
+        if found is None:
+            tz = _zone(zone)
+            found = np.array(
+                [int(_utcoffset_s(tz, int(t)) // 60) for t in self.epoch_s.tolist()], dtype=np.int64
+            )
+            self._offsets[zone] = found
+        return found
+
+
+def _utcoffset_s(tz: ZoneInfo, epoch_s: int) -> float:
+    offset = datetime.fromtimestamp(epoch_s, tz).utcoffset()
+    return offset.total_seconds() if offset is not None else 0.0
+
+
+def candidate_mask(
+    number_zones: tuple[str, ...], state_zones: tuple[str, ...], instants: Instants
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """The zones the window must hold in, per instant: (names, bool[len(names), len(instants)]).
+
+    Zones are compared by their UTC offsets at the moment, never by name. The number is in one of its
+    prefix's offsets; when the lead's state is known it is also in one of the state's: the candidates are
+    the offsets both allow. When they allow none in common (a ported or moved number) every offset of
+    both stays a candidate, the restrictive choice. Never fewer than the two allow together."""
+    names = tuple(dict.fromkeys((*number_zones, *state_zones)))
+    offsets = np.stack([instants.offset_min(z) for z in names]) if names else np.zeros((0, len(instants)))
     if not state_zones:
-        return zones
-    narrowed = tuple(z for z in zones if z in state_zones)
-    return narrowed or tuple(sorted(set(zones) | state_zones))
+        return names, np.ones((len(names), len(instants)), dtype=bool)
+    number_offsets = offsets[: len(number_zones)] if number_zones else np.zeros((0, len(instants)))
+    state_offsets = np.stack([instants.offset_min(z) for z in state_zones])
+    in_number = (offsets[:, None, :] == number_offsets[None, :, :]).any(axis=1)
+    in_state = (offsets[:, None, :] == state_offsets[None, :, :]).any(axis=1)
+    common = in_number & in_state
+    some_common = common.any(axis=0)
+    return names, np.where(some_common[None, :], common, True)
+
+
+def _minutes(t: time) -> int:
+    return t.hour * 60 + t.minute
+
+
+def _holiday_mask(days: np.ndarray) -> np.ndarray:
+    """days since 1970-01-01 -> bool: a federal holiday (observed dates included)."""
+    first, last = _EPOCH + timedelta(days=int(days.min())), _EPOCH + timedelta(days=int(days.max()))
+    holidays = [(d - _EPOCH).days for y in range(first.year, last.year + 1) for d in federal_holidays(y)]
+    return np.isin(days, holidays)
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+def window_reasons(
+    number_zones: tuple[str, ...],
+    lead_states: tuple[str, ...],
+    rule_states: tuple[str, ...],
+    rules: Mapping[str, CallingRuleData],
+    override: tuple[time, time] | None,
+    instants: Instants,
+) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+    """Reason bits (`dnc.reasons.BIT`) per instant for a number with these prefix zones, a lead in
+    `lead_states` (narrows the zones) and the calling rules of `rule_states` (the lead's and the area
+    code's states). Returns (bits, candidate zone names, candidate mask)."""
+    count = len(instants)
+    bits = np.zeros(count, dtype=np.uint64)
+    if not number_zones:
+        bits |= np.uint64(1) << np.uint64(reasons.BIT[reasons.UNKNOWN_TIME_ZONE])
+        return bits, (), np.zeros((0, count), dtype=bool)
+    state_zones = tuple(dict.fromkeys(z for s in lead_states for z in STATE_ZONES.get(s, ())))
+    names, mask = candidate_mask(number_zones, state_zones, instants)
+    federal = rules[FEDERAL]
+    state_rules = [rules[s] for s in rule_states if s in rules and s != FEDERAL]
+    utc_min = instants.epoch_s // 60
+    found = {code: np.zeros(count, dtype=bool) for code in reasons.ALL}
+    for z, name in enumerate(names):
+        local = utc_min + instants.offset_min(name)
+        minute = local % 1440
+        day = local // 1440
+        weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+        here = mask[z]
+
+        def outside(start: time, end: time, minute: np.ndarray = minute) -> np.ndarray:
+            return (minute < _minutes(start)) | (minute >= _minutes(end))
+
+        found[reasons.OUTSIDE_FEDERAL_WINDOW] |= here & outside(federal.window_start, federal.window_end)
+        for rule in state_rules:
+            found[reasons.OUTSIDE_STATE_WINDOW] |= here & outside(rule.window_start, rule.window_end)
+            if rule.no_sunday:
+                found[reasons.STATE_NO_SUNDAY] |= here & (weekday == 6)
+            if rule.no_holidays:
+                found[reasons.STATE_NO_HOLIDAY] |= here & _holiday_mask(day)
+        if override is not None:
+            found[reasons.OUTSIDE_CAMPAIGN_WINDOW] |= here & outside(override[0], override[1])
+    for code, hit in found.items():
+        if hit.any():
+            bits |= hit.astype(np.uint64) << np.uint64(reasons.BIT[code])
+    return bits, names, mask
 
 
 def decide_window(
-    zones: tuple[str, ...],
-    states: tuple[str, ...],
+    number_zones: tuple[str, ...],
+    lead_states: tuple[str, ...],
+    rule_states: tuple[str, ...],
     rules: Mapping[str, CallingRuleData],
     override: tuple[time, time] | None,
     at: datetime,
 ) -> WindowDecision:
-    """Whether `at` is inside every applicable calling window in every candidate zone."""
+    """Whether `at` is inside every applicable calling window in every candidate zone (`window_reasons`
+    at one instant), with the window applied described for the verdict."""
     federal = rules[FEDERAL]
-    state_rules = [rules[s] for s in states if s in rules and s != FEDERAL]
+    state_rules = [rules[s] for s in rule_states if s in rules and s != FEDERAL]
     start, end = federal.window_start, federal.window_end
     for rule in state_rules:
         start, end = max(start, rule.window_start), min(end, rule.window_end)
@@ -116,25 +222,13 @@ def decide_window(
         start, end = max(start, override[0]), min(end, override[1])
     caps = [r.max_calls_per_24h for r in state_rules if r.max_calls_per_24h is not None]
     state_rule = "; ".join(r.describe() for r in state_rules)
-    if not zones:
-        return WindowDecision((reasons.UNKNOWN_TIME_ZONE,), (), "", state_rule, min(caps, default=None))
-    found: set[str] = set()
-    for name in zones:
-        local = at.astimezone(_zone(name))
-        now = local.time().replace(tzinfo=None)
-        if not federal.window_start <= now < federal.window_end:
-            found.add(reasons.OUTSIDE_FEDERAL_WINDOW)
-        for rule in state_rules:
-            if not rule.window_start <= now < rule.window_end:
-                found.add(reasons.OUTSIDE_STATE_WINDOW)
-            if rule.no_sunday and local.weekday() == 6:
-                found.add(reasons.STATE_NO_SUNDAY)
-            if rule.no_holidays and local.date() in federal_holidays(local.year):
-                found.add(reasons.STATE_NO_HOLIDAY)
-        if override is not None and not override[0] <= now < override[1]:
-            found.add(reasons.OUTSIDE_CAMPAIGN_WINDOW)
-    window = _describe_window(zones, start, end, at)
-    ordered = tuple(code for code in reasons.ALL if code in found)
+    bits, names, mask = window_reasons(
+        number_zones, lead_states, rule_states, rules, override, Instants.of(at)
+    )
+    zones = tuple(sorted(n for n, m in zip(names, mask[:, 0].tolist(), strict=True) if m)) if names else ()
+    value = int(bits[0])
+    ordered = tuple(code for code in reasons.ALL if value >> reasons.BIT[code] & 1)
+    window = _describe_window(zones, start, end, at) if zones else ""
     return WindowDecision(ordered, zones, window, state_rule, min(caps, default=None))
 
 

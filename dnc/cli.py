@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from core.errors import NotFoundError, ValidationError
 from core.runtime import Runtime, current_runtime
 from dnc.internal import SOURCES, add_internal_dnc
 from dnc.lists import IMPORT_KINDS, import_list_file, list_versions
+from dnc.policy import read_policy, reset_policy
 
 
 def _runtime() -> Runtime:
@@ -124,6 +126,34 @@ def add_cmd(org_ref: str, campaign_id: uuid.UUID | None, reason: str, source: st
     with runtime.db.session(Scope(org_id)) as s:
         add_internal_dnc(s, e164=number, campaign_id=campaign_id, source=source, reason=reason, added_by=None)
     click.echo("added")
+
+
+@dnc_group.group("policy")
+def policy_group() -> None:
+    """An organization's geo and IP firewall rules."""
+
+
+@policy_group.command("show")
+@click.option("--org", "org_ref", required=True)
+def policy_show_cmd(org_ref: str) -> None:
+    """Print the organization's policy as JSON."""
+    runtime = _runtime()
+    org_id = _org_id(runtime, org_ref)
+    assert org_id is not None
+    with runtime.db.session(Scope(org_id)) as s:
+        click.echo(json.dumps(asdict(read_policy(s, org_id)), indent=2))
+
+
+@policy_group.command("reset")
+@click.option("--org", "org_ref", required=True)
+def policy_reset_cmd(org_ref: str) -> None:
+    """Reset the organization's policy to the default (no IP rules): recovers a locked-out organization."""
+    runtime = _runtime()
+    org_id = _org_id(runtime, org_ref)
+    assert org_id is not None
+    with runtime.db.session(Scope(org_id)) as s:
+        reset_policy(s, org_id)
+    click.echo(f"policy of organization {org_id} reset: no IP rules, allowed countries US")
 
 
 COMMANDS: list[click.Command] = [dnc_group]  # `clearline scrub` lives in campaigns.cli (campaign rules)

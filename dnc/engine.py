@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,7 +29,8 @@ from core.errors import ValidationError
 from core.legal import REGISTRY_MAX_AGE
 from dnc import reasons
 from dnc.bitmap_index import IndexHandle, StaleIndexError
-from dnc.calling_window import CallingRuleData, calls_in_last_24h, candidate_zones, decide_window
+from dnc.calling_window import CallingRuleData, calls_in_last_24h, decide_window
+from dnc.consent import ConsentFact, load_consents
 from dnc.dated_index import DatedIndexHandle
 from dnc.internal import (
     AreaCodeBlocks,
@@ -98,6 +99,8 @@ class GeoPolicy:
     allowed_countries: frozenset[str]
     blocked_states: frozenset[str]
     blocked_area_codes: frozenset[int]
+    unknown_is_wireless: bool = True  # fail closed: a number nobody knows the line type of needs consent
+    revoke_all: bool = False  # a revocation stops every seller's calls
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,12 @@ class BatchDecision:
     group_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     calls_counted: dict[int, int] = field(default_factory=dict)
     wireless_list: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))  # -1: none
+    consent_of: dict[int, tuple[str | None, tuple[str, ...]]] = field(default_factory=dict)
+    unknown_is_wireless: bool = True
+
+    def revocations_honored(self) -> set[str]:
+        """Revoked consent records that made this decision refuse a call."""
+        return {r for _, revoked in self.consent_of.values() for r in revoked}
 
     def verdicts(self) -> list[ScrubVerdict]:
         cols = self.columns
@@ -174,8 +183,13 @@ class BatchDecision:
             wireless_list = self.lists_checked[listed]
             wireless_text = "yes"
             decided_by = f"list wireless:{wireless_list.list_id}@{wireless_list.version}"
+        elif self.unknown_is_wireless:
+            wireless_text, decided_by = "unknown", "unknown: counted as wireless (unknown_line_type=wireless)"
         else:
-            wireless_text, decided_by = "unknown", "unknown"
+            wireless_text, decided_by = (
+                "unknown",
+                "unknown: counted as not wireless (unknown_line_type=not_wireless)",
+            )
         day = int(cols.consent_day[i])
         basis = (
             Consent.NONE.value
@@ -210,6 +224,8 @@ class BatchDecision:
                 consent_date=_EPOCH + timedelta(days=day) if day >= 0 else None,
                 wireless=wireless_text,
                 wireless_decided_by=decided_by,
+                record_id=self.consent_of.get(i, (None, ()))[0],
+                revocation_ids=list(self.consent_of.get(i, (None, ()))[1]),
             ),
         )
 
@@ -224,6 +240,7 @@ class ComplianceSnapshot:
     lists: tuple[tuple[ActiveList, IndexHandle | DatedIndexHandle | None], ...]  # None: index stale
     internal: InternalSet
     geo: GeoPolicy
+    consents: Mapping[str, tuple[ConsentFact, ...]] = field(default_factory=dict)  # by E.164
 
 
 class _Bits:
@@ -334,10 +351,13 @@ class ComplianceEngine:
             ]
             internal = self._internal_for(s, e164s)
             policy = s.scalars(select(CompliancePolicy)).one_or_none()
+            consents = load_consents(s, e164s if len(e164s) <= DIRECT_LOOKUP_MAX else None)
         geo = GeoPolicy(
             allowed_countries=frozenset(policy.allowed_countries if policy else ["US"]),
             blocked_states=frozenset(policy.blocked_states if policy else ()),
             blocked_area_codes=frozenset(int(a) for a in (policy.blocked_area_codes if policy else ())),
+            unknown_is_wireless=policy.unknown_line_type == "wireless" if policy else True,
+            revoke_all=policy.revoke_all if policy else False,
         )
         return ComplianceSnapshot(
             rules=self.rules,
@@ -346,6 +366,7 @@ class ComplianceEngine:
             lists=tuple((lst, self._handle(lst)) for lst in active),
             internal=internal,
             geo=geo,
+            consents=consents,
         )
 
     def _handle(self, lst: ActiveList) -> IndexHandle | DatedIndexHandle | None:
@@ -410,6 +431,7 @@ def decide(cols: LeadColumns, snap: ComplianceSnapshot, at: datetime) -> BatchDe
     if cols.campaign_ids is not None:
         campaign_ids = np.array([c or default_campaign for c in cols.campaign_ids], dtype=object)
     _geo(bits, snap, region, invalid, npa, nanp, cols.states, npa_states, campaign_ids)
+    cols, consent_of = _consent_records(bits, snap, cols, at)
     listed = _lists(bits, snap, national, us, at, cols)
     _internal_lists(bits, snap.internal, keys, campaign_ids)
     groups, group_of, counted = _windows(bits, snap, zone_ids, zone_sets, cols, npa_states, invalid, at)
@@ -434,7 +456,52 @@ def decide(cols: LeadColumns, snap: ComplianceSnapshot, at: datetime) -> BatchDe
         group_of=group_of,
         calls_counted=counted,
         wireless_list=listed,
+        consent_of=consent_of,
+        unknown_is_wireless=snap.geo.unknown_is_wireless,
     )
+
+
+def _consent_records(
+    bits: _Bits, snap: ComplianceSnapshot, cols: LeadColumns, at: datetime
+) -> tuple[LeadColumns, dict[int, tuple[str | None, tuple[str, ...]]]]:
+    """Consent records on file for the campaign's seller: a revocation blocks the call; a valid record
+    supplies the consent basis (the strongest one) when the lead's own fields give less."""
+    consents = snap.consents
+    if not consents:
+        return cols, {}
+    seller = snap.rules.seller.strip().lower()
+    revoke_all = snap.geo.revoke_all
+    written = cols.written_consent.copy()
+    day = cols.consent_day.copy()
+    revoked = np.zeros(len(cols), dtype=bool)
+    used: dict[int, tuple[str | None, tuple[str, ...]]] = {}
+    for i, e164 in enumerate(cols.e164s):
+        facts = consents.get(e164)
+        if not facts:
+            continue
+        revocations = tuple(
+            f.record_id
+            for f in facts
+            if f.revoked_at is not None and f.revoked_at <= at and (revoke_all or f.seller.lower() == seller)
+        )
+        valid = [
+            f
+            for f in facts
+            if f.seller.lower() == seller and f.kind != "none" and f.given_at <= at
+            and (f.revoked_at is None or f.revoked_at > at)
+        ]  # fmt: skip
+        best = max(valid, key=lambda f: (f.kind == "express_written", f.given_at), default=None)
+        if revocations:
+            revoked[i] = True
+        elif best is not None:
+            if best.kind == "express_written":
+                written[i] = True
+            given_day = (best.given_at.astimezone(UTC).date() - _EPOCH).days
+            day[i] = max(int(day[i]), given_day) if day[i] >= 0 else given_day
+        if revocations or best is not None:
+            used[i] = (best.record_id if best and not revocations else None, revocations)
+    bits.reason(reasons.CONSENT_REVOKED, revoked)
+    return replace(cols, written_consent=written, consent_day=day), used
 
 
 def _age_days(obtained_at: datetime, at: datetime) -> float:
@@ -580,6 +647,8 @@ def _lists(
                 handle.verify()
     except StaleIndexError:
         bits.reason(reasons.LIST_INDEX_STALE, np.ones(len(national), dtype=bool))
+    if snap.geo.unknown_is_wireless:  # nobody knows the line type: it may be wireless (fail closed)
+        wireless |= (cols.wireless == -1) & (wireless_list < 0)
     bits.reason(reasons.WIRELESS_NO_CONSENT, wireless & ~cols.written_consent)
     consent_day = cols.consent_day
     # Consent given before the number was disconnected was given by someone else (or unknown when: -2).
@@ -637,8 +706,9 @@ def _windows(
         # The lead's own state narrows or widens the zones; the area code's state only adds its rules.
         lead_only = (lead_state,) if lead_state else ()
         number_zones = zone_sets[zone_id]
-        zones = candidate_zones(number_zones, lead_only) if number_zones else ()
-        decision = decide_window(zones, states, snap.calling_rules, snap.rules.calling_window_override, at)
+        decision = decide_window(
+            number_zones, lead_only, states, snap.calling_rules, snap.rules.calling_window_override, at
+        )
         for code in decision.reasons:
             window_reasons[g] |= np.uint64(1) << np.uint64(reasons.BIT[code])
         groups.append(

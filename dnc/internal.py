@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from core.db import scope_of
-from core.errors import ValidationError
-from dnc.models import AreaCodeBlock, InternalDncEntry
+from core.db import scope_of, utcnow
+from core.errors import NotFoundError, PermissionDeniedError, ValidationError
+from core.models import Role
+from dnc.models import AreaCodeBlock, DncRemoval, InternalDncEntry
 from dnc.normalize import is_e164, normalize_number
 from dnc.policy import check_area_code
 
@@ -34,6 +36,12 @@ def _org_scope(session: Session) -> uuid.UUID:
     return scope.org_id
 
 
+# Sources that record the person's own request (their key press, what they told the agent): such an opt-out
+# is removed only by compliance staff or an org admin, with the reason (e.g. written consent obtained).
+PERSON_SOURCES = frozenset({"agent", "opt_out_key"})
+REMOVER_ROLES = frozenset({Role.ORG_ADMIN, Role.COMPLIANCE})
+
+
 def add_internal_dnc(
     session: Session,
     *,
@@ -42,26 +50,31 @@ def add_internal_dnc(
     source: str,
     reason: str,
     added_by: uuid.UUID | None,
-) -> None:
+) -> bool:
     """Record a do-not-call request (organization-wide when `campaign_id` is None). Effective for every
-    check that starts after the caller's transaction commits."""
+    check that starts after the caller's transaction commits. A number already listed in that scope keeps
+    its first entry: returns whether a new entry was made."""
     org_id = _org_scope(session)
     if source not in SOURCES:
-        raise ValidationError(f"unknown DNC source {source!r}; one of {', '.join(SOURCES)}", field="source")
+        raise ValidationError(f"unknown DNC source {source}; one of {', '.join(SOURCES)}", field="source")
     number = e164 if is_e164(e164) else normalize_number(e164).e164
     if number is None:
-        raise ValidationError(f"{e164!r} is not a phone number", field="e164")
-    session.add(
-        InternalDncEntry(
+        raise ValidationError(f"{e164} is not a phone number", field="e164")
+    inserted = session.execute(
+        pg_insert(InternalDncEntry)
+        .values(
             org_id=org_id,
             e164=number,
             campaign_id=campaign_id,
             source=source,
             reason=reason,
             added_by=added_by,
+            added_at=utcnow(),
         )
-    )
-    session.flush()
+        .on_conflict_do_nothing()
+        .returning(InternalDncEntry.id)
+    ).first()
+    return inserted is not None
 
 
 def add_area_code_block(
@@ -71,15 +84,98 @@ def add_area_code_block(
     campaign_id: uuid.UUID | None,
     reason: str,
     added_by: uuid.UUID | None,
-) -> None:
+) -> bool:
+    """Block an area code (organization-wide or for one campaign); returns whether it was new."""
     org_id = _org_scope(session)
     check_area_code(area_code, "area_code")
-    session.add(
-        AreaCodeBlock(
-            org_id=org_id, area_code=area_code, campaign_id=campaign_id, reason=reason, added_by=added_by
+    inserted = session.execute(
+        pg_insert(AreaCodeBlock)
+        .values(
+            org_id=org_id,
+            area_code=area_code,
+            campaign_id=campaign_id,
+            reason=reason,
+            added_by=added_by,
+            added_at=utcnow(),
         )
+        .on_conflict_do_nothing()
+        .returning(AreaCodeBlock.id)
+    ).first()
+    return inserted is not None
+
+
+def area_code_blocks(session: Session) -> list[AreaCodeBlock]:
+    return list(session.scalars(select(AreaCodeBlock).order_by(AreaCodeBlock.area_code, AreaCodeBlock.id)))
+
+
+def _check_remover(role: Role) -> None:
+    if role not in REMOVER_ROLES and role is not Role.PLATFORM_ADMIN:
+        raise PermissionDeniedError("only compliance staff or an org admin may remove DNC entries")
+
+
+def _check_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError("say why the entry is removed (kept in its history): ?reason=", field="reason")
+    return reason
+
+
+def remove_internal_dnc(
+    session: Session, entry_id: int, *, removed_by: uuid.UUID | None, role: Role, reason: str
+) -> DncRemoval:
+    """Remove an internal DNC entry, keeping its history (what it was, who added it, who removed it, when
+    and why). Only compliance staff and org admins may (an agent never removes a person's opt-out)."""
+    _check_remover(role)
+    entry = session.scalars(select(InternalDncEntry).where(InternalDncEntry.id == entry_id)).one_or_none()
+    if entry is None:
+        raise NotFoundError(f"internal DNC entry {entry_id} not found")
+    return _remove(session, entry, "number", entry.e164, entry.source, removed_by, _check_reason(reason))
+
+
+def remove_area_code_block(
+    session: Session, block_id: int, *, removed_by: uuid.UUID | None, role: Role, reason: str
+) -> DncRemoval:
+    """Remove an area-code block, keeping its history (as `remove_internal_dnc`)."""
+    _check_remover(role)
+    block = session.scalars(select(AreaCodeBlock).where(AreaCodeBlock.id == block_id)).one_or_none()
+    if block is None:
+        raise NotFoundError(f"area-code block {block_id} not found")
+    return _remove(session, block, "area_code", block.area_code, "", removed_by, _check_reason(reason))
+
+
+def _remove(
+    session: Session,
+    row: InternalDncEntry | AreaCodeBlock,
+    kind: str,
+    value: str,
+    source: str,
+    removed_by: uuid.UUID | None,
+    reason: str,
+) -> DncRemoval:
+    removal = DncRemoval(
+        org_id=row.org_id,
+        kind=kind,
+        value=value,
+        campaign_id=row.campaign_id,
+        source=source,
+        reason=row.reason,
+        added_by=row.added_by,
+        added_at=row.added_at,
+        removed_by=removed_by,
+        removal_reason=reason,
     )
+    session.add(removal)
+    session.delete(row)
     session.flush()
+    return removal
+
+
+def removals(session: Session, *, value: str | None = None, limit: int = 100) -> list[DncRemoval]:
+    """Removed entries and blocks, newest first."""
+    query = select(DncRemoval).order_by(DncRemoval.id.desc()).limit(max(1, min(limit, 1000)))
+    if value:
+        query = query.where(DncRemoval.value == value)
+    return list(session.scalars(query))
 
 
 def internal_entries(

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.db import ALL_ORGS, Database, Scope, utcnow
@@ -421,14 +422,14 @@ def import_internal_file(
                 }
             )
             if len(batch) == INTERNAL_BATCH:
-                s.execute(insert(InternalDncEntry), batch)
+                s.execute(pg_insert(InternalDncEntry).on_conflict_do_nothing(), batch)
                 count += len(batch)
                 batch = []
                 progress(min(99.0, 100.0 * line_no / max(limits.max_internal_rows, 1)), {"rows": count})
         if errors:
             raise MalformedFileError(path, errors)  # rolls back every batch inserted so far
         if batch:
-            s.execute(insert(InternalDncEntry), batch)
+            s.execute(pg_insert(InternalDncEntry).on_conflict_do_nothing(), batch)
             count += len(batch)
     return ImportResult("internal", "campaign" if campaign_id else "org", None, None, 0, count, count, 0)
 

@@ -13,7 +13,17 @@ import uuid
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -65,7 +75,18 @@ class InternalDncEntry(OrgScoped, Base):
     """A consumer's request not to be called (entity-specific list); kept 5 years (47 CFR 64.1200(d)(6))."""
 
     __tablename__ = "dnc_internal_entries"
-    __table_args__ = (Index("ix_dnc_internal_entries_org_e164", "org_id", "e164"),)
+    __table_args__ = (
+        Index("ix_dnc_internal_entries_org_e164", "org_id", "e164"),
+        # One entry per number and scope (organization-wide: campaign_id NULL); adding it again is a no-op.
+        Index(
+            "uq_dnc_internal_entries_org_e164_campaign",
+            "org_id",
+            "e164",
+            "campaign_id",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     e164: Mapped[str] = mapped_column(String(16))
@@ -80,6 +101,16 @@ class AreaCodeBlock(OrgScoped, Base):
     """Do not call any number in this area code (organization-wide or one campaign)."""
 
     __tablename__ = "dnc_area_code_blocks"
+    __table_args__ = (
+        Index(
+            "uq_dnc_area_code_blocks_org_code_campaign",
+            "org_id",
+            "area_code",
+            "campaign_id",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     area_code: Mapped[str] = mapped_column(String(3))
@@ -87,6 +118,25 @@ class AreaCodeBlock(OrgScoped, Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     added_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DncRemoval(OrgScoped, Base):
+    """The history of a removed internal DNC entry or area-code block: what it was, who added it and why,
+    and who removed it, when and why. Removals are also in the audit log."""
+
+    __tablename__ = "dnc_removals"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # number | area_code
+    value: Mapped[str] = mapped_column(String(16))  # the E.164 number or the area code
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    source: Mapped[str] = mapped_column(String(40), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    added_at: Mapped[datetime] = mapped_column()
+    removed_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    removed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removal_reason: Mapped[str] = mapped_column(Text)
 
 
 class CallingRule(Base):
@@ -118,6 +168,12 @@ class CompliancePolicy(OrgScoped, Base):
     ip_allow_cidrs: Mapped[list[str]] = mapped_column(JSONB_, default=list)  # empty: every address
     ip_deny_cidrs: Mapped[list[str]] = mapped_column(JSONB_, default=list)
     ip_allowed_countries: Mapped[list[str]] = mapped_column(JSONB_, default=list)  # empty: every country
+    # A number whose line type nobody knows: "wireless" (fail closed: it needs written consent) or
+    # "not_wireless". See dnc.consent.
+    unknown_line_type: Mapped[str] = mapped_column(String(16), default="wireless", server_default="wireless")
+    # A revocation stops every call of the organization to the number, whatever seller (FCC 24-24's
+    # "revoke all", postponed to 2027-01-31: off by default).
+    revoke_all: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -135,3 +191,30 @@ class ScrubReport(OrgScoped, Base):
     job_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentRecord(OrgScoped, Base):
+    """A consumer's consent to calls from a seller, with its artifact; revoked in place, never deleted."""
+
+    __tablename__ = "consent_records"
+    __table_args__ = (
+        CheckConstraint("kind IN ('none', 'express', 'express_written')", name="kind"),
+        Index("ix_consent_records_org_e164", "org_id", "e164"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    e164: Mapped[str] = mapped_column(String(16))
+    seller: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # express | express_written | none (a revocation only)
+    source: Mapped[str] = mapped_column(String(40))  # lead_import | api | web_form | ...
+    given_at: Mapped[datetime] = mapped_column()
+    disclosure: Mapped[str] = mapped_column(Text, default="")  # the disclosure text or its URL
+    consumer_ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    certificate_id: Mapped[str | None] = mapped_column(String(200), default=None)  # e.g. a lead certificate
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_source: Mapped[str | None] = mapped_column(String(40), default=None)
+    revoked_note: Mapped[str | None] = mapped_column(Text, default=None)
+    revoked_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    honored_at: Mapped[datetime | None] = mapped_column(default=None)  # the first check that refused a call

@@ -3,17 +3,19 @@ validating and saving it, and the briefly cached copy the firewall consults on e
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import Database, Scope
 from core.errors import ValidationError
-from dnc.firewall import validate_cidrs
+from dnc.firewall import decide_ip, validate_cidrs
 from dnc.models import CompliancePolicy
 
 POLICY_FIELDS = (
@@ -71,15 +73,42 @@ def _check_rules(rules: PolicyRules) -> PolicyRules:
     )
 
 
-def read_policy(session: Session) -> PolicyRules:
-    """The policy of the session's organization."""
-    return PolicyRules.of(session.scalars(select(CompliancePolicy)).one_or_none())
+def read_policy(session: Session, org_id: uuid.UUID) -> PolicyRules:
+    """The organization's policy (the default one when it saved none)."""
+    return PolicyRules.of(_row(session, org_id))
 
 
-def replace_policy(session: Session, org_id: uuid.UUID, rules: PolicyRules) -> PolicyRules:
-    """Validate and save the organization's whole policy; the firewall applies it within seconds."""
-    checked = _check_rules(rules)
-    policy = session.scalars(select(CompliancePolicy).where(CompliancePolicy.org_id == org_id)).one_or_none()
+def _row(session: Session, org_id: uuid.UUID) -> CompliancePolicy | None:
+    return session.scalars(select(CompliancePolicy).where(CompliancePolicy.org_id == org_id)).one_or_none()
+
+
+def update_policy(
+    session: Session, org_id: uuid.UUID, changes: Mapping[str, list[str]], *, saver_ip: str | None
+) -> PolicyRules:
+    """Change the rules given (the others stay), validated; refused when the new IP rules would refuse
+    `saver_ip`, the address of the user saving them (a platform admin can always reset a policy). The
+    firewall applies the result within seconds."""
+    unknown = sorted(set(changes) - set(POLICY_FIELDS))
+    if unknown:
+        raise ValidationError(
+            f"unknown policy rule {unknown[0]}; the rules are {', '.join(POLICY_FIELDS)}", field=unknown[0]
+        )
+    current = read_policy(session, org_id)
+    checked = _check_rules(replace(current, **{k: list(v) for k, v in changes.items()}))
+    if saver_ip is not None and _is_ip(saver_ip):
+        decision = decide_ip(
+            saver_ip,
+            allow_cidrs=checked.ip_allow_cidrs,
+            deny_cidrs=checked.ip_deny_cidrs,
+            allowed_countries=checked.ip_allowed_countries,
+        )
+        if not decision.allowed:
+            raise ValidationError(
+                f"these IP rules would refuse your own address {saver_ip} ({decision.rule}) and lock you out; "
+                "add it to ip_allow_cidrs first",
+                field="ip_allow_cidrs",
+            )
+    policy = _row(session, org_id)
     if policy is None:
         policy = CompliancePolicy(org_id=org_id)
         session.add(policy)
@@ -88,6 +117,31 @@ def replace_policy(session: Session, org_id: uuid.UUID, rules: PolicyRules) -> P
     session.flush()
     _FIREWALL_CACHE.pop(org_id, None)
     return PolicyRules.of(policy)
+
+
+def replace_policy(
+    session: Session, org_id: uuid.UUID, rules: PolicyRules, *, saver_ip: str | None
+) -> PolicyRules:
+    """Save the organization's whole policy (rules not given in `rules` take their defaults)."""
+    return update_policy(session, org_id, asdict(rules), saver_ip=saver_ip)
+
+
+def reset_policy(session: Session, org_id: uuid.UUID) -> PolicyRules:
+    """Back to the default policy (no IP rules, US only): recovers an organization that locked itself out."""
+    policy = _row(session, org_id)
+    if policy is not None:
+        session.delete(policy)
+        session.flush()
+    _FIREWALL_CACHE.pop(org_id, None)
+    return PolicyRules()
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 _FIREWALL_CACHE: dict[uuid.UUID, tuple[float, PolicyRules]] = {}
@@ -99,6 +153,6 @@ def firewall_rules(db: Database, org_id: uuid.UUID) -> PolicyRules:
     if cached is not None and time.monotonic() - cached[0] < FIREWALL_CACHE_TTL_S:
         return cached[1]
     with db.session(Scope(org_id)) as s:
-        rules = read_policy(s)
+        rules = read_policy(s, org_id)
     _FIREWALL_CACHE[org_id] = (time.monotonic(), rules)
     return rules

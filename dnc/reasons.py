@@ -15,6 +15,7 @@ AREA_CODE_BLOCKED = "area_code_blocked"
 LITIGATOR = "litigator"
 WIRELESS_NO_CONSENT = "wireless_no_consent"
 REASSIGNED_SINCE_CONSENT = "reassigned_since_consent"
+CONSENT_REVOKED = "consent_revoked"
 COUNTRY_NOT_ALLOWED = "country_not_allowed"
 STATE_BLOCKED = "state_blocked"
 UNKNOWN_TIME_ZONE = "unknown_time_zone"
@@ -54,6 +55,7 @@ DESCRIPTIONS: dict[str, str] = {
     LITIGATOR: "on a litigator list",
     WIRELESS_NO_CONSENT: "wireless number without prior express written consent",
     REASSIGNED_SINCE_CONSENT: "number disconnected (reassigned) after consent was given",
+    CONSENT_REVOKED: "the consumer revoked consent to calls from this seller (or from every seller)",
     COUNTRY_NOT_ALLOWED: "country not allowed for the organization or campaign",
     STATE_BLOCKED: "state blocked for the organization or campaign",
     UNKNOWN_TIME_ZONE: "no time zone can be established for the number",

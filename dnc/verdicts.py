@@ -77,6 +77,7 @@ class CampaignRules:
     blocked_states: tuple[str, ...] = ()
     blocked_area_codes: tuple[str, ...] = ()
     calling_window_override: tuple[time, time] | None = None  # local time; intersected with the law's
+    seller: str = ""  # whose consent the calls rely on ("" = the organization itself)
 
     def to_params(self) -> dict[str, Any]:
         """As JSON-able job parameters (a scrub job gets the rules its caller resolved)."""
@@ -87,6 +88,7 @@ class CampaignRules:
             "blocked_states": list(self.blocked_states),
             "blocked_area_codes": list(self.blocked_area_codes),
             "calling_window": [window[0].isoformat(), window[1].isoformat()] if window else None,
+            "seller": self.seller,
         }
 
     @classmethod
@@ -101,6 +103,7 @@ class CampaignRules:
             calling_window_override=(time.fromisoformat(window[0]), time.fromisoformat(window[1]))
             if window
             else None,
+            seller=params.get("seller") or "",
         )
 
 
@@ -133,7 +136,9 @@ class ConsentEvidence(msgspec.Struct, frozen=True, kw_only=True):
     basis: str  # none | express | express_written
     consent_date: date | None
     wireless: str  # yes | no | unknown
-    wireless_decided_by: str  # "lead flag", "list wireless:<id>@<version>", or "unknown"
+    wireless_decided_by: str  # "lead flag", "list wireless:<id>@<version>", or the unknown-line-type setting
+    record_id: str | None = None  # the consent record relied on (None: the lead's own consent fields)
+    revocation_ids: list[str] = []  # revoked records that applied to this seller (they block the call)
 
 
 class ComplianceEvidence(msgspec.Struct, frozen=True, kw_only=True):

@@ -30,9 +30,9 @@ PASSWORD = "correct horse battery staple"
 # Chosen when pytest imports this file, before any test module is collected: a module that starts a
 # runtime at import (importing core.broker declares actors against Redis) then joins this private home
 # instead of ./.clearline. atexit runs last-registered first, so this removal runs after the servers stop.
+# mkdtemp makes it 0700; as root, core.embedded lets embedded PostgreSQL's own system user pass through
+# (core.home: 0710, group root), so the tests run with the data dir as private as a real one.
 TEST_HOME = Path(tempfile.mkdtemp(prefix="clearline-test-"))
-# As root, embedded PostgreSQL runs as its own system user and must be able to reach its data dir.
-TEST_HOME.chmod(0o755)
 os.environ["CLEARLINE_HOME"] = str(TEST_HOME)
 atexit.register(shutil.rmtree, TEST_HOME, True)
 
@@ -90,12 +90,20 @@ class Tenant:
         return {"Authorization": f"Bearer {self.token(role)}"}
 
 
-def make_tenant(runtime: Runtime, name: str | None = None) -> Tenant:
+def make_tenant(
+    runtime: Runtime, name: str | None = None, *, unknown_line_type: str = "not_wireless"
+) -> Tenant:
+    """An organization with one user per role. Its numbers of unknown line type count as not wireless
+    (the organization setting) unless the test asks for the product's fail-closed default
+    (`unknown_line_type="wireless"`): most tests' leads carry no line type and test other rules."""
     from core.accounts import create_org, create_user
+    from dnc.models import CompliancePolicy
 
     name = name or f"org-{uuid.uuid4().hex[:10]}"
     with runtime.db.session(ALL_ORGS) as s:
         org = create_org(s, name)
+        if unknown_line_type != "wireless":
+            s.add(CompliancePolicy(org_id=org.id, unknown_line_type=unknown_line_type))
         tenant = Tenant(runtime=runtime, org=org)
         for role in (Role.ORG_ADMIN, Role.MANAGER, Role.AGENT, Role.COMPLIANCE):
             tenant.users[role.value] = create_user(

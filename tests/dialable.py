@@ -24,11 +24,16 @@ def _certificate_files() -> dict[str, Path]:
     )
 
 
-def import_fresh_registry(runtime: Runtime) -> None:
+def import_fresh_registry(runtime: Runtime, org_id: uuid.UUID) -> None:
+    """The organization's own copy (a platform-wide one would show in every other test's list of lists)."""
     from dnc.lists import import_numbers
 
     import_numbers(
-        runtime.db, kind="national", numbers=["+12025550999"], obtained_at=datetime.now(UTC) - REGISTRY_AGE
+        runtime.db,
+        kind="national",
+        numbers=["+12025550999"],
+        owner_org_id=org_id,
+        obtained_at=datetime.now(UTC) - REGISTRY_AGE,
     )
 
 
@@ -51,5 +56,5 @@ def add_signing_certificate(runtime: Runtime, org_id: uuid.UUID, label: str = "d
 
 def make_dialable(runtime: Runtime, org_id: uuid.UUID) -> None:
     """Give the organization what `start` requires: a registry copy and an active certificate."""
-    import_fresh_registry(runtime)
+    import_fresh_registry(runtime, org_id)
     add_signing_certificate(runtime, org_id)

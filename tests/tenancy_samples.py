@@ -81,6 +81,33 @@ def _upload_token(world: World) -> str:
     return stage(runtime, upload, campaign_id=campaign_id, user_id=world.owner.users["manager"].id).token
 
 
+def _large_id() -> int:
+    """An id no response shows by chance (the isolation test looks for sample ids in response text)."""
+    import random
+
+    return random.randint(7_000_000_000, 8_000_000_000)
+
+
+def _internal_entry(world: World) -> str:
+    from dnc.models import InternalDncEntry
+
+    with world.owner.runtime.db.session(Scope(world.owner.org.id)) as s:
+        entry = InternalDncEntry(id=_large_id(), e164="+12025550177", source="api", reason="sample")
+        s.add(entry)
+        s.flush()
+        return str(entry.id)
+
+
+def _area_code_block(world: World) -> str:
+    from dnc.models import AreaCodeBlock
+
+    with world.owner.runtime.db.session(Scope(world.owner.org.id)) as s:
+        block = AreaCodeBlock(id=_large_id(), area_code="808", reason="sample")
+        s.add(block)
+        s.flush()
+        return str(block.id)
+
+
 SAMPLES: dict[str, Callable[[World], str]] = {
     "org_id": lambda w: str(w.owner.org.id),
     "upload_token": _upload_token,
@@ -96,6 +123,8 @@ SAMPLES: dict[str, Callable[[World], str]] = {
     "attempt_id": lambda w: campaign_samples.attempt_sample(
         w.owner, w.sample("campaign_id"), w.sample("lead_id")
     ),
+    "entry_id": _internal_entry,
+    "block_id": _area_code_block,
 }
 
 # (METHOD, path template) -> request body (JSON-able) or a callable building one from the world.

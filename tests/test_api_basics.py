@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from core.db import ALL_ORGS
 from core.models import AuditEntry, Organization, User
 from core.runtime import Runtime
-from tests.conftest import PASSWORD, Tenant
+from tests.conftest import PASSWORD, Tenant, job_worker
 
 
 def _counts(runtime: Runtime) -> tuple[int, int]:
@@ -19,10 +19,17 @@ def _counts(runtime: Runtime) -> tuple[int, int]:
         )
 
 
-def test_health_checks_database_and_redis(client: TestClient) -> None:
-    r = client.get("/api/health")
-    assert r.status_code == 200
-    assert r.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+def test_health_checks_database_redis_and_job_workers(client: TestClient) -> None:
+    with job_worker("campaigns"):
+        r = client.get("/api/health")
+        assert r.status_code == 200
+        assert r.json() == {
+            "status": "ok",
+            "checks": {"database": "ok", "redis": "ok", "job_workers": "ok (1 running)"},
+        }
+    r = client.get("/api/health")  # the worker stopped: nothing would run an import any more
+    assert r.status_code == 503
+    assert r.json()["checks"]["job_workers"] == "error: no job worker is running"
 
 
 def test_openapi_document_is_served(client: TestClient) -> None:

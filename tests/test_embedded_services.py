@@ -3,6 +3,7 @@ and the data survives a restart."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -94,3 +95,28 @@ def test_embedded_services_are_shared_stopped_by_the_last_user_and_keep_data(
         timeout=120,
     )
     assert "['kept']" in again.stdout and "kept-too" in again.stdout, again.stderr[-2000:]
+
+
+def test_a_client_killed_with_sigkill_does_not_keep_embedded_postgres_running_for_ever(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    home = tmp_path / "home"
+    env = _env(home)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, "write"], cwd=repo_root, env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None
+    assert "READY" in holder.stdout.readline() + holder.stdout.readline()
+    holder.kill()  # kill -9: its pid stays in the refcount file
+    holder.wait()
+    assert holder.pid in json.loads((home / "pg" / ".handle_pids.json").read_text())
+    joiner = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "read"], cwd=repo_root, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert "['kept']" in joiner.stdout, joiner.stderr[-2000:]
+    deadline = time.monotonic() + 20
+    while _server_pids(home) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _server_pids(home), "the last live client stops the servers; the dead one no longer counts"

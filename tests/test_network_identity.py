@@ -20,7 +20,7 @@ from sqlalchemy import select
 from core.db import ALL_ORGS
 from core.models import AuditEntry
 from core.runtime import Runtime
-from tests.conftest import Tenant
+from tests.conftest import PASSWORD, Tenant
 from tests.test_clearline_up import _free_port
 
 
@@ -39,8 +39,8 @@ def live_api(runtime: Runtime, repo_root: Path) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+            try:  # answering at all: with --no-workers health is 503 (no job worker is alive)
+                if httpx.get(f"{base}/api/health", timeout=2).status_code in (200, 503):
                     break
             except httpx.TransportError:
                 time.sleep(0.3)
@@ -81,3 +81,16 @@ def test_failed_logins_with_rotating_forwarded_for_are_throttled_and_audited_wit
             select(AuditEntry.client_ip).where(AuditEntry.target == email, AuditEntry.action == "auth.login")
         ).all()
     assert ips and {str(ip) for ip in ips} == {"127.0.0.1"}
+
+
+def test_a_refresh_from_a_refused_address_issues_no_tokens(
+    live_api: str, client: TestClient, tenant: Tenant
+) -> None:
+    login = client.post("/api/auth/login", json={"email": tenant.users["agent"].email, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    r = client.put("/api/dnc/policy", json={"ip_allow_cidrs": ["203.0.113.0/24"]}, headers=tenant.headers())
+    assert r.status_code == 200, r.text
+    body = {"refresh_token": login.json()["refresh_token"]}
+    for headers in ({}, {"X-Forwarded-For": "203.0.113.7"}):
+        r = httpx.post(f"{live_api}/api/auth/refresh", json=body, headers=headers)
+        assert r.status_code == 403 and "access_token" not in r.text

@@ -13,14 +13,14 @@ from api.campaigns.schemas import AttemptOut, DispositionRequest, LeadOut
 from api.principal import Principal
 from campaigns import attempts, leads
 from core.db import utcnow
-from core.errors import PermissionDeniedError
-from core.models import Role
 from core.runtime import Runtime
 
 
 @get("/api/call-attempts/{attempt_id:uuid}", opt=roles(*READ), sync_to_thread=True)
-def get_attempt(attempt_id: uuid.UUID, session: Session) -> AttemptOut:
-    return AttemptOut.of(leads.get_attempt(session, attempt_id))
+def get_attempt(attempt_id: uuid.UUID, principal: Principal, session: Session) -> AttemptOut:
+    return AttemptOut.of(
+        leads.get_attempt(session, attempt_id, role=principal.role, user_id=principal.user_id)
+    )
 
 
 @post(
@@ -28,20 +28,25 @@ def get_attempt(attempt_id: uuid.UUID, session: Session) -> AttemptOut:
     opt=roles(*CALLING),
     sync_to_thread=True,
     status_code=200,
+    description=(
+        "Give or correct a call's disposition. Agents: only calls they handled, corrections within the "
+        "campaign's wrap-up time after the call ended; managers and org admins correct any at any time "
+        "(recorded as a manager correction, audited)."
+    ),
 )
 def dispose_attempt(
     attempt_id: uuid.UUID, data: DispositionRequest, principal: Principal, session: Session, runtime: Runtime
 ) -> LeadOut:
-    attempt = leads.get_attempt(session, attempt_id)
-    if principal.role is Role.AGENT and attempt.agent_id not in (None, principal.user_id):
-        raise PermissionDeniedError("this call was handled by another agent")
+    attempt = leads.get_attempt(session, attempt_id, role=principal.role, user_id=principal.user_id)
     lead_id = attempt.lead_id
     session.commit()
-    attempts.set_disposition(
+    session.expunge(attempt)
+    attempts.dispose_attempt(
         runtime.db,
-        attempt_id,
+        attempt,
         code=data.code,
-        agent_id=principal.user_id,
+        by=principal.user_id,
+        role=principal.role,
         at=utcnow(),
         callback_at=data.callback_at,
         callback_same_agent=data.same_agent,

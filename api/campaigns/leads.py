@@ -35,7 +35,12 @@ def search_leads(
     return [LeadOut.of(x) for x in found]
 
 
-@get("/api/campaigns/{campaign_id:uuid}/leads/export", opt=roles(*LEAD_DATA), sync_to_thread=True)
+@get(
+    "/api/campaigns/{campaign_id:uuid}/leads/export",
+    opt=roles(*LEAD_DATA),
+    sync_to_thread=True,
+    media_type="text/csv",
+)
 def export_leads(campaign_id: uuid.UUID, principal: Principal, session: Session, runtime: Runtime) -> Stream:
     service.get_campaign(session, campaign_id)
     return Stream(
@@ -46,18 +51,20 @@ def export_leads(campaign_id: uuid.UUID, principal: Principal, session: Session,
 
 
 @get("/api/leads/{lead_id:int}", opt=roles(*READ), sync_to_thread=True)
-def get_lead(lead_id: int, session: Session) -> LeadOut:
-    return LeadOut.of(leads.get_lead(session, lead_id))
+def get_lead(lead_id: int, principal: Principal, session: Session) -> LeadOut:
+    """An agent sees only leads of calls they handled and their own callbacks."""
+    return LeadOut.of(leads.get_lead(session, lead_id, role=principal.role, user_id=principal.user_id))
 
 
 @get("/api/leads/{lead_id:int}/attempts", opt=roles(*READ), sync_to_thread=True)
-def lead_attempts(lead_id: int, session: Session) -> list[AttemptOut]:
-    return [AttemptOut.of(a) for a in leads.lead_attempts(session, lead_id)]
+def lead_attempts(lead_id: int, principal: Principal, session: Session) -> list[AttemptOut]:
+    found = leads.lead_attempts(session, lead_id, role=principal.role, user_id=principal.user_id)
+    return [AttemptOut.of(a) for a in found]
 
 
 @post("/api/leads/{lead_id:int}/callback", opt=roles(*CALLING), sync_to_thread=True, status_code=200)
 def schedule_callback(lead_id: int, data: CallbackIn, principal: Principal, session: Session) -> LeadOut:
-    lead = leads.get_lead(session, lead_id)
+    lead = leads.get_lead(session, lead_id, role=principal.role, user_id=principal.user_id)
     agent_id = principal.user_id if data.same_agent else None
     attempts.schedule_callback(session, lead, callback_at=data.at, agent_id=agent_id, now=utcnow())
     session.flush()
@@ -69,7 +76,13 @@ def list_callbacks(
     campaign_id: uuid.UUID, principal: Principal, session: Session, mine: bool = False
 ) -> list[LeadOut]:
     """Scheduled callbacks, soonest first; `mine=true`: those for the caller plus those for anyone."""
-    found = leads.scheduled_callbacks(session, campaign_id, for_agent=principal.user_id if mine else None)
+    found = leads.scheduled_callbacks(
+        session,
+        campaign_id,
+        for_agent=principal.user_id if mine else None,
+        role=principal.role,
+        user_id=principal.user_id,
+    )
     return [LeadOut.of(x) for x in found]
 
 

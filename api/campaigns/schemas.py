@@ -126,6 +126,31 @@ class CampaignSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
             description="DTMF key (0-9, * or #) that adds the number to the internal DNC list during the safe-harbor message. Default 9."
         ),
     ] = msgspec.UNSET
+    seller: Annotated[
+        str | msgspec.UnsetType | None,
+        msgspec.Meta(
+            description="The seller the calls are made for: the dial-time check relies only on consent records naming it. Default none: the organization itself."
+        ),
+    ] = msgspec.UNSET
+
+    wrap_up_s: Annotated[
+        int | msgspec.UnsetType,
+        msgspec.Meta(
+            description="Seconds an agent has after a call to give its disposition (5 to 3600, default 30); "
+            "then the call gets timeout_disposition and the agent is READY again. Within it the agent may "
+            "also correct their disposition; later only a manager can."
+        ),
+    ] = msgspec.UNSET
+    timeout_disposition: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(description="Disposition code given to a call whose wrap-up ran out (default TIMEOUT)."),
+    ] = msgspec.UNSET
+    pause_codes: Annotated[
+        list[str] | msgspec.UnsetType,
+        msgspec.Meta(
+            description="Reasons agents pick when they pause (default BREAK, LUNCH, TRAINING, MEETING, TECH)."
+        ),
+    ] = msgspec.UNSET
 
     def given(self) -> dict[str, Any]:
         return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not msgspec.UNSET}
@@ -366,6 +391,9 @@ class AttemptOut(msgspec.Struct):
     agent_id: uuid.UUID | None
     disposition: str | None
     verdict_reasons: list[str]
+    disposition_source: str | None = None  # agent | timeout (the wrap-up ran out) | manager (a correction)
+    disposed_by: uuid.UUID | None = None
+    disposed_at: datetime | None = None
 
     @classmethod
     def of(cls, a: CallAttempt) -> AttemptOut:
@@ -391,4 +419,7 @@ class AttemptOut(msgspec.Struct):
             agent_id=a.agent_id,
             disposition=a.disposition,
             verdict_reasons=list(a.verdict_reasons),
+            disposition_source=a.disposition_source,
+            disposed_by=a.disposed_by,
+            disposed_at=a.disposed_at,
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from dnc.models import InternalDncEntry, ScrubReport
+from dnc.models import AreaCodeBlock, DncRemoval, InternalDncEntry, ScrubReport
 from dnc.policy import PolicyRules
 from dnc.verdicts import ScrubVerdict
 
@@ -64,6 +64,49 @@ class AreaCodeIn(msgspec.Struct, forbid_unknown_fields=True):
     campaign_id: uuid.UUID | None = None
 
 
+class AreaCodeOut(msgspec.Struct):
+    id: int
+    area_code: str
+    campaign_id: uuid.UUID | None
+    reason: str
+    added_by: uuid.UUID | None
+    added_at: datetime
+
+    @classmethod
+    def of(cls, b: AreaCodeBlock) -> AreaCodeOut:
+        return cls(b.id, b.area_code, b.campaign_id, b.reason, b.added_by, b.added_at)
+
+
+class RemovalOut(msgspec.Struct):
+    id: int
+    kind: str
+    value: str
+    campaign_id: uuid.UUID | None
+    source: str
+    reason: str
+    added_by: uuid.UUID | None
+    added_at: datetime
+    removed_by: uuid.UUID | None
+    removed_at: datetime
+    removal_reason: str
+
+    @classmethod
+    def of(cls, r: DncRemoval) -> RemovalOut:
+        return cls(
+            r.id,
+            r.kind,
+            r.value,
+            r.campaign_id,
+            r.source,
+            r.reason,
+            r.added_by,
+            r.added_at,
+            r.removed_by,
+            r.removed_at,
+            r.removal_reason,
+        )
+
+
 class PolicyIO(msgspec.Struct, forbid_unknown_fields=True):
     allowed_countries: list[str] = msgspec.field(default_factory=lambda: ["US"])
     blocked_states: list[str] = msgspec.field(default_factory=list)
@@ -78,6 +121,20 @@ class PolicyIO(msgspec.Struct, forbid_unknown_fields=True):
 
     def rules(self) -> PolicyRules:
         return PolicyRules(**msgspec.structs.asdict(self))
+
+
+class PolicyPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The rules to change; the ones left out stay as they are."""
+
+    allowed_countries: list[str] | msgspec.UnsetType = msgspec.UNSET
+    blocked_states: list[str] | msgspec.UnsetType = msgspec.UNSET
+    blocked_area_codes: list[str] | msgspec.UnsetType = msgspec.UNSET
+    ip_allow_cidrs: list[str] | msgspec.UnsetType = msgspec.UNSET
+    ip_deny_cidrs: list[str] | msgspec.UnsetType = msgspec.UNSET
+    ip_allowed_countries: list[str] | msgspec.UnsetType = msgspec.UNSET
+
+    def given(self) -> dict[str, list[str]]:
+        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not msgspec.UNSET}
 
 
 class CheckIn(msgspec.Struct, forbid_unknown_fields=True):

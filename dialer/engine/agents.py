@@ -56,7 +56,8 @@ class AgentStatus:
     last_attempt_id: str
     wrap_until_ms: int
     pause_requested: bool
-    pause_code: str = ""  # why the agent paused (e.g. BREAK, LUNCH), empty when not given
+    pause_code: str = ""
+    logout_requested: bool = False
 
     @classmethod
     def of(cls, agent_id: str, raw: dict[bytes, bytes]) -> AgentStatus:
@@ -76,6 +77,7 @@ class AgentStatus:
             wrap_until_ms=int(f.get("wrap_until", "0")),
             pause_requested=f.get("pause_requested", "") == "1",
             pause_code=f.get("pause_code", ""),
+            logout_requested=f.get("logout_requested", "") == "1",
         )
 
 
@@ -170,7 +172,8 @@ return {chosen, redis.call('HGET', key, 'worker') or '', redis.call('HGET', key,
 """
 )
 
-# ARGV: prefix, now_ms. Ends every wrap whose deadline passed: READY, or PAUSED if a pause was asked for.
+# ARGV: prefix, now_ms. Ends every wrap whose deadline passed: READY, PAUSED if a pause was asked for,
+# LOGGED_OUT if a logout was. Returns agent id, attempt id pairs (flattened).
 _LUA_EXPIRE_WRAPS = (
     _LUA_SET_STATE
     + """
@@ -181,13 +184,16 @@ for _, id in ipairs(due) do
   local key = prefix .. 'agent:' .. id
   redis.call('ZREM', prefix .. 'wrap', id)
   if redis.call('HGET', key, 'state') == 'WRAP' then
-    if redis.call('HGET', key, 'pause_requested') == '1' then
+    if redis.call('HGET', key, 'logout_requested') == '1' then
+      set_state(id, 'LOGGED_OUT', now_ms, prefix)
+    elseif redis.call('HGET', key, 'pause_requested') == '1' then
       redis.call('HSET', key, 'pause_requested', '0')
       set_state(id, 'PAUSED', now_ms, prefix)
     else
       set_state(id, 'READY', now_ms, prefix)
     end
     table.insert(ended, id)
+    table.insert(ended, redis.call('HGET', key, 'last_attempt') or '')
   end
 end
 return ended
@@ -290,15 +296,17 @@ class AgentBoard:
             last_attempt="",
             wrap_until=0,
             pause_requested=0,
+            pause_code="",
+            logout_requested=0,
         )
 
     def leg_up(self, agent_id: str, *, worker: str, leg_id: str, at_ms: int | None = None) -> None:
         """The agent's phone answered the nailed leg: the agent is READY."""
         self._run(agent_id, AgentState.READY, "CONNECTING", at_ms, worker=worker, leg=leg_id)
 
-    def pause(self, agent_id: str, at_ms: int | None = None, code: str = "") -> AgentState:
+    def pause(self, agent_id: str, at_ms: int | None = None, *, code: str = "") -> AgentState:
         """READY -> PAUSED now; WRAP/INCALL -> PAUSED when the wrap ends. Returns the resulting state.
-        `code` is the pause code the wallboard shows (why the agent paused)."""
+        `code` is the pause code shown in the live view."""
         status = self.status(agent_id)
         if status is None:
             raise AgentStateError("agent is LOGGED_OUT")
@@ -350,6 +358,9 @@ class AgentBoard:
         status = self.status(agent_id)
         if status is None or status.state is not AgentState.WRAP:
             return status.state if status else AgentState.LOGGED_OUT
+        if status.logout_requested:
+            self._run(agent_id, AgentState.LOGGED_OUT, "WRAP", at_ms)
+            return AgentState.LOGGED_OUT
         if status.pause_requested:
             self._run(agent_id, AgentState.PAUSED, "WRAP", at_ms, pause_requested=0)
             return AgentState.PAUSED
@@ -357,8 +368,16 @@ class AgentBoard:
         return AgentState.READY
 
     def expire_wraps(self, at_ms: int | None = None) -> list[str]:
-        ended = self._expire(keys=[], args=[PREFIX, at_ms or now_ms()])
-        return [v.decode() for v in ended]
+        return [agent for agent, _ in self.expire_wraps_of_calls(at_ms)]
+
+    def expire_wraps_of_calls(self, at_ms: int | None = None) -> list[tuple[str, str]]:
+        """End every wrap past its deadline; returns (agent id, attempt id of the call it was for)."""
+        flat = [v.decode() for v in self._expire(keys=[], args=[PREFIX, at_ms or now_ms()])]
+        return list(zip(flat[0::2], flat[1::2], strict=True))
+
+    def request_logout(self, agent_id: str, at_ms: int | None = None) -> None:
+        """Log out when the call in progress and its wrap-up end, never in the middle of a call."""
+        self._run(agent_id, "", "INCALL,WRAP", at_ms, logout_requested=1)
 
     def reconnect(self, agent_id: str, at_ms: int | None = None) -> None:
         """The agent's leg was lost with its worker (or the engine restarted): CONNECTING again, same session."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from campaigns.evidence import AbandonEvidence, AttemptEvidence, AttestationEvidence
 from campaigns.hopper import LeasedLead
@@ -21,6 +21,7 @@ from core.db import Database
 from dialer.engine.identity import CallIdentity
 from dialer.pacing.budget import AbandonBudget
 from dnc import reasons
+from dnc.consent import mark_honored
 from dnc.engine import ComplianceEngine
 from dnc.lead_facts import lead_columns
 from dnc.verdicts import ComplianceEvidence, ScrubVerdict
@@ -59,6 +60,8 @@ class DialTimeCompliance:
             recent_calls=[lead.recent_calls for lead in leads],
         )
         decision = self.engine.decide(columns, at)
+        # The first check that honors a revocation is on record: the delay the law allows is 10 business days.
+        mark_honored(self.engine.db, self.org_id, decision.revocations_honored(), datetime.now(UTC))
         return [DialVerdict(verdict, decision.evidence(i)) for i, verdict in enumerate(decision.verdicts())]
 
     def check(self, leads: Sequence[LeasedLead], at: datetime) -> list[ScrubVerdict]:

@@ -10,12 +10,14 @@ import uuid
 from datetime import datetime
 
 import redis
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns import attempts
-from campaigns.models import Campaign
-from core.db import Database
-from core.errors import ConflictError
+from campaigns.models import DEFAULT_PAUSE_CODES, CallAttempt, Campaign
+from core.db import ALL_ORGS, Database, utcnow
+from core.errors import ConflictError, NotFoundError, ValidationError
+from core.models import Role
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
 from dialer.engine.requests import EngineRequest, push_request
 from dialer.models import AgentSession
@@ -66,14 +68,21 @@ def dispose(
     at: datetime,
     callback_at: datetime | None = None,
     callback_same_agent: bool = False,
+    role: Role = Role.AGENT,
 ) -> AgentState:
-    """Apply the disposition to the attempt and its lead, then end the agent's wrap-up if it was for this
-    call. Returns the agent's state afterwards."""
-    attempts.set_disposition(
+    """Apply (or correct, `campaigns.attempts.dispose_attempt` says who may) the disposition to the attempt
+    and its lead, then end the agent's wrap-up if it was for this call. Returns the agent's state."""
+    with db.session(ALL_ORGS) as s:
+        attempt = s.get(CallAttempt, attempt_id)
+        if attempt is None:
+            raise NotFoundError(f"call attempt {attempt_id} was not connected to you")
+        s.expunge(attempt)
+    attempts.dispose_attempt(
         db,
-        attempt_id,
+        attempt,
         code=code,
-        agent_id=agent_id,
+        by=agent_id,
+        role=role,
         at=at,
         callback_at=callback_at,
         callback_same_agent=callback_same_agent,
@@ -85,3 +94,108 @@ def dispose(
     if status.state is AgentState.WRAP and status.last_attempt_id == str(attempt_id):
         return board.end_wrap(str(agent_id))
     return status.state
+
+
+def pause_agent(
+    session: Session, client: redis.Redis, *, agent_id: uuid.UUID, code: str | None
+) -> AgentState:
+    """Pause with one of the campaign's pause codes (its first when none is given): at once when READY,
+    when the wrap-up ends when on a call. Returns the agent's state afterwards."""
+    board = AgentBoard(client)
+    status = board.status(str(agent_id))
+    if status is None or status.state is AgentState.LOGGED_OUT:
+        raise ConflictError("cannot pause: you are not logged in")
+    campaign = session.get(Campaign, uuid.UUID(status.campaign_id))
+    allowed = (
+        list(campaign.pause_codes)
+        if campaign is not None and campaign.pause_codes
+        else list(DEFAULT_PAUSE_CODES)
+    )
+    chosen = (code or allowed[0]).strip().upper()
+    if chosen not in allowed:
+        raise ValidationError(
+            f"unknown pause code {chosen}; the campaign's pause codes are {', '.join(allowed)}", field="code"
+        )
+    try:
+        return board.pause(str(agent_id), code=chosen)
+    except AgentStateError as exc:
+        raise ConflictError(f"cannot pause: {exc}") from exc
+
+
+def log_out(session: Session, client: redis.Redis, *, agent_id: uuid.UUID) -> AgentState:
+    """Log an agent out. During a call or its wrap-up the logout is only requested: it takes effect when
+    they end (the engine then hangs up the phone's leg), so the customer is never left on dead air.
+    Returns the agent's state afterwards (LOGGED_OUT, or INCALL/WRAP with the logout pending)."""
+    board = AgentBoard(client)
+    status = board.status(str(agent_id))
+    if status is None or status.state is AgentState.LOGGED_OUT:
+        raise ConflictError("you are not logged in")
+    if status.state in (AgentState.INCALL, AgentState.WRAP):
+        try:
+            board.request_logout(str(agent_id))
+            return status.state
+        except AgentStateError:
+            status = board.status(str(agent_id)) or status  # the call ended meanwhile: log out now
+    before = board.logout(str(agent_id))
+    if before is None:
+        return AgentState.LOGGED_OUT
+    if before.session_id:
+        row = session.get(AgentSession, uuid.UUID(before.session_id))
+        if row is not None and row.ended_at is None:
+            row.ended_at = utcnow()
+            row.end_reason = "logout"
+    push_request(
+        client,
+        EngineRequest(
+            kind="agent_logout",
+            agent_id=str(agent_id),
+            org_id=before.org_id,
+            campaign_id=before.campaign_id,
+            session_id=before.session_id,
+            worker=before.worker,
+            leg_id=before.leg_id,
+        ),
+    )
+    return AgentState.LOGGED_OUT
+
+
+_SIP_REASONS = {
+    "404": "the phone's SIP address does not exist (404)",
+    "408": "the phone did not answer in time (408)",
+    "480": "the phone is not registered or not available (480)",
+    "486": "the phone was busy (486)",
+    "487": "the call to the phone was cancelled (487)",
+    "603": "the phone declined the call (603)",
+}
+
+
+def describe_end(reason: str) -> str:
+    """Why a session ended, in words for the agent (the stored end_reason is terse)."""
+    if not reason:
+        return ""
+    if reason == "logout":
+        return "you logged out"
+    if reason == "dialer_stopped":
+        return "the dialer stopped; log in again when it is back"
+    if reason == "rejected":
+        return "the dialer could not call your phone (no line worker could take the call); try again"
+    if reason.startswith("leg_down:"):
+        _, status, detail = [*reason.split(":", 2), "", ""][:3]
+        if status in ("200", "0", ""):
+            return "your phone hung up" + (f" ({detail})" if detail else "")
+        words = _SIP_REASONS.get(status, f"the call to your phone failed (SIP {status})")
+        return f"could not reach your phone: {words}" + (f" - {detail}" if detail else "")
+    return reason
+
+
+def last_session_end(session: Session, agent_id: uuid.UUID) -> str:
+    """Why the agent's last session ended, in words ("" if they never logged in)."""
+    row = session.scalars(
+        select(AgentSession)
+        .where(AgentSession.agent_id == agent_id)
+        .order_by(AgentSession.started_at.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.ended_at is None:
+        return ""
+    return describe_end(row.end_reason)

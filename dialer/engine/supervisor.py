@@ -76,7 +76,7 @@ class EngineConfig:
     agent_wait_s: float = (
         1.5  # give up on finding an agent this long after the answer (bridge needs the rest)
     )
-    wrap_timeout_s: float = 30.0
+    wrap_timeout_s: float | None = None  # None: each campaign's wrap_up_s
     lease_s: float = 300.0
     safe_harbor_listen_s: float = 2.0
     # The clock the compliance verdict is taken at, per campaign (the demo's synthetic campaign only).
@@ -116,6 +116,7 @@ class CampaignRun:
     safe_harbor_wav: str
     opt_out_key: str
     max_lines_per_agent: float
+    wrap_up_s: int
     policy: pacing.PacingPolicy
     budget: pacing.AbandonBudget
     compliance: DialTimeCompliance
@@ -402,6 +403,7 @@ class Engine:
             safe_harbor_wav=campaign.safe_harbor_wav or str(DEFAULT_SAFE_HARBOR_WAV),
             opt_out_key=campaign.opt_out_key,
             max_lines_per_agent=campaign.max_lines_per_agent,
+            wrap_up_s=campaign.wrap_up_s,
             policy=policy,
             budget=budget,
             compliance=DialTimeCompliance(self.db, campaign),
@@ -648,7 +650,9 @@ class Engine:
             for request in pop_requests(self.runtime.redis):
                 with self.lock:
                     self._on_request(request)
-            self.board.expire_wraps()
+            for _agent_id, attempt_id in self.board.expire_wraps_of_calls():
+                if attempt_id:  # the wrap-up ran out undisposed: the campaign's timeout disposition
+                    self.recorder.submit(self._timed_out, attempt_id)
             with self.lock:
                 login_orgs = {r.org_id for r in self.pending_logins}
             self._load_phone_policies(login_orgs, now)
@@ -673,10 +677,18 @@ class Engine:
                 lease_s=self.config.lease_s,
             )
 
+    def _timed_out(self, attempt_id: str) -> None:
+        try:
+            attempt_records.dispose_timed_out(self.db, uuid.UUID(attempt_id), at=datetime.now(UTC))
+        except ClearlineError as exc:
+            log.warning("timeout disposition of call attempt %s not recorded: %s", attempt_id, exc)
+
     def _feed_agent_events(self, now: float) -> None:
         for run in self.campaigns.values():
             for event in self.board.events_since(str(run.id), run.agent_cursor):
                 run.agent_cursor = event.stream_id
+                if event.new_state == AgentState.LOGGED_OUT and event.agent_id in self.agent_worker:
+                    self._complete_pending_logout(event.agent_id)
                 kind = _AGENT_EVENTS.get(event.new_state)
                 if kind is not None:
                     run.policy.observe(kind(event.agent_id), event.at_ms / 1000)
@@ -817,8 +829,21 @@ class Engine:
         call.agent_id = None
         self.waiting.appendleft(call.attempt_id)
 
+    def _wrap_s(self, campaign_id: uuid.UUID | None) -> float:
+        if self.config.wrap_timeout_s is not None:
+            return self.config.wrap_timeout_s
+        run = self.campaigns.get(campaign_id) if campaign_id else None
+        return float(run.wrap_up_s) if run is not None else 30.0
+
     def _on_agent_free(self, event: p.AgentFree) -> None:
-        self.board.call_ended(event.agent_id, event.attempt_id, wrap_s=self.config.wrap_timeout_s)
+        call = self.calls.get(event.attempt_id)
+        status = self.board.status(event.agent_id) if call is None else None
+        campaign_id = (
+            call.campaign_id
+            if call
+            else (uuid.UUID(status.campaign_id) if status and status.campaign_id else None)
+        )
+        self.board.call_ended(event.agent_id, event.attempt_id, wrap_s=self._wrap_s(campaign_id))
 
     def _on_opt_out(self, event: p.OptOut) -> None:
         call = self.calls.get(event.attempt_id)
@@ -870,7 +895,7 @@ class Engine:
             self._observe_outcome(run, call, outcome, at)
         if call.agent_id is not None:
             if call.agent_connected_at is not None:
-                self.board.call_ended(call.agent_id, call.attempt_id, wrap_s=self.config.wrap_timeout_s)
+                self.board.call_ended(call.agent_id, call.attempt_id, wrap_s=self._wrap_s(call.campaign_id))
             else:
                 self.board.release_unbridged(call.agent_id, call.attempt_id)
         self.recorder.submit(
@@ -998,7 +1023,20 @@ class Engine:
             and status.state is not AgentState.LOGGED_OUT
             and status.worker in ("", event.worker_id)
         ):
+            if status.state is AgentState.INCALL and status.attempt_id in self.calls:
+                self.pool.hangup(status.attempt_id)  # no one is left to talk to the customer
             self._end_agent(event.agent_id, f"leg_down:{event.sip_status}:{event.reason}"[:64])
+
+    def _complete_pending_logout(self, agent_id: str) -> None:
+        """An agent who asked to log out during a call is logged out once its wrap-up ended: hang up the
+        phone's leg now (never earlier: the customer was still on it) and close the session."""
+        status = self.board.status(agent_id)
+        if status is None or not status.logout_requested:
+            return  # logged out by the API or a lost leg: those paths release the leg themselves
+        worker = self.agent_worker.get(agent_id)
+        if worker:
+            self.pool.send(worker, p.ReleaseAgent(agent_id=agent_id))
+        self.recorder.submit(self._end_agent_session, status.session_id, "logout")
 
     def _end_agent(self, agent_id: str, reason: str) -> None:
         before = self.board.logout(agent_id)

@@ -52,7 +52,29 @@ RING_REFRESH_S = 10.0
 AGENT_REFRESH_S = 60.0
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 SMALL_TEAM = 10
+EXACT_TEAM = 10  # up to this many agents, exact distributions (at 25 the normal approximation does as well)
 MIN_STEER, MAX_STEER = math.log(0.05), math.log(20.0)
+
+
+def _point(value: int) -> FloatArray:
+    pmf = np.zeros(value + 1)
+    pmf[value] = 1.0
+    return pmf
+
+
+def binomial_pmf(n: int, p: float) -> FloatArray:
+    """P(X = i) for i = 0..n, X ~ Binomial(n, p)."""
+    p = min(1.0, max(0.0, p))
+    pmf = np.zeros(n + 1)
+    if p >= 1.0:
+        pmf[n] = 1.0
+        return pmf
+    ratio = p / (1.0 - p)
+    value = (1.0 - p) ** n
+    for i in range(n + 1):
+        pmf[i] = value
+        value *= ratio * (n - i) / (i + 1)
+    return pmf
 
 
 def expected_overflow(mean: float, variance: float) -> float:
@@ -73,7 +95,7 @@ class PredictivePolicy(PacingPolicy):
         abandon_target: float = 0.022,
         budget: AbandonBudget | None = None,
         ring_timeout_s: float = 20.0,
-        aggressiveness: float = 0.006,
+        aggressiveness: float = 0.002,
         control_gain: float = 0.4,
         slack_horizon: float = 800.0,
         max_lines: int | None = None,
@@ -193,8 +215,10 @@ class PredictivePolicy(PacingPolicy):
         floor = self.floor
         progressive = floor.ready - floor.dialing - floor.waiting
         self._refresh(now)
+        exact = floor.working_agents <= EXACT_TEAM
         supply = float(floor.ready)
         supply_var = 0.0
+        supply_pmf = _point(floor.ready) if exact else None
         wrap_free, talk_free = self._wrap_free, self._talk_free
         for (state, since), count in self._agents_by_state_since.items():
             if state == WRAP:
@@ -203,24 +227,42 @@ class PredictivePolicy(PacingPolicy):
                 p = talk_free[min(int(now - since), MAX_TALK_S)]
             supply += count * p
             supply_var += count * p * (1.0 - p)
+            if supply_pmf is not None:
+                supply_pmf = np.convolve(supply_pmf, binomial_pmf(count, p))
         demand = float(floor.waiting)
         demand_var = 0.0
+        demand_pmf = _point(floor.waiting) if exact else None
         still = self._still_to_answer
         last = len(still) - 1
         for since_second, count in self._dialing_by_second.items():
             q = still[min(int(now) - since_second, last)]
             demand += count * q
             demand_var += count * q * (1.0 - q)
+            if demand_pmf is not None:
+                demand_pmf = np.convolve(demand_pmf, binomial_pmf(count, q))
         p_new = min(1.0, self._new_call_answer * self._surge())
         allowance = self.aggressiveness(now)
         cap = max(0, self.headroom(now))
 
         base_var = demand_var + supply_var
+        if demand_pmf is not None and supply_pmf is not None:
+            # Exact distribution of (answers - free agents): offset len(supply_pmf) - 1 is zero.
+            excess_pmf = np.convolve(demand_pmf, supply_pmf[::-1])
+            zero = len(supply_pmf) - 1
 
-        def fits(k: int) -> bool:
-            answers = demand + k * p_new
-            overflow = expected_overflow(answers - supply, base_var + k * p_new * (1 - p_new))
-            return overflow <= allowance * answers
+            def fits(k: int) -> bool:
+                answers = demand + k * p_new
+                pmf = np.convolve(excess_pmf, binomial_pmf(k, p_new))
+                values = np.arange(len(pmf)) - zero
+                overflow = float(pmf[zero + 1 :] @ values[zero + 1 :]) if len(pmf) > zero + 1 else 0.0
+                return overflow <= allowance * answers
+
+        else:
+
+            def fits(k: int) -> bool:
+                answers = demand + k * p_new
+                overflow = expected_overflow(answers - supply, base_var + k * p_new * (1 - p_new))
+                return overflow <= allowance * answers
 
         if cap == 0 or not fits(1):
             return max(progressive, 0)

@@ -1,4 +1,5 @@
-"""Which inbound INVITEs a line worker answers: a pure decision (no pjsua2), tested on its own.
+"""Which inbound SIP a line worker takes: internal bridge legs it was told to expect, and responses only
+from the address a call was sent to. Pure decisions (no pjsua2), tested on their own.
 
 A line worker places calls; the only call it ever takes is an internal bridge leg from another worker
 of its pool carrying a lead's audio to an agent whose phone leg it holds. Such a leg must prove where it
@@ -6,11 +7,14 @@ comes from: for each cross-worker bridge the pool (`LineWorkerPool.bridge`) draw
 sends it to both workers, `ExpectBridge` to the agent's worker (with the lead worker's SIP address) and
 `Bridge` to the lead's worker, which sends it in the INVITE's `X-Clearline-Bridge` header. The agent's
 worker answers only an INVITE whose token it expects, for that agent and attempt, from that address,
-before the token expires; the token is then spent. Everything else gets 403 and never reaches an agent.
+before the token expires; the token is then spent. Everything else is refused and never reaches an agent
+(the worker refuses it with 488 before pjsua opens media sockets for it; the 403 and reason here are
+what it logs, and what a leg refused later, in `onIncomingCall`, gets).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 BRIDGE_TOKEN_HEADER = "X-Clearline-Bridge"
@@ -63,3 +67,25 @@ def admit_internal_leg(
     if sip_address(source) != sip_address(expected.source):
         return Admission(403, "Bridge leg from an unexpected address")
     return Admission(200, "")
+
+
+def uri_host(uri: str) -> str:
+    """The host of a SIP URI or of a `host[:port]` proxy address (IPv6 without brackets)."""
+    text = sip_address(uri)
+    if text.startswith("["):
+        return text[1:].split("]", 1)[0]
+    return text.split(":", 1)[0]
+
+
+def response_source_ok(source: str, configured_host: str) -> bool:
+    """May a response from `source` (`ip:port`) count for a call sent to `configured_host`? Checked when the
+    configured host is an IP address (the usual IP-authenticated trunk, an agent phone on a LAN); a host
+    name may resolve to several addresses that pjsip alone knows, so its responses are not re-checked."""
+    try:
+        expected = ipaddress.ip_address(configured_host)
+    except ValueError:
+        return True
+    try:
+        return ipaddress.ip_address(uri_host(source)) == expected
+    except ValueError:
+        return False

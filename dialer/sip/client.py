@@ -24,6 +24,7 @@ from typing import IO, Any
 import msgspec
 import redis
 
+from core.processes import spawn
 from dialer.sip import protocol as p
 from dialer.sip.admission import sip_address
 from dialer.sip.keys import alive_key, command_key, events_key
@@ -127,7 +128,10 @@ class LineWorkerPool:
             log_file = open(self.log_dir / f"{worker_id}.log", "ab")  # noqa: SIM115 - kept open for the child
             self._logs.append(log_file)
             out = log_file
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
+        # The engine's threads come and go: the worker watches this process itself (line_worker.main).
+        process = spawn(
+            argv, parent_death_signal=False, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy()
+        )
         with self._lock:
             self._workers[worker_id] = WorkerInfo(worker_id=worker_id, process=process, last_seen=time.time())
         return worker_id

@@ -29,8 +29,17 @@ from typing import Any
 import pjsua2 as pj
 import redis
 
+from core.processes import watch_parent
 from dialer.sip import protocol as p
-from dialer.sip.admission import BRIDGE_TOKEN_HEADER, BRIDGE_TOKEN_TTL_S, ExpectedLeg, admit_internal_leg
+from dialer.sip.admission import (
+    BRIDGE_TOKEN_HEADER,
+    BRIDGE_TOKEN_TTL_S,
+    Admission,
+    ExpectedLeg,
+    admit_internal_leg,
+    response_source_ok,
+    uri_host,
+)
 from dialer.sip.keys import alive_key, command_key, events_key
 from dialer.sip.profiles import ProfileError, TrunkProfile, load_profile
 
@@ -44,6 +53,7 @@ IDLE_COMMAND_POLL_S = 0.02
 URGENT_AFTER_COMMAND_S = 0.2
 HEARTBEAT_S = 1.0
 REFUSAL_LOG_INTERVAL_S = 5.0
+REFUSAL_RTP_ADDRESS = "192.0.2.1"  # TEST-NET-1 (RFC 5737): never a local address
 AGENT_HEADER = "X-Clearline-Agent"
 ATTEMPT_HEADER = "X-Clearline-Attempt"
 ANONYMOUS_FROM = "sip:anonymous@anonymous.invalid"
@@ -80,6 +90,12 @@ class LeadCall:
     pending_bridge: p.Bridge | None = None
     player: pj.AudioMediaPlayer | None = None
     opt_out_key: str = ""
+    foreign_source: str = ""
+    """Where a response that did not come from the trunk's address came from (the call is then ended)."""
+
+    @property
+    def trunk_host(self) -> str:
+        return uri_host(self.profile.proxy)
 
 
 @dataclass(eq=False)
@@ -90,6 +106,8 @@ class AgentLeg:
     up: bool = False
     media_ready: bool = False
     released: bool = False
+    down_reported: bool = False
+    foreign_source: str = ""
     partner: SipCall | None = None
     """The call whose audio is bridged to this agent: a local lead call or an incoming internal leg."""
 
@@ -142,6 +160,16 @@ class SipCall(pj.Call):
     def onDtmfDigit(self, prm: Any) -> None:
         with _contained("DTMF"):
             self.worker.on_dtmf(self, str(prm.digit))
+
+
+class WorkerEndpoint(pj.Endpoint):
+    def __init__(self, worker: LineWorker) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def onSelectAccount(self, prm: Any) -> None:
+        with _contained("select account"):
+            self.worker.on_select_account(prm)
 
 
 class WorkerAccount(pj.Account):
@@ -214,7 +242,7 @@ class LineWorker:
         self.calls_placed = 0
         self.admission_waits = 0
 
-        self.ep = pj.Endpoint()
+        self.ep = WorkerEndpoint(self)
         self.ep.libCreate()
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
@@ -245,6 +273,10 @@ class LineWorker:
         self.local_account_config = self._account_config(f"sip:{worker_id}@{host}:{self.sip_port}", "udp")
         self.local_account = WorkerAccount(self)
         self.local_account.create(self.local_account_config, True)
+        self.refusal_account = WorkerAccount(self)
+        self.refusal_account.create(self._refusal_account_config())
+        self.refusal_account_id = self.refusal_account.getId()
+        self._selected: tuple[str, dict[str, str], Admission] | None = None
 
     @property
     def sip_uri(self) -> str:
@@ -269,6 +301,18 @@ class LineWorker:
         cfg.mediaConfig.transportConfig.port = self.rtp_port
         cfg.mediaConfig.transportConfig.portRange = 256
         cfg.mediaConfig.transportConfig.boundAddress = self.host
+        return cfg
+
+    def _refusal_account_config(self) -> pj.AccountConfig:
+        """Where `on_select_account` sends every INVITE it does not admit: pjsua refuses the call with 488
+        while setting up its media, before it opens any socket (SRTP required over end-to-end TLS, which
+        no inbound request here has; RTP bound to a TEST-NET address in case it got that far). Refused
+        this way, a flood costs no ioqueue slot: refused in `onIncomingCall`, 32 INVITEs within 20 ms
+        took the 64 media sockets of the ioqueue and aborted the process (docs/sip.md)."""
+        cfg = self._account_config(f"sip:refused@{self.host}:{self.sip_port}", "udp")
+        cfg.mediaConfig.transportConfig.boundAddress = REFUSAL_RTP_ADDRESS
+        cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
+        cfg.mediaConfig.srtpSecureSignaling = 2
         return cfg
 
     def _transport(self, kind: str) -> str:
@@ -807,32 +851,53 @@ class LineWorker:
 
     # ------------------------------------------------------------------------------------ callbacks
 
-    def on_incoming_call(self, prm: Any) -> None:
-        """Answer only an internal bridge leg this worker was told to expect (`dialer.sip.admission`)."""
-        headers = _headers(prm.rdata.wholeMsg)
-        agent_id, attempt_id = headers.get(AGENT_HEADER.lower(), ""), headers.get(ATTEMPT_HEADER.lower(), "")
+    def _admission(self, rdata: Any) -> tuple[dict[str, str], Admission]:
+        """Is this inbound INVITE the internal bridge leg a token was issued for (`dialer.sip.admission`)?"""
+        headers = _headers(rdata.wholeMsg)
         token = headers.get(_BRIDGE_TOKEN_KEY, "")
-        internal = InternalLeg(attempt_id=attempt_id, agent_id=agent_id, outgoing=False)
-        call = SipCall(self, internal, prm.callId)
-        internal.call = call
-        self.live_calls.add(call)
         expected = self.expected_legs.get(token) if token else None
         if token and expected is None:
             self._take_expect_bridges_now()
             expected = self.expected_legs.get(token)
         admission = admit_internal_leg(
             token=token,
-            agent_id=agent_id,
-            attempt_id=attempt_id,
-            source=str(prm.rdata.srcAddress),
+            agent_id=headers.get(_AGENT_KEY, ""),
+            attempt_id=headers.get(_ATTEMPT_KEY, ""),
+            source=str(rdata.srcAddress),
             expected=expected,
             now=time.monotonic(),
         )
+        return headers, admission
+
+    def on_select_account(self, prm: Any) -> None:
+        """pjsua asks which account takes an inbound request, before it sets up a call's media: an INVITE
+        that is not an expected internal leg goes to the refusal account (488, no socket opened)."""
+        rdata = prm.rdata
+        if not rdata.wholeMsg.startswith("INVITE "):
+            return
+        headers, admission = self._admission(rdata)
+        self._selected = (rdata.info, headers, admission)
+        if not admission.admitted:
+            prm.accountIndex = self.refusal_account_id
+            self._log_refusal(str(rdata.srcAddress), admission.reason)
+
+    def on_incoming_call(self, prm: Any) -> None:
+        """Answer the internal bridge leg `on_select_account` admitted, if its agent leg is free."""
+        selected, self._selected = self._selected, None
+        if selected is not None and selected[0] == prm.rdata.info:  # this INVITE, just before (same rdata)
+            headers, admission = selected[1], selected[2]
+        else:
+            headers, admission = self._admission(prm.rdata)
+        agent_id, attempt_id = headers.get(_AGENT_KEY, ""), headers.get(_ATTEMPT_KEY, "")
+        token = headers.get(_BRIDGE_TOKEN_KEY, "")
+        internal = InternalLeg(attempt_id=attempt_id, agent_id=agent_id, outgoing=False)
+        call = SipCall(self, internal, prm.callId)
+        internal.call = call
+        self.live_calls.add(call)
         agent = self.agents.get(agent_id)
         op = pj.CallOpParam(True)
-        if not admission.admitted:
+        if not admission.admitted:  # e.g. the token expired between the two callbacks
             op.statusCode, op.reason = admission.status, admission.reason
-            self._log_refusal(str(prm.rdata.srcAddress), admission.reason)
         elif agent is None or not agent.up or not agent.media_ready:
             op.statusCode, op.reason = 404, "Agent leg not up on this worker"
         elif agent.partner is not None:
@@ -867,7 +932,19 @@ class LineWorker:
             if isinstance(owner, LeadCall):
                 self._lead_state(owner, call, info, prm)
             elif isinstance(owner, AgentLeg):
-                if state == pj.PJSIP_INV_STATE_CONFIRMED and not owner.up:
+                source = "" if owner.up else _response_source(prm)
+                if (
+                    source
+                    and not owner.foreign_source
+                    and not response_source_ok(source, uri_host(owner.sip_uri))
+                ):
+                    owner.foreign_source = source
+                    with contextlib.suppress(pj.Error):
+                        call.hangup(pj.CallOpParam(True))
+                    # At once: a BYE to a forged Contact may never be answered.
+                    reason = f"response from {source}, not the phone's address"
+                    self._agent_leg_down(owner, info.lastStatusCode, reason)
+                elif state == pj.PJSIP_INV_STATE_CONFIRMED and not owner.up and not owner.foreign_source:
                     owner.up = True
                     self.emit(p.AgentLegUp(worker_id=self.worker_id, at=_now(), agent_id=owner.agent_id))
             elif state == pj.PJSIP_INV_STATE_CONFIRMED and owner.outgoing:
@@ -877,7 +954,13 @@ class LineWorker:
                 self._disconnected(call, info)
 
     def _lead_state(self, lead: LeadCall, call: SipCall, info: Any, prm: Any) -> None:
+        if lead.ended:
+            return
         state = info.state
+        source = "" if lead.answered else _response_source(prm)
+        if source and not response_source_ok(source, lead.trunk_host):
+            self._foreign_response(lead, call, source, info.lastStatusCode)
+            return
         if state == pj.PJSIP_INV_STATE_EARLY and not lead.ringing and info.lastStatusCode in (180, 183):
             lead.ringing = True
             self._arm_ring_timer(lead)  # the ring timeout counts from the first ring
@@ -906,6 +989,21 @@ class LineWorker:
                     answered_by=lead.answered_by,
                 )
             )
+
+    def _foreign_response(self, lead: LeadCall, call: SipCall, source: str, status: int) -> None:
+        """A response for this lead call came from another address than the trunk's (pjsip matches responses
+        by transaction, not by sender): a ring is ignored; an answer or a refusal ends the call as a trunk
+        failure (which does not burn the lead), and is never reported as the callee's."""
+        log.warning(
+            "line worker: SIP %s for %s from %s, not the trunk", status, lead.command.attempt_id, source
+        )
+        if status < 200:
+            return
+        lead.foreign_source = source
+        if status < 300:
+            with contextlib.suppress(pj.Error):
+                call.hangup(pj.CallOpParam(True))
+            self._end_lead(lead, status, "")  # at once: a BYE to a forged Contact may never be answered
 
     def _internal_up(self, internal: InternalLeg) -> None:
         internal.media_ready = internal.media_ready or _has_audio(internal.call)
@@ -966,22 +1064,12 @@ class LineWorker:
         call.owner = None  # type: ignore[assignment]
         if isinstance(owner, LeadCall):
             owner.call = None
-            self._end_lead(owner, info.lastStatusCode, info.lastReason)
+            if not owner.ended:
+                self._end_lead(owner, info.lastStatusCode, info.lastReason)
         elif isinstance(owner, AgentLeg):
             owner.call = None
-            self.agents.pop(owner.agent_id, None)
-            partner = owner.partner
-            owner.partner, owner.up = None, False
-            if partner is not None:
-                self._partner_lost_agent(partner, owner.agent_id)
-            self.emit(
-                p.AgentLegDown(
-                    worker_id=self.worker_id,
-                    at=_now(),
-                    agent_id=owner.agent_id,
-                    sip_status=info.lastStatusCode,
-                    reason="released" if owner.released else info.lastReason,
-                )
+            self._agent_leg_down(
+                owner, info.lastStatusCode, "released" if owner.released else info.lastReason
             )
         else:
             owner.call = None
@@ -1008,6 +1096,23 @@ class LineWorker:
                     owner.agent.partner = None
                 owner.agent = None
 
+    def _agent_leg_down(self, agent: AgentLeg, status: int, reason: str) -> None:
+        """The agent's leg is gone (or being hung up for good): report it once."""
+        if agent.down_reported:
+            return
+        agent.down_reported = True
+        if self.agents.get(agent.agent_id) is agent:
+            del self.agents[agent.agent_id]
+        partner = agent.partner
+        agent.partner, agent.up = None, False
+        if partner is not None:
+            self._partner_lost_agent(partner, agent.agent_id)
+        self.emit(
+            p.AgentLegDown(
+                worker_id=self.worker_id, at=_now(), agent_id=agent.agent_id, sip_status=status, reason=reason
+            )
+        )
+
     def _partner_lost_agent(self, partner: SipCall, agent_id: str) -> None:
         """The agent's phone hung up while bridged: tell the engine the lead lost its agent."""
         owner = partner.owner
@@ -1032,7 +1137,13 @@ class LineWorker:
             cancelled=lead.cancelled,
             rang=lead.ringing,
         )
-        if lead.ring_timeout_expired and not lead.ringing:
+        if lead.foreign_source:
+            outcome = p.SipOutcome.TRUNK_FAILURE
+            reason = (
+                f"SIP {status} from {lead.foreign_source}, not the trunk's address {lead.profile.proxy}: "
+                "ignored as not the callee's"
+            )
+        elif lead.ring_timeout_expired and not lead.ringing:
             reason = f"trunk sent no 180/183 within {lead.ring_timeout_s:.0f} s ({status} {reason})"
         elif lead.ring_timeout_expired and not lead.answered:
             reason = f"no answer within {lead.ring_timeout_s:.0f} s ring timeout ({status} {reason})"
@@ -1069,16 +1180,31 @@ class LineWorker:
         self.live_calls.clear()  # every Call must be gone before libDestroy or the process aborts
         self.trunk_accounts.clear()
         del self.local_account
+        del self.refusal_account
         self.redis.delete(self.alive_key)
         # Calls were hung up and their BYEs answered above; without NO_RX_MSG pjsua sleeps ~1 s more.
         self.ep.libDestroy(pj.PJSUA_DESTROY_NO_RX_MSG)
 
 
 _BRIDGE_TOKEN_KEY = BRIDGE_TOKEN_HEADER.lower()
+_AGENT_KEY = AGENT_HEADER.lower()
+_ATTEMPT_KEY = ATTEMPT_HEADER.lower()
 
 
 def _command_key(command: p.Command) -> str:
     return str(getattr(command, "attempt_id", "") or getattr(command, "agent_id", ""))
+
+
+def _response_source(prm: Any) -> str:
+    """`ip:port` the SIP response behind a call-state change came from; "" if it was not a received response."""
+    event = prm.e
+    if event.type != pj.PJSIP_EVENT_TSX_STATE:
+        return ""
+    tsx_state = event.body.tsxState
+    if tsx_state.type != pj.PJSIP_EVENT_RX_MSG:
+        return ""
+    rdata = tsx_state.src.rdata
+    return str(rdata.srcAddress) if rdata.wholeMsg.startswith("SIP/2.0 ") else ""
 
 
 def _audio(call: SipCall | None) -> pj.AudioMedia:
@@ -1148,6 +1274,7 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    watch_parent(lambda: setattr(worker, "running", False))  # the supervisor died (even by kill -9)
     worker.run()
 
 

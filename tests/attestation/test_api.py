@@ -48,14 +48,14 @@ def test_numbers_are_added_by_the_org_and_verified_only_by_the_platform(
 ) -> None:
     r = client.post(
         "/api/attestation/numbers",
-        json={"first": "+12025550100", "last": "+12025550149", "label": "DC block"},
+        json={"first": "+15055550100", "last": "+15055550149", "label": "NM block"},
         headers=tenant.headers("org_admin"),
     )
     assert r.status_code == 201, r.text
     block = r.json()
     assert (block["first"], block["last"], block["size"], block["status"]) == (
-        "+12025550100",
-        "+12025550149",
+        "+15055550100",
+        "+15055550149",
         50,
         "pending",
     )

@@ -41,11 +41,29 @@ def test_status_of_single_numbers_and_numbers_inside_ranges(org: Org) -> None:
 
 
 def test_another_organizations_numbers_are_not_ours(org: Org, other_org: Org) -> None:
-    _add(other_org, "+14155550123")
+    _add(other_org, "+14155550123", verify=False)
     assert _status(org, "+14155550123") is None
-    _add(org, "+14155550123", verify=False)  # both may claim it; each sees only its own status
+    _add(org, "+14155550123", verify=False)  # unverified claims prove nothing: both may claim it
     assert _status(org, "+14155550123") == "pending"
-    assert _status(other_org, "+14155550123") == "verified"
+    assert _status(other_org, "+14155550123") == "pending"
+
+
+def test_a_range_verified_for_another_organization_cannot_be_added_or_verified_naming_neither(
+    org: Org, other_org: Org
+) -> None:
+    _add(other_org, "+14155550200", "+14155550299")
+    with pytest.raises(ConflictError, match="another organization") as info:
+        _add(org, "+14155550290", "+14155550310", verify=False)
+    assert str(other_org.id) not in str(info.value) and "+14155550200" not in str(info.value)
+    _add(org, "+14155550300", "+14155550310", verify=False)  # right after it: free
+    with org.runtime.db.session(Scope(org.id)) as s:
+        block = inventory.add_numbers(s, org_id=org.id, first="+14155550400")
+    _add(other_org, "+14155550400")  # verified there first
+    with (
+        pytest.raises(ConflictError, match="another organization"),
+        org.runtime.db.session(Scope(org.id)) as s,
+    ):
+        inventory.set_status(s, block.id, "verified", at=datetime.now(UTC))
 
 
 def test_overlapping_and_malformed_entries_are_refused(org: Org) -> None:

@@ -133,5 +133,5 @@ def test_unknown_disposition_codes_are_refused(world: CampaignWorld) -> None:
     world.add_list(numbers(1))
     leased = lease_leads(db, world.campaign_id, 1, NOW, holder="d1", lease_s=60)[0]
     attempt_id = start_attempt(db, leased.lead_id, holder="d1", placed_at=NOW)
-    with pytest.raises(ValidationError, match="no disposition 'MAYBE'"):
+    with pytest.raises(ValidationError, match="no disposition MAYBE; its dispositions are "):
         set_disposition(db, attempt_id, code="MAYBE", agent_id=None, at=NOW)

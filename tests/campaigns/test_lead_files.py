@@ -228,3 +228,15 @@ def test_reading_a_hostile_file_keeps_the_reader_under_100_mb(tmp_path: Path, na
     verdict, peak_mb = out.stdout.splitlines()
     assert verdict.startswith("refused row 2:"), out.stdout
     assert int(peak_mb) < 100, f"{name}: peak RSS {peak_mb} MB"
+
+
+def test_an_xlsx_upload_is_read_whatever_its_stored_file_name(tmp_path: Path) -> None:
+    """Uploads are stored as <random>.upload; openpyxl, given a path, refuses names not ending in .xlsx."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["phone", "first_name"])
+    book.active.append([2025550143, "Ada"])
+    path = tmp_path / "0123abcd.upload"
+    book.save(path)
+    assert list(LeadFile(path).rows()) == [(1, ["phone", "first_name"]), (2, ["2025550143", "Ada"])]

@@ -174,7 +174,7 @@ def test_start_is_refused_with_the_hard_blockers_and_answers_the_soft_ones_as_wa
     assert "certificate_missing" in blockers and "no_agents_assigned" not in blockers
     assert client.get(url, headers=tenant.headers("manager")).json()["status"] == "draft"
     add_signing_certificate(runtime, tenant.id)
-    import_fresh_registry(runtime)
+    import_fresh_registry(runtime, tenant.id)
     started = client.post(f"{url}/start", headers=tenant.headers("manager"))
     assert started.status_code == 200, started.text
     assert started.json()["status"] == "active"

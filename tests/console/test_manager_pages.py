@@ -137,7 +137,7 @@ def test_a_manager_creates_a_campaign_and_imports_a_csv_and_an_xlsx_watching_bot
     expect(refusal).to_contain_text("The campaign cannot start.")
     expect(refusal).to_contain_text("Fix: upload one")
     expect(page.locator("#status-pill")).to_have_text("draft")
-    provision_identity(tenant.runtime, tenant.id, certificates, "+12025550100")
+    provision_identity(tenant.runtime, tenant.id, certificates)
     page.get_by_role("button", name="Start").click()
     expect(page.locator("#status-pill")).to_have_text("active")
     expect(page.locator("#notice")).to_contain_text("Started, but it will not dial yet")  # no agent logged in

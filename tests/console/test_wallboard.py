@@ -25,7 +25,7 @@ def test_a_manager_starts_a_campaign_and_watches_the_wallboard_counters_and_char
     page: Any, runtime: Runtime, client: TestClient, sandbox: MakeSandbox, certificates: TestCertificates
 ) -> None:
     tenant = make_tenant(runtime)
-    provision_identity(runtime, tenant.id, certificates, "+12025550100")
+    provision_identity(runtime, tenant.id, certificates)  # signing certificate; no caller-ID inventory
     allow_agent_phones(runtime, tenant.id)
     agent = tenant.users["agent"]
     numbers = [f"+1202555{n:04d}" for n in (2011, 2021, 2031, 2111, 2121, 2211, 2311, 2411)]

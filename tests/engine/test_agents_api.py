@@ -139,12 +139,30 @@ def test_pause_resume_and_a_dnc_disposition_after_a_call(
     with runtime.db.session(ALL_ORGS) as s:
         entries = s.scalars(select(InternalDncEntry).where(InternalDncEntry.org_id == tenant.id)).all()
         assert [e.e164 for e in entries] == ["+12025550123"]
+    # Within the wrap-up time after the call the agent may correct it (the number stays on the DNC list)...
+    corrected = client.post(
+        "/api/agents/me/disposition",
+        json={"attempt_id": str(attempt_id), "disposition": "NI"},
+        headers=headers,
+    )
+    assert corrected.status_code == 200, corrected.text
+    # ...not later: then only a manager can.
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    with runtime.db.session(ALL_ORGS) as s:
+        s.execute(
+            update(CallAttempt)
+            .where(CallAttempt.id == attempt_id)
+            .values(ended_at=now - timedelta(minutes=5))
+        )
     again = client.post(
         "/api/agents/me/disposition",
         json={"attempt_id": str(attempt_id), "disposition": "SALE"},
         headers=headers,
     )
-    assert again.status_code == 409
+    assert again.status_code == 409 and "manager" in again.json()["detail"]
 
 
 def test_the_live_view_shows_agent_states_to_managers_only(

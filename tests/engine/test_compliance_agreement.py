@@ -142,7 +142,7 @@ def as_leased(lead: Lead) -> LeasedLead:
 def test_import_scrub_check_and_dial_time_give_the_same_verdict_for_the_same_lead_and_moment(
     runtime: Runtime, client: TestClient, tmp_path: Path
 ) -> None:
-    tenant = make_tenant(runtime)
+    tenant = make_tenant(runtime, unknown_line_type="wireless")  # the product's fail-closed default
     campaign = make_campaign(
         runtime,
         tenant.id,

@@ -123,7 +123,9 @@ def test_each_attempt_dialed_or_blocked_stores_the_verdict_it_got_and_the_api_re
             "basis": "none",
             "consent_date": None,
             "wireless": "unknown",
-            "wireless_decided_by": "unknown",
+            "wireless_decided_by": "unknown: counted as not wireless (unknown_line_type=not_wireless)",
+            "record_id": None,
+            "revocation_ids": [],
         }
         assert (
             evidence["attestation"]["level"] == "A" and evidence["attestation"]["origid"] == IDENTITY.origid

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dialer.sip.admission import ExpectedLeg, admit_internal_leg, sip_address
+from dialer.sip.admission import ExpectedLeg, admit_internal_leg, response_source_ok, sip_address, uri_host
 
 EXPECTED = ExpectedLeg(attempt_id="att-1", agent_id="agent-1", source="127.0.0.1:5071", expires_at=100.0)
 
@@ -47,3 +47,12 @@ def test_sip_addresses_compare_as_host_and_port() -> None:
     assert sip_address("sip:w-1@127.0.0.1:5071") == "127.0.0.1:5071"
     assert sip_address("sip:w-1@Host.Example:5071;transport=udp") == "host.example:5071"
     assert sip_address("[::1]:5071") == "[::1]:5071"
+
+
+def test_a_response_counts_only_from_the_configured_ip_address() -> None:
+    assert response_source_ok("127.0.0.1:5060", uri_host("127.0.0.1:5080"))  # ports may differ
+    assert not response_source_ok("127.0.0.2:5060", uri_host("127.0.0.1:5060"))
+    assert not response_source_ok("203.0.113.9:5060", uri_host("sip:1001@10.0.0.5:5060"))
+    assert response_source_ok("[::1]:5060", uri_host("sip:1001@[::1]:5062"))
+    # A host name may resolve to several addresses pjsip alone knows: not re-checked.
+    assert response_source_ok("203.0.113.9:5060", uri_host("sip.carrier.example:5060"))

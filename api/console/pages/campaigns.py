@@ -19,7 +19,6 @@ from api.console.nav import section
 from api.console.render import is_htmx, page
 from api.principal import Principal
 from campaigns import lead_lists, service
-from campaigns.figures import figures_since, start_of_utc_day
 from campaigns.models import CallerIdMode, Campaign, CampaignStatus, DedupeScope, DialMethod
 from core.errors import ValidationError
 from core.legal import ABANDON_LIMIT as LEGAL_LIMIT
@@ -27,6 +26,7 @@ from core.models import Role
 from core.runtime import Runtime
 from dialer import readiness
 from dialer.engine.live import read_live_stats
+from dialer.figures import campaign_figures, start_of_utc_day
 from dialer.pacing import POLICIES
 from dialer.sip.profiles import available_profiles
 
@@ -177,10 +177,14 @@ def _submitted_values(data: dict[str, Any]) -> dict[str, Any]:
 @get("/console/campaigns", opt=CAMPAIGNS.opt, include_in_schema=False, sync_to_thread=True)
 def campaign_list(request: Request[Any, Any, Any], session: Session, runtime: Runtime) -> Template:
     campaigns = service.list_campaigns(session)
-    today = figures_since(session, start_of_utc_day(datetime.now(UTC)))
+    midnight = start_of_utc_day(datetime.now(UTC))
     redis = runtime.redis
     rows = [
-        {"campaign": c, "today": today.get(c.id), "running": read_live_stats(redis, str(c.id)).running}
+        {
+            "campaign": c,
+            "today": campaign_figures(session, c.id, midnight),
+            "running": read_live_stats(redis, str(c.id)).running,
+        }
         for c in campaigns
     ]
     return page(request, "campaigns/list.html", rows=rows, legal_limit=LEGAL_LIMIT)
@@ -313,7 +317,7 @@ def _campaign_page(
     principal: Principal,
     runtime: Runtime,
 ) -> Template:
-    today = figures_since(session, start_of_utc_day(datetime.now(UTC))).get(campaign.id)
+    today = campaign_figures(session, campaign.id, start_of_utc_day(datetime.now(UTC)))
     ready = readiness.campaign_readiness(
         runtime.db, runtime.redis, campaign.id, principal.scope, datetime.now(UTC)
     )
