@@ -97,7 +97,11 @@ def test_a_phone_reserved_to_another_agent_or_denied_by_the_ip_firewall_is_refus
     # The org's IP firewall applies to IP-literal phone hosts. (Checked through the login service: once
     # the firewall has rules, the API refuses the test client itself, whose address is not an IP.)
     with runtime.db.session(Scope(tenant.id)) as s:
-        s.add(CompliancePolicy(ip_deny_cidrs=["198.51.100.66/32"]))
+        policy = s.scalars(select(CompliancePolicy)).one_or_none()
+        if policy is None:
+            policy = CompliancePolicy()
+            s.add(policy)
+        policy.ip_deny_cidrs = ["198.51.100.66/32"]
     with runtime.db.session(Scope(tenant.id)) as s:
         assert check_phone(s, agent_id=agent.id, sip_uri="sip:a@198.51.100.7").allowed
         with pytest.raises(

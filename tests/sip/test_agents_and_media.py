@@ -134,7 +134,12 @@ def test_answered_calls_reach_agents_in_the_same_and_in_another_worker_with_audi
         if isinstance(event, p.Answered):
             pool.bridge(event.attempt_id, agent_for[event.attempt_id])
 
-    events = collect(pool, lambda evs: ended(evs, set(agent_for)), 15, bridge_on_answer)
+    def done(evs: list[p.Event]) -> bool:  # a remote agent is free only after its worker took the BYE
+        return ended(evs, set(agent_for)) and set(agent_for) <= {
+            e.attempt_id for e in evs if isinstance(e, p.AgentFree)
+        }
+
+    events = collect(pool, done, 15, bridge_on_answer)
     for attempt_id, agent_id in agent_for.items():
         answered = first(events, p.Answered, attempt_id=attempt_id)
         bridged = first(events, p.Bridged, attempt_id=attempt_id, agent_id=agent_id)
