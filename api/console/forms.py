@@ -116,6 +116,9 @@ def campaign_settings(form: Mapping[str, str], errors: FormErrors) -> dict[str, 
         "default_region": r.text("default_region").upper(),
         "dedupe_scope": r.text("dedupe_scope"),
         "opt_out_key": r.text("opt_out_key"),
+        "seller": r.text("seller"),  # empty: the organization itself (the service stores None)
+        "timeout_disposition": r.text("timeout_disposition").upper(),
+        "pause_codes": r.codes("pause_codes"),
     }
     numbers = {
         "abandon_target": r.number("abandon_target_pct", scale=0.01),  # the form asks for a percentage
@@ -123,6 +126,7 @@ def campaign_settings(form: Mapping[str, str], errors: FormErrors) -> dict[str, 
         "max_cps": r.number("max_cps", optional=True),
         "max_lines": r.integer("max_lines", optional=True),
         "max_attempts": r.integer("max_attempts"),
+        "wrap_up_s": r.integer("wrap_up_s"),
         "pacing_settings": r.json_object("pacing_settings"),
     }
     settings.update({k: v for k, v in numbers.items() if v is not None or k in ("max_cps", "max_lines")})

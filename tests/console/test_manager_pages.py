@@ -164,6 +164,17 @@ def test_a_bad_setting_is_shown_next_to_its_field_and_nothing_is_saved(page: Any
     page.goto("/console/campaigns")
     expect(page.locator("tbody")).not_to_contain_text("Bad settings")
 
+    page.goto("/console/campaigns/new")
+    page.get_by_label("Name", exact=True).fill("Good settings")
+    page.get_by_label("Pause codes").fill("BREAK, COFFEE!")
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.locator("#pause_codes-error")).to_contain_text("pause codes")
+    page.get_by_label("Pause codes").fill("BREAK, COFFEE")
+    page.get_by_label("Wrap-up time (seconds)").fill("45")
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.locator("#pause-codes")).to_have_text("BREAK, COFFEE")
+    expect(page.locator("dl.settings")).to_contain_text("45 s, then TIMEOUT")
+
 
 def test_the_abandon_report_shows_a_chart_a_table_and_downloads_as_csv(
     page: Any, runtime: Any, tenant: Tenant

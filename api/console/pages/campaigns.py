@@ -19,7 +19,14 @@ from api.console.nav import section
 from api.console.render import is_htmx, page
 from api.principal import Principal
 from campaigns import lead_lists, service
-from campaigns.models import CallerIdMode, Campaign, CampaignStatus, DedupeScope, DialMethod
+from campaigns.models import (
+    DEFAULT_PAUSE_CODES,
+    CallerIdMode,
+    Campaign,
+    CampaignStatus,
+    DedupeScope,
+    DialMethod,
+)
 from core.errors import ValidationError
 from core.legal import ABANDON_LIMIT as LEGAL_LIMIT
 from core.models import Role
@@ -102,6 +109,9 @@ def _form_context(
         "agents": service.assignable_users(session, org_id) if org_id else [],
         "agent_ids": agent_ids,
         "dispositions": service.list_dispositions(session, campaign) if campaign else [],
+        "disposition_codes": [d.code for d in service.list_dispositions(session, campaign)]
+        if campaign
+        else [d.code for d in service.DEFAULT_DISPOSITIONS],
     }
 
 
@@ -122,6 +132,10 @@ def _values_of(campaign: Campaign | None) -> dict[str, Any]:
             "dedupe_scope": DedupeScope.CAMPAIGN.value,
             "max_attempts": "10",
             "opt_out_key": "9",
+            "wrap_up_s": "30",
+            "timeout_disposition": "TIMEOUT",
+            "pause_codes": ", ".join(DEFAULT_PAUSE_CODES),
+            "seller": "",
         }
     import json
 
@@ -153,6 +167,10 @@ def _values_of(campaign: Campaign | None) -> dict[str, Any]:
         "dedupe_scope": campaign.dedupe_scope,
         "max_attempts": str(campaign.max_attempts),
         "opt_out_key": campaign.opt_out_key,
+        "wrap_up_s": str(campaign.wrap_up_s),
+        "timeout_disposition": campaign.timeout_disposition,
+        "pause_codes": ", ".join(campaign.pause_codes or []),
+        "seller": campaign.seller or "",
         "safe_harbor": "uploaded" if campaign.safe_harbor_wav else "default",
         "recycle": recycle_rows(campaign.recycle_rules or {}),
     }
