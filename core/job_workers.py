@@ -48,24 +48,34 @@ def worker_id(pid: int | None = None) -> str:
 
 
 def live_workers(client: redis.Redis) -> dict[str, dict[str, Any]]:
-    """The job-worker processes whose heartbeat is fresh, by worker id."""
+    """The job-worker processes whose heartbeat is fresh, by worker id (a worker of this host whose pid
+    is gone does not count, even before its heartbeat expires)."""
     found: dict[str, dict[str, Any]] = {}
     for key in client.scan_iter(match=HEARTBEAT_KEY + "*", count=500):
         raw = client.get(key)
         if raw:
             name = (key.decode() if isinstance(key, bytes) else str(key))[len(HEARTBEAT_KEY) :]
-            found[name] = json.loads(raw)
+            if not _dead_here(name):
+                found[name] = json.loads(raw)
     return found
+
+
+def _dead_here(worker: str) -> bool:
+    """A worker of this host whose process is gone, or a zombie its parent has not reaped yet."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        return psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def worker_is_dead(worker: str | None, live: dict[str, dict[str, Any]]) -> bool:
     """No heartbeat, or a pid on this host that no longer exists (found before the heartbeat expires)."""
     if not worker:
         return True
-    host, _, pid = worker.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit() and not psutil.pid_exists(int(pid)):
-        return True
-    return worker not in live
+    return _dead_here(worker) or worker not in live
 
 
 class HeartbeatMiddleware(Middleware):
