@@ -158,6 +158,9 @@ def up(host: str | None, port: int | None, workers: bool, dialer: bool) -> None:
     from api.app import create_app
     from core.migrations import upgrade
 
+    # SIGTERM (while starting, or re-raised by uvicorn once it has shut down) exits through the finally
+    # below and the exit hooks that stop embedded servers, instead of killing this process outright.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     runtime = _runtime(require_migrated=False)
     upgrade(runtime.database_url)
     password = ensure_first_admin(runtime)
@@ -176,9 +179,6 @@ def up(host: str | None, port: int | None, workers: bool, dialer: bool) -> None:
         from dialer.cli import start_dialer_process
 
         children.append(start_dialer_process())
-    # uvicorn re-raises the SIGTERM it caught once it has shut down; with the default action that would
-    # kill this process before the finally below and the exit hooks (which stop embedded servers) run.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     try:
         # Proxy headers are never uvicorn's business: with its defaults it rewrites the client address from
         # X-Forwarded-For for any 127.0.0.1 peer before api/client_ip.py runs, which alone decides (from
