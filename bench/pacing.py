@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1"
+    )
     parser.add_argument("--hours", type=float, default=8.0)
     parser.add_argument("--quick", action="store_true", help="3 seeds, 2-hour shifts")
     parser.add_argument("--policies", default=",".join(POLICY_NAMES))
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [
         (policy, agents, hit, talk, hours, seed)
         for agents, hit, talk, seed, policy in product(
-            agent_sizes, HIT_RATES, TALK_MEANS, range(seeds), policies
+            agent_sizes, HIT_RATES, TALK_MEANS, range(args.first_seed, args.first_seed + seeds), policies
         )
     ]
     # Longest first, so the two workers finish together.

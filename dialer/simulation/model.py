@@ -164,7 +164,8 @@ class Shift:
         self._heap: list[tuple[float, int, int, int]] = []
         self._seq = 0
         self.policy = policy_factory(self)
-        self._preview = isinstance(self.policy, PreviewPolicy)
+        # Agents ask for preview calls when the policy (or the one under the abandon guard) is preview.
+        self._preview = isinstance(getattr(self.policy, "inner", self.policy), PreviewPolicy)
 
     # --- the lead stream -------------------------------------------------------------------------
     def _extend_leads(self, upto: int) -> None:

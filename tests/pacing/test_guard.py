@@ -117,3 +117,10 @@ def test_a_guarded_shift_keeps_the_configured_target() -> None:
     result = simulate(scenario, "vicidial-adaptive", 1, abandon_target=0.015)
     assert result.abandoned > 0
     assert result.abandon_rate <= 0.015
+
+
+def test_a_guarded_preview_shift_dials_what_agents_ask_for() -> None:
+    scenario = Scenario(agents=3, hit_rate=0.3, talk_mean_s=60, wrap_mean_s=15, hours=0.5)
+    guarded_shift = simulate(scenario, "preview", 1)
+    assert guarded_shift.calls_placed > 20
+    assert guarded_shift.as_dict() == simulate(scenario, "preview", 1, guard=False).as_dict()
