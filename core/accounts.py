@@ -10,7 +10,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +24,8 @@ from core.models import AuthSession, Organization, Role, User
 from core.passwords import validate_password
 from core.security import hash_password
 
+K = TypeVar("K")
+V = TypeVar("V")
 _SLUG = re.compile(r"[^a-z0-9]+")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -214,52 +218,63 @@ class AccountState:
 # Read on every request; cached briefly so a burst of requests costs one query. Changes made in this
 # process drop the entry at commit; other processes see them within ACCOUNT_CACHE_TTL_S.
 ACCOUNT_CACHE_TTL_S = 2.0
-_accounts: dict[uuid.UUID, tuple[float, AccountState | None]] = {}
-_sessions: dict[uuid.UUID, tuple[float, bool]] = {}
-_cache_lock = threading.Lock()
+
+
+class _BriefCache(Generic[K, V]):
+    """A thread-safe map whose entries live ACCOUNT_CACHE_TTL_S seconds."""
+
+    def __init__(self) -> None:
+        self._entries: dict[K, tuple[float, V]] = {}
+        self._lock = threading.Lock()
+
+    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and now - hit[0] < ACCOUNT_CACHE_TTL_S:
+            return hit[1]
+        value = load()
+        with self._lock:
+            self._entries[key] = (now, value)
+        return value
+
+    def forget(self, key: K) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+_accounts: _BriefCache[uuid.UUID, AccountState | None] = _BriefCache()
+_sessions: _BriefCache[uuid.UUID, bool] = _BriefCache()
 
 
 def account_state(db: Database, user_id: uuid.UUID) -> AccountState | None:
-    now = time.monotonic()
-    with _cache_lock:
-        hit = _accounts.get(user_id)
-    if hit is not None and now - hit[0] < ACCOUNT_CACHE_TTL_S:
-        return hit[1]
-    with db.session(ALL_ORGS) as s:
-        u = s.get(User, user_id)
-        state = (
-            None
-            if u is None
-            else AccountState(u.id, u.org_id, u.role, u.email, u.is_active, u.token_version or 0)
-        )
-    with _cache_lock:
-        _accounts[user_id] = (now, state)
-    return state
+    def load() -> AccountState | None:
+        with db.session(ALL_ORGS) as s:
+            u = s.get(User, user_id)
+            if u is None:
+                return None
+            return AccountState(u.id, u.org_id, u.role, u.email, u.is_active, u.token_version or 0)
+
+    return _accounts.get_or_load(user_id, load)
 
 
 def session_is_live(db: Database, session_id: uuid.UUID) -> bool:
     """A login session that is neither revoked nor past its absolute expiry."""
-    now = time.monotonic()
-    with _cache_lock:
-        hit = _sessions.get(session_id)
-    if hit is not None and now - hit[0] < ACCOUNT_CACHE_TTL_S:
-        return hit[1]
-    with db.session(ALL_ORGS) as s:
-        row = s.get(AuthSession, session_id)
-        live = row is not None and row.revoked_at is None and row.expires_at > utcnow()
-    with _cache_lock:
-        _sessions[session_id] = (now, live)
-    return live
+
+    def load() -> bool:
+        with db.session(ALL_ORGS) as s:
+            row = s.get(AuthSession, session_id)
+            return row is not None and row.revoked_at is None and row.expires_at > utcnow()
+
+    return _sessions.get_or_load(session_id, load)
 
 
 def forget_account(user_id: uuid.UUID) -> None:
-    with _cache_lock:
-        _accounts.pop(user_id, None)
+    _accounts.forget(user_id)
 
 
 def forget_session(session_id: uuid.UUID) -> None:
-    with _cache_lock:
-        _sessions.pop(session_id, None)
+    _sessions.forget(session_id)
 
 
 def forget_account_after_commit(session: Session, user_id: uuid.UUID) -> None:
