@@ -168,6 +168,14 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any], *, validate_
     The registered validators check the settings given (every setting with `validate_all`: a new
     campaign's defaults must be usable too)."""
     for name, value in settings.items():
+        if name in SERVER_SET:
+            if value in (None, ""):
+                continue  # a form that leaves it empty keeps the uploaded message (or the default)
+            raise ValidationError(
+                f"{name} is not a server path a user sets: upload the message with "
+                "POST /api/campaigns/{id}/safe-harbor",
+                field=name,
+            )
         if name not in SETTABLE:
             raise ValidationError(
                 f"unknown campaign setting {name}; the settings are {', '.join(SETTABLE)}", field=name

@@ -380,3 +380,18 @@ def test_the_openapi_document_describes_each_setting_and_the_problem_responses(c
     start = doc["paths"]["/api/campaigns/{campaign_id}/start"]["post"]["responses"]
     assert "409" in start and "application/problem+json" in start["409"]["content"]
     assert "413" in doc["paths"]["/api/campaigns/{campaign_id}/lead-lists"]["post"]["responses"]
+
+
+def test_a_form_that_sends_a_safe_harbor_path_is_refused_and_an_empty_one_keeps_the_message(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    from campaigns.service import create_campaign, update_campaign
+    from core.errors import ValidationError
+
+    with runtime.db.session(Scope(tenant.id)) as s:
+        campaign = create_campaign(s, org_id=tenant.id, name=f"Form {time.monotonic_ns()}", settings={})
+        campaign.safe_harbor_wav = "/stored/by/the/upload.wav"
+        update_campaign(s, campaign, {"safe_harbor_wav": None, "opt_out_key": "8"})
+        assert campaign.safe_harbor_wav == "/stored/by/the/upload.wav"
+        with pytest.raises(ValidationError, match="upload the message"):
+            update_campaign(s, campaign, {"safe_harbor_wav": "/etc/shadow"})
