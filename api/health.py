@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy import text
 
 from api.auth import PUBLIC
@@ -12,7 +13,18 @@ from core.job_workers import live_workers
 from core.runtime import Runtime
 
 
-@get("/api/health", opt=PUBLIC, sync_to_thread=True, tags=["system"])
+@get(
+    "/api/health",
+    opt=PUBLIC,
+    sync_to_thread=True,
+    tags=["system"],
+    # A degraded server answers 503 with the same body (which check failed), not a problem document.
+    responses={
+        503: ResponseSpec(
+            data_container=dict[str, Any], description="a check failed", media_type="application/json"
+        )
+    },
+)
 def health(runtime: Runtime) -> Response[dict[str, Any]]:
     checks: dict[str, str] = {}
     try:

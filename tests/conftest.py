@@ -184,3 +184,20 @@ def wait_job(
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} did not finish in {timeout_s} s")
+
+
+def run_outside_event_loop(func: Any, *args: Any) -> Any:
+    """`anyio.run(func, *args)` on a thread of its own: the console tests' session-wide Playwright (sync API)
+    keeps an event loop running on the main thread, where a second loop cannot start."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import anyio
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, func, *args).result()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: their session-wide Playwright keeps an event loop on the main thread, and their
+    sandbox floors import platform-wide registry copies that every later test would also see."""
+    items.sort(key=lambda item: "/tests/console/" in str(item.path))

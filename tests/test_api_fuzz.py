@@ -30,7 +30,7 @@ from core.models import User
 from core.runtime import Runtime
 from core.security import issue_token
 from tests.attestation.samples import sample_ca
-from tests.conftest import Tenant, make_tenant
+from tests.conftest import Tenant, job_worker, make_tenant
 from tests.tenancy_samples import World
 
 CASES_PER_CLASS = 400
@@ -89,6 +89,18 @@ def test_generated_requests_get_no_5xx_and_answers_match_the_openapi_document(
     statuses: Counter[int] = Counter()
     started = time.monotonic()
     world = World(owner=tenant)
+    # A deployed platform runs job workers; without one /api/health rightly answers 503 (degraded).
+    with job_worker("default"):
+        _fuzz(classes, world, runtime, user, statuses, failures)
+    elapsed = time.monotonic() - started
+
+    print(
+        f"{role}: {sum(statuses.values())} requests in {elapsed:.1f} s, statuses {dict(sorted(statuses.items()))}"
+    )
+    assert not failures, "\n".join(failures) + "\n\nfirst in full:\n" + next(iter(failures.values()), "")
+
+
+def _fuzz(classes, world, runtime, user, statuses, failures) -> None:  # type: ignore[no-untyped-def]
     for ops in classes.values():
         # Each operation gets valid data on real objects, invalid data on real objects, valid data on
         # unknown ids, and valid data on real objects with one value swapped for one of the values the
@@ -105,12 +117,6 @@ def test_generated_requests_get_no_5xx_and_answers_match_the_openapi_document(
             ]
             for strategy in strategies:
                 _run(strategy, per_strategy, op, runtime, user, statuses, failures)
-    elapsed = time.monotonic() - started
-
-    print(
-        f"{role}: {sum(statuses.values())} requests in {elapsed:.1f} s, statuses {dict(sorted(statuses.items()))}"
-    )
-    assert not failures, "\n".join(failures) + "\n\nfirst in full:\n" + next(iter(failures.values()), "")
 
 
 def _run(

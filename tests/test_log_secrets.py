@@ -22,8 +22,13 @@ def test_a_failing_statement_does_not_carry_its_bound_parameters(runtime: Runtim
     assert "hidden" in str(info.value)
 
 
-def test_phone_numbers_are_masked_in_every_log_record(caplog: pytest.LogCaptureFixture) -> None:
+def test_phone_numbers_are_masked_in_every_log_record(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.INFO)
+    # A uvicorn started by another test (the console's) stops its access log from propagating to caplog.
+    monkeypatch.setattr(logging.getLogger("uvicorn.access"), "propagate", True)
+    monkeypatch.setattr(logging.getLogger("uvicorn.access"), "disabled", False)
     logging.getLogger("any.library").info(
         "dialing %s for lead %s", "+12025550123", {"phone": "(303) 555-0187"}
     )

@@ -9,7 +9,6 @@ import time
 import uuid
 from datetime import timedelta
 
-import anyio
 import jwt
 import pytest
 from litestar.testing import TestClient
@@ -23,7 +22,7 @@ from core.errors import AuthenticationError, TooManyRequestsError
 from core.models import AuditEntry, AuthSession
 from core.runtime import Runtime
 from core.security import issue_token
-from tests.conftest import PASSWORD, Tenant
+from tests.conftest import PASSWORD, Tenant, run_outside_event_loop
 
 
 def _address() -> str:
@@ -34,7 +33,7 @@ def _address() -> str:
 def _login(runtime: Runtime, email: str, password: str, ip: str) -> str:
     """'ok', '401' or '429' for one login through the one login function."""
     try:
-        anyio.run(login_user, runtime, email, password, ip)
+        run_outside_event_loop(login_user, runtime, email, password, ip)
     except AuthenticationError:
         return "401"
     except TooManyRequestsError:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from core.db import Scope
 from core.models import AuditEntry
 from core.runtime import Runtime
-from tests.conftest import Tenant, job_worker, wait_job
+from tests.conftest import Tenant, job_worker, run_outside_event_loop, wait_job
 
 AT = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 
@@ -219,7 +219,6 @@ def call_through_firewall(
     recorder: Recorder | None = None,
 ) -> tuple[int, int]:
     """One request through the firewall (a token of `tenant`, or a login POST with `login_body`)."""
-    import anyio
 
     from api.firewall import IPFirewallMiddleware
 
@@ -241,7 +240,7 @@ def call_through_firewall(
         chunk = pieces.pop(0) if pieces else b""
         return {"type": "http.request", "body": chunk, "more_body": bool(pieces)}
 
-    anyio.run(IPFirewallMiddleware(inner), scope, receive, send)
+    run_outside_event_loop(IPFirewallMiddleware(inner), scope, receive, send)
     return statuses[0], inner.reached
 
 
