@@ -7,12 +7,17 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Router, get, post
+from litestar import Response, Router, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.di import Provide
+from litestar.response import Stream
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import roles
+from api.principal import Principal
 from core import job_workers
+from core.audit_log import AuditFilter, audit_csv, audit_page
 from core.db import utcnow
 from core.errors import ConflictError, NotFoundError
 from core.models import AuditEntry, Job, JobStatus, Role
@@ -86,21 +91,79 @@ class AuditOut(msgspec.Struct):
     client_ip: str | None
 
 
-@get("/api/audit", opt=roles(Role.ORG_ADMIN, Role.COMPLIANCE), sync_to_thread=True, tags=["audit"])
-def list_audit(session: Session, limit: int = 100) -> list[AuditOut]:
-    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(max(1, min(limit, 1000))))
-    return [
-        AuditOut(
-            id=a.id,
-            at=a.at,
-            actor=a.actor,
-            action=a.action,
-            target=a.target,
-            outcome=a.outcome,
-            client_ip=str(a.client_ip) if a.client_ip else None,
+AUDIT_READERS = (Role.ORG_ADMIN, Role.COMPLIANCE)
+AUDIT_FILTER_DOC = (
+    "`actor`, `action`, `target`: text found anywhere in the field (case-insensitive); `outcome`: ok, "
+    "denied or error; `since` (inclusive) and `until` (exclusive): ISO 8601 times with a zone."
+)
+
+
+def audit_filter(
+    actor: str = "",
+    action: str = "",
+    target: str = "",
+    outcome: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AuditFilter:
+    """The audit filters of a request's query string (the API's and the console's audit pages)."""
+    return AuditFilter(actor=actor, action=action, target=target, outcome=outcome, since=since, until=until)
+
+
+def _audit_out(a: AuditEntry) -> AuditOut:
+    return AuditOut(
+        id=a.id,
+        at=a.at,
+        actor=a.actor,
+        action=a.action,
+        target=a.target,
+        outcome=a.outcome,
+        client_ip=str(a.client_ip) if a.client_ip else None,
+    )
+
+
+@get(
+    "/api/audit",
+    opt=roles(*AUDIT_READERS),
+    sync_to_thread=True,
+    tags=["audit"],
+    dependencies={"filters": Provide(audit_filter, sync_to_thread=False)},
+    response_headers=[
+        ResponseHeader(
+            name="X-Next-Cursor",
+            description="Present when older rows match: pass it back as `cursor` for the next page.",
+            documentation_only=True,
         )
-        for a in rows
-    ]
+    ],
+    description="The organization's audit rows, newest first, filtered. " + AUDIT_FILTER_DOC,
+)
+def list_audit(
+    session: Session, filters: AuditFilter, limit: int = 100, cursor: int | None = None
+) -> Response[list[AuditOut]]:
+    page = audit_page(session, filters, limit=limit, cursor=cursor)
+    headers = {"X-Next-Cursor": str(page.next_cursor)} if page.next_cursor is not None else {}
+    return Response([_audit_out(a) for a in page.rows], headers=headers)
 
 
-router = Router("/", route_handlers=[get_job, cancel_job, list_audit])
+@get(
+    "/api/audit.csv",
+    opt=roles(*AUDIT_READERS),
+    sync_to_thread=True,
+    tags=["audit"],
+    dependencies={"filters": Provide(audit_filter, sync_to_thread=False)},
+    description="Every audit row matching the filters as CSV (streamed, newest first). " + AUDIT_FILTER_DOC,
+)
+def export_audit(principal: Principal, runtime: Runtime, filters: AuditFilter) -> Stream:
+    return audit_csv_response(runtime, principal, filters)
+
+
+def audit_csv_response(runtime: Runtime, principal: Principal, filters: AuditFilter) -> Stream:
+    chunks = audit_csv(runtime.db, principal.scope, filters)
+    return Stream(
+        chunks,
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
+    )
+
+
+router = Router("/", route_handlers=[get_job, cancel_job, list_audit, export_audit])
