@@ -16,13 +16,7 @@ from sqlalchemy.orm import Session
 from api.auth import roles
 from api.principal import Principal
 from campaigns.cdr import cdr_csv
-from campaigns.evidence import (
-    MAX_PAGE,
-    EvidenceRecord,
-    evidence_for_number,
-    evidence_of_attempt,
-)
-from core.errors import ValidationError
+from campaigns.evidence import EvidenceRecord, evidence_for_phone, evidence_of_attempt
 from core.models import Role
 from core.runtime import Runtime
 from dnc.consent import (
@@ -34,7 +28,6 @@ from dnc.consent import (
     save_settings,
 )
 from dnc.models import ConsentRecord
-from dnc.normalize import normalize_number
 
 EVIDENCE_ROLES = (Role.COMPLIANCE, Role.ORG_ADMIN, Role.MANAGER)
 
@@ -95,12 +88,7 @@ def evidence_by_phone(
 ) -> EvidencePageOut:
     """Every attempt to a number, dialed or blocked, across the organization's campaigns, newest first,
     with the verdict the dial-time check returned. Paged: pass `next_cursor` back as `cursor`."""
-    e164 = normalize_number(phone).e164
-    if e164 is None:
-        raise ValidationError(f"phone {phone!r} is not a phone number", field="phone")
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValidationError(f"limit must be between 1 and {MAX_PAGE}, got {limit}", field="limit")
-    page = evidence_for_number(session, e164, limit=limit, cursor=cursor)
+    e164, page = evidence_for_phone(session, phone, limit=limit, cursor=cursor)
     return EvidencePageOut(phone=e164, attempts=[_out(r) for r in page.records], next_cursor=page.next_cursor)
 
 

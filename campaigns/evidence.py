@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.models import CallAttempt, Campaign
 from core.errors import NotFoundError, ValidationError
+from dnc.normalize import normalize_number
 from dnc.verdicts import ComplianceEvidence
 
 EVIDENCE_SCHEMA_VERSION = 1
@@ -156,3 +157,14 @@ def evidence_for_number(
     ).all()
     records = [_record(attempt, name) for attempt, name in rows[:limit]]
     return EvidencePage(records, _cursor(records[-1]) if len(rows) > limit else None)
+
+
+def evidence_for_phone(
+    session: Session, phone: str, *, limit: int = 100, cursor: str | None = None
+) -> tuple[str, EvidencePage]:
+    """`evidence_for_number` for a number as a person types it ("(202) 555-0143"): its E.164 form and
+    the page; a text that is no phone number is a ValidationError naming it."""
+    e164 = normalize_number(phone).e164
+    if e164 is None:
+        raise ValidationError(f"phone {phone!r} is not a phone number", field="phone")
+    return e164, evidence_for_number(session, e164, limit=limit, cursor=cursor)

@@ -43,7 +43,7 @@ from dnc.internal import (
     load_entries_for,
 )
 from dnc.lead_facts import NO_CONSENT_DAY, LeadColumns
-from dnc.lists import data_dir
+from dnc.lists import data_dir, is_stale
 from dnc.models import CallingRule, CompliancePolicy, DncList, DncListVersion
 from dnc.nanp import NumberingPlan, numbering_plan
 from dnc.normalize import e164_to_national
@@ -611,7 +611,7 @@ def _lists(
 ) -> np.ndarray:
     """List memberships; returns, per lead, which checked list said the number is wireless (-1: none)."""
     nationals = [a for a, _ in snap.lists if a.kind == "national" and a.obtained_at <= at]
-    fresh = [a for a in nationals if at - a.obtained_at <= REGISTRY_MAX_AGE]
+    fresh = [a for a in nationals if not is_stale(a.kind, a.obtained_at, at)]
     if not nationals:
         bits.reason(reasons.NATIONAL_REGISTRY_MISSING, us)
     elif not fresh:

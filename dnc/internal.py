@@ -181,10 +181,14 @@ def removals(session: Session, *, value: str | None = None, limit: int = 100) ->
 def internal_entries(
     session: Session, *, e164: str | None = None, limit: int = 100
 ) -> list[InternalDncEntry]:
-    """The organization's internal DNC entries, newest first (only this number's, when given)."""
+    """The organization's internal DNC entries, newest first (only this number's, when given: E.164 or
+    any format `normalize_number` reads, e.g. "(202) 555-0143")."""
     query = select(InternalDncEntry).order_by(InternalDncEntry.id.desc()).limit(max(1, min(limit, 1000)))
     if e164:
-        query = query.where(InternalDncEntry.e164 == e164)
+        number = e164 if is_e164(e164) else normalize_number(e164).e164
+        if number is None:
+            raise ValidationError(f"{e164} is not a phone number", field="e164")
+        query = query.where(InternalDncEntry.e164 == number)
     return list(session.scalars(query))
 
 
@@ -273,3 +277,25 @@ def load_entries_for(session: Session, e164s: Iterable[str]) -> tuple[np.ndarray
         InternalDncEntry.e164.in_(wanted)
     )
     return _keys(session.execute(query).tuples())
+
+
+@dataclass(frozen=True)
+class NumberHistory:
+    """A number's internal DNC entries now and the ones removed earlier (who, when, why)."""
+
+    e164: str
+    entries: list[InternalDncEntry]
+    removed: list[DncRemoval]
+
+
+def number_history(session: Session, phone: str) -> NumberHistory:
+    """A number as a person types it: its entries and its removal history (the console's search)."""
+    number = phone if is_e164(phone) else normalize_number(phone).e164
+    if number is None:
+        raise ValidationError(f"{phone} is not a phone number", field="phone")
+    return NumberHistory(number, internal_entries(session, e164=number), removals(session, value=number))
+
+
+def is_persons_request(entry: InternalDncEntry) -> bool:
+    """An opt-out the person made (key press, told the agent): never removed by an agent."""
+    return entry.source in PERSON_SOURCES

@@ -27,6 +27,7 @@ from core.db import ALL_ORGS, Database, Scope, utcnow
 from core.errors import ConflictError, ValidationError
 from core.file_limits import LIMITS, bounded_lines
 from core.jobs import create_job
+from core.legal import REGISTRY_MAX_AGE
 from core.runtime import current_runtime
 from dnc import bitmap_index
 from dnc.dated_index import write_dated_index
@@ -466,6 +467,34 @@ def import_numbers(
         )
     finally:
         target.unlink(missing_ok=True)
+
+
+# How old a copy of each kind of list may be before checks against it fail closed. Only the national
+# registry has a legal age today (31 days, 16 CFR 310.4(b)(3)(iv)); kinds not named have no freshness rule.
+MAX_AGE: dict[str, timedelta] = {"national": REGISTRY_MAX_AGE}
+
+
+@dataclass(frozen=True)
+class Freshness:
+    age_days: float | None  # None: the list has no version yet
+    max_age_days: float | None  # None: no freshness rule for this kind
+    stale: bool  # checks against it fail closed
+
+
+def is_stale(kind: str, obtained_at: datetime, at: datetime) -> bool:
+    """Whether a copy of a `kind` list obtained at `obtained_at` is too old to check against at `at`."""
+    max_age = MAX_AGE.get(kind)
+    return max_age is not None and at - obtained_at > max_age
+
+
+def freshness(kind: str, obtained_at: datetime | None, at: datetime) -> Freshness:
+    """A list version's age and whether it is stale at `at` (the rule the compliance engine applies)."""
+    max_age = MAX_AGE.get(kind)
+    max_days = max_age.total_seconds() / 86400 if max_age is not None else None
+    if obtained_at is None:
+        return Freshness(None, max_days, max_age is not None)
+    age = round((at - obtained_at).total_seconds() / 86400, 2)
+    return Freshness(age, max_days, is_stale(kind, obtained_at, at))
 
 
 def list_versions(db: Database, org_id: uuid.UUID | None) -> list[tuple[DncList, DncListVersion | None]]:

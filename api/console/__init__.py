@@ -20,7 +20,19 @@ from litestar.types import ControllerRouterHandler
 from api.console import filters
 from api.console.auth import ConsoleSessionMiddleware
 from api.console.errors import EXCEPTION_HANDLERS, with_console_pages
-from api.console.pages import campaigns, home, lead_lists, login, reports, wallboard
+from api.console.pages import (
+    audit,
+    campaigns,
+    compliance,
+    dnc_internal,
+    dnc_lists,
+    dnc_scrub,
+    home,
+    lead_lists,
+    login,
+    reports,
+    wallboard,
+)
 from api.console.wallboard import close_wallboards
 
 HERE = Path(__file__).parent
@@ -77,6 +89,11 @@ PAGES: list[ControllerRouterHandler] = [
     *lead_lists.PAGES,
     *wallboard.PAGES,
     *reports.PAGES,
+    *compliance.PAGES,
+    *dnc_lists.PAGES,
+    *dnc_internal.PAGES,
+    *dnc_scrub.PAGES,
+    *audit.PAGES,
 ]
 
 ROUTES: list[ControllerRouterHandler] = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment
@@ -28,6 +28,13 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def when_s(value: datetime | None) -> str:
+    """To the second, in UTC (evidence timings: answer, agent connect, safe harbor)."""
+    if value is None:
+        return NONE
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def duration(seconds: Any) -> str:
     if seconds is None:
         return NONE
@@ -43,4 +50,6 @@ def zip_self(values: Any) -> list[tuple[Any, Any]]:
 
 
 def install(env: Environment) -> None:
-    env.filters.update(number=number, percent=percent, when=when, duration=duration, zip_self=zip_self)
+    env.filters.update(
+        number=number, percent=percent, when=when, duration=duration, zip_self=zip_self, when_s=when_s
+    )

@@ -21,7 +21,8 @@ from dnc.policy import read_policy, replace_policy, reset_policy, update_policy
 ORG_ID_DOC = "Platform admins: the organization whose policy this is (required for them, ignored otherwise)."
 
 
-def _org(principal: Principal, org_id: uuid.UUID | None) -> uuid.UUID:
+def policy_org(principal: Principal, org_id: uuid.UUID | None) -> uuid.UUID:
+    """Whose policy a request reads or writes (the API's and the console's policy pages)."""
     if principal.is_platform_admin:
         if org_id is None:
             raise ValidationError("a platform admin must name the organization: ?org_id=", field="org_id")
@@ -29,14 +30,15 @@ def _org(principal: Principal, org_id: uuid.UUID | None) -> uuid.UUID:
     return principal.org_for_write(org_id)
 
 
-def _saver_ip(request: Request[Any, Any, Any], principal: Principal, runtime: Runtime) -> str | None:
+def saver_ip(request: Request[Any, Any, Any], principal: Principal, runtime: Runtime) -> str | None:
+    """The address a policy change must not lock out (`dnc.policy.update_policy` refuses that change)."""
     # A platform admin is not subject to an organization's firewall: no lock-out to prevent.
     return None if principal.is_platform_admin else client_ip(request.scope, runtime.settings.trusted_proxies)
 
 
 @get("/api/dnc/policy", opt=roles(*STAFF), sync_to_thread=True, description=ORG_ID_DOC)
 def get_policy(principal: Principal, session: Session, org_id: uuid.UUID | None = None) -> PolicyIO:
-    return PolicyIO.of(read_policy(session, _org(principal, org_id)))
+    return PolicyIO.of(read_policy(session, policy_org(principal, org_id)))
 
 
 @put(
@@ -53,8 +55,8 @@ def put_policy(
     runtime: Runtime,
     org_id: uuid.UUID | None = None,
 ) -> PolicyIO:
-    saver = _saver_ip(request, principal, runtime)
-    return PolicyIO.of(replace_policy(session, _org(principal, org_id), data.rules(), saver_ip=saver))
+    saver = saver_ip(request, principal, runtime)
+    return PolicyIO.of(replace_policy(session, policy_org(principal, org_id), data.rules(), saver_ip=saver))
 
 
 @patch(
@@ -71,8 +73,8 @@ def patch_policy(
     runtime: Runtime,
     org_id: uuid.UUID | None = None,
 ) -> PolicyIO:
-    saver = _saver_ip(request, principal, runtime)
-    return PolicyIO.of(update_policy(session, _org(principal, org_id), data.given(), saver_ip=saver))
+    saver = saver_ip(request, principal, runtime)
+    return PolicyIO.of(update_policy(session, policy_org(principal, org_id), data.given(), saver_ip=saver))
 
 
 @delete(
@@ -83,7 +85,7 @@ def patch_policy(
     description="Reset to the default policy (no IP rules, US only). " + ORG_ID_DOC,
 )
 def reset_policy_route(principal: Principal, session: Session, org_id: uuid.UUID | None = None) -> PolicyIO:
-    return PolicyIO.of(reset_policy(session, _org(principal, org_id)))
+    return PolicyIO.of(reset_policy(session, policy_org(principal, org_id)))
 
 
 ROUTES = [get_policy, put_policy, patch_policy, reset_policy_route]

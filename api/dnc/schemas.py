@@ -27,6 +27,9 @@ class ListOut(msgspec.Struct):
     record_count: int | None
     obtained_at: datetime | None
     source_file: str | None
+    age_days: float | None = None  # the current version's age now
+    max_age_days: float | None = None  # how old it may be (None: no freshness rule for this kind)
+    stale: bool = False  # too old (or, for the national registry, missing): checks against it fail closed
 
 
 class InternalIn(msgspec.Struct, forbid_unknown_fields=True):

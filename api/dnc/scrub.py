@@ -22,6 +22,7 @@ from core.errors import NotFoundError
 from core.models import Role
 from core.runtime import Runtime
 from dnc.lists import upload_dir
+from dnc.models import ScrubReport
 from dnc.scrub import finished_report_file, get_scrub_report, queue_scrub_report
 from dnc.verdicts import CampaignRules
 
@@ -40,6 +41,20 @@ async def create_scrub_report(
     campaign_id: uuid.UUID | None = None,
     at: datetime | None = None,
 ) -> ReportOut:
+    report = await receive_scrub_upload(request, principal, runtime, campaign_id=campaign_id, at=at)
+    return ReportOut.of(report)
+
+
+async def receive_scrub_upload(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    runtime: Runtime,
+    *,
+    campaign_id: uuid.UUID | None = None,
+    at: datetime | None = None,
+) -> ScrubReport:
+    """Resolve the campaign's rules (another organization's campaign: 404, before the upload is read),
+    stream the lead file to disk and queue the scrub job: the one path of this route and the console's."""
     org_id = own_org(principal)
 
     def campaign_rules() -> CampaignRules:
@@ -50,7 +65,7 @@ async def create_scrub_report(
     received = await receive_upload(
         request, upload_dir(), runtime.settings.max_upload_bytes, default_name="leads.csv"
     )
-    report = await anyio.to_thread.run_sync(
+    return await anyio.to_thread.run_sync(
         lambda: queue_scrub_report(
             runtime.db,
             org_id=org_id,
@@ -60,7 +75,6 @@ async def create_scrub_report(
             created_by=principal.user_id,
         )
     )
-    return ReportOut.of(report)
 
 
 @get("/api/dnc/scrub-reports/{report_ref:str}", opt=roles(*STAFF, Role.MANAGER), sync_to_thread=True)
