@@ -36,7 +36,7 @@ def dnc_worker() -> Iterator[None]:
 def _dial(runtime: Runtime, campaign_id: Any, at: datetime, answered: bool) -> None:
     """Lease the campaign's leads, take the dial-time verdict as the engine does and record each attempt
     (placed with its identity, or blocked) with the evidence the verdict returned."""
-    from campaigns.attempts import record_blocked, record_progress, start_attempt
+    from campaigns.attempts import finish_attempt, record_blocked, record_progress, start_attempt
     from campaigns.hopper import lease_leads
     from campaigns.models import Campaign
     from dialer.engine.compliance import DialTimeCompliance, attempt_evidence
@@ -76,6 +76,7 @@ def _dial(runtime: Runtime, campaign_id: Any, at: datetime, answered: bool) -> N
                     answered_at=at + timedelta(seconds=6),
                     agent_connected_at=at + timedelta(seconds=6.4),
                 )
+                finish_attempt(runtime.db, attempt, outcome="human", ended_at=at + timedelta(seconds=95))
         else:
             record_blocked(
                 runtime.db,
