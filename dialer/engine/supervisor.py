@@ -973,6 +973,11 @@ class Engine:
             worker = self.agent_worker.get(request.agent_id) or request.worker
             if worker:
                 self.pool.send(worker, p.ReleaseAgent(agent_id=request.agent_id))
+        elif request.kind == "agent_hangup":
+            call = self.calls.get(request.attempt_id)
+            if call is not None and call.agent_id == request.agent_id and call.ended_by is None:
+                call.ended_by = "agent"
+                self.pool.hangup(call.attempt_id)  # the agent's leg stays up: AgentFree, then WRAP
 
     def _serve_logins(self) -> None:
         waiting, self.pending_logins = self.pending_logins, []

@@ -1,6 +1,6 @@
 """An agent's phone and the customer's call, over real SIP (carrier and agent-phone simulators, a sipp phone):
 logging out during a call waits for the call to end, the agent's phone hanging up ends the customer's call,
-and a phone that cannot be reached says why."""
+an agent hangs the customer's call up from the API, and a phone that cannot be reached says why."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 
 from core.db import ALL_ORGS, Scope
 from core.runtime import Runtime
+from dialer.engine.agents import AgentState
 from dialer.models import AgentSession
 from dialer.phone_policy import add_rule
 from dialer.simulators.carrier import CarrierBehaviour
@@ -119,6 +120,51 @@ def test_the_agents_phone_hanging_up_mid_call_ends_the_customers_call_and_the_at
     assert live["abandoned"] == 0
     session = client.get("/api/agents/me/session", headers=tenant.headers("agent")).json()
     assert session["state"] == "LOGGED_OUT" and "your phone hung up" in session["ended_reason"]
+
+
+def test_an_agent_hangs_up_the_customers_call_from_the_api_and_stays_on_their_phone(
+    runtime: Runtime, client: TestClient, sandbox: MakeSandbox, certificates: TestCertificates
+) -> None:
+    tenant, agent, campaign = one_agent_floor(runtime, certificates, ["+12025556211"], lines_per_agent=1.0)
+    box = sandbox(
+        behaviour=CarrierBehaviour(ring_s=(0.2, 0.3), talk_s=(20.0, 20.0)),
+        engine=engine_config(campaign.id, wrap_timeout_s=30.0),
+    )
+    box.start()
+    box.register_phones(tenant.id, [agent.id])
+    headers = tenant.headers("agent")
+    assert client.post("/api/agents/me/hangup", headers=headers).status_code == 409  # not logged in
+    login(client, tenant, "agent", box.agent_uri(agent.id), campaign.id)
+    wait_for(
+        lambda: client.get("/api/agents/me/session", headers=headers).json()["state"] == "READY", 20, "READY"
+    )
+    idle = client.post("/api/agents/me/hangup", headers=headers)
+    assert idle.status_code == 409 and "not on a call" in idle.json()["detail"]
+    wait_for(
+        lambda: any(r.agent_connected_at for r in attempts_of(runtime, campaign.id)), 30, "a bridged call"
+    )
+    (call,) = attempts_of(runtime, campaign.id)
+    other = client.post("/api/agents/me/hangup", json={"attempt_id": str(uuid.uuid4())}, headers=headers)
+    assert other.status_code == 409  # not the call the agent is on
+
+    r = client.post("/api/agents/me/hangup", json={"attempt_id": str(call.id)}, headers=headers)
+    assert r.status_code == 202, r.text
+    assert r.json()["attempt_id"] == str(call.id)
+    wait_for(lambda: attempts_of(runtime, campaign.id)[0].outcome != "in_progress", 5, "the call to end")
+    box.engine.recorder.flush()
+    (call,) = attempts_of(runtime, campaign.id)
+    assert call.outcome == "human" and call.ended_by == "agent"
+    wait_for(
+        lambda: "ended" in carrier_record(box.carrier_stats(), call.e164), 5, "the carrier to see the BYE"
+    )
+    assert carrier_record(box.carrier_stats(), call.e164)["ended"] == "bye_received"
+    # The agent wraps up on the same nailed leg.
+    session = client.get("/api/agents/me/session", headers=headers).json()
+    assert session["state"] == AgentState.WRAP.value and session["attempt_id"] == str(call.id)
+    assert box.phone_stats()["legs_up"].get(str(agent.id)) is True
+    assert box.phone_stats()["legs_answered"][str(agent.id)] == 1
+    # Someone else's call cannot be hung up through the agent API (a manager has no call of their own).
+    assert client.post("/api/agents/me/hangup", headers=tenant.headers("manager")).status_code == 409
 
 
 def test_a_phone_that_refuses_the_call_logs_the_agent_out_with_the_reason_in_words(
