@@ -26,6 +26,7 @@ from dialer.engine.live import read_campaign_live
 from dialer.engine.sessions import (
     describe_end,
     dispose,
+    hang_up_customer,
     last_session_end,
     log_out,
     pause_agent,
@@ -46,6 +47,15 @@ class DispositionIn(msgspec.Struct, forbid_unknown_fields=True):
     disposition: str
     callback_at: datetime | None = None  # required by callback dispositions
     callback_same_agent: bool = False
+
+
+class HangupIn(msgspec.Struct, forbid_unknown_fields=True):
+    attempt_id: uuid.UUID | None = None  # the call you are on; when given, it must be that call
+
+
+class HangupOut(msgspec.Struct):
+    attempt_id: uuid.UUID
+    state: str  # INCALL until the engine has hung up (then WRAP, on the same phone leg)
 
 
 class AgentSessionOut(msgspec.Struct):
@@ -303,6 +313,17 @@ def set_disposition(
     return AgentSessionOut.of(principal.user_id, board.status(str(principal.user_id)))
 
 
+@post("/me/hangup", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True, status_code=202)
+def hang_up(principal: Principal, runtime: Runtime, data: HangupIn | None = None) -> HangupOut:
+    """Hang up the customer's call you are on (202: the engine hangs up within a tick). Your phone stays
+    connected and you wrap up the call as when the customer hangs up; the attempt records `ended_by:
+    agent`. 409 when you are not on a call, or `attempt_id` is not the call you are on."""
+    attempt_id = hang_up_customer(
+        runtime.redis, agent_id=principal.user_id, attempt_id=data.attempt_id if data else None
+    )
+    return HangupOut(attempt_id=uuid.UUID(attempt_id), state=AgentState.INCALL.value)
+
+
 @get("/me/lead", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True)
 def current_lead(principal: Principal, session: Session, runtime: Runtime) -> LeadOut:
     """The lead of the call the agent is on, or is wrapping up."""
@@ -389,7 +410,16 @@ def trunk_alarms(session: Session, open_only: bool = True) -> list[TrunkAlarmOut
 
 agents_router = Router(
     "/api/agents",
-    route_handlers=[start_session, get_session, end_session, pause, resume, set_disposition, current_lead],
+    route_handlers=[
+        start_session,
+        get_session,
+        end_session,
+        pause,
+        resume,
+        set_disposition,
+        current_lead,
+        hang_up,
+    ],
     tags=["agents"],
 )
 dialer_router = Router("/api/dialer", route_handlers=[campaign_live, trunk_alarms], tags=["dialer"])

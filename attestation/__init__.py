@@ -14,8 +14,9 @@ Signing (STI-AS), once per process, then once per INVITE::
 
 The attestation level, a pure decision recorded with each call attempt (`level`, `reason`)::
 
-    from attestation.policy import decide_attestation
-    decision = decide_attestation(customer_authenticated=True, number_status="verified")  # -> A, verified_number
+    from attestation.policy import attestation_for
+    decision = attestation_for(inventory.caller_standing(session, org_id, caller_id))  # -> A, verified_number
+    # (an organization none of whose numbers a platform admin verified is not an authenticated customer: C)
 
 Verification (STI-VS), never raises on bad input::
 

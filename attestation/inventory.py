@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from attestation.models import NumberStatus, TelephoneNumberBlock
+from attestation.policy import CallerStanding
 from core.errors import ConflictError, NotFoundError, ValidationError
 
 MAX_RANGE_SIZE = 100_000
@@ -143,6 +144,22 @@ def number_status(session: Session, org_id: uuid.UUID, number: str) -> str | Non
         return None
     block = _block_of(session, org_id, digits)
     return None if block is None else block.status
+
+
+def caller_standing(session: Session, org_id: uuid.UUID, number: str) -> CallerStanding:
+    """The inventory facts the attestation level is decided from (`policy.attestation_for`): the number's
+    status, and how many of the organization's blocks the platform has verified."""
+    verified = session.scalar(
+        select(func.count())
+        .select_from(TelephoneNumberBlock)
+        .where(
+            TelephoneNumberBlock.org_id == org_id,
+            TelephoneNumberBlock.status == NumberStatus.VERIFIED.value,
+        )
+    )
+    return CallerStanding(
+        number_status=number_status(session, org_id, number), verified_numbers=verified or 0
+    )
 
 
 def _spread(lead: str, modulus: int) -> int:

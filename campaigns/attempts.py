@@ -189,7 +189,13 @@ def _apply(lead: Lead, step: NextStep) -> None:
 
 
 def finish_attempt(
-    db: Database, attempt_id: uuid.UUID, *, outcome: str, ended_at: datetime, sip_status: int | None = None
+    db: Database,
+    attempt_id: uuid.UUID,
+    *,
+    outcome: str,
+    ended_at: datetime,
+    sip_status: int | None = None,
+    ended_by: str | None = None,
 ) -> LeadStatus:
     """Close an attempt with its outcome and move the lead on by the campaign's recycle rules.
 
@@ -212,6 +218,7 @@ def finish_attempt(
         attempt.ended_at = ended_at
         if sip_status is not None:
             attempt.sip_status = sip_status
+        attempt.ended_by = ended_by
         lead = _locked_lead(s, attempt.lead_id)
         if counts_as_attempt(outcome):
             lead.attempts += 1

@@ -290,6 +290,9 @@ class CallAttempt(OrgScoped, Base):
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     sip_status: Mapped[int | None] = mapped_column(Integer, default=None)
     outcome: Mapped[str] = mapped_column(String(16), default=Outcome.IN_PROGRESS.value)
+    # Who ended an answered call when it was not the callee or the dialer's own rules: `agent` (hung up
+    # from the agent API) or `agent_phone` (the agent's phone hung up, so the customer's call was ended).
+    ended_by: Mapped[str | None] = mapped_column(String(16), default=None)
     agent_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     disposition: Mapped[str | None] = mapped_column(String(32), default=None)
     # Who set the disposition: agent, timeout (the campaign's timeout_disposition) or manager (a correction).

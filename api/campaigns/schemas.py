@@ -394,6 +394,8 @@ class AttemptOut(msgspec.Struct):
     disposition_source: str | None = None  # agent | timeout (the wrap-up ran out) | manager (a correction)
     disposed_by: uuid.UUID | None = None
     disposed_at: datetime | None = None
+    # agent (hung up from the agent API) | agent_phone (the agent's phone hung up); null otherwise
+    ended_by: str | None = None
 
     @classmethod
     def of(cls, a: CallAttempt) -> AttemptOut:
@@ -422,4 +424,5 @@ class AttemptOut(msgspec.Struct):
             disposition_source=a.disposition_source,
             disposed_by=a.disposed_by,
             disposed_at=a.disposed_at,
+            ended_by=a.ended_by,
         )

@@ -1,7 +1,8 @@
 """Who a call says it is from: caller ID (fixed or local presence), attestation level and Identity header.
 
 Each organization signs with its own `PassportSigner` (loaded once, kept for every call); the TN inventory
-says whether the caller ID is the organization's verified number (attestation A) or not (B).
+says whether the caller ID is the organization's verified number (attestation A) or not (B), and whether
+the platform verified any of its numbers at all (if not, it is not an authenticated customer: C).
 `platform_identity` reads both from the attestation package's stores.
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from attestation import certificate_store, inventory
-from attestation.policy import decide_attestation
+from attestation.policy import CallerStanding, attestation_for
 from attestation.signer import PassportSigner
 from core.db import Database, Scope
 
@@ -39,10 +40,10 @@ def origid_for(org_id: uuid.UUID) -> str:
 
 @dataclass
 class IdentitySource:
-    """Signers per organization, the TN inventory's status of a number, and local-presence choice."""
+    """Signers per organization, what the TN inventory says of a caller ID, and local-presence choice."""
 
     signer_for: Callable[[uuid.UUID], PassportSigner | None]
-    number_status: Callable[[uuid.UUID, str], str | None]
+    caller_standing: Callable[[uuid.UUID, str], CallerStanding]
     local_caller_id: Callable[[uuid.UUID, str], str | None]
 
     def identify(
@@ -62,9 +63,7 @@ class IdentitySource:
         caller_id = caller_id or fixed_caller_id
         if not caller_id:
             return None
-        decision = decide_attestation(
-            customer_authenticated=True, number_status=self.number_status(org_id, caller_id)
-        )
+        decision = attestation_for(self.caller_standing(org_id, caller_id))
         origid = origid_for(org_id)
         header = ""
         signer = self.signer_for(org_id) if sign else None
@@ -108,12 +107,14 @@ def platform_identity(
             signers[org_id] = (now, signer)
         return signer
 
-    def number_status(org_id: uuid.UUID, number: str) -> str | None:
+    def caller_standing(org_id: uuid.UUID, number: str) -> CallerStanding:
         with db.session(Scope(org_id)) as s:
-            return inventory.number_status(s, org_id, number)
+            return inventory.caller_standing(s, org_id, number)
 
     def local_caller_id(org_id: uuid.UUID, lead_e164: str) -> str | None:
         with db.session(Scope(org_id)) as s:
             return inventory.pick_caller_id(s, org_id, lead_e164)
 
-    return IdentitySource(signer_for=signer_for, number_status=number_status, local_caller_id=local_caller_id)
+    return IdentitySource(
+        signer_for=signer_for, caller_standing=caller_standing, local_caller_id=local_caller_id
+    )

@@ -159,6 +159,33 @@ def log_out(session: Session, client: redis.Redis, *, agent_id: uuid.UUID) -> Ag
     return AgentState.LOGGED_OUT
 
 
+def hang_up_customer(client: redis.Redis, *, agent_id: uuid.UUID, attempt_id: uuid.UUID | None) -> str:
+    """Ask the engine to hang up the customer's call the agent is on (`attempt_id`, when given, must be
+    that call). The agent's phone stays connected: the agent goes to wrap-up as when the customer hangs
+    up, and the attempt records `ended_by = agent`. Returns the attempt id."""
+    status = AgentBoard(client).status(str(agent_id))
+    if status is None or status.state is AgentState.LOGGED_OUT:
+        raise ConflictError("cannot hang up: you are not logged in")
+    if status.state is not AgentState.INCALL or not status.attempt_id:
+        raise ConflictError(f"cannot hang up: you are not on a call (you are {status.state.value})")
+    if attempt_id is not None and str(attempt_id) != status.attempt_id:
+        raise ConflictError(
+            f"cannot hang up call attempt {attempt_id}: the call you are on is {status.attempt_id}"
+        )
+    push_request(
+        client,
+        EngineRequest(
+            kind="agent_hangup",
+            agent_id=str(agent_id),
+            org_id=status.org_id,
+            campaign_id=status.campaign_id,
+            session_id=status.session_id,
+            attempt_id=status.attempt_id,
+        ),
+    )
+    return status.attempt_id
+
+
 _SIP_REASONS = {
     "404": "the phone's SIP address does not exist (404)",
     "408": "the phone did not answer in time (408)",

@@ -103,6 +103,7 @@ class LiveCall:
     abandon_reported: bool = False
     safe_harbor: bool = False
     opted_out: bool = False
+    ended_by: str | None = None  # "agent" (agent API hangup) | "agent_phone" (the agent's phone hung up)
 
 
 @dataclass
@@ -822,12 +823,24 @@ class Engine:
 
     def _on_bridge_failed(self, event: p.BridgeFailed) -> None:
         log.warning("bridge of %s to agent %s failed: %s", event.attempt_id, event.agent_id, event.reason)
-        self.board.release_unbridged(event.agent_id, event.attempt_id)
         call = self.calls.get(event.attempt_id)
+        if call is not None and call.agent_id == event.agent_id and call.agent_connected_at is not None:
+            self._agent_lost_mid_call(call)
+            return
+        self.board.release_unbridged(event.agent_id, event.attempt_id)
         if call is None or call.agent_id != event.agent_id:
             return
         call.agent_id = None
         self.waiting.appendleft(call.attempt_id)
+
+    def _agent_lost_mid_call(self, call: LiveCall) -> None:
+        """The agent's phone hung up while the customer was talking to it: end the customer's call too (never
+        dead air, never the abandon message to someone who reached an agent), and record why."""
+        if call.ended_by is None:
+            call.ended_by = "agent_phone"
+            self.pool.hangup(call.attempt_id)
+        if call.agent_id is not None:  # not READY: its leg is gone (AgentLegDown logs it out)
+            self.board.call_ended(call.agent_id, call.attempt_id, wrap_s=self._wrap_s(call.campaign_id))
 
     def _wrap_s(self, campaign_id: uuid.UUID | None) -> float:
         if self.config.wrap_timeout_s is not None:
@@ -929,7 +942,12 @@ class Engine:
         reason: str,
     ) -> None:
         attempt_records.finish_attempt(
-            self.db, uuid.UUID(call.attempt_id), outcome=outcome, ended_at=ended_at, sip_status=sip_status
+            self.db,
+            uuid.UUID(call.attempt_id),
+            outcome=outcome,
+            ended_at=ended_at,
+            sip_status=sip_status,
+            ended_by=call.ended_by,
         )
         if sip_outcome in (p.SipOutcome.IDENTITY_REJECTED, p.SipOutcome.TRUNK_FAILURE):
             kind = "identity_rejected" if sip_outcome is p.SipOutcome.IDENTITY_REJECTED else "trunk_failure"
@@ -955,6 +973,11 @@ class Engine:
             worker = self.agent_worker.get(request.agent_id) or request.worker
             if worker:
                 self.pool.send(worker, p.ReleaseAgent(agent_id=request.agent_id))
+        elif request.kind == "agent_hangup":
+            call = self.calls.get(request.attempt_id)
+            if call is not None and call.agent_id == request.agent_id and call.ended_by is None:
+                call.ended_by = "agent"
+                self.pool.hangup(call.attempt_id)  # the agent's leg stays up: AgentFree, then WRAP
 
     def _serve_logins(self) -> None:
         waiting, self.pending_logins = self.pending_logins, []
@@ -1023,8 +1046,9 @@ class Engine:
             and status.state is not AgentState.LOGGED_OUT
             and status.worker in ("", event.worker_id)
         ):
-            if status.state is AgentState.INCALL and status.attempt_id in self.calls:
-                self.pool.hangup(status.attempt_id)  # no one is left to talk to the customer
+            call = self.calls.get(status.attempt_id) if status.state is AgentState.INCALL else None
+            if call is not None:
+                self._agent_lost_mid_call(call)  # no one is left to talk to the customer
             self._end_agent(event.agent_id, f"leg_down:{event.sip_status}:{event.reason}"[:64])
 
     def _complete_pending_logout(self, agent_id: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -90,3 +91,27 @@ def test_local_presence_picks_a_verified_number_in_the_leads_area_code(org: Org)
     assert _pick(org, "+13125551234") is None  # only an unverified number there
     assert _pick(org, "+17185551234") is None  # no number in 718
     assert _pick(org, "+442071838750") is None  # not NANP
+
+
+def _level(org: Org, number: str) -> str:
+    from attestation.policy import attestation_for
+
+    with org.runtime.db.session(Scope(org.id)) as s:
+        return attestation_for(inventory.caller_standing(s, org.id, number)).level
+
+
+def test_the_attestation_level_follows_what_the_platform_verified_of_the_organization(
+    org: Org, other_org: Org
+) -> None:
+    # Numbers of this run only: a verified number is one organization's for good (the database outlives runs).
+    exchange = f"+1505{random.randrange(200, 1000)}{random.randrange(100, 1000)}"
+    pending, verified, other, absent = (exchange + d for d in "1234")
+    _add(org, pending, verify=False)
+    assert _level(org, pending) == "C"  # nothing verified yet: not an authenticated customer
+    assert _level(org, verified) == "C"
+    _add(other_org, other)  # another organization's verification vouches for no one else
+    assert _level(org, pending) == "C"
+    _add(org, verified)  # the platform verified one of this organization's numbers
+    assert _level(org, verified) == "A"
+    assert _level(org, pending) == "B"  # still pending
+    assert _level(org, absent) == "B"  # not in its inventory
