@@ -44,9 +44,10 @@ from dnc.internal import (
 )
 from dnc.lead_facts import NO_CONSENT_DAY, LeadColumns
 from dnc.lists import data_dir
-from dnc.models import CallingRule, CompliancePolicy, DncList, DncListVersion
+from dnc.models import CompliancePolicy, DncList, DncListVersion
 from dnc.nanp import NumberingPlan, numbering_plan
 from dnc.normalize import e164_to_national
+from dnc.state_rules import calling_rules
 from dnc.verdicts import (
     CampaignRules,
     CapEvidence,
@@ -293,24 +294,8 @@ class ComplianceEngine:
 
     @classmethod
     def load(cls, db: Database, org_id: uuid.UUID, rules: CampaignRules | None = None) -> ComplianceEngine:
-        with db.session(Scope(org_id)) as s:
-            calling_rules = {
-                r.jurisdiction: CallingRuleData(
-                    jurisdiction=r.jurisdiction,
-                    window_start=r.window_start,
-                    window_end=r.window_end,
-                    no_sunday=r.no_sunday,
-                    no_holidays=r.no_holidays,
-                    max_calls_per_24h=r.max_calls_per_24h,
-                    has_state_dnc_list=r.has_state_dnc_list,
-                )
-                for r in s.scalars(select(CallingRule))
-            }
-        if "US" not in calling_rules:
-            raise ValidationError(
-                "the federal calling rule (jurisdiction US) is missing from dnc_calling_rules"
-            )
-        return cls(db, org_id, rules or CampaignRules(), calling_rules)
+        """The organization's engine; the calling rules come from the one data file (`dnc.state_rules`)."""
+        return cls(db, org_id, rules or CampaignRules(), dict(calling_rules()))
 
     # ------------------------------------------------------------------ state read at every check
 

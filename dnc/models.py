@@ -10,7 +10,7 @@ version row names the index directory and sequence number it was built as.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -137,22 +137,6 @@ class DncRemoval(OrgScoped, Base):
     removed_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     removed_at: Mapped[datetime] = mapped_column(default=utcnow)
     removal_reason: Mapped[str] = mapped_column(Text)
-
-
-class CallingRule(Base):
-    """Calling-hour rules of one jurisdiction ("US" = federal, else a state), as data, seeded by the
-    migration and extendable by inserting rows. When several apply the most restrictive wins."""
-
-    __tablename__ = "dnc_calling_rules"
-
-    jurisdiction: Mapped[str] = mapped_column(String(2), primary_key=True)
-    window_start: Mapped[time] = mapped_column()
-    window_end: Mapped[time] = mapped_column()
-    no_sunday: Mapped[bool] = mapped_column(default=False)
-    no_holidays: Mapped[bool] = mapped_column(default=False)  # the federal holiday calendar
-    max_calls_per_24h: Mapped[int | None] = mapped_column(default=None)
-    has_state_dnc_list: Mapped[bool] = mapped_column(default=False)
-    source: Mapped[str] = mapped_column(Text, default="")
 
 
 class CompliancePolicy(OrgScoped, Base):

@@ -1,0 +1,54 @@
+"""state calling rules move to a data file (dnc/state_rules.toml); per-period call caps per organization and
+campaign
+
+Revision ID: 0012_evidence
+Revises: 0011_consent_records
+
+The calling rules were rows seeded by 0002; they now live with their sources in one data file read by
+`dnc.state_rules`, so the table (a second, stale copy: no Texas Sunday hours) is dropped.
+"""
+
+from collections.abc import Sequence
+from datetime import time
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012_evidence"
+down_revision: str | None = "0011_consent_records"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.drop_table("dnc_calling_rules")
+
+
+def downgrade() -> None:
+    rules = op.create_table(
+        "dnc_calling_rules",
+        sa.Column("jurisdiction", sa.String(2), nullable=False),
+        sa.Column("window_start", sa.Time(), nullable=False),
+        sa.Column("window_end", sa.Time(), nullable=False),
+        sa.Column("no_sunday", sa.Boolean(), nullable=False),
+        sa.Column("no_holidays", sa.Boolean(), nullable=False),
+        sa.Column("max_calls_per_24h", sa.Integer(), nullable=True),
+        sa.Column("has_state_dnc_list", sa.Boolean(), nullable=False),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("jurisdiction", name="pk_dnc_calling_rules"),
+    )
+    op.bulk_insert(
+        rules,
+        [
+            {
+                "jurisdiction": "US",
+                "window_start": time(8),
+                "window_end": time(21),
+                "no_sunday": False,
+                "no_holidays": False,
+                "max_calls_per_24h": None,
+                "has_state_dnc_list": False,
+                "source": "47 CFR 64.1200(c)(1); 16 CFR 310.4(c)",
+            }
+        ],
+    )
