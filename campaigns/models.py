@@ -131,6 +131,9 @@ class Campaign(OrgScoped, Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=10)
     # The seller calls are made for (consent is checked against it); None: the organization itself.
     seller: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The campaign's own per-period call caps, [{"calls": N, "days": D}] (dnc.caps), on top of the
+    # organization's; counted over the seller's calls across campaigns and caller IDs.
+    call_caps: Mapped[list[dict[str, int]]] = mapped_column(JSONB, default=list, server_default="[]")
     safe_harbor_wav: Mapped[str | None] = mapped_column(Text, default=None)
     opt_out_key: Mapped[str] = mapped_column(String(1), default="9")
     # Agents: seconds of wrap-up after a call before an undisposed call gets `timeout_disposition` and the

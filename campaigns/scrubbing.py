@@ -21,6 +21,7 @@ from campaigns.models import Campaign
 from core.db import Database
 from core.errors import NotFoundError
 from dnc import reasons
+from dnc.caps import parse_call_caps
 from dnc.engine import ComplianceEngine
 from dnc.internal import add_internal_dnc
 from dnc.lead_facts import lead_columns
@@ -59,6 +60,7 @@ def campaign_rules(campaign: Campaign) -> CampaignRules:
         blocked_area_codes=tuple(campaign.blocked_area_codes),
         calling_window_override=window,
         seller=campaign.seller or "",
+        call_caps=parse_call_caps(campaign.call_caps, field="call_caps", set_by="campaign"),
     )
 
 

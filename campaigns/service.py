@@ -30,6 +30,7 @@ from campaigns.recycle import RecycleRules
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.legal import ABANDON_LIMIT
 from core.models import Role, User
+from dnc.caps import caps_json, parse_call_caps
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ SETTABLE = (
     "timeout_disposition",
     "pause_codes",
     "seller",
+    "call_caps",
 )
 # Set by the server only: the stored copy of an uploaded message (POST /api/campaigns/{id}/safe-harbor).
 SERVER_SET = ("safe_harbor_wav",)
@@ -220,6 +222,8 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any], *, validate_
             if not isinstance(value, str) or len(value.strip()) > 200:
                 raise ValidationError("seller must be a name of at most 200 characters", field=name)
             value = value.strip() or None
+        elif name == "call_caps":
+            value = caps_json(parse_call_caps(value, field=name, set_by="campaign"))
         elif name == "pacing_settings" and not isinstance(value, dict):
             raise ValidationError("pacing_settings must be an object", field=name)
         elif name in ("trunk_profile", "pacing_policy") and not isinstance(value, str):

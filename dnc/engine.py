@@ -30,6 +30,7 @@ from core.legal import REGISTRY_MAX_AGE
 from dnc import reasons
 from dnc.bitmap_index import IndexHandle, StaleIndexError
 from dnc.calling_window import CallingRuleData, calls_in_last_24h, decide_window
+from dnc.caps import CallCap, CapCount, count_caps, parse_call_caps
 from dnc.consent import ConsentFact, load_consents
 from dnc.dated_index import DatedIndexHandle
 from dnc.internal import (
@@ -57,6 +58,7 @@ from dnc.verdicts import (
     LeadContext,
     ListChecked,
     ListMatch,
+    PeriodCapEvidence,
     ScrubVerdict,
     WindowEvidence,
 )
@@ -102,6 +104,7 @@ class GeoPolicy:
     blocked_area_codes: frozenset[int]
     unknown_is_wireless: bool = True  # fail closed: a number nobody knows the line type of needs consent
     revoke_all: bool = False  # a revocation stops every seller's calls
+    call_caps: tuple[CallCap, ...] = ()  # the organization's per-period caps (dnc.caps)
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,9 @@ class BatchDecision:
     wireless_list: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))  # -1: none
     consent_of: dict[int, tuple[str | None, tuple[str, ...]]] = field(default_factory=dict)
     unknown_is_wireless: bool = True
+    call_caps: tuple[CallCap, ...] = ()  # the organization's and the campaign's per-period caps
+    cap_counts: dict[int, list[CapCount]] = field(default_factory=dict)  # leads with earlier calls
+    counted_for: str = ""
 
     def revocations_honored(self) -> set[str]:
         """Revoked consent records that made this decision refuse a call."""
@@ -219,6 +225,17 @@ class BatchDecision:
             caps=CapEvidence(
                 calls_last_24h=self.calls_counted.get(i, 0),
                 max_calls_per_24h=group.max_calls_per_24h if group else None,
+                periods=[
+                    PeriodCapEvidence(
+                        calls=c.cap.calls,
+                        days=c.cap.days,
+                        set_by=c.cap.set_by,
+                        counted=c.counted,
+                        reached=c.reached,
+                    )
+                    for c in self.cap_counts.get(i) or [CapCount(cap, 0) for cap in self.call_caps]
+                ],
+                counted_for=self.counted_for,
             ),
             consent=ConsentEvidence(
                 basis=basis,
@@ -343,6 +360,9 @@ class ComplianceEngine:
             blocked_area_codes=frozenset(int(a) for a in (policy.blocked_area_codes if policy else ())),
             unknown_is_wireless=policy.unknown_line_type == "wireless" if policy else True,
             revoke_all=policy.revoke_all if policy else False,
+            call_caps=parse_call_caps(policy.call_caps, field="call_caps", set_by="organization")
+            if policy
+            else (),
         )
         return ComplianceSnapshot(
             rules=self.rules,
@@ -420,6 +440,8 @@ def decide(cols: LeadColumns, snap: ComplianceSnapshot, at: datetime) -> BatchDe
     listed = _lists(bits, snap, national, us, at, cols)
     _internal_lists(bits, snap.internal, keys, campaign_ids)
     groups, group_of, counted = _windows(bits, snap, zone_ids, zone_sets, cols, npa_states, invalid, at)
+    call_caps = (*snap.geo.call_caps, *rules.call_caps)
+    cap_counts = _period_caps(bits, call_caps, cols, at)
     parts, part_of = _parts(bits, groups, group_of)
     checked = _lists_checked(snap, at)
     newest = max(
@@ -443,7 +465,26 @@ def decide(cols: LeadColumns, snap: ComplianceSnapshot, at: datetime) -> BatchDe
         wireless_list=listed,
         consent_of=consent_of,
         unknown_is_wireless=snap.geo.unknown_is_wireless,
+        call_caps=call_caps,
+        cap_counts=cap_counts,
+        counted_for=f"seller {rules.seller}" if rules.seller else "the organization (no seller named)",
     )
+
+
+def _period_caps(
+    bits: _Bits, caps: tuple[CallCap, ...], cols: LeadColumns, at: datetime
+) -> dict[int, list[CapCount]]:
+    """The organization's and campaign's per-period caps over each lead's earlier calls (the caller
+    supplies the seller's calls across campaigns and caller IDs)."""
+    if not caps:
+        return {}
+    reached = np.zeros(len(cols), dtype=bool)
+    counts = {}
+    for i, recent in cols.recent_calls.items():
+        counts[i] = count_caps(caps, recent, at)
+        reached[i] = any(c.reached for c in counts[i])
+    bits.reason(reasons.PERIOD_CALL_CAP, reached)
+    return counts
 
 
 def _consent_records(

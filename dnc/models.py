@@ -155,6 +155,8 @@ class CompliancePolicy(OrgScoped, Base):
     # A number whose line type nobody knows: "wireless" (fail closed: it needs written consent) or
     # "not_wireless". See dnc.consent.
     unknown_line_type: Mapped[str] = mapped_column(String(16), default="wireless", server_default="wireless")
+    # Per-period call caps of every campaign, [{"calls": N, "days": D}] (dnc.caps).
+    call_caps: Mapped[list[dict[str, int]]] = mapped_column(JSONB_, default=list, server_default="[]")
     # A revocation stops every call of the organization to the number, whatever seller (FCC 24-24's
     # "revoke all", postponed to 2027-01-31: off by default).
     revoke_all: Mapped[bool] = mapped_column(default=False, server_default=text("false"))

@@ -25,6 +25,7 @@ OUTSIDE_CAMPAIGN_WINDOW = "outside_campaign_window"
 STATE_NO_SUNDAY = "state_no_sunday"
 STATE_NO_HOLIDAY = "state_no_holiday"
 STATE_CALL_CAP = "state_call_cap"
+PERIOD_CALL_CAP = "period_call_cap"
 
 # Reasons that stop being true with time or with an import (calling hours, day rules, 24-hour caps, the
 # registry copy): a lead blocked only by these waits and is checked again; any other reason blocks for good.
@@ -36,6 +37,7 @@ TIME_BOUND: frozenset[str] = frozenset(
         STATE_NO_SUNDAY,
         STATE_NO_HOLIDAY,
         STATE_CALL_CAP,
+        PERIOD_CALL_CAP,
         NATIONAL_REGISTRY_MISSING,
         NATIONAL_REGISTRY_STALE,
         LIST_INDEX_STALE,
@@ -65,6 +67,7 @@ DESCRIPTIONS: dict[str, str] = {
     STATE_NO_SUNDAY: "state forbids calls on Sunday",
     STATE_NO_HOLIDAY: "state forbids calls on holidays",
     STATE_CALL_CAP: "state cap on calls per 24 hours reached",
+    PERIOD_CALL_CAP: "the organization's or campaign's cap on calls per period reached",
 }
 
 ALL: tuple[str, ...] = tuple(DESCRIPTIONS)

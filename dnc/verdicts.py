@@ -14,6 +14,8 @@ from typing import Any
 
 import msgspec
 
+from dnc.caps import CallCap, caps_json, parse_call_caps
+
 
 class Consent(enum.StrEnum):
     NONE = "none"
@@ -78,6 +80,7 @@ class CampaignRules:
     blocked_area_codes: tuple[str, ...] = ()
     calling_window_override: tuple[time, time] | None = None  # local time; intersected with the law's
     seller: str = ""  # whose consent the calls rely on ("" = the organization itself)
+    call_caps: tuple[CallCap, ...] = ()  # the campaign's own per-period caps (dnc.caps)
 
     def to_params(self) -> dict[str, Any]:
         """As JSON-able job parameters (a scrub job gets the rules its caller resolved)."""
@@ -89,6 +92,7 @@ class CampaignRules:
             "blocked_area_codes": list(self.blocked_area_codes),
             "calling_window": [window[0].isoformat(), window[1].isoformat()] if window else None,
             "seller": self.seller,
+            "call_caps": caps_json(self.call_caps),
         }
 
     @classmethod
@@ -104,6 +108,7 @@ class CampaignRules:
             if window
             else None,
             seller=params.get("seller") or "",
+            call_caps=parse_call_caps(params.get("call_caps"), field="call_caps", set_by="campaign"),
         )
 
 
@@ -127,9 +132,19 @@ class WindowEvidence(msgspec.Struct, frozen=True, kw_only=True):
     campaign_window: str | None  # the campaign's own window, when it has one
 
 
+class PeriodCapEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    calls: int  # the cap: at most this many calls ...
+    days: int  # ... in this many days
+    set_by: str  # organization | campaign
+    counted: int  # earlier calls to the number in that period, when the check ran
+    reached: bool
+
+
 class CapEvidence(msgspec.Struct, frozen=True, kw_only=True):
     calls_last_24h: int  # earlier calls to the number the check counted
     max_calls_per_24h: int | None  # the strictest state cap that applied
+    periods: list[PeriodCapEvidence] = []  # the organization's and campaign's per-period caps
+    counted_for: str = ""  # whose calls were counted: the seller's, across its campaigns and caller IDs
 
 
 class ConsentEvidence(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,6 +13,7 @@ from datetime import time
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0012_evidence"
 down_revision: str | None = "0011_consent_records"
@@ -22,9 +23,18 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.drop_table("dnc_calling_rules")
+    for table in ("campaigns", "dnc_policies"):
+        op.add_column(
+            table,
+            sa.Column(
+                "call_caps", postgresql.JSONB(astext_type=sa.Text()), nullable=False, server_default="[]"
+            ),
+        )
 
 
 def downgrade() -> None:
+    for table in ("campaigns", "dnc_policies"):
+        op.drop_column(table, "call_caps")
     rules = op.create_table(
         "dnc_calling_rules",
         sa.Column("jurisdiction", sa.String(2), nullable=False),

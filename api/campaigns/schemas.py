@@ -132,6 +132,12 @@ class CampaignSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
             description="The seller the calls are made for: the dial-time check relies only on consent records naming it. Default none: the organization itself."
         ),
     ] = msgspec.UNSET
+    call_caps: Annotated[
+        list[dict[str, int]] | msgspec.UnsetType,
+        msgspec.Meta(
+            description='The campaign\'s own per-period call caps, e.g. [{"calls": 7, "days": 7}] (debt collection): at most that many calls to a number in that many days, counted over every campaign and caller ID of the same seller; on top of the organization\'s caps and the states\' 24-hour caps. Default none.'
+        ),
+    ] = msgspec.UNSET
 
     wrap_up_s: Annotated[
         int | msgspec.UnsetType,
