@@ -33,6 +33,7 @@ from dnc.calling_window import CallingRuleData, calls_in_last_24h, decide_window
 from dnc.caps import CallCap, CapCount, count_caps, parse_call_caps
 from dnc.consent import ConsentFact, load_consents
 from dnc.dated_index import DatedIndexHandle
+from dnc.freshness import ListCopy, StaleList, max_age, stale_lists
 from dnc.internal import (
     AreaCodeBlocks,
     InternalSet,
@@ -48,6 +49,10 @@ from dnc.lists import data_dir
 from dnc.models import CompliancePolicy, DncList, DncListVersion
 from dnc.nanp import NumberingPlan, numbering_plan
 from dnc.normalize import e164_to_national
+from dnc.reassigned import NO as RND_NO
+from dnc.reassigned import NOT_QUERIED as RND_NOT_QUERIED
+from dnc.reassigned import YES as RND_YES
+from dnc.reassigned import LocalReassignedNumbers, ReassignedNumbers, RndAnswers, answer_name
 from dnc.state_rules import calling_rules
 from dnc.verdicts import (
     CampaignRules,
@@ -59,6 +64,7 @@ from dnc.verdicts import (
     ListChecked,
     ListMatch,
     PeriodCapEvidence,
+    ReassignedEvidence,
     ScrubVerdict,
     WindowEvidence,
 )
@@ -151,6 +157,7 @@ class BatchDecision:
     call_caps: tuple[CallCap, ...] = ()  # the organization's and the campaign's per-period caps
     cap_counts: dict[int, list[CapCount]] = field(default_factory=dict)  # leads with earlier calls
     counted_for: str = ""
+    rnd: RndAnswers | None = None  # the Reassigned Numbers Database's answers
 
     def revocations_honored(self) -> set[str]:
         """Revoked consent records that made this decision refuse a call."""
@@ -176,6 +183,23 @@ class BatchDecision:
                 )
             )
         return out
+
+    def _reassigned_evidence(self, i: int, consent_day: int) -> ReassignedEvidence | None:
+        rnd = self.rnd
+        if rnd is None:
+            return None
+        answer = int(rnd.answers[i])
+        disconnected = int(rnd.disconnected_day[i])
+        return ReassignedEvidence(
+            answer=answer_name(answer),
+            consent_date=_EPOCH + timedelta(days=consent_day) if consent_day >= 0 else None,
+            disconnected_on=_EPOCH + timedelta(days=disconnected) if disconnected >= 0 else None,
+            data_version=rnd.version,
+            data_as_of=rnd.data_as_of,
+            data_age_days=_age_days(rnd.data_as_of, self.checked_at) if rnd.data_as_of else None,
+            source=rnd.source,
+            safe_harbor=answer == RND_NO and not rnd.stale,
+        )
 
     def evidence(self, i: int) -> ComplianceEvidence:
         """What the check saw and decided for lead i: stored with the attempt, never re-derived."""
@@ -237,6 +261,7 @@ class BatchDecision:
                 ],
                 counted_for=self.counted_for,
             ),
+            reassigned=self._reassigned_evidence(i, day),
             consent=ConsentEvidence(
                 basis=basis,
                 consent_date=_EPOCH + timedelta(days=day) if day >= 0 else None,
@@ -259,6 +284,8 @@ class ComplianceSnapshot:
     internal: InternalSet
     geo: GeoPolicy
     consents: Mapping[str, tuple[ConsentFact, ...]] = field(default_factory=dict)  # by E.164
+    # The Reassigned Numbers Database to query; None: the local one over the snapshot's reassigned lists.
+    reassigned: ReassignedNumbers | None = None
 
 
 class _Bits:
@@ -438,6 +465,8 @@ def decide(cols: LeadColumns, snap: ComplianceSnapshot, at: datetime) -> BatchDe
     _geo(bits, snap, region, invalid, npa, nanp, cols.states, npa_states, campaign_ids)
     cols, consent_of = _consent_records(bits, snap, cols, at)
     listed = _lists(bits, snap, national, us, at, cols)
+    stale = _stale_lists(bits, snap, at, us, cols.states, npa_states)
+    rnd = _reassigned(bits, snap, national, cols, stale_data="reassigned" in {s.copy.kind for s in stale})
     _internal_lists(bits, snap.internal, keys, campaign_ids)
     groups, group_of, counted = _windows(bits, snap, zone_ids, zone_sets, cols, npa_states, invalid, at)
     call_caps = (*snap.geo.call_caps, *rules.call_caps)
@@ -467,6 +496,7 @@ def decide(cols: LeadColumns, snap: ComplianceSnapshot, at: datetime) -> BatchDe
         unknown_is_wireless=snap.geo.unknown_is_wireless,
         call_caps=call_caps,
         cap_counts=cap_counts,
+        rnd=rnd,
         counted_for=f"seller {rules.seller}" if rules.seller else "the organization (no seller named)",
     )
 
@@ -535,18 +565,23 @@ def _age_days(obtained_at: datetime, at: datetime) -> float:
 
 
 def _lists_checked(snap: ComplianceSnapshot, at: datetime) -> tuple[ListChecked, ...]:
-    out = [
-        ListChecked(
-            kind=a.kind,
-            list_id=str(a.list_id),
-            version=str(a.seq),
-            obtained_at=a.obtained_at,
-            age_days=_age_days(a.obtained_at, at),
-            scope=a.scope or ("org" if a.owner_org_id else "platform"),
+    out = []
+    for a, _ in snap.lists:
+        if a.kind == "national" and a.obtained_at > at:
+            continue
+        limit = max_age(a.kind)
+        out.append(
+            ListChecked(
+                kind=a.kind,
+                list_id=str(a.list_id),
+                version=str(a.seq),
+                obtained_at=a.obtained_at,
+                age_days=_age_days(a.obtained_at, at),
+                scope=a.scope or ("org" if a.owner_org_id else "platform"),
+                max_age_days=limit.days if limit is not None else None,
+                stale=limit is not None and at - a.obtained_at > limit,
+            )
         )
-        for a, _ in snap.lists
-        if a.kind != "national" or a.obtained_at <= at
-    ]
     out.append(ListChecked(kind="internal", list_id="internal", version=snap.internal.label, scope="org"))
     return tuple(out)
 
@@ -644,7 +679,6 @@ def _lists(
         bits.reason(reasons.NATIONAL_REGISTRY_STALE, us)
     wireless = cols.wireless == 1
     wireless_list = np.full(len(national), -1, dtype=np.int16)
-    reassigned_day = np.full(len(national), -1, dtype=np.int64)
     code = {
         "national": reasons.NATIONAL_DNC,
         "state": reasons.STATE_DNC,
@@ -656,9 +690,7 @@ def _lists(
             if handle is None:
                 raise StaleIndexError(f"index of list {lst.list_id} v{lst.seq} is not usable")
             if isinstance(handle, DatedIndexHandle):
-                day = handle.lookup(national)
-                hit = day >= 0
-                reassigned_day = np.maximum(reassigned_day, day)
+                hit = handle.lookup(national) >= 0  # on the list; the RND query decides (`_reassigned`)
             else:
                 hit = handle.contains(national)
             if lst.kind == "wireless":
@@ -676,13 +708,61 @@ def _lists(
     if snap.geo.unknown_is_wireless:  # nobody knows the line type: it may be wireless (fail closed)
         wireless |= (cols.wireless == -1) & (wireless_list < 0)
     bits.reason(reasons.WIRELESS_NO_CONSENT, wireless & ~cols.written_consent)
-    consent_day = cols.consent_day
-    # Consent given before the number was disconnected was given by someone else (or unknown when: -2).
-    bits.reason(
-        reasons.REASSIGNED_SINCE_CONSENT,
-        (reassigned_day >= 0) & (consent_day != -1) & ((consent_day == -2) | (consent_day <= reassigned_day)),
-    )
     return wireless_list
+
+
+def local_reassigned(snap: ComplianceSnapshot) -> LocalReassignedNumbers:
+    """The RND over the reassigned lists of the snapshot (the organization's and the platform's)."""
+    return LocalReassignedNumbers(
+        [
+            (f"{lst.list_id}@{lst.seq}", lst.obtained_at, handle)
+            for lst, handle in snap.lists
+            if lst.kind == "reassigned" and isinstance(handle, DatedIndexHandle)
+        ]
+    )
+
+
+def _reassigned(
+    bits: _Bits, snap: ComplianceSnapshot, national: np.ndarray, cols: LeadColumns, *, stale_data: bool
+) -> RndAnswers:
+    """The Reassigned Numbers Database query of every lead relying on consent: a `yes` (disconnected on or
+    after the consent date: the consent was someone else's) blocks the call; so does stale data for every
+    lead that relies on consent (fail closed: no safe harbor from old data)."""
+    database = snap.reassigned if snap.reassigned is not None else local_reassigned(snap)
+    answers = database.query(national, cols.consent_day)
+    bits.reason(reasons.REASSIGNED_SINCE_CONSENT, answers.answers == RND_YES)
+    if stale_data:
+        bits.reason(reasons.REASSIGNED_DATA_STALE, answers.answers != RND_NOT_QUERIED)
+        answers = replace(answers, stale=True)
+    return answers
+
+
+def _list_copies(snap: ComplianceSnapshot) -> list[ListCopy]:
+    return [ListCopy(a.kind, a.scope, str(a.list_id), a.obtained_at) for a, _ in snap.lists]
+
+
+def _stale_lists(
+    bits: _Bits,
+    snap: ComplianceSnapshot,
+    at: datetime,
+    us: np.ndarray,
+    lead_states: list[str],
+    npa_states: np.ndarray,
+) -> list[StaleList]:
+    """State and litigator list copies older than their kind's rule block the leads they concern (a state
+    list: leads in that state by their own or their area code's state; a litigator list: every US lead).
+    The national registry has its own reasons (`_lists`); stale reassigned data is `_reassigned`'s."""
+    stale = stale_lists(_list_copies(snap), at, kinds=("state", "litigator", "reassigned"))
+    states = np.array(lead_states, dtype=object)
+    for s in stale:
+        if s.copy.kind == "litigator":
+            bits.reason(reasons.LITIGATOR_LIST_STALE, us)
+        elif s.copy.kind == "state":
+            concerned = (
+                us if not s.copy.scope else us & ((states == s.copy.scope) | (npa_states == s.copy.scope))
+            )
+            bits.reason(reasons.STATE_LIST_STALE, concerned)
+    return stale
 
 
 def _internal_lists(bits: _Bits, internal: InternalSet, keys: np.ndarray, campaign_ids: np.ndarray) -> None:

@@ -7,6 +7,9 @@ INVALID_NUMBER = "invalid_number"
 NATIONAL_REGISTRY_MISSING = "national_registry_missing"
 NATIONAL_REGISTRY_STALE = "national_registry_stale"
 LIST_INDEX_STALE = "list_index_stale"
+STATE_LIST_STALE = "state_list_stale"
+LITIGATOR_LIST_STALE = "litigator_list_stale"
+REASSIGNED_DATA_STALE = "reassigned_data_stale"
 NATIONAL_DNC = "national_dnc"
 STATE_DNC = "state_dnc"
 INTERNAL_DNC = "internal_dnc"
@@ -41,6 +44,9 @@ TIME_BOUND: frozenset[str] = frozenset(
         NATIONAL_REGISTRY_MISSING,
         NATIONAL_REGISTRY_STALE,
         LIST_INDEX_STALE,
+        STATE_LIST_STALE,
+        LITIGATOR_LIST_STALE,
+        REASSIGNED_DATA_STALE,
     }
 )
 
@@ -49,6 +55,9 @@ DESCRIPTIONS: dict[str, str] = {
     NATIONAL_REGISTRY_MISSING: "no national DNC registry copy has been imported (fail closed)",
     NATIONAL_REGISTRY_STALE: "the national registry copy is older than 31 days (fail closed)",
     LIST_INDEX_STALE: "a list's index file does not match its recorded version (fail closed)",
+    STATE_LIST_STALE: "the lead's state DNC list copy is older than 31 days (fail closed)",
+    LITIGATOR_LIST_STALE: "a litigator list copy is older than 31 days (fail closed)",
+    REASSIGNED_DATA_STALE: "the reassigned-numbers data is older than 31 days: consent cannot be relied on",
     NATIONAL_DNC: "on the national Do-Not-Call registry",
     STATE_DNC: "on a state Do-Not-Call list",
     INTERNAL_DNC: "on the organization's internal DNC list",

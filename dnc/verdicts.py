@@ -121,6 +121,8 @@ class ListChecked(msgspec.Struct, frozen=True, kw_only=True):
     obtained_at: datetime | None = None  # when that copy was downloaded (the freshness clock)
     age_days: float | None = None  # its age at the check
     scope: str = ""
+    max_age_days: int | None = None  # its kind's freshness rule (core.legal.LIST_MAX_AGE)
+    stale: bool = False  # older than that: the check failed closed for the leads it concerns
 
 
 class WindowEvidence(msgspec.Struct, frozen=True, kw_only=True):
@@ -156,6 +158,19 @@ class ConsentEvidence(msgspec.Struct, frozen=True, kw_only=True):
     revocation_ids: list[str] = []  # revoked records that applied to this seller (they block the call)
 
 
+class ReassignedEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    """The Reassigned Numbers Database query for the number (47 CFR 64.1200(m)), as answered."""
+
+    answer: str  # yes | no | no_data | not_queried (no consent relied on)
+    consent_date: date | None  # the date queried with
+    disconnected_on: date | None  # the latest permanent disconnect on record
+    data_version: str  # "<list id>@<version>" of every disconnect file consulted
+    data_as_of: datetime | None  # when that data was obtained
+    data_age_days: float | None
+    source: str  # "local import" (imported disconnect files), "none imported", or the service used
+    safe_harbor: bool  # a "no" from current data: the 64.1200(m) safe harbor applies
+
+
 class ComplianceEvidence(msgspec.Struct, frozen=True, kw_only=True):
     """What one dial-time (or scrub) check of one number saw and decided; stored as it was returned."""
 
@@ -169,3 +184,4 @@ class ComplianceEvidence(msgspec.Struct, frozen=True, kw_only=True):
     window: WindowEvidence
     caps: CapEvidence
     consent: ConsentEvidence
+    reassigned: ReassignedEvidence | None = None
