@@ -168,6 +168,9 @@ class Disposition(OrgScoped, Base):
     human_answered: Mapped[bool] = mapped_column(default=True)
     sale: Mapped[bool] = mapped_column(default=False)
     dnc: Mapped[bool] = mapped_column(default=False)
+    # The consumer revoked consent (any reasonable means, 47 CFR 64.1200(a)(10)): recorded as a revocation
+    # of the campaign's seller's consent, honored at the very next dial-time check.
+    revoke: Mapped[bool] = mapped_column(default=False, server_default="false")
     callback: Mapped[bool] = mapped_column(default=False)
     final: Mapped[bool] = mapped_column(default=False)
 

@@ -42,6 +42,7 @@ class DispositionSpec:
     dnc: bool = False
     callback: bool = False
     final: bool = False
+    revoke: bool = False
 
 
 DEFAULT_DISPOSITIONS = (
@@ -49,6 +50,7 @@ DEFAULT_DISPOSITIONS = (
     DispositionSpec("NI", "Not interested", final=True),
     DispositionSpec("CALLBACK", "Call back", callback=True),
     DispositionSpec("DNC", "Do not call", dnc=True, final=True),
+    DispositionSpec("REVOKED", "Revoked consent (stop these calls)", revoke=True, final=True),
     DispositionSpec("WRONG", "Wrong number", final=True),
     DispositionSpec("NOANSWER", "No answer / left no message", human_answered=False),
     # Given by the engine to a call its agent did not dispose of within the campaign's wrap-up time.
@@ -355,6 +357,7 @@ def add_disposition(session: Session, campaign: Campaign, spec: DispositionSpec)
         dnc=spec.dnc,
         callback=spec.callback,
         final=spec.final,
+        revoke=spec.revoke,
     )
     session.add(disposition)
     session.flush()

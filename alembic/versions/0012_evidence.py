@@ -1,5 +1,5 @@
 """state calling rules move to a data file (dnc/state_rules.toml); per-period call caps per organization and
-campaign
+campaign; a "revoke" disposition flag (and REVOKED for existing campaigns)
 
 Revision ID: 0012_evidence
 Revises: 0011_consent_records
@@ -30,9 +30,23 @@ def upgrade() -> None:
                 "call_caps", postgresql.JSONB(astext_type=sa.Text()), nullable=False, server_default="[]"
             ),
         )
+    op.add_column("dispositions", sa.Column("revoke", sa.Boolean(), nullable=False, server_default="false"))
+    # Every existing campaign gets the REVOKED disposition new campaigns have (campaigns.service).
+    op.execute(
+        """
+        INSERT INTO dispositions (id, org_id, campaign_id, code, label, human_answered, sale, dnc, callback,
+                                  final, revoke)
+        SELECT gen_random_uuid(), c.org_id, c.id, 'REVOKED', 'Revoked consent (stop these calls)', true,
+               false, false, false, true, true
+        FROM campaigns c
+        ON CONFLICT (campaign_id, code) DO NOTHING
+        """
+    )
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM dispositions WHERE code = 'REVOKED' AND revoke")
+    op.drop_column("dispositions", "revoke")
     for table in ("campaigns", "dnc_policies"):
         op.drop_column(table, "call_caps")
     rules = op.create_table(

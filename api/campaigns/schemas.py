@@ -241,6 +241,7 @@ class DispositionIn(msgspec.Struct, forbid_unknown_fields=True):
     dnc: bool = False
     callback: bool = False
     final: bool = False
+    revoke: bool = False  # records the consumer's revocation of the seller's consent
 
 
 class DispositionOut(msgspec.Struct):
@@ -252,6 +253,7 @@ class DispositionOut(msgspec.Struct):
     dnc: bool
     callback: bool
     final: bool
+    revoke: bool
 
     @classmethod
     def of(cls, d: Disposition) -> DispositionOut:
@@ -264,6 +266,7 @@ class DispositionOut(msgspec.Struct):
             dnc=d.dnc,
             callback=d.callback,
             final=d.final,
+            revoke=d.revoke,
         )
 
 
@@ -373,6 +376,8 @@ class DispositionRequest(msgspec.Struct, forbid_unknown_fields=True):
     code: str
     callback_at: datetime | None = None
     same_agent: bool = False
+    # Free text kept with a revocation (a "revoke" disposition): the consumer's words, e.g. "stop calling me".
+    note: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
 
 
 class AttemptOut(msgspec.Struct):
