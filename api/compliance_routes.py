@@ -19,6 +19,7 @@ from campaigns.cdr import cdr_csv
 from campaigns.evidence import EvidenceRecord, evidence_for_phone, evidence_of_attempt
 from core.models import Role
 from core.runtime import Runtime
+from dnc.caps import caps_json, parse_call_caps
 from dnc.consent import (
     ConsentSettings,
     consents_of,
@@ -176,6 +177,12 @@ class ConsentOut(msgspec.Struct):
 class ConsentSettingsIO(msgspec.Struct, forbid_unknown_fields=True):
     unknown_line_type: str = "wireless"  # wireless (fail closed) | not_wireless
     revoke_all: bool = False  # a revocation stops every seller's calls to the number
+    # Per-period caps of every campaign: [{"calls": 7, "days": 7}]; omitted (null) on PUT: unchanged.
+    call_caps: list[dict[str, int]] | None = None
+
+    @classmethod
+    def of(cls, settings: ConsentSettings) -> ConsentSettingsIO:
+        return cls(settings.unknown_line_type, settings.revoke_all, caps_json(settings.call_caps or ()))
 
 
 CONSENT_WRITERS = (Role.COMPLIANCE, Role.ORG_ADMIN)
@@ -231,8 +238,7 @@ def list_consents(session: Session, phone: str) -> list[ConsentOut]:
 
 @get("/api/compliance/settings", opt=roles(*CONSENT_READERS), sync_to_thread=True, tags=["compliance"])
 def get_consent_settings(session: Session) -> ConsentSettingsIO:
-    settings = read_settings(session)
-    return ConsentSettingsIO(settings.unknown_line_type, settings.revoke_all)
+    return ConsentSettingsIO.of(read_settings(session))
 
 
 @put(
@@ -243,9 +249,16 @@ def get_consent_settings(session: Session) -> ConsentSettingsIO:
 )
 def put_consent_settings(data: ConsentSettingsIO, session: Session) -> ConsentSettingsIO:
     """`unknown_line_type`: what a number of unknown line type counts as (default wireless: it needs
-    written consent). `revoke_all`: a revocation stops calls from every seller of the organization."""
-    saved = save_settings(session, ConsentSettings(data.unknown_line_type, data.revoke_all))
-    return ConsentSettingsIO(saved.unknown_line_type, saved.revoke_all)
+    written consent). `revoke_all`: a revocation stops calls from every seller of the organization.
+    `call_caps`: at most `calls` calls to a number in `days` days, for every campaign (counted over the
+    seller's calls across campaigns and caller IDs); omitted: unchanged."""
+    caps = (
+        parse_call_caps(data.call_caps, field="call_caps", set_by="organization")
+        if data.call_caps is not None
+        else None
+    )
+    saved = save_settings(session, ConsentSettings(data.unknown_line_type, data.revoke_all, caps))
+    return ConsentSettingsIO.of(saved)
 
 
 ROUTES += [create_consent, create_revocation, list_consents, get_consent_settings, put_consent_settings]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Router, delete, get, post
@@ -47,6 +47,8 @@ class DispositionIn(msgspec.Struct, forbid_unknown_fields=True):
     disposition: str
     callback_at: datetime | None = None  # required by callback dispositions
     callback_same_agent: bool = False
+    # Free text kept with a revocation ("revoke" dispositions such as REVOKED): what the consumer said.
+    note: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
 
 
 class HangupIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -308,6 +310,7 @@ def set_disposition(
         callback_at=data.callback_at,
         callback_same_agent=data.callback_same_agent,
         role=principal.role,
+        note=data.note,
     )
     board = _board(runtime)
     return AgentSessionOut.of(principal.user_id, board.status(str(principal.user_id)))

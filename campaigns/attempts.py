@@ -27,7 +27,7 @@ from campaigns.recycle import (
     counts_as_attempt,
     recycle,
 )
-from campaigns.scrubbing import add_to_internal_dnc
+from campaigns.scrubbing import add_to_internal_dnc, record_revocation
 from core.db import ALL_ORGS, Database, Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.models import Role
@@ -257,11 +257,14 @@ def set_disposition(
     callback_at: datetime | None = None,
     callback_same_agent: bool = False,
     source: str = DispositionSource.AGENT,
+    note: str = "",
 ) -> LeadStatus:
     """Apply a disposition to an attempt and its lead; returns the lead's new status. `agent_id` is who
     gave it (recorded with `source`); callers check who may (`dispose_attempt`).
 
-    DNC: the number goes on the organization's internal DNC list and the lead is done. Callback: the lead
+    DNC: the number goes on the organization's internal DNC list and the lead is done. Revoke: the
+    consumer's revocation of the campaign seller's consent is recorded (source agent, `note` the agent's
+    words) and the lead is done; every campaign of that seller stops calling at its next check. Callback: the lead
     is scheduled at `callback_at`, for any agent or only this one. Sale or final: done. Anything else:
     recycled by the campaign's `human` rule.
     """
@@ -299,6 +302,12 @@ def set_disposition(
             add_to_internal_dnc(
                 s, e164=lead.phone_e164, campaign_id=None, reason=f"disposition {code}", added_by=agent_id
             )
+        if disposition.revoke:
+            seller = s.scalar(select(Campaign.seller).where(Campaign.id == attempt.campaign_id))
+            record_revocation(
+                s, e164=lead.phone_e164, seller=seller or "", note=note.strip() or f"disposition {code}",
+                revoked_by=agent_id, at=at,
+            )  # fmt: skip
         clear_lease(lead)
         _apply(lead, step)
         if step.status is LeadStatus.CALLBACK:
@@ -317,6 +326,7 @@ def dispose_attempt(
     at: datetime,
     callback_at: datetime | None = None,
     callback_same_agent: bool = False,
+    note: str = "",
 ) -> LeadStatus:
     """Who may give or correct a disposition, then `set_disposition`. An agent disposes only calls they
     handled, and corrects their disposition only within the campaign's wrap-up time after the call ended;
@@ -347,6 +357,7 @@ def dispose_attempt(
         callback_at=callback_at,
         callback_same_agent=callback_same_agent,
         source=source,
+        note=note,
     )
 
 
@@ -376,6 +387,10 @@ def _after_disposition(
     if disposition.dnc:
         lead.verdict = "blocked"
         lead.verdict_reasons = sorted({*lead.verdict_reasons, "internal_dnc"})
+        return NextStep(LeadStatus.DONE, None)
+    if disposition.revoke:
+        lead.verdict = "blocked"
+        lead.verdict_reasons = sorted({*lead.verdict_reasons, "consent_revoked"})
         return NextStep(LeadStatus.DONE, None)
     if disposition.callback:
         if callback_at is None:

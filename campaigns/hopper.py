@@ -29,6 +29,8 @@ from campaigns.models import (
     Outcome,
 )
 from core.db import ALL_ORGS, Database
+from dnc.caps import lookback, parse_call_caps
+from dnc.models import CompliancePolicy
 
 RECENT_CALLS_WINDOW = timedelta(hours=24)
 
@@ -102,7 +104,7 @@ def lease_leads(
             .returning(Lead)
             .execution_options(synchronize_session=False)
         ).all()
-        recent = _recent_calls(s, campaign.org_id, {lead.phone_e164 for lead in leads}, now)
+        recent = _recent_calls(s, campaign, {lead.phone_e164 for lead in leads}, now)
         order = {lead_id: i for i, lead_id in enumerate(ids)}
         return [
             LeasedLead(
@@ -131,15 +133,25 @@ def lease_leads(
 
 
 def _recent_calls(
-    s: Session, org_id: uuid.UUID, numbers: set[str], now: datetime
+    s: Session, campaign: Campaign, numbers: set[str], now: datetime
 ) -> dict[str, list[datetime]]:
+    """The numbers' calls placed for the campaign's seller (every campaign and caller ID of it) as far back
+    as the caps need: the states' 24 hours, or the longest per-period cap of the organization or campaign."""
     if not numbers:
         return {}
+    org_caps = s.scalars(select(CompliancePolicy.call_caps).where(CompliancePolicy.org_id == campaign.org_id))
+    caps = [
+        *parse_call_caps(campaign.call_caps, field="call_caps", set_by="campaign"),
+        *parse_call_caps(org_caps.one_or_none(), field="call_caps", set_by="organization"),
+    ]
     rows = s.execute(
-        select(CallAttempt.e164, CallAttempt.placed_at).where(
-            CallAttempt.org_id == org_id,
+        select(CallAttempt.e164, CallAttempt.placed_at)
+        .join(Campaign, Campaign.id == CallAttempt.campaign_id)
+        .where(
+            CallAttempt.org_id == campaign.org_id,
+            Campaign.seller.is_not_distinct_from(campaign.seller),
             CallAttempt.e164.in_(numbers),
-            CallAttempt.placed_at > now - RECENT_CALLS_WINDOW,
+            CallAttempt.placed_at > now - lookback(caps, RECENT_CALLS_WINDOW),
             CallAttempt.placed_at <= now,
             CallAttempt.outcome != Outcome.BLOCKED.value,
         )

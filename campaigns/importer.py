@@ -12,6 +12,7 @@ advisory lock serializes imports of one organization so that de-duplication acro
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -59,6 +60,20 @@ COPY_COLUMNS = (
     "attempts",
     "outcome_counts",
     "scrubbed_at",
+)
+CONSENT_COPY_COLUMNS = (
+    "id",
+    "org_id",
+    "seller",
+    "e164",
+    "kind",
+    "given_at",
+    "disclosure",
+    "consumer_ip",
+    "certificate_id",
+    "source",
+    "created_at",
+    "created_by",
 )
 # A batch is built with control characters the reader strips from every file (lead_files.strip_controls)
 # as field separator, row end and NULL, then escaped for COPY's text format in a few passes over the batch.
@@ -124,9 +139,11 @@ class ImportResult:
     file_sha256: str
     columns: dict[str, Any]
     registry_unavailable: int  # leads checked while no fresh national registry copy was loaded
+    consent_records: int = 0  # consent artifacts stored for the campaign's seller (dnc.consent)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "consent_records": self.consent_records,
             "list_id": str(self.list_id),
             "counts": self.counts.as_dict(),
             "error_report": bool(self.error_report),
@@ -213,6 +230,14 @@ class _Import:
         self.registry_unavailable = 0
         self.scrubber = ImportScrubber(db, campaign)
         self.dedupe = _Dedupe(request.dedupe_scope or campaign.dedupe_scope)
+        # Consent records of the accepted leads, as COPY text spooled to disk (memory stays bounded) and
+        # copied after the leads, in the same transaction.
+        self.consents = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        self.consent_records = 0
+        self.consent_prefix = _FIELD.join([str(request.org_id), (campaign.seller or "").strip()])
+        self.consent_suffix = _FIELD.join(
+            ["lead_import", at.isoformat(), str(request.created_by) if request.created_by else _NULL]
+        )
         self.suffix = _FIELD.join(
             [
                 str(request.org_id),
@@ -303,7 +328,44 @@ class _Import:
                 )
             )
         rows.append("")
+        self._spool_consents(accepted, accepted_e164s)
         return _copy_text(rows)
+
+    def _spool_consents(self, accepted: list[LeadRow], e164s: list[str]) -> None:
+        """The consent records of leads that give consent with its date (the record needs a time; a consent
+        of unknown date stays on the lead, where the engine counts it as such)."""
+        lines = [
+            _FIELD.join(
+                (
+                    str(uuid.uuid4()),
+                    self.consent_prefix,
+                    e164,
+                    lead.consent,
+                    f"{lead.consent_at.isoformat()}T00:00:00+00:00",
+                    lead.consent_disclosure,
+                    lead.consent_ip or _NULL,
+                    lead.consent_certificate or _NULL,
+                    self.consent_suffix,
+                )
+            )
+            for lead, e164 in zip(accepted, e164s, strict=True)
+            if lead.consent != "none" and lead.consent_at is not None
+        ]
+        if lines:
+            self.consent_records += len(lines)
+            lines.append("")
+            self.consents.write(_copy_text(lines))
+
+    def copy_consents(self, cursor: Any) -> None:
+        if not self.consent_records:
+            return
+        self.consents.seek(0)
+        with cursor.copy(f"COPY consent_records ({', '.join(CONSENT_COPY_COLUMNS)}) FROM STDIN") as copy:
+            while chunk := self.consents.read(1 << 20):
+                copy.write(chunk)
+
+    def close(self) -> None:
+        self.consents.close()
 
 
 def _campaign(db: Database, request: ImportRequest) -> Campaign:
@@ -371,6 +433,7 @@ def import_lead_file(
                         if progress is not None:
                             progress(lead_file.fraction_read * 99.0, job.counts.as_dict())
                 copy.write(job.copy_text(batch))
+            job.copy_consents(cursor)
             conn.execute(
                 insert(LeadList).values(
                     id=request.list_id,
@@ -393,6 +456,7 @@ def import_lead_file(
         ok = True
     finally:
         job.errors.close(keep=ok)
+        job.close()
     return ImportResult(
         list_id=request.list_id,
         counts=job.counts,
@@ -400,6 +464,7 @@ def import_lead_file(
         file_sha256=sha256,
         columns=columns.describe(),
         registry_unavailable=job.registry_unavailable,
+        consent_records=job.consent_records,
     )
 
 

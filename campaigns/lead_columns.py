@@ -8,6 +8,7 @@ not in the future, a yes/no wireless flag; every other column is kept as an extr
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,20 @@ from dnc.lead_facts import (
 
 __all__ = ["FIELDS", "STATES", "Columns", "LeadRow", "clean_row", "resolve_columns"]
 
-FIELDS = ("phone", "first_name", "last_name", "state", "zip_code", "consent", "consent_at", "wireless")
+FIELDS = (
+    "phone",
+    "first_name",
+    "last_name",
+    "state",
+    "zip_code",
+    "consent",
+    "consent_at",
+    "wireless",
+    # The consent artifact, stored as the lead's consent record (dnc.consent) when it gives consent:
+    "consent_disclosure",
+    "consent_ip",
+    "consent_certificate",
+)
 
 SYNONYMS: dict[str, str] = {
     **dict.fromkeys(
@@ -58,7 +72,19 @@ SYNONYMS: dict[str, str] = {
     **dict.fromkeys(["consent", "consenttype", "consentlevel"], "consent"),
     **dict.fromkeys(["consentdate", "consentat", "optindate", "consentedat", "consentedon"], "consent_at"),
     **dict.fromkeys(["wireless", "iswireless", "wirelessflag", "linetype", "mobileflag"], "wireless"),
-}
+    **dict.fromkeys(
+        ["consentdisclosure", "disclosure", "consenttext", "consentlanguage", "consenturl", "optinurl",
+         "tcpadisclosure"],
+        "consent_disclosure",
+    ),
+    **dict.fromkeys(["consentip", "ipaddress", "ip", "optinip", "consumerip"], "consent_ip"),
+    **dict.fromkeys(
+        ["consentcertificate", "trustedformcerturl", "trustedformcert", "trustedform", "leadid", "jornayaleadid",
+         "leadidtoken", "universalleadid", "certificateid", "leadcertificate"],
+        "consent_certificate",
+    ),
+}  # fmt: skip
+MAX_CERTIFICATE = 200
 
 MAX_NAME = 200
 MAX_PHONE = 64
@@ -175,6 +201,9 @@ class LeadRow:
     consent_at: date | None = None
     wireless: bool | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    consent_disclosure: str = ""
+    consent_ip: str | None = None
+    consent_certificate: str | None = None
 
 
 RowError = tuple[str, str, str]  # field, offending value, reason
@@ -219,6 +248,7 @@ def clean_row(
             errors.append(("consent_at", value, DATE_RULE))
         elif lead.consent_at > today:
             errors.append(("consent_at", value, "consent date is in the future"))
+    _consent_artifact(lead, values, errors)
     if value := values.get("wireless"):
         if value.lower() in WIRELESS:
             lead.wireless = WIRELESS[value.lower()]
@@ -237,3 +267,32 @@ def clean_row(
             else:
                 lead.extra[f"column_{index + 1}"] = value
     return (None, errors) if errors else (lead, errors)
+
+
+def _consent_artifact(lead: LeadRow, values: dict[str, str], errors: list[RowError]) -> None:
+    """The disclosure, consumer IP and lead certificate of the row's consent; without consent they are
+    kept as extra fields (nothing is dropped)."""
+    disclosure, ip, certificate = (
+        values.get(f) for f in ("consent_disclosure", "consent_ip", "consent_certificate")
+    )
+    if disclosure and len(disclosure) > MAX_EXTRA_VALUE:
+        errors.append(("consent_disclosure", disclosure, f"longer than {MAX_EXTRA_VALUE} characters"))
+    if ip:
+        try:
+            ip = str(ipaddress.ip_address(ip))
+        except ValueError:
+            errors.append(("consent_ip", ip, "not an IP address"))
+    if certificate and len(certificate) > MAX_CERTIFICATE:
+        errors.append(("consent_certificate", certificate, f"longer than {MAX_CERTIFICATE} characters"))
+    if lead.consent == "none":
+        for name, value in (
+            ("consent_disclosure", disclosure),
+            ("consent_ip", ip),
+            ("consent_certificate", certificate),
+        ):
+            if value:
+                lead.extra[name] = value
+        return
+    lead.consent_disclosure = disclosure or ""
+    lead.consent_ip = ip or None
+    lead.consent_certificate = certificate or None

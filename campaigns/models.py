@@ -131,6 +131,9 @@ class Campaign(OrgScoped, Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=10)
     # The seller calls are made for (consent is checked against it); None: the organization itself.
     seller: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The campaign's own per-period call caps, [{"calls": N, "days": D}] (dnc.caps), on top of the
+    # organization's; counted over the seller's calls across campaigns and caller IDs.
+    call_caps: Mapped[list[dict[str, int]]] = mapped_column(JSONB, default=list, server_default="[]")
     safe_harbor_wav: Mapped[str | None] = mapped_column(Text, default=None)
     opt_out_key: Mapped[str] = mapped_column(String(1), default="9")
     # Agents: seconds of wrap-up after a call before an undisposed call gets `timeout_disposition` and the
@@ -165,6 +168,9 @@ class Disposition(OrgScoped, Base):
     human_answered: Mapped[bool] = mapped_column(default=True)
     sale: Mapped[bool] = mapped_column(default=False)
     dnc: Mapped[bool] = mapped_column(default=False)
+    # The consumer revoked consent (any reasonable means, 47 CFR 64.1200(a)(10)): recorded as a revocation
+    # of the campaign's seller's consent, honored at the very next dial-time check.
+    revoke: Mapped[bool] = mapped_column(default=False, server_default="false")
     callback: Mapped[bool] = mapped_column(default=False)
     final: Mapped[bool] = mapped_column(default=False)
 

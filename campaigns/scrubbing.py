@@ -21,6 +21,8 @@ from campaigns.models import Campaign
 from core.db import Database
 from core.errors import NotFoundError
 from dnc import reasons
+from dnc.caps import parse_call_caps
+from dnc.consent import revoke_consent
 from dnc.engine import ComplianceEngine
 from dnc.internal import add_internal_dnc
 from dnc.lead_facts import lead_columns
@@ -59,6 +61,7 @@ def campaign_rules(campaign: Campaign) -> CampaignRules:
         blocked_area_codes=tuple(campaign.blocked_area_codes),
         calling_window_override=window,
         seller=campaign.seller or "",
+        call_caps=parse_call_caps(campaign.call_caps, field="call_caps", set_by="campaign"),
     )
 
 
@@ -95,6 +98,17 @@ class ImportScrubber:
             reasons=blocking,
             registry_unavailable=not REGISTRY_UNAVAILABLE.isdisjoint(all_reasons),
         )
+
+
+def record_revocation(
+    session: Session, *, e164: str, seller: str, note: str, revoked_by: uuid.UUID | None, at: datetime
+) -> None:
+    """An agent's "revoked" disposition: the consumer revoked consent to the seller's calls (any reasonable
+    means, 47 CFR 64.1200(a)(10)); honored from the very next dial-time check. `session` must be scoped
+    to the lead's organization."""
+    revoke_consent(
+        session, phone=e164, seller=seller, source="agent", note=note, revoked_by=revoked_by, now=at
+    )
 
 
 def add_to_internal_dnc(

@@ -30,6 +30,7 @@ from campaigns.recycle import RecycleRules
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.legal import ABANDON_LIMIT
 from core.models import Role, User
+from dnc.caps import caps_json, parse_call_caps
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class DispositionSpec:
     dnc: bool = False
     callback: bool = False
     final: bool = False
+    revoke: bool = False
 
 
 DEFAULT_DISPOSITIONS = (
@@ -48,6 +50,7 @@ DEFAULT_DISPOSITIONS = (
     DispositionSpec("NI", "Not interested", final=True),
     DispositionSpec("CALLBACK", "Call back", callback=True),
     DispositionSpec("DNC", "Do not call", dnc=True, final=True),
+    DispositionSpec("REVOKED", "Revoked consent (stop these calls)", revoke=True, final=True),
     DispositionSpec("WRONG", "Wrong number", final=True),
     DispositionSpec("NOANSWER", "No answer / left no message", human_answered=False),
     # Given by the engine to a call its agent did not dispose of within the campaign's wrap-up time.
@@ -80,6 +83,7 @@ SETTABLE = (
     "timeout_disposition",
     "pause_codes",
     "seller",
+    "call_caps",
 )
 # Set by the server only: the stored copy of an uploaded message (POST /api/campaigns/{id}/safe-harbor).
 SERVER_SET = ("safe_harbor_wav",)
@@ -220,6 +224,8 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any], *, validate_
             if not isinstance(value, str) or len(value.strip()) > 200:
                 raise ValidationError("seller must be a name of at most 200 characters", field=name)
             value = value.strip() or None
+        elif name == "call_caps":
+            value = caps_json(parse_call_caps(value, field=name, set_by="campaign"))
         elif name == "pacing_settings" and not isinstance(value, dict):
             raise ValidationError("pacing_settings must be an object", field=name)
         elif name in ("trunk_profile", "pacing_policy") and not isinstance(value, str):
@@ -351,6 +357,7 @@ def add_disposition(session: Session, campaign: Campaign, spec: DispositionSpec)
         dnc=spec.dnc,
         callback=spec.callback,
         final=spec.final,
+        revoke=spec.revoke,
     )
     session.add(disposition)
     session.flush()

@@ -19,6 +19,17 @@ MIN_RING_S = 15.0
 # A call may only rely on a national registry copy obtained at most 31 days before it
 # (16 CFR 310.4(b)(3)(iv); 47 CFR 64.1200(c)(2)(i)(D)).
 REGISTRY_MAX_AGE = timedelta(days=31)
+# How old a copy of each other list kind may be when a call relies on it, like the national registry's
+# rule (fail closed past it); all three are Clearline's rules, not statutes. State lists: the states
+# publish monthly or quarterly editions and expect the current one to be used; a copy downloaded at most
+# 31 days ago is always the current edition. Litigator lists are vendor data that change daily.
+# Reassigned-number data: the 47 CFR 64.1200(m) safe harbor needs the most recent data.
+LIST_MAX_AGE: dict[str, timedelta] = {
+    "national": REGISTRY_MAX_AGE,
+    "state": timedelta(days=31),
+    "litigator": timedelta(days=31),
+    "reassigned": timedelta(days=31),
+}
 # Telemarketing records are kept 5 years (16 CFR 310.5(a), 2024 amendments; 47 CFR 64.1200(d)(6) for
 # do-not-call requests).
 RECORD_RETENTION_YEARS = 5

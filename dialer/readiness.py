@@ -29,6 +29,7 @@ from dialer.sip.options_probe import ProbeResult, cached_probe
 from dialer.sip.profiles import ProfileError, TrunkProfile, load_profile
 from dnc import reasons
 from dnc.engine import REGISTRY_MAX_AGE
+from dnc.freshness import ListCopy, StaleList, stale_lists
 from dnc.lists import list_versions
 
 LEAD_SAMPLE = 200  # leads whose verdict is taken now to see whether any is inside its calling window
@@ -103,11 +104,30 @@ class ReadinessFacts:
     abandon_target: float
     engine_running: bool
     engine_alarm: str = ""  # why the engine says it cannot run the campaign
+    list_copies: tuple[ListCopy, ...] = ()  # the current copies of the organization's other lists
     extra: dict[str, str] = field(default_factory=dict)
 
 
 def _fmt(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+_STALE_EFFECT = {
+    "state": "calls to that state's leads are refused (fail closed)",
+    "litigator": "every call is refused (fail closed)",
+    "reassigned": "calls relying on consent are refused: no safe harbor from old data (fail closed)",
+}
+
+
+def _stale_list_blocker(stale: StaleList) -> Blocker:
+    copy = stale.copy
+    option = f" --state {copy.scope}" if copy.kind == "state" and copy.scope else ""
+    return Blocker(
+        f"{copy.kind}_list_stale",
+        f"{stale.describe()}: {_STALE_EFFECT[copy.kind]}",
+        f"import a fresh copy: clearline dnc import --kind {copy.kind}{option} FILE",
+        copy.kind == "litigator",  # a stale litigator list stops every call; the others only some
+    )
 
 
 def assess(facts: ReadinessFacts, now: datetime) -> Readiness:
@@ -192,6 +212,8 @@ def assess(facts: ReadinessFacts, now: datetime) -> Readiness:
                 True,
             )
         )
+    for stale in stale_lists(facts.list_copies, now, kinds=("state", "litigator", "reassigned")):
+        blockers.append(_stale_list_blocker(stale))
     if facts.agents_assigned == 0:
         blockers.append(
             Blocker(
@@ -357,11 +379,15 @@ def gather_facts(
         )
         leads = _lead_facts(db, s, campaign, now)
         facts_campaign = (campaign.status, campaign.trunk_profile, campaign.abandon_target)
+    versions = list_versions(db, org_id)
     registry = [
         v.obtained_at
-        for lst, v in list_versions(db, org_id)
+        for lst, v in versions
         if lst.kind == "national" and v is not None and v.obtained_at <= now
     ]
+    copies = tuple(
+        ListCopy(lst.kind, lst.scope, str(lst.id), v.obtained_at) for lst, v in versions if v is not None
+    )
     agents = AgentBoard(client).campaign_agents(str(campaign_id))
     trunk_probe = (
         probe(profile.proxy, profile.transport) if profile is not None and probe is not None else None
@@ -383,6 +409,7 @@ def gather_facts(
         abandoned_30d=int(abandoned),
         abandon_target=facts_campaign[2],
         engine_running=engine_running(client),
+        list_copies=copies,
         engine_alarm=alarm or "",
     )
 

@@ -1,7 +1,8 @@
 """When a number may be called: federal and state calling hours, Sunday and holiday rules and call caps,
 evaluated in every candidate time zone of the number (the most restrictive result wins).
 
-Pure: rules come in as data (`CallingRule` rows), the moment as `at`.
+Pure: rules come in as data (`CallingRuleData`, loaded from `dnc/state_rules.toml` by `dnc.state_rules`), the
+moment as `at`.
 """
 
 from __future__ import annotations
@@ -20,18 +21,45 @@ from dnc.nanp import STATE_ZONES
 FEDERAL = "US"
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
+
+
+@dataclass(frozen=True)
+class RuleSource:
+    """Where a rule comes from: the statute or regulation, where to read it, and when it took effect."""
+
+    citation: str
+    url: str
+    effective: date
+
+
 @dataclass(frozen=True)
 class CallingRuleData:
+    """The calling rules of one jurisdiction ("US" = federal), as loaded from `dnc/state_rules.toml`."""
+
     jurisdiction: str
-    window_start: time
+    window_start: time  # every day's window, unless `day_windows` gives a weekday its own
     window_end: time
     no_sunday: bool = False
     no_holidays: bool = False
     max_calls_per_24h: int | None = None
     has_state_dnc_list: bool = False
+    day_windows: tuple[tuple[int, time, time], ...] = ()  # (weekday, Monday = 0, start, end)
+    name: str = ""
+    sources: tuple[RuleSource, ...] = ()
+    as_of: date | None = None
+
+    def window_on(self, weekday: int) -> tuple[time, time]:
+        """The local window on a weekday (Monday = 0)."""
+        for day, start, end in self.day_windows:
+            if day == weekday:
+                return start, end
+        return self.window_start, self.window_end
 
     def describe(self) -> str:
         parts = [f"{self.jurisdiction} {self.window_start:%H:%M}-{self.window_end:%H:%M}"]
+        for day, start, end in self.day_windows:
+            parts.append(f"{WEEKDAYS[day].capitalize()} {start:%H:%M}-{end:%H:%M}")
         if self.no_sunday:
             parts.append("no Sunday")
         if self.no_holidays:
@@ -156,6 +184,17 @@ def _holiday_mask(days: np.ndarray) -> np.ndarray:
 _EPOCH = date(1970, 1, 1)
 
 
+def _outside_rule(rule: CallingRuleData, minute: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+    """Local minute of day outside the rule's window of that local weekday."""
+    start = np.full(len(minute), _minutes(rule.window_start), dtype=np.int64)
+    end = np.full(len(minute), _minutes(rule.window_end), dtype=np.int64)
+    for day, day_start, day_end in rule.day_windows:
+        on_day = weekday == day
+        start[on_day] = _minutes(day_start)
+        end[on_day] = _minutes(day_end)
+    return (minute < start) | (minute >= end)
+
+
 def window_reasons(
     number_zones: tuple[str, ...],
     lead_states: tuple[str, ...],
@@ -188,9 +227,9 @@ def window_reasons(
         def outside(start: time, end: time, minute: np.ndarray = minute) -> np.ndarray:
             return (minute < _minutes(start)) | (minute >= _minutes(end))
 
-        found[reasons.OUTSIDE_FEDERAL_WINDOW] |= here & outside(federal.window_start, federal.window_end)
+        found[reasons.OUTSIDE_FEDERAL_WINDOW] |= here & _outside_rule(federal, minute, weekday)
         for rule in state_rules:
-            found[reasons.OUTSIDE_STATE_WINDOW] |= here & outside(rule.window_start, rule.window_end)
+            found[reasons.OUTSIDE_STATE_WINDOW] |= here & _outside_rule(rule, minute, weekday)
             if rule.no_sunday:
                 found[reasons.STATE_NO_SUNDAY] |= here & (weekday == 6)
             if rule.no_holidays:
@@ -215,11 +254,6 @@ def decide_window(
     at one instant), with the window applied described for the verdict."""
     federal = rules[FEDERAL]
     state_rules = [rules[s] for s in rule_states if s in rules and s != FEDERAL]
-    start, end = federal.window_start, federal.window_end
-    for rule in state_rules:
-        start, end = max(start, rule.window_start), min(end, rule.window_end)
-    if override is not None:
-        start, end = max(start, override[0]), min(end, override[1])
     caps = [r.max_calls_per_24h for r in state_rules if r.max_calls_per_24h is not None]
     state_rule = "; ".join(r.describe() for r in state_rules)
     bits, names, mask = window_reasons(
@@ -228,6 +262,14 @@ def decide_window(
     zones = tuple(sorted(n for n, m in zip(names, mask[:, 0].tolist(), strict=True) if m)) if names else ()
     value = int(bits[0])
     ordered = tuple(code for code in reasons.ALL if value >> reasons.BIT[code] & 1)
+    # The window of the call's local weekday (Texas's Sunday differs), in the first candidate zone.
+    weekday = at.astimezone(_zone(zones[0])).weekday() if zones else at.weekday()
+    start, end = federal.window_on(weekday)
+    for rule in state_rules:
+        rule_start, rule_end = rule.window_on(weekday)
+        start, end = max(start, rule_start), min(end, rule_end)
+    if override is not None:
+        start, end = max(start, override[0]), min(end, override[1])
     window = _describe_window(zones, start, end, at) if zones else ""
     return WindowDecision(ordered, zones, window, state_rule, min(caps, default=None))
 

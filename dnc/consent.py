@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Database, Scope, scope_of
 from core.errors import ValidationError
+from dnc.caps import CallCap, caps_json, parse_call_caps
 from dnc.models import CompliancePolicy, ConsentRecord
 from dnc.normalize import normalize_number
 
@@ -158,13 +159,16 @@ def consents_of(session: Session, phone: str) -> list[ConsentRecord]:
 class ConsentSettings:
     unknown_line_type: str = "wireless"
     revoke_all: bool = False
+    # The organization's per-period call caps (dnc.caps); None when saving: keep the current ones.
+    call_caps: tuple[CallCap, ...] | None = None
 
 
 def read_settings(session: Session) -> ConsentSettings:
     policy = session.scalars(select(CompliancePolicy)).one_or_none()
     if policy is None:
-        return ConsentSettings()
-    return ConsentSettings(policy.unknown_line_type, policy.revoke_all)
+        return ConsentSettings(call_caps=())
+    caps = parse_call_caps(policy.call_caps, field="call_caps", set_by="organization")
+    return ConsentSettings(policy.unknown_line_type, policy.revoke_all, caps)
 
 
 def save_settings(session: Session, settings: ConsentSettings) -> ConsentSettings:
@@ -175,8 +179,10 @@ def save_settings(session: Session, settings: ConsentSettings) -> ConsentSetting
         session.add(policy)
     policy.unknown_line_type = settings.unknown_line_type
     policy.revoke_all = settings.revoke_all
+    if settings.call_caps is not None:
+        policy.call_caps = caps_json(settings.call_caps)
     session.flush()
-    return settings
+    return read_settings(session)
 
 
 # ------------------------------------------------------------------------------ what the engine reads

@@ -30,6 +30,7 @@ class DatedIndexHandle:
         self.verify()
         self.numbers = np.load(directory / "numbers.npy", mmap_mode="r")
         self.days = np.load(directory / "days.npy", mmap_mode="r")
+        self._first_day: int | None = None
 
     def verify(self) -> None:
         try:
@@ -38,6 +39,12 @@ class DatedIndexHandle:
             raise StaleIndexError(f"{self.directory}: index files are missing") from exc
         if meta.state != "clean" or meta.seq != self.seq:
             raise StaleIndexError(f"{self.directory}: index is at {meta.seq}, the database says {self.seq}")
+
+    def first_day(self) -> int:
+        """The earliest disconnect date the data holds (days since 1970-01-01): how far back it reaches."""
+        if self._first_day is None:
+            self._first_day = int(self.days.min()) if len(self.days) else 2**62
+        return self._first_day
 
     def lookup(self, national: np.ndarray) -> np.ndarray:
         """Disconnect day per number (days since 1970-01-01), -1 when the number is not listed."""

@@ -30,8 +30,10 @@ from core.legal import REGISTRY_MAX_AGE
 from dnc import reasons
 from dnc.bitmap_index import IndexHandle, StaleIndexError
 from dnc.calling_window import CallingRuleData, calls_in_last_24h, decide_window
+from dnc.caps import CallCap, CapCount, count_caps, parse_call_caps
 from dnc.consent import ConsentFact, load_consents
 from dnc.dated_index import DatedIndexHandle
+from dnc.freshness import ListCopy, StaleList, max_age, stale_lists
 from dnc.internal import (
     AreaCodeBlocks,
     InternalSet,
@@ -44,9 +46,14 @@ from dnc.internal import (
 )
 from dnc.lead_facts import NO_CONSENT_DAY, LeadColumns
 from dnc.lists import data_dir, is_stale
-from dnc.models import CallingRule, CompliancePolicy, DncList, DncListVersion
+from dnc.models import CompliancePolicy, DncList, DncListVersion
 from dnc.nanp import NumberingPlan, numbering_plan
 from dnc.normalize import e164_to_national
+from dnc.reassigned import NO as RND_NO
+from dnc.reassigned import NOT_QUERIED as RND_NOT_QUERIED
+from dnc.reassigned import YES as RND_YES
+from dnc.reassigned import LocalReassignedNumbers, ReassignedNumbers, RndAnswers, answer_name
+from dnc.state_rules import calling_rules
 from dnc.verdicts import (
     CampaignRules,
     CapEvidence,
@@ -56,6 +63,8 @@ from dnc.verdicts import (
     LeadContext,
     ListChecked,
     ListMatch,
+    PeriodCapEvidence,
+    ReassignedEvidence,
     ScrubVerdict,
     WindowEvidence,
 )
@@ -101,6 +110,7 @@ class GeoPolicy:
     blocked_area_codes: frozenset[int]
     unknown_is_wireless: bool = True  # fail closed: a number nobody knows the line type of needs consent
     revoke_all: bool = False  # a revocation stops every seller's calls
+    call_caps: tuple[CallCap, ...] = ()  # the organization's per-period caps (dnc.caps)
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,10 @@ class BatchDecision:
     wireless_list: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))  # -1: none
     consent_of: dict[int, tuple[str | None, tuple[str, ...]]] = field(default_factory=dict)
     unknown_is_wireless: bool = True
+    call_caps: tuple[CallCap, ...] = ()  # the organization's and the campaign's per-period caps
+    cap_counts: dict[int, list[CapCount]] = field(default_factory=dict)  # leads with earlier calls
+    counted_for: str = ""
+    rnd: RndAnswers | None = None  # the Reassigned Numbers Database's answers
 
     def revocations_honored(self) -> set[str]:
         """Revoked consent records that made this decision refuse a call."""
@@ -169,6 +183,23 @@ class BatchDecision:
                 )
             )
         return out
+
+    def _reassigned_evidence(self, i: int, consent_day: int) -> ReassignedEvidence | None:
+        rnd = self.rnd
+        if rnd is None:
+            return None
+        answer = int(rnd.answers[i])
+        disconnected = int(rnd.disconnected_day[i])
+        return ReassignedEvidence(
+            answer=answer_name(answer),
+            consent_date=_EPOCH + timedelta(days=consent_day) if consent_day >= 0 else None,
+            disconnected_on=_EPOCH + timedelta(days=disconnected) if disconnected >= 0 else None,
+            data_version=rnd.version,
+            data_as_of=rnd.data_as_of,
+            data_age_days=_age_days(rnd.data_as_of, self.checked_at) if rnd.data_as_of else None,
+            source=rnd.source,
+            safe_harbor=answer == RND_NO and not rnd.stale,
+        )
 
     def evidence(self, i: int) -> ComplianceEvidence:
         """What the check saw and decided for lead i: stored with the attempt, never re-derived."""
@@ -218,7 +249,19 @@ class BatchDecision:
             caps=CapEvidence(
                 calls_last_24h=self.calls_counted.get(i, 0),
                 max_calls_per_24h=group.max_calls_per_24h if group else None,
+                periods=[
+                    PeriodCapEvidence(
+                        calls=c.cap.calls,
+                        days=c.cap.days,
+                        set_by=c.cap.set_by,
+                        counted=c.counted,
+                        reached=c.reached,
+                    )
+                    for c in self.cap_counts.get(i) or [CapCount(cap, 0) for cap in self.call_caps]
+                ],
+                counted_for=self.counted_for,
             ),
+            reassigned=self._reassigned_evidence(i, day),
             consent=ConsentEvidence(
                 basis=basis,
                 consent_date=_EPOCH + timedelta(days=day) if day >= 0 else None,
@@ -241,6 +284,8 @@ class ComplianceSnapshot:
     internal: InternalSet
     geo: GeoPolicy
     consents: Mapping[str, tuple[ConsentFact, ...]] = field(default_factory=dict)  # by E.164
+    # The Reassigned Numbers Database to query; None: the local one over the snapshot's reassigned lists.
+    reassigned: ReassignedNumbers | None = None
 
 
 class _Bits:
@@ -293,24 +338,8 @@ class ComplianceEngine:
 
     @classmethod
     def load(cls, db: Database, org_id: uuid.UUID, rules: CampaignRules | None = None) -> ComplianceEngine:
-        with db.session(Scope(org_id)) as s:
-            calling_rules = {
-                r.jurisdiction: CallingRuleData(
-                    jurisdiction=r.jurisdiction,
-                    window_start=r.window_start,
-                    window_end=r.window_end,
-                    no_sunday=r.no_sunday,
-                    no_holidays=r.no_holidays,
-                    max_calls_per_24h=r.max_calls_per_24h,
-                    has_state_dnc_list=r.has_state_dnc_list,
-                )
-                for r in s.scalars(select(CallingRule))
-            }
-        if "US" not in calling_rules:
-            raise ValidationError(
-                "the federal calling rule (jurisdiction US) is missing from dnc_calling_rules"
-            )
-        return cls(db, org_id, rules or CampaignRules(), calling_rules)
+        """The organization's engine; the calling rules come from the one data file (`dnc.state_rules`)."""
+        return cls(db, org_id, rules or CampaignRules(), dict(calling_rules()))
 
     # ------------------------------------------------------------------ state read at every check
 
@@ -358,6 +387,9 @@ class ComplianceEngine:
             blocked_area_codes=frozenset(int(a) for a in (policy.blocked_area_codes if policy else ())),
             unknown_is_wireless=policy.unknown_line_type == "wireless" if policy else True,
             revoke_all=policy.revoke_all if policy else False,
+            call_caps=parse_call_caps(policy.call_caps, field="call_caps", set_by="organization")
+            if policy
+            else (),
         )
         return ComplianceSnapshot(
             rules=self.rules,
@@ -433,8 +465,12 @@ def decide(cols: LeadColumns, snap: ComplianceSnapshot, at: datetime) -> BatchDe
     _geo(bits, snap, region, invalid, npa, nanp, cols.states, npa_states, campaign_ids)
     cols, consent_of = _consent_records(bits, snap, cols, at)
     listed = _lists(bits, snap, national, us, at, cols)
+    stale = _stale_lists(bits, snap, at, us, cols.states, npa_states)
+    rnd = _reassigned(bits, snap, national, cols, stale_data="reassigned" in {s.copy.kind for s in stale})
     _internal_lists(bits, snap.internal, keys, campaign_ids)
     groups, group_of, counted = _windows(bits, snap, zone_ids, zone_sets, cols, npa_states, invalid, at)
+    call_caps = (*snap.geo.call_caps, *rules.call_caps)
+    cap_counts = _period_caps(bits, call_caps, cols, at)
     parts, part_of = _parts(bits, groups, group_of)
     checked = _lists_checked(snap, at)
     newest = max(
@@ -458,7 +494,27 @@ def decide(cols: LeadColumns, snap: ComplianceSnapshot, at: datetime) -> BatchDe
         wireless_list=listed,
         consent_of=consent_of,
         unknown_is_wireless=snap.geo.unknown_is_wireless,
+        call_caps=call_caps,
+        cap_counts=cap_counts,
+        rnd=rnd,
+        counted_for=f"seller {rules.seller}" if rules.seller else "the organization (no seller named)",
     )
+
+
+def _period_caps(
+    bits: _Bits, caps: tuple[CallCap, ...], cols: LeadColumns, at: datetime
+) -> dict[int, list[CapCount]]:
+    """The organization's and campaign's per-period caps over each lead's earlier calls (the caller
+    supplies the seller's calls across campaigns and caller IDs)."""
+    if not caps:
+        return {}
+    reached = np.zeros(len(cols), dtype=bool)
+    counts = {}
+    for i, recent in cols.recent_calls.items():
+        counts[i] = count_caps(caps, recent, at)
+        reached[i] = any(c.reached for c in counts[i])
+    bits.reason(reasons.PERIOD_CALL_CAP, reached)
+    return counts
 
 
 def _consent_records(
@@ -509,18 +565,23 @@ def _age_days(obtained_at: datetime, at: datetime) -> float:
 
 
 def _lists_checked(snap: ComplianceSnapshot, at: datetime) -> tuple[ListChecked, ...]:
-    out = [
-        ListChecked(
-            kind=a.kind,
-            list_id=str(a.list_id),
-            version=str(a.seq),
-            obtained_at=a.obtained_at,
-            age_days=_age_days(a.obtained_at, at),
-            scope=a.scope or ("org" if a.owner_org_id else "platform"),
+    out = []
+    for a, _ in snap.lists:
+        if a.kind == "national" and a.obtained_at > at:
+            continue
+        limit = max_age(a.kind)
+        out.append(
+            ListChecked(
+                kind=a.kind,
+                list_id=str(a.list_id),
+                version=str(a.seq),
+                obtained_at=a.obtained_at,
+                age_days=_age_days(a.obtained_at, at),
+                scope=a.scope or ("org" if a.owner_org_id else "platform"),
+                max_age_days=limit.days if limit is not None else None,
+                stale=limit is not None and at - a.obtained_at > limit,
+            )
         )
-        for a, _ in snap.lists
-        if a.kind != "national" or a.obtained_at <= at
-    ]
     out.append(ListChecked(kind="internal", list_id="internal", version=snap.internal.label, scope="org"))
     return tuple(out)
 
@@ -618,7 +679,6 @@ def _lists(
         bits.reason(reasons.NATIONAL_REGISTRY_STALE, us)
     wireless = cols.wireless == 1
     wireless_list = np.full(len(national), -1, dtype=np.int16)
-    reassigned_day = np.full(len(national), -1, dtype=np.int64)
     code = {
         "national": reasons.NATIONAL_DNC,
         "state": reasons.STATE_DNC,
@@ -630,9 +690,7 @@ def _lists(
             if handle is None:
                 raise StaleIndexError(f"index of list {lst.list_id} v{lst.seq} is not usable")
             if isinstance(handle, DatedIndexHandle):
-                day = handle.lookup(national)
-                hit = day >= 0
-                reassigned_day = np.maximum(reassigned_day, day)
+                hit = handle.lookup(national) >= 0  # on the list; the RND query decides (`_reassigned`)
             else:
                 hit = handle.contains(national)
             if lst.kind == "wireless":
@@ -650,13 +708,61 @@ def _lists(
     if snap.geo.unknown_is_wireless:  # nobody knows the line type: it may be wireless (fail closed)
         wireless |= (cols.wireless == -1) & (wireless_list < 0)
     bits.reason(reasons.WIRELESS_NO_CONSENT, wireless & ~cols.written_consent)
-    consent_day = cols.consent_day
-    # Consent given before the number was disconnected was given by someone else (or unknown when: -2).
-    bits.reason(
-        reasons.REASSIGNED_SINCE_CONSENT,
-        (reassigned_day >= 0) & (consent_day != -1) & ((consent_day == -2) | (consent_day <= reassigned_day)),
-    )
     return wireless_list
+
+
+def local_reassigned(snap: ComplianceSnapshot) -> LocalReassignedNumbers:
+    """The RND over the reassigned lists of the snapshot (the organization's and the platform's)."""
+    return LocalReassignedNumbers(
+        [
+            (f"{lst.list_id}@{lst.seq}", lst.obtained_at, handle)
+            for lst, handle in snap.lists
+            if lst.kind == "reassigned" and isinstance(handle, DatedIndexHandle)
+        ]
+    )
+
+
+def _reassigned(
+    bits: _Bits, snap: ComplianceSnapshot, national: np.ndarray, cols: LeadColumns, *, stale_data: bool
+) -> RndAnswers:
+    """The Reassigned Numbers Database query of every lead relying on consent: a `yes` (disconnected on or
+    after the consent date: the consent was someone else's) blocks the call; so does stale data for every
+    lead that relies on consent (fail closed: no safe harbor from old data)."""
+    database = snap.reassigned if snap.reassigned is not None else local_reassigned(snap)
+    answers = database.query(national, cols.consent_day)
+    bits.reason(reasons.REASSIGNED_SINCE_CONSENT, answers.answers == RND_YES)
+    if stale_data:
+        bits.reason(reasons.REASSIGNED_DATA_STALE, answers.answers != RND_NOT_QUERIED)
+        answers = replace(answers, stale=True)
+    return answers
+
+
+def _list_copies(snap: ComplianceSnapshot) -> list[ListCopy]:
+    return [ListCopy(a.kind, a.scope, str(a.list_id), a.obtained_at) for a, _ in snap.lists]
+
+
+def _stale_lists(
+    bits: _Bits,
+    snap: ComplianceSnapshot,
+    at: datetime,
+    us: np.ndarray,
+    lead_states: list[str],
+    npa_states: np.ndarray,
+) -> list[StaleList]:
+    """State and litigator list copies older than their kind's rule block the leads they concern (a state
+    list: leads in that state by their own or their area code's state; a litigator list: every US lead).
+    The national registry has its own reasons (`_lists`); stale reassigned data is `_reassigned`'s."""
+    stale = stale_lists(_list_copies(snap), at, kinds=("state", "litigator", "reassigned"))
+    states = np.array(lead_states, dtype=object)
+    for s in stale:
+        if s.copy.kind == "litigator":
+            bits.reason(reasons.LITIGATOR_LIST_STALE, us)
+        elif s.copy.kind == "state":
+            concerned = (
+                us if not s.copy.scope else us & ((states == s.copy.scope) | (npa_states == s.copy.scope))
+            )
+            bits.reason(reasons.STATE_LIST_STALE, concerned)
+    return stale
 
 
 def _internal_lists(bits: _Bits, internal: InternalSet, keys: np.ndarray, campaign_ids: np.ndarray) -> None:

@@ -27,10 +27,10 @@ from core.db import ALL_ORGS, Database, Scope, utcnow
 from core.errors import ConflictError, ValidationError
 from core.file_limits import LIMITS, bounded_lines
 from core.jobs import create_job
-from core.legal import REGISTRY_MAX_AGE
 from core.runtime import current_runtime
 from dnc import bitmap_index
 from dnc.dated_index import write_dated_index
+from dnc.freshness import max_age
 from dnc.models import DncList, DncListVersion, InternalDncEntry
 from dnc.nanp import STATE_ZONES
 from dnc.normalize import normalize_number
@@ -469,9 +469,6 @@ def import_numbers(
         target.unlink(missing_ok=True)
 
 
-# How old a copy of each kind of list may be before checks against it fail closed. Only the national
-# registry has a legal age today (31 days, 16 CFR 310.4(b)(3)(iv)); kinds not named have no freshness rule.
-MAX_AGE: dict[str, timedelta] = {"national": REGISTRY_MAX_AGE}
 
 
 @dataclass(frozen=True)
@@ -483,16 +480,16 @@ class Freshness:
 
 def is_stale(kind: str, obtained_at: datetime, at: datetime) -> bool:
     """Whether a copy of a `kind` list obtained at `obtained_at` is too old to check against at `at`."""
-    max_age = MAX_AGE.get(kind)
-    return max_age is not None and at - obtained_at > max_age
+    limit = max_age(kind)
+    return limit is not None and at - obtained_at > limit
 
 
 def freshness(kind: str, obtained_at: datetime | None, at: datetime) -> Freshness:
     """A list version's age and whether it is stale at `at` (the rule the compliance engine applies)."""
-    max_age = MAX_AGE.get(kind)
-    max_days = max_age.total_seconds() / 86400 if max_age is not None else None
+    limit = max_age(kind)
+    max_days = limit.total_seconds() / 86400 if limit is not None else None
     if obtained_at is None:
-        return Freshness(None, max_days, max_age is not None)
+        return Freshness(None, max_days, limit is not None)
     age = round((at - obtained_at).total_seconds() / 86400, 2)
     return Freshness(age, max_days, is_stale(kind, obtained_at, at))
 

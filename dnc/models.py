@@ -10,7 +10,7 @@ version row names the index directory and sequence number it was built as.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -139,22 +139,6 @@ class DncRemoval(OrgScoped, Base):
     removal_reason: Mapped[str] = mapped_column(Text)
 
 
-class CallingRule(Base):
-    """Calling-hour rules of one jurisdiction ("US" = federal, else a state), as data, seeded by the
-    migration and extendable by inserting rows. When several apply the most restrictive wins."""
-
-    __tablename__ = "dnc_calling_rules"
-
-    jurisdiction: Mapped[str] = mapped_column(String(2), primary_key=True)
-    window_start: Mapped[time] = mapped_column()
-    window_end: Mapped[time] = mapped_column()
-    no_sunday: Mapped[bool] = mapped_column(default=False)
-    no_holidays: Mapped[bool] = mapped_column(default=False)  # the federal holiday calendar
-    max_calls_per_24h: Mapped[int | None] = mapped_column(default=None)
-    has_state_dnc_list: Mapped[bool] = mapped_column(default=False)
-    source: Mapped[str] = mapped_column(Text, default="")
-
-
 class CompliancePolicy(OrgScoped, Base):
     """An organization's own geo rules and API IP firewall (at most one row per organization)."""
 
@@ -171,6 +155,8 @@ class CompliancePolicy(OrgScoped, Base):
     # A number whose line type nobody knows: "wireless" (fail closed: it needs written consent) or
     # "not_wireless". See dnc.consent.
     unknown_line_type: Mapped[str] = mapped_column(String(16), default="wireless", server_default="wireless")
+    # Per-period call caps of every campaign, [{"calls": N, "days": D}] (dnc.caps).
+    call_caps: Mapped[list[dict[str, int]]] = mapped_column(JSONB_, default=list, server_default="[]")
     # A revocation stops every call of the organization to the number, whatever seller (FCC 24-24's
     # "revoke all", postponed to 2027-01-31: off by default).
     revoke_all: Mapped[bool] = mapped_column(default=False, server_default=text("false"))

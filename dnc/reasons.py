@@ -7,6 +7,9 @@ INVALID_NUMBER = "invalid_number"
 NATIONAL_REGISTRY_MISSING = "national_registry_missing"
 NATIONAL_REGISTRY_STALE = "national_registry_stale"
 LIST_INDEX_STALE = "list_index_stale"
+STATE_LIST_STALE = "state_list_stale"
+LITIGATOR_LIST_STALE = "litigator_list_stale"
+REASSIGNED_DATA_STALE = "reassigned_data_stale"
 NATIONAL_DNC = "national_dnc"
 STATE_DNC = "state_dnc"
 INTERNAL_DNC = "internal_dnc"
@@ -25,6 +28,7 @@ OUTSIDE_CAMPAIGN_WINDOW = "outside_campaign_window"
 STATE_NO_SUNDAY = "state_no_sunday"
 STATE_NO_HOLIDAY = "state_no_holiday"
 STATE_CALL_CAP = "state_call_cap"
+PERIOD_CALL_CAP = "period_call_cap"
 
 # Reasons that stop being true with time or with an import (calling hours, day rules, 24-hour caps, the
 # registry copy): a lead blocked only by these waits and is checked again; any other reason blocks for good.
@@ -36,9 +40,13 @@ TIME_BOUND: frozenset[str] = frozenset(
         STATE_NO_SUNDAY,
         STATE_NO_HOLIDAY,
         STATE_CALL_CAP,
+        PERIOD_CALL_CAP,
         NATIONAL_REGISTRY_MISSING,
         NATIONAL_REGISTRY_STALE,
         LIST_INDEX_STALE,
+        STATE_LIST_STALE,
+        LITIGATOR_LIST_STALE,
+        REASSIGNED_DATA_STALE,
     }
 )
 
@@ -47,6 +55,9 @@ DESCRIPTIONS: dict[str, str] = {
     NATIONAL_REGISTRY_MISSING: "no national DNC registry copy has been imported (fail closed)",
     NATIONAL_REGISTRY_STALE: "the national registry copy is older than 31 days (fail closed)",
     LIST_INDEX_STALE: "a list's index file does not match its recorded version (fail closed)",
+    STATE_LIST_STALE: "the lead's state DNC list copy is older than 31 days (fail closed)",
+    LITIGATOR_LIST_STALE: "a litigator list copy is older than 31 days (fail closed)",
+    REASSIGNED_DATA_STALE: "the reassigned-numbers data is older than 31 days: consent cannot be relied on",
     NATIONAL_DNC: "on the national Do-Not-Call registry",
     STATE_DNC: "on a state Do-Not-Call list",
     INTERNAL_DNC: "on the organization's internal DNC list",
@@ -65,6 +76,7 @@ DESCRIPTIONS: dict[str, str] = {
     STATE_NO_SUNDAY: "state forbids calls on Sunday",
     STATE_NO_HOLIDAY: "state forbids calls on holidays",
     STATE_CALL_CAP: "state cap on calls per 24 hours reached",
+    PERIOD_CALL_CAP: "the organization's or campaign's cap on calls per period reached",
 }
 
 ALL: tuple[str, ...] = tuple(DESCRIPTIONS)

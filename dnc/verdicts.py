@@ -14,6 +14,8 @@ from typing import Any
 
 import msgspec
 
+from dnc.caps import CallCap, caps_json, parse_call_caps
+
 
 class Consent(enum.StrEnum):
     NONE = "none"
@@ -78,6 +80,7 @@ class CampaignRules:
     blocked_area_codes: tuple[str, ...] = ()
     calling_window_override: tuple[time, time] | None = None  # local time; intersected with the law's
     seller: str = ""  # whose consent the calls rely on ("" = the organization itself)
+    call_caps: tuple[CallCap, ...] = ()  # the campaign's own per-period caps (dnc.caps)
 
     def to_params(self) -> dict[str, Any]:
         """As JSON-able job parameters (a scrub job gets the rules its caller resolved)."""
@@ -89,6 +92,7 @@ class CampaignRules:
             "blocked_area_codes": list(self.blocked_area_codes),
             "calling_window": [window[0].isoformat(), window[1].isoformat()] if window else None,
             "seller": self.seller,
+            "call_caps": caps_json(self.call_caps),
         }
 
     @classmethod
@@ -104,6 +108,7 @@ class CampaignRules:
             if window
             else None,
             seller=params.get("seller") or "",
+            call_caps=parse_call_caps(params.get("call_caps"), field="call_caps", set_by="campaign"),
         )
 
 
@@ -116,6 +121,8 @@ class ListChecked(msgspec.Struct, frozen=True, kw_only=True):
     obtained_at: datetime | None = None  # when that copy was downloaded (the freshness clock)
     age_days: float | None = None  # its age at the check
     scope: str = ""
+    max_age_days: int | None = None  # its kind's freshness rule (core.legal.LIST_MAX_AGE)
+    stale: bool = False  # older than that: the check failed closed for the leads it concerns
 
 
 class WindowEvidence(msgspec.Struct, frozen=True, kw_only=True):
@@ -127,9 +134,19 @@ class WindowEvidence(msgspec.Struct, frozen=True, kw_only=True):
     campaign_window: str | None  # the campaign's own window, when it has one
 
 
+class PeriodCapEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    calls: int  # the cap: at most this many calls ...
+    days: int  # ... in this many days
+    set_by: str  # organization | campaign
+    counted: int  # earlier calls to the number in that period, when the check ran
+    reached: bool
+
+
 class CapEvidence(msgspec.Struct, frozen=True, kw_only=True):
     calls_last_24h: int  # earlier calls to the number the check counted
     max_calls_per_24h: int | None  # the strictest state cap that applied
+    periods: list[PeriodCapEvidence] = []  # the organization's and campaign's per-period caps
+    counted_for: str = ""  # whose calls were counted: the seller's, across its campaigns and caller IDs
 
 
 class ConsentEvidence(msgspec.Struct, frozen=True, kw_only=True):
@@ -139,6 +156,19 @@ class ConsentEvidence(msgspec.Struct, frozen=True, kw_only=True):
     wireless_decided_by: str  # "lead flag", "list wireless:<id>@<version>", or the unknown-line-type setting
     record_id: str | None = None  # the consent record relied on (None: the lead's own consent fields)
     revocation_ids: list[str] = []  # revoked records that applied to this seller (they block the call)
+
+
+class ReassignedEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    """The Reassigned Numbers Database query for the number (47 CFR 64.1200(m)), as answered."""
+
+    answer: str  # yes | no | no_data | not_queried (no consent relied on)
+    consent_date: date | None  # the date queried with
+    disconnected_on: date | None  # the latest permanent disconnect on record
+    data_version: str  # "<list id>@<version>" of every disconnect file consulted
+    data_as_of: datetime | None  # when that data was obtained
+    data_age_days: float | None
+    source: str  # "local import" (imported disconnect files), "none imported", or the service used
+    safe_harbor: bool  # a "no" from current data: the 64.1200(m) safe harbor applies
 
 
 class ComplianceEvidence(msgspec.Struct, frozen=True, kw_only=True):
@@ -154,3 +184,4 @@ class ComplianceEvidence(msgspec.Struct, frozen=True, kw_only=True):
     window: WindowEvidence
     caps: CapEvidence
     consent: ConsentEvidence
+    reassigned: ReassignedEvidence | None = None

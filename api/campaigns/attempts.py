@@ -50,6 +50,7 @@ def dispose_attempt(
         at=utcnow(),
         callback_at=data.callback_at,
         callback_same_agent=data.same_agent,
+        note=data.note,
     )
     return LeadOut.of(leads.get_lead(session, lead_id))
 

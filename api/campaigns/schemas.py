@@ -132,6 +132,12 @@ class CampaignSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
             description="The seller the calls are made for: the dial-time check relies only on consent records naming it. Default none: the organization itself."
         ),
     ] = msgspec.UNSET
+    call_caps: Annotated[
+        list[dict[str, int]] | msgspec.UnsetType,
+        msgspec.Meta(
+            description='The campaign\'s own per-period call caps, e.g. [{"calls": 7, "days": 7}] (debt collection): at most that many calls to a number in that many days, counted over every campaign and caller ID of the same seller; on top of the organization\'s caps and the states\' 24-hour caps. Default none.'
+        ),
+    ] = msgspec.UNSET
 
     wrap_up_s: Annotated[
         int | msgspec.UnsetType,
@@ -235,6 +241,7 @@ class DispositionIn(msgspec.Struct, forbid_unknown_fields=True):
     dnc: bool = False
     callback: bool = False
     final: bool = False
+    revoke: bool = False  # records the consumer's revocation of the seller's consent
 
 
 class DispositionOut(msgspec.Struct):
@@ -246,6 +253,7 @@ class DispositionOut(msgspec.Struct):
     dnc: bool
     callback: bool
     final: bool
+    revoke: bool
 
     @classmethod
     def of(cls, d: Disposition) -> DispositionOut:
@@ -258,6 +266,7 @@ class DispositionOut(msgspec.Struct):
             dnc=d.dnc,
             callback=d.callback,
             final=d.final,
+            revoke=d.revoke,
         )
 
 
@@ -367,6 +376,8 @@ class DispositionRequest(msgspec.Struct, forbid_unknown_fields=True):
     code: str
     callback_at: datetime | None = None
     same_agent: bool = False
+    # Free text kept with a revocation (a "revoke" disposition): the consumer's words, e.g. "stop calling me".
+    note: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
 
 
 class AttemptOut(msgspec.Struct):

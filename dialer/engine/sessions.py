@@ -69,6 +69,7 @@ def dispose(
     callback_at: datetime | None = None,
     callback_same_agent: bool = False,
     role: Role = Role.AGENT,
+    note: str = "",
 ) -> AgentState:
     """Apply (or correct, `campaigns.attempts.dispose_attempt` says who may) the disposition to the attempt
     and its lead, then end the agent's wrap-up if it was for this call. Returns the agent's state."""
@@ -86,6 +87,7 @@ def dispose(
         at=at,
         callback_at=callback_at,
         callback_same_agent=callback_same_agent,
+        note=note,
     )
     board = AgentBoard(client)
     status = board.status(str(agent_id))

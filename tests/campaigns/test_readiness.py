@@ -27,6 +27,7 @@ from dialer.readiness import (
 )
 from dialer.sip.options_probe import ProbeResult, probe_options
 from dialer.sip.profiles import load_profile
+from dnc.freshness import ListCopy
 from tests.conftest import Tenant, make_tenant
 from tests.dialable import add_signing_certificate, import_fresh_registry, make_dialable
 
@@ -95,6 +96,21 @@ def test_a_campaign_with_every_fact_in_place_is_ready() -> None:
         ({"engine_running": False}, "engine_not_running", False),
         ({"engine_alarm": "trunk profile 'x' not found"}, "engine_cannot_run", False),
         ({"status": "paused"}, "campaign_not_active", False),
+        (
+            {"list_copies": (ListCopy("state", "TX", "l1", NOW - timedelta(days=32)),)},
+            "state_list_stale",
+            False,
+        ),
+        (
+            {"list_copies": (ListCopy("litigator", "", "l2", NOW - timedelta(days=40)),)},
+            "litigator_list_stale",
+            True,
+        ),
+        (
+            {"list_copies": (ListCopy("reassigned", "", "l3", NOW - timedelta(days=60)),)},
+            "reassigned_list_stale",
+            False,
+        ),
     ],
 )
 def test_each_missing_fact_is_one_blocker_with_a_message_and_a_fix(
@@ -104,6 +120,16 @@ def test_each_missing_fact_is_one_blocker_with_a_message_and_a_fix(
     assert not readiness.ready and codes(readiness) == {code: hard}
     (blocker,) = readiness.blockers
     assert blocker.message and blocker.fix and "<" not in blocker.message
+
+
+def test_fresh_lists_and_kinds_without_a_freshness_rule_are_no_blockers() -> None:
+    copies = (
+        ListCopy("state", "TX", "l1", NOW - timedelta(days=30)),
+        ListCopy("wireless", "", "l4", NOW - timedelta(days=400)),  # line-type data has no freshness rule
+    )
+    assert assess(ready_facts(list_copies=copies), NOW).blockers == ()
+    stale = assess(ready_facts(list_copies=(ListCopy("state", "TX", "l1", NOW - timedelta(days=32)),)), NOW)
+    assert "--kind state --state TX" in stale.blockers[0].fix and "32 days ago" in stale.blockers[0].message
 
 
 def test_no_callable_leads_and_a_closed_window_say_when_the_first_lead_opens() -> None:

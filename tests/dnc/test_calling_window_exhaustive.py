@@ -10,27 +10,24 @@ code is still covered, as the test checks)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import phonenumbers
 import pytest
 from phonenumbers import timezone as phone_timezone
-from sqlalchemy import select
 
-from core.db import ALL_ORGS
-from core.runtime import Runtime
 from dnc import reasons
 from dnc.calling_window import FEDERAL, CallingRuleData, Instants, federal_holidays, window_reasons
-from dnc.models import CallingRule
 from dnc.nanp import STATE_ZONES, numbering_plan
+from dnc.state_rules import calling_rules
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 STEP_S = 15 * 60
 STEPS = 365 * 96  # a year at 15-minute steps: 2026-03-08 and 2026-11-01 (the DST switches) included
 EPOCH = date(1970, 1, 1)
 FIRST_DAY = (date(2025, 12, 30) - EPOCH).days  # local dates of 2026's instants, every zone's
-SUNDAYS = np.array([(EPOCH + timedelta(days=FIRST_DAY + i)).weekday() == 6 for i in range(370)])
+WEEKDAY = np.array([(EPOCH + timedelta(days=FIRST_DAY + i)).weekday() for i in range(370)])
 
 
 def area_code_zones() -> dict[int, tuple[str, ...]]:
@@ -51,11 +48,12 @@ HOLIDAYS = [(d - EPOCH).days for y in (2025, 2026, 2027) for d in federal_holida
 
 
 def local_calendar(offset_min: int, utc_min: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(local minute of day, Sunday?, federal holiday?) at each instant for a UTC offset."""
+    """(local minute of day, local weekday (Monday = 0), federal holiday?) at each instant for a UTC
+    offset."""
     if offset_min not in _CALENDAR:
         local = utc_min + offset_min
         day = local // 1440
-        _CALENDAR[offset_min] = (local % 1440, SUNDAYS[day - FIRST_DAY], np.isin(day, HOLIDAYS))
+        _CALENDAR[offset_min] = (local % 1440, WEEKDAY[day - FIRST_DAY], np.isin(day, HOLIDAYS))
     return _CALENDAR[offset_min]
 
 
@@ -86,16 +84,25 @@ def reference(
     found = {code: np.zeros(len(utc_min), dtype=bool) for code in reasons.ALL}
     applying = [rules[s] for s in rule_states if s in rules and s != FEDERAL]
     for v in values:
-        minute, sunday, holiday = local_calendar(v, utc_min)
+        minute, weekday, holiday = local_calendar(v, utc_min)
+        sunday = weekday == 6
 
-        def inside(start: time, end: time, minute: np.ndarray = minute) -> np.ndarray:
-            return (start.hour * 60 + start.minute <= minute) & (minute < end.hour * 60 + end.minute)
+        def outside(
+            rule: CallingRuleData, minute: np.ndarray = minute, weekday: np.ndarray = weekday
+        ) -> np.ndarray:
+            """Outside the rule's window of the local weekday (a weekday's own window, else every day's)."""
+            own = {day: (start, end) for day, start, end in rule.day_windows}
+            result = np.zeros(len(minute), dtype=bool)
+            for day in range(7):
+                start, end = own.get(day, (rule.window_start, rule.window_end))
+                inside = (start.hour * 60 + start.minute <= minute) & (minute < end.hour * 60 + end.minute)
+                result |= (weekday == day) & ~inside
+            return result
 
         here = candidate[v]
-        federal = rules[FEDERAL]
-        found[reasons.OUTSIDE_FEDERAL_WINDOW] |= here & ~inside(federal.window_start, federal.window_end)
+        found[reasons.OUTSIDE_FEDERAL_WINDOW] |= here & outside(rules[FEDERAL])
         for rule in applying:
-            found[reasons.OUTSIDE_STATE_WINDOW] |= here & ~inside(rule.window_start, rule.window_end)
+            found[reasons.OUTSIDE_STATE_WINDOW] |= here & outside(rule)
             if rule.no_sunday:
                 found[reasons.STATE_NO_SUNDAY] |= here & sunday
             if rule.no_holidays:
@@ -105,16 +112,11 @@ def reference(
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_every_area_code_state_and_quarter_hour_of_a_year_gets_the_strictest_window_over_every_candidate_offset(
-    runtime: Runtime,
-) -> None:
-    with runtime.db.session(ALL_ORGS) as s:
-        rules = {
-            r.jurisdiction: CallingRuleData(
-                r.jurisdiction, r.window_start, r.window_end, r.no_sunday, r.no_holidays, r.max_calls_per_24h
-            )
-            for r in s.scalars(select(CallingRule))
-        }
+def test_every_area_code_state_and_quarter_hour_of_a_year_gets_the_strictest_window_over_every_candidate_offset() -> (
+    None
+):
+    rules = dict(calling_rules())
+    assert rules["TX"].day_windows  # Texas's Sunday is its own window: the reference covers weekdays
     plan = numbering_plan()
     codes = area_code_zones()
     assert len(codes) > 350  # the US, Canada and the Caribbean
@@ -125,7 +127,11 @@ def test_every_area_code_state_and_quarter_hour_of_a_year_gets_the_strictest_win
 
     def rule_key(state: str) -> tuple[object, ...]:
         rule = rules.get(state)
-        return (rule.window_start, rule.window_end, rule.no_sunday, rule.no_holidays) if rule else ()
+        return (
+            (rule.window_start, rule.window_end, rule.day_windows, rule.no_sunday, rule.no_holidays)
+            if rule
+            else ()
+        )
 
     # Equivalence classes: an area code by (zones, its state's rule), a lead state by (zones, rule).
     code_classes: dict[tuple[object, ...], tuple[tuple[str, ...], str]] = {}

@@ -214,6 +214,24 @@ def test_alabama_forbids_sundays_and_louisiana_holidays(runtime: Runtime, own_or
     assert check(runtime, own_org, LeadContext("+12255550111"), at=christmas - timedelta(days=1))[0].callable
 
 
+def test_texas_calls_wait_until_noon_on_sunday_and_nine_on_other_days(runtime: Runtime, org: Tenant) -> None:
+    """Tex. Bus. & Com. Code 301.051: 9 a.m.-9 p.m. Monday-Saturday, noon-9 p.m. Sunday (the lead's state
+    or the area code's: 214 is Dallas)."""
+    sunday_11 = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)  # 11:00 CST
+    saturday_0830 = datetime(2026, 11, 21, 14, 30, tzinfo=UTC)  # 08:30 CST
+    [sunday_morning] = check(runtime, org, LeadContext("+12145550143"), at=sunday_11)
+    [sunday_noon] = check(runtime, org, LeadContext("+12145550143"), at=sunday_11 + timedelta(hours=1))
+    [saturday_early] = check(runtime, org, LeadContext("+12145550143", state="TX"), at=saturday_0830)
+    [saturday_nine] = check(
+        runtime, org, LeadContext("+12145550143"), at=saturday_0830 + timedelta(minutes=30)
+    )
+    assert sunday_morning.reasons == (reasons.OUTSIDE_STATE_WINDOW,)
+    assert sunday_morning.calling_window.startswith("12:00-21:00 local")
+    assert "TX 09:00-21:00, Sun 12:00-21:00" in sunday_morning.state_rule
+    assert sunday_noon.callable and saturday_nine.callable
+    assert saturday_early.reasons == (reasons.OUTSIDE_STATE_WINDOW,)
+
+
 def test_florida_allows_three_calls_per_24_hours(runtime: Runtime, org: Tenant) -> None:
     earlier = tuple(AT - timedelta(hours=h) for h in (1, 2, 23))
     [third_call] = check(runtime, org, LeadContext("+13055550111", recent_calls=earlier[:2]))

@@ -58,6 +58,7 @@ def test_a_number_of_unknown_line_type_needs_written_consent_by_default_and_the_
     assert client.get("/api/compliance/settings", headers=headers).json() == {
         "unknown_line_type": "wireless",
         "revoke_all": False,
+        "call_caps": [],
     }
     r = client.put("/api/compliance/settings", json={"unknown_line_type": "maybe"}, headers=headers)
     assert r.status_code == 422 and "unknown_line_type" in r.text

@@ -118,7 +118,12 @@ def test_each_attempt_dialed_or_blocked_stores_the_verdict_it_got_and_the_api_re
         assert checked["window"]["candidate_zones"] == ["America/New_York"]
         assert checked["window"]["utc_offsets_min"] == {"America/New_York": -240}  # EDT since 2026-03-08
         assert checked["window"]["window"].startswith("08:00-21:00 local")
-        assert checked["caps"] == {"calls_last_24h": 0, "max_calls_per_24h": None}
+        assert checked["caps"] == {
+            "calls_last_24h": 0,
+            "max_calls_per_24h": None,
+            "periods": [],
+            "counted_for": "the organization (no seller named)",
+        }
         assert checked["consent"] == {
             "basis": "none",
             "consent_date": None,

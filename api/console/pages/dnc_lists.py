@@ -19,9 +19,10 @@ from api.dnc.lists import lists_with_freshness, receive_list_upload
 from api.principal import Principal
 from core.errors import NotFoundError, ValidationError
 from core.jobs import get_job
+from core.legal import LIST_MAX_AGE
 from core.models import JobStatus
 from core.runtime import Runtime
-from dnc.lists import IMPORT_KINDS, MAX_AGE
+from dnc.lists import IMPORT_KINDS
 from dnc.nanp import STATE_ZONES
 
 KIND_LABELS = {
@@ -46,7 +47,7 @@ def dnc_lists(request: Request[Any, Any, Any], principal: Principal, runtime: Ru
         kinds=[(k, KIND_LABELS.get(k, k)) for k in IMPORT_KINDS],
         kind_labels=KIND_LABELS,
         states=sorted(STATE_ZONES),
-        max_age_days={k: v.days for k, v in MAX_AGE.items()},
+        max_age_days={k: v.days for k, v in LIST_MAX_AGE.items()},
     )
 
 
