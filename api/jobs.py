@@ -148,6 +148,7 @@ def list_audit(
 @get(
     "/api/audit.csv",
     opt=roles(*AUDIT_READERS),
+    media_type="text/csv",
     sync_to_thread=True,
     tags=["audit"],
     dependencies={"filters": Provide(audit_filter, sync_to_thread=False)},

@@ -355,6 +355,10 @@ def test_compliance_uploads_a_dnc_list_and_a_scrub_file_and_watches_both_jobs_fi
     own = page.locator("#dnc-lists tr", has_text="Your organization").filter(has_text="National DNC registry")
     expect(own.locator(".freshness")).to_contain_text("fresh")
     expect(own).to_contain_text("national-2026-12.txt")
+    history = page.locator("#dnc-lists details", has_text="national-2026-12.txt")
+    history.locator("summary").click()
+    expect(history.locator("summary")).to_have_text("2 versions")
+    expect(history.locator("tbody tr")).to_have_count(2)  # the stale copy stays on record as version 1
     screenshot(page, "compliance-dnc-lists")
 
     # a state list needs its state: the import fails saying so, and the current copy stays
