@@ -319,7 +319,9 @@ def test_compliance_filters_the_audit_log_and_downloads_the_filtered_rows_as_csv
     page.get_by_label("From (UTC day)").fill("2026-06-02")
     page.get_by_label("To (UTC day, included)").fill("2026-06-01")
     page.get_by_role("button", name="Filter").click()
-    expect(page.locator("#until-error")).to_contain_text("must be after since")
+    expect(page.locator("#until-error")).to_have_text(
+        "the last day (2026-06-01) must not be before the first day (2026-06-02)"
+    )
 
 
 def test_compliance_uploads_a_dnc_list_and_a_scrub_file_and_watches_both_jobs_finish(
