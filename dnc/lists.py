@@ -469,8 +469,8 @@ def import_numbers(
         target.unlink(missing_ok=True)
 
 
-# How old a copy of each kind of list may be before checks against it fail closed. Only the national
-# registry has a legal age today (31 days, 16 CFR 310.4(b)(3)(iv)); kinds not named have no freshness rule.
+# How old a copy of each kind of list may be before checks against it fail closed: the compliance engine's
+# rule (`dnc.engine`: the national registry's 31 days, 16 CFR 310.4(b)(3)(iv)); kinds not named have none.
 MAX_AGE: dict[str, timedelta] = {"national": REGISTRY_MAX_AGE}
 
 
