@@ -155,10 +155,6 @@ def list_audit(
     description="Every audit row matching the filters as CSV (streamed, newest first). " + AUDIT_FILTER_DOC,
 )
 def export_audit(principal: Principal, runtime: Runtime, filters: AuditFilter) -> Stream:
-    return audit_csv_response(runtime, principal, filters)
-
-
-def audit_csv_response(runtime: Runtime, principal: Principal, filters: AuditFilter) -> Stream:
     chunks = audit_csv(runtime.db, principal.scope, filters)
     return Stream(
         chunks,

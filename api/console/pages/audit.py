@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 
 from api.console.forms import FormErrors, utc_day
 from api.console.pages.compliance import COMPLIANCE, compliance_page
-from api.jobs import audit_csv_response
 from api.principal import Principal
-from core.audit_log import OUTCOMES, AuditFilter, audit_page
+from core.audit_log import OUTCOMES, AuditFilter, audit_csv, audit_page
 from core.errors import ValidationError
 from core.runtime import Runtime
 
@@ -102,7 +101,11 @@ def audit_download(
     if errors:
         name, message = next(iter(errors.by_field.items()))
         raise ValidationError(message, field=name)
-    return audit_csv_response(runtime, principal, filters)
+    return Stream(
+        audit_csv(runtime.db, principal.scope, filters),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
+    )
 
 
 PAGES = [audit_log, audit_download]
