@@ -107,6 +107,7 @@ def evidence_by_attempt(session: Session, attempt_id: uuid.UUID) -> EvidenceOut:
 @get(
     "/api/compliance/cdr.csv",
     opt=roles(Role.COMPLIANCE, Role.ORG_ADMIN),
+    media_type="text/csv",
     sync_to_thread=True,
     tags=["compliance"],
 )

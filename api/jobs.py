@@ -148,16 +148,13 @@ def list_audit(
 @get(
     "/api/audit.csv",
     opt=roles(*AUDIT_READERS),
+    media_type="text/csv",
     sync_to_thread=True,
     tags=["audit"],
     dependencies={"filters": Provide(audit_filter, sync_to_thread=False)},
     description="Every audit row matching the filters as CSV (streamed, newest first). " + AUDIT_FILTER_DOC,
 )
 def export_audit(principal: Principal, runtime: Runtime, filters: AuditFilter) -> Stream:
-    return audit_csv_response(runtime, principal, filters)
-
-
-def audit_csv_response(runtime: Runtime, principal: Principal, filters: AuditFilter) -> Stream:
     chunks = audit_csv(runtime.db, principal.scope, filters)
     return Stream(
         chunks,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -494,14 +494,16 @@ def freshness(kind: str, obtained_at: datetime | None, at: datetime) -> Freshnes
     return Freshness(age, max_days, is_stale(kind, obtained_at, at))
 
 
+def _visible_to(org_id: uuid.UUID | None) -> ColumnElement[bool]:
+    """The lists an organization's checks use: its own and the platform-wide ones."""
+    platform = DncList.owner_org_id.is_(None)
+    return platform if org_id is None else (platform | (DncList.owner_org_id == org_id))
+
+
 def list_versions(db: Database, org_id: uuid.UUID | None) -> list[tuple[DncList, DncListVersion | None]]:
     """Every list visible to an organization (its own and the platform-wide ones) with its current version."""
     with db.session(ALL_ORGS) as s:
-        owner = (
-            DncList.owner_org_id.is_(None)
-            if org_id is None
-            else (DncList.owner_org_id.is_(None) | (DncList.owner_org_id == org_id))
-        )
+        owner = _visible_to(org_id)
         rows = s.execute(
             select(DncList, DncListVersion)
             .outerjoin(DncListVersion, DncListVersion.id == DncList.current_version_id)
@@ -509,6 +511,23 @@ def list_versions(db: Database, org_id: uuid.UUID | None) -> list[tuple[DncList,
             .order_by(DncList.kind, DncList.scope)
         ).all()
         return [(r[0], r[1]) for r in rows]
+
+
+def list_history(db: Database, org_id: uuid.UUID | None) -> dict[uuid.UUID, list[DncListVersion]]:
+    """Every version of every list visible to an organization (as `list_versions`), newest first per
+    list, in one query: what was imported when, from which file, with how many numbers."""
+    with db.session(ALL_ORGS) as s:
+        owner = _visible_to(org_id)
+        rows = s.scalars(
+            select(DncListVersion)
+            .join(DncList, DncList.id == DncListVersion.list_id)
+            .where(owner)
+            .order_by(DncListVersion.list_id, DncListVersion.seq.desc())
+        ).all()
+        history: dict[uuid.UUID, list[DncListVersion]] = {}
+        for version in rows:
+            history.setdefault(version.list_id, []).append(version)
+        return history
 
 
 __all__ = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from campaigns.recycle import DEFAULT_RULES, RECYCLABLE
@@ -48,6 +49,24 @@ FIELD_ALIASES = {
 }
 
 
+def split_list(text: str, *, upper: bool) -> list[str]:
+    """A comma-, space- or line-separated list; codes are upper-cased, other items (CIDRs) kept as typed."""
+    items = [t for t in text.replace(",", " ").split() if t]
+    return [t.upper() for t in items] if upper else items
+
+
+def utc_day(text: str, name: str, *, end: bool = False) -> datetime | None:
+    """A date field (YYYY-MM-DD, a UTC day) as a range bound: the day's start, or with `end` the next
+    day's start (the day is included); empty is None."""
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValidationError(f"{name} {text!r} is not a date (YYYY-MM-DD)", field=name) from exc
+    return datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=UTC)
+
+
 class _Reader:
     def __init__(self, form: Mapping[str, str], errors: FormErrors) -> None:
         self.form, self.errors = form, errors
@@ -80,7 +99,7 @@ class _Reader:
 
     def codes(self, name: str) -> list[str]:
         """A comma- or space-separated list, upper-cased (country, state codes; area codes)."""
-        return [c.upper() for c in self.text(name).replace(",", " ").split() if c]
+        return split_list(self.text(name), upper=True)
 
     def time(self, name: str) -> str | None:
         return self.text(name) or None  # HH:MM from <input type=time>; the service parses and checks it

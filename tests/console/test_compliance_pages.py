@@ -319,7 +319,9 @@ def test_compliance_filters_the_audit_log_and_downloads_the_filtered_rows_as_csv
     page.get_by_label("From (UTC day)").fill("2026-06-02")
     page.get_by_label("To (UTC day, included)").fill("2026-06-01")
     page.get_by_role("button", name="Filter").click()
-    expect(page.locator("#until-error")).to_contain_text("must be after since")
+    expect(page.locator("#until-error")).to_have_text(
+        "the last day (2026-06-01) must not be before the first day (2026-06-02)"
+    )
 
 
 def test_compliance_uploads_a_dnc_list_and_a_scrub_file_and_watches_both_jobs_finish(
@@ -355,6 +357,10 @@ def test_compliance_uploads_a_dnc_list_and_a_scrub_file_and_watches_both_jobs_fi
     own = page.locator("#dnc-lists tr", has_text="Your organization").filter(has_text="National DNC registry")
     expect(own.locator(".freshness")).to_contain_text("fresh")
     expect(own).to_contain_text("national-2026-12.txt")
+    history = page.locator("#dnc-lists details", has_text="national-2026-12.txt")
+    history.locator("summary").click()
+    expect(history.locator("summary")).to_have_text("2 versions")
+    expect(history.locator("tbody tr")).to_have_count(2)  # the stale copy stays on record as version 1
     screenshot(page, "compliance-dnc-lists")
 
     # a state list needs its state: the import fails saying so, and the current copy stays
@@ -393,3 +399,38 @@ def test_compliance_uploads_a_dnc_list_and_a_scrub_file_and_watches_both_jobs_fi
         response = page.goto(url)
         assert response is not None and response.status == 404, url
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+def test_a_platform_admin_edits_a_named_organizations_policy_with_no_lockout_to_prevent(
+    app: Any, runtime: Runtime, tenant: Tenant, platform_admin_user: Any
+) -> None:
+    from api.console.sessions import SESSION_COOKIE
+    from dnc.policy import read_policy
+    from tests.console.conftest import console_session
+
+    token, csrf = console_session(runtime, platform_admin_user)
+    with TestClient(app=app) as client:
+        client.cookies.set(SESSION_COOKIE, token)
+        r = client.get("/console/compliance/policy")
+        assert r.status_code == 422 and "must name the organization" in r.text
+        r = client.get("/console/compliance/policy", params={"org_id": str(tenant.id)})
+        assert r.status_code == 200 and "Save IP rules" in r.text
+        r = client.post(
+            "/console/compliance/policy",
+            params={"org_id": str(tenant.id)},
+            data={
+                "part": "ip",
+                "ip_allow_cidrs": "10.0.0.0/8",
+            },  # not the admin's address: not theirs to lose
+            headers={"X-CSRF-Token": csrf, "HX-Request": "true"},
+        )
+        assert r.status_code == 200 and "IP rules saved" in r.text, r.text
+        r = client.post(
+            "/console/compliance/policy",
+            params={"org_id": str(tenant.id)},
+            data={"part": "geo", "blocked_states": "AK"},
+        )  # no CSRF token: refused, nothing saved
+        assert r.status_code == 403
+    with runtime.db.session(Scope(tenant.id)) as s:
+        rules = read_policy(s, tenant.id)
+    assert rules.ip_allow_cidrs == ["10.0.0.0/8"] and rules.blocked_states == []

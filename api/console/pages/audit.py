@@ -4,7 +4,7 @@ days, paged, and exported as CSV. The same query as `GET /api/audit` and `GET /a
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,11 +12,10 @@ from litestar import Request, get
 from litestar.response import Stream, Template
 from sqlalchemy.orm import Session
 
-from api.console.forms import FormErrors
+from api.console.forms import FormErrors, utc_day
 from api.console.pages.compliance import COMPLIANCE, compliance_page
-from api.jobs import audit_csv_response
 from api.principal import Principal
-from core.audit_log import OUTCOMES, AuditFilter, audit_page
+from core.audit_log import OUTCOMES, AuditFilter, audit_csv, audit_page
 from core.errors import ValidationError
 from core.runtime import Runtime
 
@@ -24,15 +23,11 @@ PAGE_SIZE = 100
 
 
 def _day(text: str, name: str, errors: FormErrors, *, end: bool = False) -> datetime | None:
-    """A day of the form as the range's bound in UTC: the start of `since`, the end of `until`."""
-    if not text:
-        return None
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        errors.add(name, f"{text!r} is not a date (YYYY-MM-DD)")
+        return utc_day(text, name, end=end)
+    except ValidationError as exc:
+        errors.add_error(exc)
         return None
-    return datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=UTC)
 
 
 def _filters(
@@ -65,7 +60,10 @@ def audit_log(
         try:
             found = audit_page(session, filters, limit=PAGE_SIZE, cursor=cursor)
         except ValidationError as exc:
-            errors.add(exc.field or "form", str(exc))
+            message = str(exc)
+            if exc.field == "until" and since and until:  # the form's days, not the bounds they became
+                message = f"the last day ({until}) must not be before the first day ({since})"
+            errors.add(exc.field or "form", message)
         else:
             rows, next_cursor = found.rows, found.next_cursor
     query = {
@@ -103,7 +101,11 @@ def audit_download(
     if errors:
         name, message = next(iter(errors.by_field.items()))
         raise ValidationError(message, field=name)
-    return audit_csv_response(runtime, principal, filters)
+    return Stream(
+        audit_csv(runtime.db, principal.scope, filters),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
+    )
 
 
 PAGES = [audit_log, audit_download]

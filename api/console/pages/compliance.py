@@ -10,7 +10,7 @@ Every handler calls the service the API route calls: `campaigns.evidence.evidenc
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -19,7 +19,7 @@ from litestar.params import Body
 from litestar.response import Stream, Template
 from sqlalchemy.orm import Session
 
-from api.console.forms import FormErrors
+from api.console.forms import FormErrors, split_list, utc_day
 from api.console.nav import section
 from api.console.render import page
 from api.dnc.access import STAFF
@@ -27,6 +27,7 @@ from api.dnc.policy import policy_org, saver_ip
 from api.principal import Principal
 from campaigns.cdr import cdr_csv
 from campaigns.evidence import EvidenceRecord, evidence_for_phone
+from campaigns.models import Outcome
 from core.errors import ValidationError
 from core.runtime import Runtime
 from dnc.policy import PolicyRules, read_policy, update_policy
@@ -82,7 +83,7 @@ def _attempt_view(record: EvidenceRecord) -> dict[str, Any]:
     evidence = record.evidence
     compliance = evidence.compliance if evidence else None
     reasons = list(compliance.reasons) if compliance else list(record.verdict_reasons)
-    dialed = compliance.callable if compliance else record.outcome != "blocked"
+    dialed = compliance.callable if compliance else record.outcome != Outcome.BLOCKED.value
     connect_s = None
     if record.answered_at and record.agent_connected_at:
         connect_s = (record.agent_connected_at - record.answered_at).total_seconds()
@@ -135,12 +136,6 @@ POLICY_PARTS = {
     "ip": ("ip_allow_cidrs", "ip_deny_cidrs", "ip_allowed_countries"),
 }
 UPPER_CASE = {"allowed_countries", "blocked_states", "ip_allowed_countries"}
-
-
-def _items(text: str, upper: bool) -> list[str]:
-    """A comma-, space- or line-separated list (codes are upper-cased; CIDRs are kept as typed)."""
-    items = [t for t in text.replace(",", " ").split() if t]
-    return [t.upper() for t in items] if upper else items
 
 
 def _policy_page(
@@ -197,7 +192,7 @@ def save_policy(
     if part not in POLICY_PARTS:
         raise ValidationError(f"unknown policy part {part!r}; one of {', '.join(POLICY_PARTS)}", field="part")
     fields = POLICY_PARTS[part]
-    changes = {name: _items(form_value(data, name), name in UPPER_CASE) for name in fields}
+    changes = {name: split_list(form_value(data, name), upper=name in UPPER_CASE) for name in fields}
     try:
         rules = update_policy(session, org, changes, saver_ip=saver_ip(request, principal, runtime))
     except ValidationError as exc:
@@ -223,13 +218,6 @@ def cdr_page(request: Request[Any, Any, Any]) -> Template:
     )
 
 
-def _day(text: str, name: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise ValidationError(f"{name} {text!r} is not a date (YYYY-MM-DD)", field=name) from exc
-
-
 @get("/console/compliance/cdr.csv", opt=COMPLIANCE.opt, include_in_schema=False, sync_to_thread=True)
 def cdr_download(
     request: Request[Any, Any, Any], principal: Principal, runtime: Runtime, since: str = "", until: str = ""
@@ -237,9 +225,9 @@ def cdr_download(
     """The CDRs of calls placed from the first day's 00:00 UTC to the end of the last day (both
     included), streamed as the API's `cdr.csv`."""
     try:
-        first, last = _day(since, "since"), _day(until, "until")
-        start = datetime.combine(first, time(), tzinfo=UTC)
-        end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
+        start, end = utc_day(since, "since"), utc_day(until, "until", end=True)
+        if start is None or end is None:
+            raise ValidationError("give the first and the last day", field="since")
         chunks = cdr_csv(runtime.db, principal.org_for_write(None), start, end)
     except ValidationError as exc:
         message = str(exc)
@@ -248,7 +236,7 @@ def cdr_download(
         return compliance_page(
             request, "compliance/cdr.html", "cdr", status_code=422, since=since, until=until, error=message
         )
-    name = f"cdr-{first.isoformat()}-to-{last.isoformat()}.csv"
+    name = f"cdr-{since}-to-{until}.csv"
     return Stream(
         chunks, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )

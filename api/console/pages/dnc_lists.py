@@ -22,7 +22,7 @@ from core.jobs import get_job
 from core.legal import LIST_MAX_AGE
 from core.models import JobStatus
 from core.runtime import Runtime
-from dnc.lists import IMPORT_KINDS
+from dnc.lists import IMPORT_KINDS, list_history
 from dnc.nanp import STATE_ZONES
 
 KIND_LABELS = {
@@ -44,6 +44,7 @@ def dnc_lists(request: Request[Any, Any, Any], principal: Principal, runtime: Ru
         "compliance/dnc_lists.html",
         "lists",
         lists=lists_with_freshness(runtime, principal),
+        history=list_history(runtime.db, principal.org_id),
         kinds=[(k, KIND_LABELS.get(k, k)) for k in IMPORT_KINDS],
         kind_labels=KIND_LABELS,
         states=sorted(STATE_ZONES),
