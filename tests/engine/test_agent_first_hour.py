@@ -103,8 +103,8 @@ def test_the_wrap_up_is_the_campaigns_and_a_timed_out_call_gets_its_timeout_disp
     engine.config.campaign_ids = frozenset({campaign.id})
     engine._refresh_campaigns()
     before = time.time()
-    engine._on_agent_free(
-        p.AgentFree(worker_id="w-test", at=before, agent_id=agent_id, attempt_id=str(attempt_id))
+    engine.floor.on_event(
+        p.AgentFree(worker_id="w-test", at=before, agent_id=agent_id, attempt_id=str(attempt_id)), before
     )
     status = AgentBoard(runtime.redis).status(agent_id)
     assert status is not None and status.state.value == "WRAP"
@@ -209,7 +209,7 @@ def test_a_phone_that_cannot_be_reached_gives_the_reason_in_the_session(
         "/api/agents/me/session", json={"sip_uri": "sip:gone@127.0.0.1:5999"}, headers=tenant.headers("agent")
     )
     assert r.status_code == 201
-    engine._on_agent_leg_down(
+    engine.legs.on_leg_down(
         p.AgentLegDown(
             worker_id="w-x", at=time.time(), agent_id=str(agent.id), sip_status=408, reason="Request Timeout"
         )

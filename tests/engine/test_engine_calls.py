@@ -369,6 +369,7 @@ def test_an_answered_call_reaches_a_free_agent_whose_leg_lives_in_another_worker
     wait_for(
         lambda: box.phone_stats()["legs_up"].get(str(agent.id)) is False, 10, "the agent's leg to be released"
     )
+    box.engine.recorder.flush()  # the session's end is queued with the release, written by the recorder
     with runtime.db.session(ALL_ORGS) as s:
         session_row = s.scalars(select(AgentSession).where(AgentSession.agent_id == agent.id)).one()
     assert session_row.connected_at is not None and session_row.worker == status.worker

@@ -1,0 +1,143 @@
+"""Campaign runs: what the engine holds for each active campaign it dials (settings, trunk profile,
+pacing policy under the abandon guard, the abandon budget seeded from the last 30 days, the dial-time
+compliance), and the `campaign_cannot_run` alarm raised when an active campaign cannot run."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from campaigns.models import CallAttempt, Campaign, CampaignStatus, Outcome
+from core.db import ALL_ORGS, Database
+from core.errors import ClearlineError
+from dialer import pacing
+from dialer.campaign_settings import build_policy
+from dialer.engine.compliance import DialTimeCompliance
+from dialer.engine.floor import FloorCampaign
+from dialer.media import DEFAULT_SAFE_HARBOR_WAV
+from dialer.models import CAMPAIGN_CANNOT_RUN, TrunkAlarm
+from dialer.sip.profiles import TrunkProfile, load_profile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class CampaignRun(FloorCampaign):
+    org_id: uuid.UUID
+    name: str
+    profile: TrunkProfile
+    caller_id_mode: str
+    caller_id: str | None
+    max_lines_per_agent: float
+    compliance: DialTimeCompliance
+    agent_cursor: str
+    active: bool = True
+
+
+def active_campaigns(db: Database, only: frozenset[uuid.UUID] | None) -> dict[uuid.UUID, Campaign]:
+    with db.session(ALL_ORGS) as s:
+        query = select(Campaign).where(Campaign.status == CampaignStatus.ACTIVE.value)
+        if only is not None:
+            query = query.where(Campaign.id.in_(only))
+        return {c.id: c for c in s.scalars(query)}
+
+
+def campaign_run(
+    db: Database, campaign: Campaign, *, agent_cursor: str, profiles_dir: Path | None
+) -> CampaignRun:
+    """A campaign as the engine runs it (raises, naming the rule, when it cannot)."""
+    profile = load_profile(campaign.trunk_profile, profiles_dir)
+    budget = pacing.AbandonBudget()
+    budget.seed(abandon_history(db, campaign.id))
+    policy = build_policy(campaign, budget, profile.effective_ring_timeout(profile.ring_timeout_s))
+    return CampaignRun(
+        id=campaign.id,
+        org_id=campaign.org_id,
+        name=campaign.name,
+        profile=profile,
+        caller_id_mode=campaign.caller_id_mode,
+        caller_id=campaign.caller_id,
+        safe_harbor_wav=campaign.safe_harbor_wav or str(DEFAULT_SAFE_HARBOR_WAV),
+        opt_out_key=campaign.opt_out_key,
+        max_lines_per_agent=campaign.max_lines_per_agent,
+        wrap_up_s=campaign.wrap_up_s,
+        policy=policy,
+        budget=budget,
+        compliance=DialTimeCompliance(db, campaign),
+        agent_cursor=agent_cursor,
+    )
+
+
+def abandon_history(db: Database, campaign_id: uuid.UUID) -> list[tuple[float, int, int]]:
+    """The rolling 30-day record of this campaign: one row per answered call (human or abandoned)."""
+    since = datetime.now(UTC).timestamp() - pacing.budget.THIRTY_DAYS_S
+    with db.session(ALL_ORGS) as s:
+        rows = s.execute(
+            select(CallAttempt.answered_at, CallAttempt.outcome).where(
+                CallAttempt.campaign_id == campaign_id,
+                CallAttempt.outcome.in_([Outcome.HUMAN.value, Outcome.ABANDONED.value]),
+                CallAttempt.answered_at >= datetime.fromtimestamp(since, UTC),
+            )
+        ).all()
+    return [(at.timestamp(), 1, int(outcome == Outcome.ABANDONED.value)) for at, outcome in rows if at]
+
+
+class CannotRunAlarms:
+    """Why an active campaign cannot run, recorded once as an open alarm (GET /api/dialer/alarms, the
+    campaign's readiness); retried every refresh, cleared when it runs or stops being active."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.reasons: dict[uuid.UUID, str] = {}
+
+    def raise_for(self, campaign: Campaign, exc: Exception) -> None:
+        reason = str(exc) if isinstance(exc, ClearlineError) else f"{type(exc).__name__}: {exc}"
+        if self.reasons.get(campaign.id) == reason:
+            return
+        if isinstance(exc, ClearlineError):
+            log.warning("campaign %s (%s) cannot run: %s", campaign.name, campaign.id, reason)
+        else:
+            log.exception("campaign %s (%s) cannot run", campaign.name, campaign.id)
+        self.reasons[campaign.id] = reason
+        now = datetime.now(UTC)
+        with self.db.session(ALL_ORGS) as s:
+            self._clear(s, campaign.id, now)
+            s.add(
+                TrunkAlarm(
+                    org_id=campaign.org_id,
+                    trunk=campaign.trunk_profile[:100],
+                    campaign_id=campaign.id,
+                    kind=CAMPAIGN_CANNOT_RUN,
+                    reason=reason[:2000],
+                    raised_at=now,
+                )
+            )
+
+    def clear(self, campaign_id: uuid.UUID) -> None:
+        if self.reasons.pop(campaign_id, None) is None:
+            return
+        with self.db.session(ALL_ORGS) as s:
+            self._clear(s, campaign_id, datetime.now(UTC))
+
+    def clear_all_but(self, active: set[uuid.UUID]) -> None:
+        """Campaigns paused or finished are no longer the engine's problem."""
+        for campaign_id in set(self.reasons) - active:
+            self.clear(campaign_id)
+
+    @staticmethod
+    def _clear(s: Session, campaign_id: uuid.UUID, now: datetime) -> None:
+        s.execute(
+            update(TrunkAlarm)
+            .where(
+                TrunkAlarm.campaign_id == campaign_id,
+                TrunkAlarm.kind == CAMPAIGN_CANNOT_RUN,
+                TrunkAlarm.cleared_at.is_(None),
+            )
+            .values(cleared_at=now)
+        )

@@ -1,0 +1,183 @@
+"""The dial path: every `dial_interval_s`, for each running campaign, how many calls to start (the pacing
+policy under the abandon guard, capped by the lines per agent, the trunk and the workers' room), lease
+that many leads, take the dial-time compliance verdict (blocked leads are recorded, never dialed), pick
+the caller ID, sign, record the attempt, hand the call to the floor and send the `DialLead`."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from campaigns import attempts as attempt_records
+from campaigns.hopper import LeasedLead, lease_leads, release_leads
+from core.db import Database
+from dialer.engine.agents import AgentBoard, AgentState
+from dialer.engine.campaign_runs import CampaignRun
+from dialer.engine.compliance import DialVerdict, attempt_evidence, retry_at_for
+from dialer.engine.config import EngineConfig
+from dialer.engine.fleet import WorkerFleet
+from dialer.engine.floor import Floor, LiveCall
+from dialer.engine.identity import IdentitySource
+from dialer.engine.trunks import TrunkGate
+from dialer.sip import protocol as p
+
+log = logging.getLogger(__name__)
+
+
+class DialPath:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        holder: str,
+        config: EngineConfig,
+        identity: IdentitySource,
+        board: AgentBoard,
+        send: Callable[[str, p.Command], None],
+        fleet: WorkerFleet,
+        trunks: dict[str, TrunkGate],
+        floor: Floor,
+        lock: threading.RLock,
+        stopping: threading.Event,
+    ) -> None:
+        self.db = db
+        self.holder = holder
+        self.config = config
+        self.identity = identity
+        self.board = board
+        self.send = send
+        self.fleet = fleet
+        self.trunks = trunks
+        self.floor = floor
+        self.lock = lock
+        self.stopping = stopping
+
+    def budget(self, run: CampaignRun, now: float) -> int:
+        """Calls to start now (under the lock)."""
+        want = run.policy.calls_to_place(now)
+        floor = run.policy.floor
+        by_ratio = math.floor(run.max_lines_per_agent * floor.working_agents) - floor.lines_in_use
+        gate = self.trunks[run.profile.name]
+        return max(0, min(want, by_ratio, gate.allowance(now), self.fleet.capacity()))
+
+    def dial(self, run: CampaignRun) -> None:
+        with self.lock:
+            n = self.budget(run, time.time())
+        if n <= 0:
+            return
+        now_dt = datetime.now(UTC)
+        leases = lease_leads(self.db, run.id, n, now_dt, holder=self.holder, lease_s=self.config.lease_s)
+        if not leases:
+            return
+        at = self.config.compliance_clock(run.id, now_dt) if self.config.compliance_clock else now_dt
+        try:
+            verdicts = run.compliance.decide(leases, at)
+        except Exception:
+            release_leads(
+                self.db, [lead.lead_id for lead in leases], holder=self.holder
+            )  # fail closed: no call
+            raise
+        ready_by_worker = Counter(
+            a.worker for a in self.board.campaign_agents(str(run.id)) if a.state is AgentState.READY
+        )
+        unused: list[int] = []
+        for lead, dial_verdict in zip(leases, verdicts, strict=True):
+            verdict = dial_verdict.verdict
+            if not verdict.callable:
+                attempt_records.record_blocked(
+                    self.db,
+                    lead.lead_id,
+                    holder=self.holder,
+                    at=now_dt,
+                    verdict_reasons=list(verdict.reasons),
+                    retry_at=retry_at_for(verdict, now_dt),
+                    evidence=attempt_evidence(dial_verdict.evidence),
+                )
+                with self.lock:
+                    run.stats.blocked += 1
+                continue
+            try:
+                placed = not self.stopping.is_set() and self._place(run, lead, ready_by_worker, dial_verdict)
+            except Exception:
+                log.exception("placing a call to lead %s of campaign %s failed", lead.lead_id, run.id)
+                placed = False
+            if not placed:
+                unused.append(lead.lead_id)
+        if unused:
+            release_leads(self.db, unused, holder=self.holder)
+
+    def _place(
+        self, run: CampaignRun, lead: LeasedLead, ready_by_worker: Counter[str], dial_verdict: DialVerdict
+    ) -> bool:
+        identity = self.identity.identify(
+            org_id=run.org_id,
+            lead_e164=lead.e164,
+            caller_id_mode=run.caller_id_mode,
+            fixed_caller_id=run.caller_id,
+            sign=run.profile.stir_shaken,
+        )
+        if identity is None:
+            log.error("campaign %s has no caller ID for %s: not dialing", run.id, lead.e164)
+            return False
+        with self.lock:
+            now = time.time()
+            worker = self.fleet.worker_for_call(ready_by_worker)
+            gate = self.trunks[run.profile.name]
+            if worker is None or gate.allowance(now) <= 0:
+                return False
+            gate.placed(now)  # reserve the trunk slot and the worker slot before the database write
+            self.fleet.reserve(worker)
+        placed_at = datetime.now(UTC)
+        with self.lock:
+            evidence = attempt_evidence(
+                dial_verdict.evidence, identity=identity, budget=run.budget, at=placed_at.timestamp()
+            )
+        try:
+            attempt_id = attempt_records.start_attempt(
+                self.db,
+                lead.lead_id,
+                holder=self.holder,
+                placed_at=placed_at,
+                trunk=run.profile.name,
+                caller_id=identity.caller_id,
+                attestation=identity.attestation,
+                attestation_reason=identity.attestation_reason,
+                origid=identity.origid,
+                identity_header_present=bool(identity.identity_header),
+                evidence=evidence,
+            )
+        except Exception:
+            with self.lock:
+                gate.ended(time.time(), trunk_failure=False)
+                self.fleet.release(worker)
+            raise
+        call = LiveCall(
+            attempt_id=str(attempt_id),
+            lead_id=lead.lead_id,
+            org_id=run.org_id,
+            campaign_id=run.id,
+            e164=lead.e164,
+            trunk=run.profile.name,
+            worker=worker,
+            placed_at=time.time(),
+        )
+        with self.lock:
+            self.floor.placed(call)
+        self.send(
+            worker,
+            p.DialLead(
+                attempt_id=call.attempt_id,
+                to=lead.e164,
+                from_number=identity.caller_id,
+                trunk=run.profile.name,
+                ring_timeout_s=run.profile.effective_ring_timeout(run.profile.ring_timeout_s),
+                identity=identity.identity_header,
+                extra_headers=self.config.extra_headers(lead) if self.config.extra_headers else {},
+            ),
+        )
+        return True
