@@ -15,26 +15,25 @@ from sqlalchemy.orm import Session
 
 from api.auth import roles
 from api.principal import Principal
-from campaigns.models import CallAttempt, Campaign, CampaignAgent, CampaignStatus, Lead
 from campaigns.service import get_campaign
 from core.db import utcnow
-from core.errors import ConflictError, NotFoundError, ValidationError
+from core.errors import ConflictError, NotFoundError
 from core.models import Role
 from core.runtime import Runtime
+from dialer.agent_desk import current_call
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError, AgentStatus
 from dialer.engine.live import read_campaign_live
 from dialer.engine.sessions import (
     describe_end,
-    dispose,
+    dispose_own_call,
     hang_up_customer,
     last_session_end,
     log_out,
+    open_agent_session,
     pause_agent,
-    start_agent_session,
 )
 from dialer.figures import Figures, today_and_rolling
 from dialer.models import TrunkAlarm
-from dialer.phone_rules import parse_agent_uri
 
 
 class SessionStart(msgspec.Struct, forbid_unknown_fields=True):
@@ -199,35 +198,6 @@ def _board(runtime: Runtime) -> AgentBoard:
     return AgentBoard(runtime.redis)
 
 
-def _assigned_campaign(session: Session, agent_id: uuid.UUID, requested: uuid.UUID | None) -> Campaign:
-    query = (
-        select(Campaign)
-        .join(CampaignAgent, CampaignAgent.campaign_id == Campaign.id)
-        .where(CampaignAgent.user_id == agent_id, Campaign.status == CampaignStatus.ACTIVE.value)
-    )
-    if requested is not None:
-        campaign = session.scalars(query.where(Campaign.id == requested)).one_or_none()
-        if campaign is None:
-            raise NotFoundError(f"campaign {requested} is not an active campaign you are assigned to")
-        return campaign
-    campaigns = list(session.scalars(query))
-    if len(campaigns) != 1:
-        raise ValidationError(
-            f"you are assigned to {len(campaigns)} active campaigns: name one in campaign_id",
-            field="campaign_id",
-        )
-    return campaigns[0]
-
-
-def _validate_sip_uri(uri: str) -> str:
-    uri = uri.strip()
-    if any(c in uri for c in "\r\n <>\"'"):
-        raise ValidationError(
-            "sip_uri must not contain spaces, quotes, angle brackets or line breaks", field="sip_uri"
-        )
-    return parse_agent_uri(uri).uri()
-
-
 @post("/me/session", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True, status_code=201)
 def start_session(
     data: SessionStart, principal: Principal, session: Session, runtime: Runtime
@@ -235,10 +205,8 @@ def start_session(
     """Log in: the engine calls the agent's phone once and keeps the leg up; the agent is READY after it answers.
     The phone must be allowed by the organization's agent-phone rules (`/api/agent-phones`): otherwise 403
     naming the URI and the rule, and no call is placed."""
-    sip_uri = _validate_sip_uri(data.sip_uri)
-    campaign = _assigned_campaign(session, principal.user_id, data.campaign_id)
-    start_agent_session(
-        session, runtime.redis, agent_id=principal.user_id, campaign=campaign, sip_uri=sip_uri
+    open_agent_session(
+        session, runtime.redis, agent_id=principal.user_id, sip_uri=data.sip_uri, campaign_id=data.campaign_id
     )
     board = _board(runtime)
     return AgentSessionOut.of(principal.user_id, board.status(str(principal.user_id)))
@@ -285,27 +253,19 @@ def resume(principal: Principal, runtime: Runtime) -> AgentSessionOut:
     return AgentSessionOut.of(principal.user_id, board.status(str(principal.user_id)))
 
 
-def _own_attempt(session: Session, principal: Principal, attempt_id: uuid.UUID) -> CallAttempt:
-    attempt = session.scalars(select(CallAttempt).where(CallAttempt.id == attempt_id)).one_or_none()
-    if attempt is None or attempt.agent_id != principal.user_id:
-        raise NotFoundError(f"call attempt {attempt_id} was not connected to you")
-    return attempt
-
-
 @post("/me/disposition", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True, status_code=200)
 def set_disposition(
     data: DispositionIn, principal: Principal, session: Session, runtime: Runtime
 ) -> AgentSessionOut:
     """Record what the call was (`campaigns.attempts.set_disposition`: a DNC disposition puts the number on
     the internal DNC list at once). Ends the agent's wrap-up (READY again, or PAUSED if a pause was asked)."""
-    attempt = _own_attempt(session, principal, data.attempt_id)
-    code = data.disposition
-    dispose(
+    dispose_own_call(
+        session,
         runtime.db,
         runtime.redis,
-        attempt_id=attempt.id,
+        attempt_id=data.attempt_id,
         agent_id=principal.user_id,
-        code=code,
+        code=data.disposition,
         at=utcnow(),
         callback_at=data.callback_at,
         callback_same_agent=data.callback_same_agent,
@@ -331,13 +291,10 @@ def hang_up(principal: Principal, runtime: Runtime, data: HangupIn | None = None
 def current_lead(principal: Principal, session: Session, runtime: Runtime) -> LeadOut:
     """The lead of the call the agent is on, or is wrapping up."""
     status = _board(runtime).status(str(principal.user_id))
-    current = ""
-    if status is not None:
-        current = status.attempt_id or (status.last_attempt_id if status.state is AgentState.WRAP else "")
-    if not current:
+    card = current_call(session, status, now=utcnow())
+    if card is None:
         raise NotFoundError("you are not on a call")
-    attempt = _own_attempt(session, principal, uuid.UUID(current))
-    lead = session.scalars(select(Lead).where(Lead.id == attempt.lead_id)).one()
+    attempt, lead = card.attempt, card.lead
     return LeadOut(
         attempt_id=attempt.id,
         lead_id=lead.id,

@@ -316,6 +316,14 @@ def set_disposition(
         return step.status
 
 
+def agent_disposition_deadline(attempt: CallAttempt, wrap_up_s: int, now: datetime) -> datetime | None:
+    """Until when the agent who took the call may give or change its disposition: no limit (None) while
+    it has none or only the wrap-up timeout's, else the campaign's wrap-up time after the call ended."""
+    if attempt.disposition is None or attempt.disposition_source == DispositionSource.TIMEOUT:
+        return None
+    return (attempt.ended_at or now) + timedelta(seconds=wrap_up_s)
+
+
 def dispose_attempt(
     db: Database,
     attempt: CallAttempt,
@@ -338,14 +346,13 @@ def dispose_attempt(
     if role is Role.AGENT:
         if attempt.agent_id != by:
             raise NotFoundError(f"call attempt {attempt.id} was not connected to you")
-        if attempt.disposition is not None and attempt.disposition_source != DispositionSource.TIMEOUT:
-            wrap_up_s = _wrap_up_s(db, attempt.campaign_id)
-            ended = attempt.ended_at or at
-            if at > ended + timedelta(seconds=wrap_up_s):
-                raise ConflictError(
-                    f"call attempt {attempt.id} was disposed {attempt.disposition}; the {wrap_up_s}-second "
-                    "wrap-up for corrections is over: ask a manager to correct it"
-                )
+        wrap_up_s = _wrap_up_s(db, attempt.campaign_id)
+        deadline = agent_disposition_deadline(attempt, wrap_up_s, at)
+        if deadline is not None and at > deadline:
+            raise ConflictError(
+                f"call attempt {attempt.id} was disposed {attempt.disposition}; the {wrap_up_s}-second "
+                "wrap-up for corrections is over: ask a manager to correct it"
+            )
     elif role in CORRECTORS and attempt.disposition is not None:
         source = DispositionSource.MANAGER
     return set_disposition(

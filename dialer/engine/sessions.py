@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns import attempts
-from campaigns.models import DEFAULT_PAUSE_CODES, CallAttempt, Campaign
+from campaigns.models import DEFAULT_PAUSE_CODES, CallAttempt, Campaign, CampaignAgent, CampaignStatus
 from core.db import ALL_ORGS, Database, utcnow
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.models import Role
@@ -22,6 +22,60 @@ from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
 from dialer.engine.requests import EngineRequest, push_request
 from dialer.models import AgentSession
 from dialer.phone_policy import require_allowed_phone
+from dialer.phone_rules import parse_agent_uri
+
+
+def assigned_campaigns(session: Session, agent_id: uuid.UUID) -> list[Campaign]:
+    """The active campaigns the agent is assigned to, by name: those they may log in to."""
+    return list(
+        session.scalars(
+            select(Campaign)
+            .join(CampaignAgent, CampaignAgent.campaign_id == Campaign.id)
+            .where(CampaignAgent.user_id == agent_id, Campaign.status == CampaignStatus.ACTIVE.value)
+            .order_by(Campaign.name)
+        )
+    )
+
+
+def assigned_campaign(session: Session, agent_id: uuid.UUID, requested: uuid.UUID | None) -> Campaign:
+    """The campaign to log in to: `requested` if it is an active campaign of the agent's, else their only one."""
+    campaigns = assigned_campaigns(session, agent_id)
+    if requested is not None:
+        for campaign in campaigns:
+            if campaign.id == requested:
+                return campaign
+        raise NotFoundError(f"campaign {requested} is not an active campaign you are assigned to")
+    if len(campaigns) != 1:
+        raise ValidationError(
+            f"you are assigned to {len(campaigns)} active campaigns: name one in campaign_id",
+            field="campaign_id",
+        )
+    return campaigns[0]
+
+
+def agent_sip_uri(uri: str) -> str:
+    """The phone URI an agent typed, checked (`dialer.phone_rules.parse_agent_uri`) and in canonical form."""
+    uri = uri.strip()
+    if any(c in uri for c in "\r\n <>\"'"):
+        raise ValidationError(
+            "sip_uri must not contain spaces, quotes, angle brackets or line breaks", field="sip_uri"
+        )
+    return parse_agent_uri(uri).uri()
+
+
+def open_agent_session(
+    session: Session,
+    client: redis.Redis,
+    *,
+    agent_id: uuid.UUID,
+    sip_uri: str,
+    campaign_id: uuid.UUID | None,
+) -> AgentSession:
+    """An agent logs in with their phone: the URI checked, the campaign chosen among their active ones,
+    then `start_agent_session`. The API's `POST /api/agents/me/session` and the console's agent screen."""
+    uri = agent_sip_uri(sip_uri)
+    campaign = assigned_campaign(session, agent_id, campaign_id)
+    return start_agent_session(session, client, agent_id=agent_id, campaign=campaign, sip_uri=uri)
 
 
 def start_agent_session(
@@ -56,6 +110,45 @@ def start_agent_session(
         ),
     )
     return row
+
+
+def own_attempt(session: Session, agent_id: uuid.UUID, attempt_id: uuid.UUID) -> CallAttempt:
+    """A call attempt that was connected to this agent (through the caller's scoped session), or 404."""
+    attempt = session.scalars(select(CallAttempt).where(CallAttempt.id == attempt_id)).one_or_none()
+    if attempt is None or attempt.agent_id != agent_id:
+        raise NotFoundError(f"call attempt {attempt_id} was not connected to you")
+    return attempt
+
+
+def dispose_own_call(
+    session: Session,
+    db: Database,
+    client: redis.Redis,
+    *,
+    attempt_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    code: str,
+    at: datetime,
+    callback_at: datetime | None = None,
+    callback_same_agent: bool = False,
+    role: Role = Role.AGENT,
+    note: str = "",
+) -> AgentState:
+    """The agent's disposition of a call they took (`own_attempt`, then `dispose`): the API's
+    `POST /api/agents/me/disposition` and the console's disposition buttons."""
+    attempt = own_attempt(session, agent_id, attempt_id)
+    return dispose(
+        db,
+        client,
+        attempt_id=attempt.id,
+        agent_id=agent_id,
+        code=code,
+        at=at,
+        callback_at=callback_at,
+        callback_same_agent=callback_same_agent,
+        role=role,
+        note=note,
+    )
 
 
 def dispose(
@@ -98,6 +191,15 @@ def dispose(
     return status.state
 
 
+def pause_codes_of(campaign: Campaign | None) -> list[str]:
+    """The reasons an agent of the campaign may pause with (the default list when it names none)."""
+    return (
+        list(campaign.pause_codes)
+        if campaign is not None and campaign.pause_codes
+        else list(DEFAULT_PAUSE_CODES)
+    )
+
+
 def pause_agent(
     session: Session, client: redis.Redis, *, agent_id: uuid.UUID, code: str | None
 ) -> AgentState:
@@ -107,12 +209,7 @@ def pause_agent(
     status = board.status(str(agent_id))
     if status is None or status.state is AgentState.LOGGED_OUT:
         raise ConflictError("cannot pause: you are not logged in")
-    campaign = session.get(Campaign, uuid.UUID(status.campaign_id))
-    allowed = (
-        list(campaign.pause_codes)
-        if campaign is not None and campaign.pause_codes
-        else list(DEFAULT_PAUSE_CODES)
-    )
+    allowed = pause_codes_of(session.get(Campaign, uuid.UUID(status.campaign_id)))
     chosen = (code or allowed[0]).strip().upper()
     if chosen not in allowed:
         raise ValidationError(
@@ -217,14 +314,19 @@ def describe_end(reason: str) -> str:
     return reason
 
 
-def last_session_end(session: Session, agent_id: uuid.UUID) -> str:
-    """Why the agent's last session ended, in words ("" if they never logged in)."""
-    row = session.scalars(
+def last_session(session: Session, agent_id: uuid.UUID) -> AgentSession | None:
+    """The agent's latest session, ended or not (None if they never logged in)."""
+    return session.scalars(
         select(AgentSession)
         .where(AgentSession.agent_id == agent_id)
         .order_by(AgentSession.started_at.desc())
         .limit(1)
     ).first()
+
+
+def last_session_end(session: Session, agent_id: uuid.UUID) -> str:
+    """Why the agent's last session ended, in words ("" if they never logged in)."""
+    row = last_session(session, agent_id)
     if row is None or row.ended_at is None:
         return ""
     return describe_end(row.end_reason)
