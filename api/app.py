@@ -86,7 +86,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         ),
         response_cache_config=ResponseCacheConfig(),
         template_config=console.TEMPLATES,
-        on_shutdown=[console.close_wallboards],
+        on_shutdown=[console.close_wallboards, console.close_agent_screens],
         debug=False,
     )
     app.state.runtime = runtime

@@ -21,6 +21,7 @@ from api.console import filters
 from api.console.auth import ConsoleSessionMiddleware
 from api.console.errors import EXCEPTION_HANDLERS, with_console_pages
 from api.console.pages import (
+    agent,
     audit,
     campaigns,
     compliance,
@@ -34,6 +35,7 @@ from api.console.pages import (
     wallboard,
 )
 from api.console.pages.admin_index import ADMIN_PAGES
+from api.console.pages.agent_push import close_agent_screens
 from api.console.wallboard import close_wallboards
 
 HERE = Path(__file__).parent
@@ -45,6 +47,7 @@ __all__ = [
     "NOT_BEARER_AUTHENTICATED",
     "ROUTES",
     "TEMPLATES",
+    "close_agent_screens",
     "close_wallboards",
     "with_console_pages",
 ]
@@ -96,6 +99,7 @@ PAGES: list[ControllerRouterHandler] = [
     *dnc_scrub.PAGES,
     *audit.PAGES,
     *ADMIN_PAGES,
+    *agent.PAGES,
 ]
 
 ROUTES: list[ControllerRouterHandler] = [
