@@ -14,17 +14,20 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaigns.models import CallAttempt, Campaign, Lead
 from core.db import ALL_ORGS, Scope
 from core.runtime import Runtime
 from dialer.engine.sandbox import PROFILE_NAME
+from dialer.engine.supervisor import Engine
 from dialer.simulators.carrier import CarrierBehaviour
+from dialer.sip import protocol as p
 from tests.conftest import Tenant, make_tenant
 from tests.console.conftest import assert_every_control_is_labelled, log_in, screenshot
 from tests.engine.conftest import MakeSandbox, TestCertificates, provision_identity
-from tests.engine.factories import make_campaign
+from tests.engine.factories import allow_agent_phones, make_campaign
+from tests.engine.test_agent_first_hour import engine  # noqa: F401 - an engine with no line workers
 from tests.engine.test_engine_calls import engine_config, seed_answered_history
 
 BRIDGE_TO_CARD_MS = 500  # issue #10: the lead card appears within 500 ms of the bridge
@@ -59,6 +62,31 @@ def test_an_agent_with_no_active_campaign_is_told_so(page: Any, tenant: Tenant) 
     log_in(page, tenant.users["agent"].email)
     expect(page.locator(".start-card")).to_contain_text("not assigned to an active campaign")
     expect(page.get_by_role("button", name="Start session")).to_have_count(0)
+
+
+def test_a_phone_that_cannot_be_reached_is_pushed_to_the_screen_with_the_reason(
+    page: Any,
+    tenant: Tenant,
+    engine: Engine,  # noqa: F811 - the fixture imported above
+) -> None:
+    agent = tenant.users["agent"]
+    allow_agent_phones(tenant.runtime, tenant.id)
+    make_campaign(tenant.runtime, tenant.id, agent_ids=[agent.id])
+    log_in(page, agent.email)
+    expect(page.locator("#desk-link")).to_contain_text("live")
+    page.get_by_label("Your phone's SIP address").fill("sip:gone@127.0.0.1:5999")
+    page.get_by_role("button", name="Start session").click()
+    expect(page.locator("#agent-state")).to_have_text("Calling your phone")
+    # What the engine does when the INVITE to the phone times out (its handler, with no SIP under it).
+    engine._on_agent_leg_down(
+        p.AgentLegDown(
+            worker_id="w-x", at=time.time(), agent_id=str(agent.id), sip_status=408, reason="Request Timeout"
+        )
+    )
+    assert engine.recorder.flush()
+    expect(page.locator("#agent-state")).to_have_text("Logged out")
+    expect(page.locator("#session-ended")).to_contain_text("the phone did not answer in time (408)")
+    expect(page.get_by_label("Your phone's SIP address")).to_have_value("sip:gone@127.0.0.1:5999")  # to retry
 
 
 def _add_lead(runtime: Runtime, campaign: Campaign, e164: str) -> None:
@@ -124,7 +152,7 @@ def _bridge_to_card_ms(page: Any, runtime: Runtime, after: str = "") -> tuple[st
 def test_an_agent_takes_calls_in_the_browser_the_lead_card_is_pushed_within_500_ms_of_the_bridge(
     page: Any, runtime: Runtime, sandbox: MakeSandbox, certificates: TestCertificates
 ) -> None:
-    tenant = make_tenant(runtime)
+    tenant = make_tenant(runtime, f"Northwind Energy {uuid.uuid4().hex[:4]}")
     provision_identity(runtime, tenant.id, certificates)
     agent = tenant.users["agent"]
     first, second = "+12025552011", "+12025552111"  # the carrier answers both as a person
@@ -143,6 +171,7 @@ def test_an_agent_takes_calls_in_the_browser_the_lead_card_is_pushed_within_500_
     )
     seed_answered_history(runtime, campaign)
     with runtime.db.session(Scope(tenant.id)) as s:
+        s.execute(update(Campaign).where(Campaign.id == campaign.id).values(name="Winter renewals"))
         leads = {x.phone_e164: x for x in s.scalars(select(Lead).where(Lead.campaign_id == campaign.id))}
         leads[first].first_name, leads[first].last_name = "Maria", "Alvarez"
         leads[first].state, leads[first].zip_code = "DC", "20001"
