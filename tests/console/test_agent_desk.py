@@ -243,14 +243,15 @@ def test_an_agent_takes_calls_in_the_browser_the_lead_card_is_pushed_within_500_
     page.get_by_role("button", name="End session after this call").click()
     expect(page.locator("#logout-pending")).to_contain_text("Your session ends after this call")
     expect(page.locator("#agent-state")).to_have_text("On a call")  # the customer is not cut off
-    expect(page.locator("#agent-state")).to_have_text("Wrap-up", timeout=20_000)
+    page.get_by_role("button", name="Hang up").click()  # the agent ends the call: the engine hangs up
+    expect(page.locator("#agent-state")).to_have_text("Wrap-up", timeout=5_000)
     callback_local = (datetime.now() + timedelta(days=1)).replace(hour=15, minute=30, second=0, microsecond=0)
     page.get_by_label("Call back at (your time)").fill(callback_local.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Me", exact=True).check()
     page.get_by_role("button", name="Schedule callback").click()
     expect(page.locator("#agent-state")).to_have_text("Logged out")
     row = _attempt(runtime, attempt_2)
-    assert row.disposition == "CALLBACK"
+    assert (row.disposition, row.ended_by) == ("CALLBACK", "agent")
     with runtime.db.session(ALL_ORGS) as s:
         lead = s.get(Lead, row.lead_id)
         assert lead is not None and lead.status == "callback" and lead.callback_agent_id == agent.id

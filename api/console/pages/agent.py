@@ -39,6 +39,7 @@ from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
 from dialer.engine.sessions import (
     assigned_campaigns,
     dispose_own_call,
+    hang_up_customer,
     log_out,
     open_agent_session,
     pause_agent,
@@ -223,6 +224,21 @@ def end_session(
     return _desk(request, _read(session, runtime, principal))
 
 
+@post("/console/agent/hangup", opt=AGENT.opt, include_in_schema=False, sync_to_thread=True)
+def hang_up(
+    request: Request[Any, Any, Any], session: Session, principal: Principal, runtime: Runtime, data: FormData
+) -> Template:
+    """`POST /api/agents/me/hangup`'s service: the engine ends the customer's call within a tick (the
+    wrap-up that follows is pushed); the phone stays connected."""
+    raw = _field(data, "attempt_id")
+    try:
+        attempt_id = uuid.UUID(raw) if raw else None
+    except ValueError:
+        raise ValidationError(f"{raw!r} is not a call", field="attempt_id") from None
+    hang_up_customer(runtime.redis, agent_id=principal.user_id, attempt_id=attempt_id)
+    return _desk(request, _read(session, runtime, principal))
+
+
 def _callback_at(data: dict[str, Any], errors: FormErrors) -> datetime | None:
     """The browser's `datetime-local` value, in the agent's own time zone (the page sends its offset)."""
     raw = _field(data, "callback_at")
@@ -327,4 +343,4 @@ async def agent_events(
     return ServerSentEvent(stream(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-PAGES = [agent_page, start_session, pause, resume, end_session, dispose, agent_events]
+PAGES = [agent_page, start_session, pause, resume, end_session, hang_up, dispose, agent_events]
