@@ -55,6 +55,7 @@ def test_the_start_form_shows_the_phone_rules_and_uri_rules_next_to_the_field(
     expect(page.locator("#sip_uri-error")).to_contain_text("sip_uri refused")
     expect(page.get_by_label("Your phone's SIP address")).to_have_value("sip:1001@pbx.example.com")
     expect(page.locator("#agent-state")).to_have_text("Logged out")
+    screenshot(page, "agent-start")
 
 
 def test_an_agent_with_no_active_campaign_is_told_so(page: Any, tenant: Tenant) -> None:
@@ -201,8 +202,12 @@ def test_an_agent_takes_calls_in_the_browser_the_lead_card_is_pushed_within_500_
     page.get_by_role("button", name="Start session").click()
     expect(page.locator("#agent-state")).to_have_text("Ready", timeout=20_000)
 
-    # Call 1: the card is pushed at the bridge, with the lead's fields and its earlier call.
+    # Call 1: the card is pushed at the bridge, with the lead's fields and its earlier call. Pushed, not
+    # polled: while the agent waits, the page sends no request at all (its one event stream is open).
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
     attempt_1, delay_1 = _bridge_to_card_ms(page, runtime)
+    assert requests == [], requests
     card = page.locator("#lead-card")
     expect(page.locator("#agent-state")).to_have_text("On a call")
     expect(card).to_contain_text("Maria Alvarez")
