@@ -266,3 +266,33 @@ def test_an_agent_takes_calls_in_the_browser_the_lead_card_is_pushed_within_500_
 
     print(f"\nbridge -> lead card in the DOM: call 1 {delay_1:.0f} ms, call 2 {delay_2:.0f} ms")
     assert delay_1 <= BRIDGE_TO_CARD_MS and delay_2 <= BRIDGE_TO_CARD_MS, (delay_1, delay_2)
+
+
+def test_a_disposition_for_a_call_the_agent_did_not_take_is_not_found_and_a_bad_time_is_named(
+    app: Any, tenant: Tenant
+) -> None:
+    from litestar.testing import TestClient
+
+    from api.console.sessions import SESSION_COOKIE
+    from tests.console.conftest import console_session
+
+    agent = tenant.users["agent"]
+    with TestClient(app=app) as client:
+        token, csrf = console_session(tenant.runtime, agent)
+        client.cookies.set(SESSION_COOKIE, token)
+        headers = {"X-CSRF-Token": csrf, "HX-Request": "true"}
+        someone_elses = str(uuid.uuid4())
+        refused = client.post(
+            "/console/agent/disposition", data={"attempt_id": someone_elses, "code": "SALE"}, headers=headers
+        )
+        assert refused.status_code == 404 and "was not connected to you" in refused.text
+        bad_time = client.post(
+            "/console/agent/disposition",
+            data={"attempt_id": someone_elses, "code": "CALLBACK", "callback_at": "tomorrow at 3"},
+            headers=headers,
+        )
+        assert (
+            bad_time.status_code == 422 and "&#39;tomorrow at 3&#39; is not a date and time" in bad_time.text
+        )
+        no_csrf = client.post("/console/agent/pause", data={"code": "BREAK"}, headers={"HX-Request": "true"})
+        assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text

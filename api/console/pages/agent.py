@@ -250,6 +250,9 @@ def _callback_at(data: dict[str, Any], errors: FormErrors) -> datetime | None:
     except ValueError:
         errors.add("callback_at", f"{raw!r} is not a date and time")
         return None
+    if abs(offset_min) > 14 * 60:  # no time zone is further than 14 hours from UTC
+        errors.add("callback_at", f"the browser's time zone offset {offset_min} min is not a time zone")
+        return None
     if local.tzinfo is None:
         local = local.replace(tzinfo=UTC) + timedelta(minutes=offset_min)
     return local.astimezone(UTC)
@@ -286,9 +289,10 @@ def dispose(
             errors.add_error(exc)
     if errors:
         session.rollback()
-        return _desk(
-            request, _read(session, runtime, principal), status_code=422, errors=errors, values=values
-        )
+        desk = _read(session, runtime, principal)
+        if desk.call is None or desk.call.attempt.id != attempt_id:  # no form to show it next to
+            raise ValidationError("; ".join(errors.messages()))
+        return _desk(request, desk, status_code=422, errors=errors, values=values)
     session.expire_all()  # the disposition was written through its own session
     return _desk(request, _read(session, runtime, principal))
 
