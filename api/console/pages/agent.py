@@ -184,9 +184,12 @@ def start_session(
             errors.add("sip_uri", str(exc))
             status_code = 403
     if errors:
+        desk = _read(session, runtime, principal)
+        if desk.state is not AgentState.LOGGED_OUT:  # a session started elsewhere: no form to show it in
+            raise ConflictError("; ".join(errors.messages()))
         return _desk(
             request,
-            _read(session, runtime, principal),
+            desk,
             status_code=status_code if status_code != 200 else 422,
             errors=errors,
             values=values,
