@@ -104,8 +104,11 @@ def _desk_context(
 ) -> dict[str, Any]:
     return {
         "desk": desk,
-        "buttons": sorted((d for d in desk.dispositions if not d.callback), key=_button_order),
+        "buttons": sorted(
+            (d for d in desk.dispositions if not d.callback and not d.revoke), key=_button_order
+        ),
         "callbacks": [d for d in desk.dispositions if d.callback],
+        "revocations": [d for d in desk.dispositions if d.revoke and not d.callback],
         "S": AgentState,
         "state_label": STATE_LABELS[desk.state],
         "state_help": STATE_HELP[desk.state],
@@ -266,9 +269,10 @@ def dispose(
     request: Request[Any, Any, Any], session: Session, principal: Principal, runtime: Runtime, data: FormData
 ) -> Template:
     """`POST /api/agents/me/disposition`'s service: give (or, within the wrap-up, correct) the call's
-    disposition; a callback disposition schedules the lead for the agent or for anyone."""
+    disposition; a callback disposition schedules the lead for the agent or for anyone; a revocation
+    keeps the agent's note of what the consumer said."""
     errors = FormErrors()
-    values = {k: _field(data, k) for k in ("attempt_id", "code", "callback_at", "callback_for")}
+    values = {k: _field(data, k) for k in ("attempt_id", "code", "callback_at", "callback_for", "note")}
     try:
         attempt_id = uuid.UUID(values["attempt_id"])
     except ValueError:
@@ -287,6 +291,7 @@ def dispose(
                 callback_at=callback_at,
                 callback_same_agent=values["callback_for"] == "me",
                 role=principal.role,
+                note=values["note"],
             )
         except ValidationError as exc:
             errors.add_error(exc)
