@@ -296,3 +296,49 @@ def test_a_disposition_for_a_call_the_agent_did_not_take_is_not_found_and_a_bad_
         )
         no_csrf = client.post("/console/agent/pause", data={"code": "BREAK"}, headers={"HX-Request": "true"})
         assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
+
+
+def test_a_revocation_from_the_desk_keeps_the_agents_note(app: Any, tenant: Tenant) -> None:
+    from litestar.testing import TestClient
+
+    from api.console.sessions import SESSION_COOKIE
+    from dnc.models import ConsentRecord
+    from tests.console.conftest import console_session
+
+    agent = tenant.users["agent"]
+    campaign = make_campaign(tenant.runtime, tenant.id, agent_ids=[agent.id], numbers=["+12025553011"])
+    now = datetime.now(UTC)
+    with tenant.runtime.db.session(Scope(tenant.id)) as s:
+        lead = s.scalars(select(Lead).where(Lead.campaign_id == campaign.id)).one()
+        call = CallAttempt(  # a call this agent took, just ended
+            org_id=tenant.id,
+            lead_id=lead.id,
+            campaign_id=campaign.id,
+            e164=lead.phone_e164,
+            agent_id=agent.id,
+            answered_at=now,
+            agent_connected_at=now,
+            ended_at=now,
+            outcome="human",
+        )
+        s.add(call)
+        s.flush()
+        attempt_id = call.id
+    with TestClient(app=app) as client:
+        token, csrf = console_session(tenant.runtime, agent)
+        client.cookies.set(SESSION_COOKIE, token)
+        done = client.post(
+            "/console/agent/disposition",
+            data={"attempt_id": str(attempt_id), "code": "REVOKED", "note": "asked us to stop calling"},
+            headers={"X-CSRF-Token": csrf, "HX-Request": "true"},
+        )
+        assert done.status_code == 200, done.text
+    row = _attempt(tenant.runtime, str(attempt_id))
+    assert (row.disposition, row.disposed_by) == ("REVOKED", agent.id)
+    with tenant.runtime.db.session(Scope(tenant.id)) as s:
+        record = s.scalars(select(ConsentRecord).where(ConsentRecord.e164 == "+12025553011")).one()
+        assert (record.revoked_note, record.revoked_by, record.revoked_source) == (
+            "asked us to stop calling",
+            agent.id,
+            "agent",
+        )
