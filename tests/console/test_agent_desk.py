@@ -79,7 +79,7 @@ def test_a_phone_that_cannot_be_reached_is_pushed_to_the_screen_with_the_reason(
     page.get_by_role("button", name="Start session").click()
     expect(page.locator("#agent-state")).to_have_text("Calling your phone")
     # What the engine does when the INVITE to the phone times out (its handler, with no SIP under it).
-    engine._on_agent_leg_down(
+    engine.legs.on_leg_down(
         p.AgentLegDown(
             worker_id="w-x", at=time.time(), agent_id=str(agent.id), sip_status=408, reason="Request Timeout"
         )
