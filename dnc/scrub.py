@@ -10,8 +10,11 @@ as anything but a number.
 from __future__ import annotations
 
 import csv
+import gc
+import io
+import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,6 +84,18 @@ class LeadFile:
 
 
 def read_leads_csv(path: Path) -> LeadFile:
+    """See `_read_leads_csv`; the cyclic garbage collector is paused meanwhile (a million row lists, none
+    of them cyclic, would trigger it over and over)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_leads_csv(path)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_leads_csv(path: Path) -> LeadFile:
     """Parse a lead file with the same cell rules as lead import (`dnc.lead_facts`). A bad cell does not
     stop the scrub: its row is reported blocked with `invalid_input`, naming the row, field, value and rule."""
     leads = LeadFile([], [], [], [], [], [], [])
@@ -101,7 +116,7 @@ def read_leads_csv(path: Path) -> LeadFile:
         col = {name: header.index(name) for name in header}
         lead_id, state, zip_code = col.get("lead_id"), col.get("state"), col.get("zip", col.get("zip_code"))
         wireless, consent, consent_at = col.get("wireless"), col.get("consent"), col.get("consent_at")
-        consent_cache: dict[tuple[str, str], tuple[bool, int] | str] = {}
+        rows: list[tuple[int, list[str]]] = []
         for line, cells in enumerate(reader, start=2):
             if not cells:
                 continue
@@ -112,42 +127,61 @@ def read_leads_csv(path: Path) -> LeadFile:
                     limit="columns",
                     value=limits.max_columns,
                 )
-            index = len(leads.rows)
-            problems: list[str] = []
-            leads.rows.append(line)
-            leads.raws.append(cells[phone] if phone < len(cells) else "")
-            leads.lead_ids.append(_cell(cells, lead_id) or None)
-            state_text = _cell(cells, state)
-            state_code = parse_state(state_text) if state_text else None
-            if state_text and state_code is None:
-                problems.append(f"state={state_text!r}: not a US state code or name")
-            zip_text = _cell(cells, zip_code)
-            leads.states.append(builder.state_for(state_code, parse_zip(zip_text) if zip_text else None))
-            wireless_text = _cell(cells, wireless).lower()
-            if wireless_text in WIRELESS:
-                flag = WIRELESS[wireless_text]
-                leads.wireless.append(-1 if flag is None else int(flag))
-            else:
-                leads.wireless.append(-1)
-                problems.append(f"wireless={wireless_text!r}: {WIRELESS_RULE}")
-            key = (_cell(cells, consent).lower(), _cell(cells, consent_at))
-            parsed = consent_cache.get(key)
-            if parsed is None:
-                parsed = consent_cache[key] = _consent(*key)
+            rows.append((line, cells))
+    # Column by column, each distinct cell value parsed once (lead files repeat states, flags and dates).
+    count = len(rows)
+    leads.rows = [line for line, _ in rows]
+    leads.raws = [cells[phone] if phone < len(cells) else "" for _, cells in rows]
+    leads.lead_ids = [v or None for v in _column(rows, lead_id)] if lead_id is not None else [None] * count
+    problems: dict[int, list[str]] = {}
+    state_codes: list[str | None] = [None] * count
+    if state is not None:
+        texts = _column(rows, state)
+        parsed_states = {v: parse_state(v) if v else None for v in set(texts)}
+        state_codes = [parsed_states[v] for v in texts]
+        for i, (text, code) in enumerate(zip(texts, state_codes, strict=True)):
+            if text and code is None:
+                problems.setdefault(i, []).append(f"state={text!r}: not a US state code or name")
+    if zip_code is not None:
+        zips = _column(rows, zip_code)
+        parsed_zips = {v: parse_zip(v) if v else None for v in set(zips)}
+        leads.states = [builder.state_for(s, parsed_zips[z]) for s, z in zip(state_codes, zips, strict=True)]
+    else:
+        leads.states = [builder.state_for(s, None) for s in state_codes]
+    leads.wireless = [-1] * count
+    if wireless is not None:
+        texts = [v.lower() for v in _column(rows, wireless)]
+        flags = {v: WIRELESS.get(v, "bad") for v in set(texts)}
+        for i, text in enumerate(texts):
+            flag = flags[text]
+            if flag == "bad":
+                problems.setdefault(i, []).append(f"wireless={text!r}: {WIRELESS_RULE}")
+            elif flag is not None:
+                leads.wireless[i] = int(flag)
+    leads.written_consent = [False] * count
+    leads.consent_day = [NO_CONSENT_DAY] * count
+    if consent is not None or consent_at is not None:
+        keys = list(
+            zip(
+                [v.lower() for v in _column(rows, consent)] if consent is not None else [""] * count,
+                _column(rows, consent_at) if consent_at is not None else [""] * count,
+                strict=True,
+            )
+        )
+        consents = {key: _consent(*key) for key in set(keys)}
+        for i, key in enumerate(keys):
+            parsed = consents[key]
             if isinstance(parsed, str):
-                problems.append(parsed)
-                leads.written_consent.append(False)
-                leads.consent_day.append(NO_CONSENT_DAY)
+                problems.setdefault(i, []).append(parsed)
             else:
-                leads.written_consent.append(parsed[0])
-                leads.consent_day.append(parsed[1])
-            if problems:
-                leads.errors[index] = f"row {line}: " + "; ".join(problems)
+                leads.written_consent[i], leads.consent_day[i] = parsed
+    for i in sorted(problems):  # each row's problems in field order: state, wireless, consent
+        leads.errors[i] = f"row {leads.rows[i]}: " + "; ".join(problems[i])
     return leads
 
 
-def _cell(cells: list[str], index: int | None) -> str:
-    return cells[index].strip() if index is not None and index < len(cells) else ""
+def _column(rows: list[tuple[int, list[str]]], index: int) -> list[str]:
+    return [cells[index].strip() if index < len(cells) else "" for _, cells in rows]
 
 
 def _consent(text: str, at_text: str) -> tuple[bool, int] | str:
@@ -178,6 +212,64 @@ def _tail(parts: VerdictParts, registry_version: str, checked_at: str) -> list[s
     ]
 
 
+# A cell written as it is: no CSV quoting needed and nothing `neutralize` would change (anything else takes
+# the exact path: neutralize, then csv quoting).
+_AS_IS = re.compile(r'(?:[^,"\r\n=+\-@\t][^,"\r\n]*|[+-][\d ().-]+)?\Z')
+
+
+def _csv_line(cells: Sequence[str]) -> str:
+    """One CSV line (no terminator) exactly as `csv.writer` writes it."""
+    out = io.StringIO()
+    csv.writer(out).writerow(cells)  # its own "\r\n" terminator: cells holding one get quoted
+    return out.getvalue()[:-2]
+
+
+def _safe_cells(values: Sequence[str]) -> list[str]:
+    """Cells neutralised against formula injection and CSV-quoted: a regex test per cell, the exact path
+    only for the rare cells that need it."""
+    as_is = _AS_IS.match
+    return [v if as_is(v) else _csv_line([neutralize(v)]) for v in values]
+
+
+def report_lines(
+    leads: LeadFile,
+    start: int,
+    raws: Sequence[str],
+    e164s: Sequence[str | None],
+    rejections: Sequence[str | None],
+    valid: Sequence[int],
+    parts: Sequence[VerdictParts],
+    part_of: np.ndarray,
+    registry_version: str,
+    checked_at: str,
+) -> str:
+    """The report rows of one batch as CSV text (`\r\n` lines, as `csv.writer` writes them), built from
+    the columnar verdicts: the cells every lead of a verdict shares are encoded once per verdict, each row
+    is one string join of its own four cells and its verdict's tail."""
+    count = len(raws)
+    tails = [_csv_line(_tail(p, registry_version, checked_at)) for p in parts]
+    tail_of: list[str] = [""] * count
+    if len(valid):
+        shared = np.array(tails, dtype=object)[part_of]
+        for offset, tail in zip(valid, shared.tolist(), strict=True):
+            tail_of[offset] = tail
+    for offset in range(count):
+        error = leads.errors.get(start + offset)
+        if e164s[offset] is None or error is not None:
+            reason = f"{INVALID_INPUT}:{error}" if error else f"invalid_number:{rejections[offset]}"
+            tail_of[offset] = _csv_line(["blocked", reason, "", "", "", "", "", "", checked_at])
+    row_numbers = leads.rows[start : start + count]
+    inputs = _safe_cells(raws)
+    lead_ids = _safe_cells([lead_id or "" for lead_id in leads.lead_ids[start : start + count]])
+    numbers = [e or "" for e in e164s]  # E.164 or empty: never needs quoting or neutralising
+    lines = [
+        f"{row},{raw},{e164},{lead_id},{tail}"
+        for row, raw, e164, lead_id, tail in zip(row_numbers, inputs, numbers, lead_ids, tail_of, strict=True)
+    ]
+    lines.append("")
+    return "\r\n".join(lines)
+
+
 def scrub_file(
     db: Database,
     org_id: uuid.UUID,
@@ -197,8 +289,7 @@ def scrub_file(
     tmp = report_csv.with_suffix(".partial")
     checked_at = at.isoformat()
     with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(REPORT_COLUMNS)
+        fh.write(_csv_line(REPORT_COLUMNS) + "\r\n")
         for start in range(0, total, BATCH):
             stop = min(start + BATCH, total)
             raws = leads.raws[start:stop]
@@ -214,33 +305,12 @@ def scrub_file(
                 consent_day=np.array(leads.consent_day, dtype=np.int64)[picked],
             )
             decision = engine.decide(cols, at)
-            tails = [_tail(p, decision.registry_version, checked_at) for p in decision.parts]
-            part_of = iter(decision.part_of.tolist())
-            rows = []
-            for offset, e164 in enumerate(e164s):
-                i = start + offset
-                head = [
-                    str(leads.rows[i]),
-                    neutralize(raws[offset]),
-                    e164 or "",
-                    neutralize(leads.lead_ids[i] or ""),
-                ]
-                error = leads.errors.get(i)
-                if e164 is None or error is not None:
-                    tail = [
-                        "blocked",
-                        f"{INVALID_INPUT}:{error}" if error else f"invalid_number:{rejections[offset]}",
-                        "",
-                        "",
-                        "",
-                        "",
-                        "",
-                        "",
-                        checked_at,
-                    ]
-                else:
-                    tail = tails[next(part_of)]
-                rows.append(head + tail)
+            fh.write(
+                report_lines(
+                    leads, start, raws, e164s, rejections, valid, decision.parts, decision.part_of,
+                    decision.registry_version, checked_at,
+                )
+            )  # fmt: skip
             callable_parts = np.array([p.callable for p in decision.parts], dtype=bool)
             callable_now = int(callable_parts[decision.part_of].sum()) if len(valid) else 0
             counts["callable"] += callable_now
@@ -248,7 +318,6 @@ def scrub_file(
             counts["invalid_input"] += errors
             counts["invalid"] += len(e164s) - len(valid) - errors
             counts["blocked"] += len(e164s) - callable_now
-            writer.writerows(rows)
             if progress is not None:
                 progress(100.0 * stop / max(total, 1), dict(counts))
     tmp.replace(report_csv)
