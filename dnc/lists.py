@@ -469,8 +469,6 @@ def import_numbers(
         target.unlink(missing_ok=True)
 
 
-
-
 @dataclass(frozen=True)
 class Freshness:
     age_days: float | None  # None: the list has no version yet
