@@ -753,7 +753,7 @@ def _stale_lists(
     list: leads in that state by their own or their area code's state; a litigator list: every US lead).
     The national registry has its own reasons (`_lists`); stale reassigned data is `_reassigned`'s."""
     stale = stale_lists(_list_copies(snap), at, kinds=("state", "litigator", "reassigned"))
-    states = np.array(lead_states, dtype=object)
+    states = np.array(lead_states, dtype=object) if any(s.copy.kind == "state" for s in stale) else None
     for s in stale:
         if s.copy.kind == "litigator":
             bits.reason(reasons.LITIGATOR_LIST_STALE, us)
