@@ -33,7 +33,7 @@ from dnc.calling_window import CallingRuleData, calls_in_last_24h, decide_window
 from dnc.caps import CallCap, CapCount, count_caps, parse_call_caps
 from dnc.consent import ConsentFact, load_consents
 from dnc.dated_index import DatedIndexHandle
-from dnc.freshness import ListCopy, StaleList, max_age, stale_lists
+from dnc.freshness import ListCopy, StaleList, is_stale, max_age, stale_lists
 from dnc.internal import (
     AreaCodeBlocks,
     InternalSet,
@@ -45,7 +45,7 @@ from dnc.internal import (
     load_entries_for,
 )
 from dnc.lead_facts import NO_CONSENT_DAY, LeadColumns
-from dnc.lists import data_dir, is_stale
+from dnc.lists import data_dir
 from dnc.models import CompliancePolicy, DncList, DncListVersion
 from dnc.nanp import NumberingPlan, numbering_plan
 from dnc.normalize import e164_to_national
@@ -579,7 +579,7 @@ def _lists_checked(snap: ComplianceSnapshot, at: datetime) -> tuple[ListChecked,
                 age_days=_age_days(a.obtained_at, at),
                 scope=a.scope or ("org" if a.owner_org_id else "platform"),
                 max_age_days=limit.days if limit is not None else None,
-                stale=limit is not None and at - a.obtained_at > limit,
+                stale=is_stale(a.kind, a.obtained_at, at),
             )
         )
     out.append(ListChecked(kind="internal", list_id="internal", version=snap.internal.label, scope="org"))

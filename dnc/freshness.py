@@ -40,6 +40,13 @@ def max_age(kind: str) -> timedelta | None:
     return LIST_MAX_AGE.get(kind)
 
 
+def is_stale(kind: str, obtained_at: datetime, at: datetime) -> bool:
+    """Whether a copy of a `kind` list obtained at `obtained_at` is too old to check against at `at`: the
+    one comparison (the engine, campaign readiness and the DNC lists page all come here)."""
+    limit = max_age(kind)
+    return limit is not None and at - obtained_at > limit
+
+
 def stale_lists(
     copies: Iterable[ListCopy], at: datetime, *, kinds: Iterable[str] | None = None
 ) -> list[StaleList]:
@@ -50,7 +57,6 @@ def stale_lists(
         limit = max_age(copy.kind)
         if limit is None or (wanted is not None and copy.kind not in wanted):
             continue
-        age = at - copy.obtained_at
-        if age > limit:
-            out.append(StaleList(copy, age, limit))
+        if is_stale(copy.kind, copy.obtained_at, at):
+            out.append(StaleList(copy, at - copy.obtained_at, limit))
     return out

@@ -30,7 +30,7 @@ from core.jobs import create_job
 from core.runtime import current_runtime
 from dnc import bitmap_index
 from dnc.dated_index import write_dated_index
-from dnc.freshness import max_age
+from dnc.freshness import is_stale, max_age
 from dnc.models import DncList, DncListVersion, InternalDncEntry
 from dnc.nanp import STATE_ZONES
 from dnc.normalize import normalize_number
@@ -474,12 +474,6 @@ class Freshness:
     age_days: float | None  # None: the list has no version yet
     max_age_days: float | None  # None: no freshness rule for this kind
     stale: bool  # checks against it fail closed
-
-
-def is_stale(kind: str, obtained_at: datetime, at: datetime) -> bool:
-    """Whether a copy of a `kind` list obtained at `obtained_at` is too old to check against at `at`."""
-    limit = max_age(kind)
-    return limit is not None and at - obtained_at > limit
 
 
 def freshness(kind: str, obtained_at: datetime | None, at: datetime) -> Freshness:
