@@ -27,7 +27,7 @@ import numpy as np
 
 from core.legal import ABANDON_LIMIT, AGENT_CONNECT_DEADLINE_S
 from dialer.pacing.budget import AbandonBudget
-from dialer.pacing.estimators import FloatArray, LogNormalDurations, OutcomeTimes, Rate, normal_cdf
+from dialer.pacing.estimators import FloatArray, LogNormalDurations, OutcomeTimes, Rate
 from dialer.pacing.events import (
     AgentId,
     AgentReady,
@@ -53,9 +53,6 @@ AGENT_REFRESH_S = 60.0
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 SMALL_TEAM = 10
 EXACT_TEAM = 10  # up to this many agents, exact distributions (at 25 the normal approximation does as well)
-CRITERIA = ("average", "marginal")
-MODELS = ("instant", "timeline")
-HORIZON_S = 24  # the timeline model looks this many seconds ahead (a new call's answer: ring timeout + grace)
 MIN_STEER, MAX_STEER = math.log(0.05), math.log(20.0)
 
 
@@ -101,18 +98,10 @@ class PredictivePolicy(PacingPolicy):
         aggressiveness: float = 0.002,
         control_gain: float = 0.4,
         slack_horizon: float = 800.0,
-        criterion: str = "average",
-        model: str = "instant",
         max_lines: int | None = None,
         max_cps: float | None = None,
     ) -> None:
         super().__init__(max_lines=max_lines, max_cps=max_cps)
-        if criterion not in CRITERIA:
-            raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
-        self.criterion = criterion
-        if model not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
-        self.model = model
         if not 0 < abandon_target <= ABANDON_LIMIT:
             raise ValueError(f"abandon_target must be in (0, {ABANDON_LIMIT}], got {abandon_target}")
         if ring_timeout_s < 15:
@@ -144,11 +133,6 @@ class PredictivePolicy(PacingPolicy):
         self._call_group: dict[CallId, int] = {}
         self._agents_by_state_since: dict[tuple[int, float], int] = {}
         self._agent_group: dict[AgentId, tuple[int, float]] = {}
-        # Timeline model tables: [age or elapsed, t] = chance of an answer (resp. a free agent) by now + t.
-        self._ring_by = np.zeros((1, HORIZON_S + 1))
-        self._new_by = np.zeros(HORIZON_S + 1)
-        self._wrap_by = np.zeros((1, HORIZON_S + 1))
-        self._talk_by = np.zeros((1, HORIZON_S + 1))
 
     def observe(self, event: PacingEvent, now: float) -> Previous | None:
         previous = super().observe(event, now)
@@ -231,8 +215,6 @@ class PredictivePolicy(PacingPolicy):
         floor = self.floor
         progressive = floor.ready - floor.dialing - floor.waiting
         self._refresh(now)
-        if self.model == "timeline":
-            return max(self._timeline_wanted(now), progressive)
         exact = floor.working_agents <= EXACT_TEAM
         supply = float(floor.ready)
         supply_var = 0.0
@@ -268,26 +250,19 @@ class PredictivePolicy(PacingPolicy):
             excess_pmf = np.convolve(demand_pmf, supply_pmf[::-1])
             zero = len(supply_pmf) - 1
 
-            def overflow_of(k: int) -> float:
+            def fits(k: int) -> bool:
+                answers = demand + k * p_new
                 pmf = np.convolve(excess_pmf, binomial_pmf(k, p_new))
                 values = np.arange(len(pmf)) - zero
-                return float(pmf[zero + 1 :] @ values[zero + 1 :]) if len(pmf) > zero + 1 else 0.0
-
-        else:
-
-            def overflow_of(k: int) -> float:
-                return expected_overflow(demand + k * p_new - supply, base_var + k * p_new * (1 - p_new))
-
-        if self.criterion == "marginal":
-            # The k-th call is placed while the chance its answer (or one it displaces) is dropped stays
-            # under the allowance: the myopic Lagrange rule, every served call being worth the same.
-            def fits(k: int) -> bool:
-                return overflow_of(k) - overflow_of(k - 1) <= allowance * p_new
+                overflow = float(pmf[zero + 1 :] @ values[zero + 1 :]) if len(pmf) > zero + 1 else 0.0
+                return overflow <= allowance * answers
 
         else:
 
             def fits(k: int) -> bool:
-                return overflow_of(k) <= allowance * (demand + k * p_new)
+                answers = demand + k * p_new
+                overflow = expected_overflow(answers - supply, base_var + k * p_new * (1 - p_new))
+                return overflow <= allowance * answers
 
         if cap == 0 or not fits(1):
             return max(progressive, 0)
@@ -312,106 +287,9 @@ class PredictivePolicy(PacingPolicy):
             return recent.value / learned
         return 1.0
 
-    def _timeline_wanted(self, now: float) -> int:
-        """Time-resolved supply and demand over the next HORIZON_S seconds.
-
-        A(t) = answers by now + t (waiting calls, ringing calls by age, k new calls), S(t) = agents free by
-        now + t + 2 (READY, and agents in wrap-up / on a call by elapsed time): an answer at u finds an
-        agent iff one is free by u + 2, so with first-come-first-served the drops over the horizon are
-        sup_t (A(t) - S(t))^+ (the loss process of a queue whose supply is shifted 2 s earlier). Its
-        expectation is taken as max_t E[(A(t) - S(t))^+], each term under a normal approximation.
-        """
-        floor = self.floor
-        horizon = HORIZON_S + 1
-        mean = np.full(horizon, float(floor.waiting - floor.ready))
-        var = np.zeros(horizon)
-        ring_by = self._ring_by
-        last_age = len(ring_by) - 1
-        second = int(now)
-        for since_second, count in self._dialing_by_second.items():
-            row = ring_by[min(second - since_second, last_age)]
-            mean += count * row
-            var += count * row * (1.0 - row)
-        wrap_by, talk_by = self._wrap_by, self._talk_by
-        for (state, since), count in self._agents_by_state_since.items():
-            if state == WRAP:
-                row = wrap_by[min(int(now - since), len(wrap_by) - 1)]
-            else:
-                row = talk_by[min(int(now - since), len(talk_by) - 1)]
-            mean -= count * row
-            var += count * row * (1.0 - row)
-        surge = self._surge()
-        new_by = np.minimum(1.0, self._new_by * surge)
-        p_new = min(1.0, self._new_call_answer * surge)
-        demand = float(floor.waiting) + sum(
-            count * self._still_to_answer[min(second - since_second, len(self._still_to_answer) - 1)]
-            for since_second, count in self._dialing_by_second.items()
-        )
-        allowance = self.aggressiveness(now)
-        cap = max(0, self.headroom(now))
-        if cap == 0 or p_new <= 0.0:
-            return 0
-        # Past the k where the mean at the horizon alone uses up the allowance nothing fits: search below.
-        slope = max(float(new_by[-1]) - allowance * p_new, 0.01)
-        bound = (allowance * demand + max(0.0, float(-mean[-1]))) / slope
-        limit = min(cap, int(2.0 * bound) + 8)
-        ks = np.arange(limit + 1, dtype=np.float64)[:, None]
-        m = mean[None, 1:] + ks * new_by[None, 1:]
-        v = var[None, 1:] + ks * (new_by * (1.0 - new_by))[None, 1:]
-        sd = np.sqrt(np.maximum(v, 1e-9))
-        z = m / sd
-        overflow = sd * np.exp(-0.5 * z * z) / SQRT_2PI + m * normal_cdf(z)
-        drops = overflow.max(axis=1)
-        if self.criterion == "marginal":
-            ok = np.diff(drops) <= allowance * p_new
-        else:
-            ok = drops[1:] <= allowance * (demand + ks[1:, 0] * p_new)
-        # Drops grow with k: the answer is the last k that fits before the first that does not.
-        misses = np.flatnonzero(~ok)
-        return int(misses[0]) if len(misses) else limit
-
-    def _timeline_tables(self) -> None:
-        """[age, t]: chance a call ringing for `age` s is answered by a person by now + t; [t] for a new call."""
-        human, other = self.outcomes.human, self.outcomes.other
-        bins = len(human)
-        human_cum = np.concatenate(([0.0], np.cumsum(human)))
-        left = np.cumsum((human + other)[::-1])[::-1]
-        ages = np.arange(bins)[:, None]
-        ts = np.arange(HORIZON_S + 1)[None, :]
-        # An answer during bin b (delay in [b, b + 1)) counts at its middle: by t iff b <= age + t - 1.
-        upto = np.minimum(ages + ts, bins)
-        by = (human_cum[upto] - human_cum[ages]) / np.maximum(left[:, None], 1e-300)
-        self._ring_by = np.where(left[:, None] > 0, by, 0.0)
-        total = float(human.sum() + other.sum())
-        self._new_by = human_cum[np.minimum(np.arange(HORIZON_S + 1), bins)] / total
-
-    def _timeline_agent_tables(self) -> None:
-        """[elapsed, t]: chance an agent in wrap-up (on a call) for `elapsed` s is free by now + t + 2."""
-        grace = GRACE_S
-        ts = np.arange(HORIZON_S + 1, dtype=np.float64)
-        elapsed = np.arange(MAX_WRAP_S + 1, dtype=np.float64)[:, None] + 0.5
-        wrap = self.wrap
-        start = wrap.cdf(elapsed)
-        survive = np.maximum(1.0 - start, 1e-12)
-        self._wrap_by = np.clip((wrap.cdf(elapsed + ts[None, :] + grace) - start) / survive, 0.0, 1.0)
-        # On a call: the talk ends during second x from now (x = 0 .. horizon + 2), then the wrap-up must
-        # end by t + 2.
-        steps = HORIZON_S + int(grace) + 1
-        talk = self.talk
-        elapsed = np.arange(MAX_TALK_S + 1, dtype=np.float64)[:, None] + 0.5
-        edges = talk.cdf(elapsed + np.arange(steps + 1, dtype=np.float64)[None, :])
-        start = talk.cdf(elapsed)
-        ends = np.diff(edges, axis=1) / np.maximum(1.0 - start, 1e-12)
-        # Wrap-up must fit in t + 2 - (x + 0.5) seconds.
-        room = ts[None, :] + grace - (np.arange(steps, dtype=np.float64)[:, None] + 0.5)
-        wrap_fits = np.where(room > 0, wrap.cdf(np.maximum(room, 0.0)), 0.0)
-        self._talk_by = np.clip(ends @ wrap_fits, 0.0, 1.0)
-
     def _refresh(self, now: float) -> None:
         if now - self._ring_refreshed_at >= RING_REFRESH_S:
             self._ring_refreshed_at = now
-            if self.model == "timeline":
-                self._timeline_tables()
             self._still_to_answer = np.minimum(1.0, self.outcomes.still_to_answer() * self._surge()).tolist()
             delay = self.outcomes.answer_delay()
             self._new_call_answer = float(delay.sum())
@@ -419,8 +297,6 @@ class PredictivePolicy(PacingPolicy):
         if now - self._agents_refreshed_at >= AGENT_REFRESH_S:
             self._agents_refreshed_at = now
             self._wrap_free, self._talk_free = self._agent_free_tables()
-            if self.model == "timeline":
-                self._timeline_agent_tables()
 
     def _agent_free_tables(self) -> tuple[list[float], list[float]]:
         """Chance an agent in wrap-up (resp. on a call) for e seconds is free when a new call is answered.

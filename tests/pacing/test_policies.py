@@ -148,8 +148,6 @@ def test_make_policy_names_unknown_policies_and_settings() -> None:
         make_policy("predictive", abandon_target=0.05)
     with pytest.raises(ValueError, match="max_cps"):
         make_policy("predictive", max_cps=0)
-    with pytest.raises(ValueError, match="model must be one of instant, timeline, got 'psychic'"):
-        make_policy("predictive", model="psychic")
 
 
 def test_predictive_dials_ahead_for_agents_in_wrap_up() -> None:
