@@ -22,6 +22,7 @@ from api import (
     dnc,
     health,
     jobs,
+    metrics_route,
     orgs,
     users,
 )
@@ -55,6 +56,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *abandon_routes.ROUTES,
         *compliance_routes.ROUTES,
         *console.ROUTES,
+        *metrics_route.ROUTES,
     ]
     document_problem_responses(route_handlers)
     app = Litestar(

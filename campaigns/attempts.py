@@ -28,6 +28,7 @@ from campaigns.recycle import (
     recycle,
 )
 from campaigns.scrubbing import add_to_internal_dnc, record_revocation
+from core import metrics
 from core.db import ALL_ORGS, Database, Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.models import Role
@@ -91,7 +92,9 @@ def start_attempt(
         s.add(attempt)
         lead.last_attempt_at = placed_at
         s.flush()
-        return attempt.id
+        attempt_id, campaign_id = attempt.id, attempt.campaign_id
+    metrics.call_placed(campaign_id)  # once committed: a call counts when its evidence exists
+    return attempt_id
 
 
 def record_blocked(
@@ -139,7 +142,9 @@ def record_blocked(
             if lead.callback_at is not None:
                 lead.callback_at = max(lead.callback_at, retry_at)
         s.flush()
-        return attempt.id
+        attempt_id, campaign_id = attempt.id, attempt.campaign_id
+    metrics.call_blocked(campaign_id)
+    return attempt_id
 
 
 def record_progress(
@@ -168,9 +173,14 @@ def record_progress(
         attempt = s.get(CallAttempt, attempt_id, with_for_update=True)
         if attempt is None:
             raise NotFoundError(f"call attempt {attempt_id} not found")
+        connected_now = agent_connected_at is not None and attempt.agent_connected_at is None
         for name, value in values.items():
             if value is not None:
                 setattr(attempt, name, value)
+        campaign_id, answered = attempt.campaign_id, attempt.answered_at
+    if connected_now and agent_connected_at is not None:
+        latency = (agent_connected_at - answered).total_seconds() if answered is not None else None
+        metrics.call_connected(campaign_id, latency)
 
 
 def _rules(s: Session, campaign_id: uuid.UUID) -> RecycleRules:
@@ -209,33 +219,46 @@ def finish_attempt(
             field="outcome",
         )
     with db.session(ALL_ORGS) as s:
-        attempt = s.get(CallAttempt, attempt_id, with_for_update=True)
-        if attempt is None:
-            raise NotFoundError(f"call attempt {attempt_id} not found")
-        if attempt.outcome != Outcome.IN_PROGRESS.value:
-            raise ConflictError(f"call attempt {attempt_id} already ended ({attempt.outcome})")
-        attempt.outcome = outcome
-        attempt.ended_at = ended_at
-        if sip_status is not None:
-            attempt.sip_status = sip_status
-        attempt.ended_by = ended_by
-        lead = _locked_lead(s, attempt.lead_id)
-        if counts_as_attempt(outcome):
-            lead.attempts += 1
-        lead.outcome_counts = {**lead.outcome_counts, outcome: lead.outcome_counts.get(outcome, 0) + 1}
-        lead.last_outcome = outcome
-        if lead.status != LeadStatus.IN_PROGRESS.value or lead.lease_holder != attempt.worker:
-            return LeadStatus(lead.status)
-        step = after_outcome(
-            _rules(s, lead.campaign_id),
-            outcome=outcome,
-            attempts=lead.attempts,
-            outcome_count=lead.outcome_counts[outcome],
-            now=ended_at,
-        )
-        clear_lease(lead)
-        _apply(lead, step)
-        return step.status
+        status, campaign_id = _close(s, attempt_id, outcome, ended_at, sip_status, ended_by)
+    metrics.call_ended(campaign_id, outcome)
+    return status
+
+
+def _close(
+    s: Session,
+    attempt_id: uuid.UUID,
+    outcome: str,
+    ended_at: datetime,
+    sip_status: int | None,
+    ended_by: str | None,
+) -> tuple[LeadStatus, uuid.UUID]:
+    attempt = s.get(CallAttempt, attempt_id, with_for_update=True)
+    if attempt is None:
+        raise NotFoundError(f"call attempt {attempt_id} not found")
+    if attempt.outcome != Outcome.IN_PROGRESS.value:
+        raise ConflictError(f"call attempt {attempt_id} already ended ({attempt.outcome})")
+    attempt.outcome = outcome
+    attempt.ended_at = ended_at
+    if sip_status is not None:
+        attempt.sip_status = sip_status
+    attempt.ended_by = ended_by
+    lead = _locked_lead(s, attempt.lead_id)
+    if counts_as_attempt(outcome):
+        lead.attempts += 1
+    lead.outcome_counts = {**lead.outcome_counts, outcome: lead.outcome_counts.get(outcome, 0) + 1}
+    lead.last_outcome = outcome
+    if lead.status != LeadStatus.IN_PROGRESS.value or lead.lease_holder != attempt.worker:
+        return LeadStatus(lead.status), attempt.campaign_id
+    step = after_outcome(
+        _rules(s, lead.campaign_id),
+        outcome=outcome,
+        attempts=lead.attempts,
+        outcome_count=lead.outcome_counts[outcome],
+        now=ended_at,
+    )
+    clear_lease(lead)
+    _apply(lead, step)
+    return step.status, attempt.campaign_id
 
 
 class DispositionSource:

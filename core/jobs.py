@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core import metrics
 from core.db import ALL_ORGS, Database, Scope, utcnow
 from core.models import Job, JobStatus
 
@@ -68,13 +69,20 @@ class JobReporter:
             values["counts"] = counts
         if result is not None:
             values["result"] = result
-        self._update(**values)
+        self._finished(self._update(**values))
 
     def failed(self, error: str) -> None:
-        self._update(status=JobStatus.FAILED, error=error, finished_at=utcnow())
+        self._finished(self._update(status=JobStatus.FAILED, error=error, finished_at=utcnow()))
 
     def cancelled(self) -> None:
-        self._update(status=JobStatus.CANCELLED, finished_at=utcnow())
+        self._finished(self._update(status=JobStatus.CANCELLED, finished_at=utcnow()))
+
+    @staticmethod
+    def _finished(job: Job) -> None:
+        took = (
+            (job.finished_at - job.started_at).total_seconds() if job.started_at and job.finished_at else None
+        )
+        metrics.job_finished(job.kind, str(getattr(job.status, "value", job.status)), took)
 
 
 def get_job(db: Database, scope: Scope, job_id: uuid.UUID) -> Job | None:

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import redis
 
-from core import log_scrub
+from core import log_scrub, metrics
 from core.db import Database
 from core.embedded import resolve_urls
 from core.home import private_umask, secure_home
@@ -31,6 +31,7 @@ class Runtime:
         private_umask()  # before anything is created: data files, Redis (inherits it), logs, reports
         settings = settings or get_settings()
         log_scrub.install()
+        metrics.configure(settings.home)
         db_url, redis_url = resolve_urls(settings.home, settings.database_url, settings.redis_url)
         secure_home(settings.home)
         os.environ["DATABASE_URL"] = db_url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ class Settings:
     trusted_proxies: tuple[str, ...]
     public_base_url: str
     debug_sql: bool = False  # CLEARLINE_DEBUG_SQL=1: SQL errors and logs show bound parameters
+    metrics_token: str = ""  # CLEARLINE_METRICS_TOKEN: bearer token for GET /metrics
+    metrics_allow: tuple[str, ...] = ()  # CLEARLINE_METRICS_ALLOW: networks that may scrape without it
 
     @property
     def uses_embedded_postgres(self) -> bool:
@@ -49,6 +52,18 @@ def _load_or_create_secret(home: Path) -> str:
     return key
 
 
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    nets = tuple(n.strip() for n in raw.split(",") if n.strip())
+    for net in nets:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{name}: {net!r} is not a network (write it as CIDR, e.g. 10.0.0.0/8)"
+            ) from None
+    return nets
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     home = Path(env.get("CLEARLINE_HOME", "./.clearline")).expanduser().resolve()
@@ -71,6 +86,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         trusted_proxies=proxies,
         public_base_url=env.get("CLEARLINE_PUBLIC_URL", f"http://{host}:{port}"),
         debug_sql=env.get("CLEARLINE_DEBUG_SQL", "") == "1",
+        metrics_token=env.get("CLEARLINE_METRICS_TOKEN", ""),
+        metrics_allow=_networks("CLEARLINE_METRICS_ALLOW", env.get("CLEARLINE_METRICS_ALLOW", "")),
     )
 
 

@@ -8,6 +8,7 @@ wireless without consent, a blocked state) blocks it for good.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from campaigns.evidence import AbandonEvidence, AttemptEvidence, AttestationEvid
 from campaigns.hopper import LeasedLead
 from campaigns.models import Campaign, Lead
 from campaigns.scrubbing import campaign_rules
+from core import metrics
 from core.db import Database
 from dialer.engine.identity import CallIdentity
 from dialer.pacing.budget import AbandonBudget
@@ -47,6 +49,7 @@ class DialTimeCompliance:
 
     def __init__(self, db: Database, campaign: Campaign) -> None:
         self.org_id: uuid.UUID = campaign.org_id
+        self.campaign_id: uuid.UUID = campaign.id
         self.engine = ComplianceEngine.load(db, campaign.org_id, campaign_rules(campaign))
 
     def decide(self, leads: Sequence[LeasedLead], at: datetime) -> list[DialVerdict]:
@@ -59,10 +62,15 @@ class DialTimeCompliance:
             campaign_ids=[str(lead.campaign_id) for lead in leads],
             recent_calls=[lead.recent_calls for lead in leads],
         )
+        started = time.perf_counter()
         decision = self.engine.decide(columns, at)
+        verdicts = decision.verdicts()
+        metrics.dial_verdicts(
+            self.campaign_id, [(v.callable, v.reasons) for v in verdicts], time.perf_counter() - started
+        )
         # The first check that honors a revocation is on record: the delay the law allows is 10 business days.
         mark_honored(self.engine.db, self.org_id, decision.revocations_honored(), datetime.now(UTC))
-        return [DialVerdict(verdict, decision.evidence(i)) for i, verdict in enumerate(decision.verdicts())]
+        return [DialVerdict(verdict, decision.evidence(i)) for i, verdict in enumerate(verdicts)]
 
     def check(self, leads: Sequence[LeasedLead], at: datetime) -> list[ScrubVerdict]:
         return [d.verdict for d in self.decide(leads, at)]
