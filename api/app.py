@@ -9,6 +9,7 @@ from litestar.config.response_cache import ResponseCacheConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import Empty
 
 import dialer.campaign_settings  # noqa: F401 - registers the dialer's checks of campaign settings
 from api import (
@@ -32,6 +33,8 @@ from api.deps import DEPENDENCIES
 from api.firewall import IPFirewallMiddleware
 from api.input_guard import InputGuardMiddleware
 from api.problems import EXCEPTION_HANDLERS, document_problem_responses
+from api.request_id import OrgLogContextMiddleware, RequestIdMiddleware
+from core.logging_json import json_logging
 from core.runtime import Runtime, current_runtime
 
 log = logging.getLogger(__name__)
@@ -64,12 +67,14 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         guards=[role_guard],
         middleware=[
+            RequestIdMiddleware,  # outermost: every request's log lines and response carry its id
             # First of all: values nothing downstream can store or compute with are refused here.
             DefineMiddleware(InputGuardMiddleware, max_body_bytes=runtime.settings.max_request_body_bytes),
             IPFirewallMiddleware,  # before authentication: refused addresses never reach it
             DefineMiddleware(
                 JWTAuthenticationMiddleware, exclude=["^/schema", *console.NOT_BEARER_AUTHENTICATED]
             ),
+            OrgLogContextMiddleware,
             AuditMiddleware,
         ],
         exception_handlers=console.with_console_pages(EXCEPTION_HANDLERS),
@@ -90,6 +95,8 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         template_config=console.TEMPLATES,
         on_shutdown=[console.close_wallboards, console.close_agent_screens],
         debug=False,
+        # JSON logs: the process's root handler (core/logging_json.py) stays, Litestar must not replace it.
+        logging_config=None if json_logging() else Empty,
     )
     app.state.runtime = runtime
     return app

