@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -118,3 +119,22 @@ def test_calls_answers_connects_and_abandons_move_the_counters_per_campaign_id(
     assert after[(f"{hist}_bucket", (("campaign", label), ("le", "0.3")))] == 0
     for number in numbers:  # ids as labels, never a phone number
         assert number not in text and number[2:] not in text
+
+
+def test_the_grafana_dashboard_queries_only_metrics_that_exist(repo_root: Path) -> None:
+    import json
+    import re
+
+    from core import metrics
+
+    defined = {m._name for m in vars(metrics).values() if hasattr(m, "_name") and hasattr(m, "_labelnames")}
+    defined |= {"clearline_agents", "clearline_dnc_list_age_seconds"}  # read at scrape (api/metrics_route.py)
+    dashboard = json.loads((repo_root / "docs" / "grafana-dashboard.json").read_text())
+    used = {
+        re.sub(r"_(total|bucket|sum|count)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"clearline_[a-z_]+", target["expr"])
+    }
+    assert used and used <= defined, used - defined
+    assert len(dashboard["panels"]) >= 8
