@@ -8,13 +8,21 @@ from typing import Any
 
 import uvicorn
 
+from core.logging_json import uvicorn_log_config
+
 
 def serve_in_thread(
     app: Any, host: str, port: int, *, name: str = "console-http"
 ) -> tuple[uvicorn.Server, threading.Thread]:
     """Start uvicorn on host:port in a daemon thread and wait until it listens (RuntimeError if not)."""
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        log_config=uvicorn_log_config(),  # none in JSON mode: its lines reach the JSON root handler
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=name, daemon=True)
