@@ -11,7 +11,6 @@ from typing import Any
 import msgspec
 from litestar import Response, Router, delete, get, patch, post
 from litestar.types import ControllerRouterHandler
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.auth import PUBLIC, roles
@@ -19,7 +18,6 @@ from api.principal import Principal
 from attestation import certificate_store, inventory
 from attestation.certificates import CertificateError, load_certificates
 from attestation.models import SigningCertificate, TelephoneNumberBlock
-from attestation.signer import EXPIRY_WARNING_S
 from attestation.verify import (
     DEFAULT_MAX_AGE_S,
     CertificateSource,
@@ -91,7 +89,6 @@ class CertificateOut(msgspec.Struct):
 
     @classmethod
     def of(cls, row: SigningCertificate, public_base_url: str) -> CertificateOut:
-        left = (row.not_after - datetime.now(UTC)).total_seconds()
         return cls(
             id=row.id,
             label=row.label,
@@ -101,7 +98,7 @@ class CertificateOut(msgspec.Struct):
             not_before=row.not_before,
             not_after=row.not_after,
             active=row.active,
-            expires_soon=left < EXPIRY_WARNING_S,
+            expires_soon=certificate_store.expiry(row, now=datetime.now(UTC)).expires_soon,
             x5u=certificate_store.x5u_url(public_base_url, row.id),
             created_at=row.created_at,
         )
@@ -172,12 +169,7 @@ def verify_inbound(data: VerifyRequest, runtime: Runtime) -> VerifyOut:
 
 @get("/numbers", opt=roles(*READERS), sync_to_thread=True)
 def list_numbers(session: Session, limit: int = MAX_PAGE, offset: int = 0) -> list[NumberOut]:
-    rows = session.scalars(
-        select(TelephoneNumberBlock)
-        .order_by(func.length(TelephoneNumberBlock.first_tn), TelephoneNumberBlock.first_tn)
-        .limit(max(1, min(limit, MAX_PAGE)))
-        .offset(max(0, offset))
-    )
+    rows = inventory.list_blocks(session, limit=min(limit, MAX_PAGE), offset=offset)
     return [NumberOut.of(b) for b in rows]
 
 
@@ -206,12 +198,12 @@ def set_number_status(tn_id: uuid.UUID, data: NumberStatusUpdate, session: Sessi
 
 @delete("/numbers/{tn_id:uuid}", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
 def remove_numbers(tn_id: uuid.UUID, session: Session) -> None:
-    session.delete(inventory.get_block(session, tn_id))
+    inventory.remove_block(session, tn_id)
 
 
 @get("/certificates", opt=roles(*READERS), sync_to_thread=True)
 def list_certificates(session: Session, runtime: Runtime) -> list[CertificateOut]:
-    rows = session.scalars(select(SigningCertificate).order_by(SigningCertificate.created_at))
+    rows = certificate_store.list_certificates(session)
     return [CertificateOut.of(r, runtime.settings.public_base_url) for r in rows]
 
 

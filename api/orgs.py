@@ -7,12 +7,10 @@ from datetime import datetime
 
 import msgspec
 from litestar import Router, get, patch, post
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import roles
-from core.accounts import create_org, rename_org
-from core.errors import NotFoundError
+from core.accounts import create_org, get_org, list_orgs, rename_org
 from core.models import Organization, Role
 
 
@@ -42,14 +40,7 @@ def create_organization(data: OrgCreate, session: Session) -> OrgOut:
 
 @get("/", opt=roles(Role.ORG_ADMIN, Role.MANAGER, Role.COMPLIANCE, Role.AGENT), sync_to_thread=True)
 def list_organizations(session: Session) -> list[OrgOut]:
-    return [OrgOut.of(o) for o in session.scalars(select(Organization).order_by(Organization.name))]
-
-
-def _org(session: Session, org_id: uuid.UUID) -> Organization:
-    org = session.scalars(select(Organization).where(Organization.id == org_id)).one_or_none()
-    if org is None:
-        raise NotFoundError(f"organization {org_id} not found")
-    return org
+    return [OrgOut.of(o) for o in list_orgs(session)]
 
 
 @get(
@@ -58,12 +49,12 @@ def _org(session: Session, org_id: uuid.UUID) -> Organization:
     sync_to_thread=True,
 )
 def get_organization(org_id: uuid.UUID, session: Session) -> OrgOut:
-    return OrgOut.of(_org(session, org_id))
+    return OrgOut.of(get_org(session, org_id))
 
 
 @patch("/{org_id:uuid}", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
 def update_organization(org_id: uuid.UUID, data: OrgUpdate, session: Session) -> OrgOut:
-    return OrgOut.of(rename_org(session, _org(session, org_id), data.name))
+    return OrgOut.of(rename_org(session, get_org(session, org_id), data.name))
 
 
 router = Router(

@@ -7,14 +7,11 @@ from datetime import datetime
 
 import msgspec
 from litestar import Router, delete, get, patch, post
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import roles
 from api.principal import Principal
-from core.accounts import create_user
-from core.accounts import update_user as change_user
-from core.errors import NotFoundError, PermissionDeniedError, ValidationError
+from core import accounts
 from core.models import Role, User
 
 ANY_ROLE = (Role.ORG_ADMIN, Role.MANAGER, Role.COMPLIANCE, Role.AGENT)
@@ -60,32 +57,17 @@ class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _role(value: str, principal: Principal) -> Role:
-    try:
-        role = Role(value)
-    except ValueError as exc:
-        raise ValidationError(
-            f"unknown role {value!r}; one of {[r.value for r in Role]}", field="role"
-        ) from exc
-    if role is Role.PLATFORM_ADMIN and not principal.is_platform_admin:
-        raise PermissionDeniedError("only a platform admin can grant platform_admin")
-    return role
-
-
-def _user(session: Session, user_id: uuid.UUID) -> User:
-    user = session.scalars(select(User).where(User.id == user_id)).one_or_none()
-    if user is None:
-        raise NotFoundError(f"user {user_id} not found")
-    return user
+    return accounts.grantable_role(value, granted_by=principal.role)
 
 
 @get("/me", opt=roles(*ANY_ROLE), sync_to_thread=True)
 def me(principal: Principal, session: Session) -> UserOut:
-    return UserOut.of(_user(session, principal.user_id))
+    return UserOut.of(accounts.get_user(session, principal.user_id))
 
 
 @get("/", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
 def list_users(session: Session) -> list[UserOut]:
-    return [UserOut.of(u) for u in session.scalars(select(User).order_by(User.email))]
+    return [UserOut.of(u) for u in accounts.list_users(session)]
 
 
 @post("/", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
@@ -93,7 +75,7 @@ def add_user(data: UserCreate, principal: Principal, session: Session) -> UserOu
     role = _role(data.role, principal)
     org_id = None if role is Role.PLATFORM_ADMIN else principal.org_for_write(data.org_id)
     return UserOut.of(
-        create_user(
+        accounts.create_user(
             session,
             email=data.email,
             password=data.password,
@@ -106,16 +88,16 @@ def add_user(data: UserCreate, principal: Principal, session: Session) -> UserOu
 
 @get("/{user_id:uuid}", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
 def get_user(user_id: uuid.UUID, session: Session) -> UserOut:
-    return UserOut.of(_user(session, user_id))
+    return UserOut.of(accounts.get_user(session, user_id))
 
 
 @patch("/{user_id:uuid}", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
 def update_user(user_id: uuid.UUID, data: UserUpdate, principal: Principal, session: Session) -> UserOut:
-    user = _user(session, user_id)
-    if data.is_active is False and user.id == principal.user_id:
-        raise ValidationError("you cannot deactivate yourself", field="is_active")
+    user = accounts.get_user(session, user_id)
     role = _role(data.role, principal) if data.role is not None else None
-    change_user(
+    if data.is_active is False:
+        accounts.deactivate_user(session, user, by_user_id=principal.user_id)
+    accounts.update_user(
         session,
         user,
         display_name=data.display_name,
@@ -129,10 +111,8 @@ def update_user(user_id: uuid.UUID, data: UserUpdate, principal: Principal, sess
 @delete("/{user_id:uuid}", opt=roles(Role.ORG_ADMIN), sync_to_thread=True)
 def deactivate_user(user_id: uuid.UUID, principal: Principal, session: Session) -> None:
     """Users are deactivated, not deleted: audit rows and call evidence keep pointing at them."""
-    user = _user(session, user_id)
-    if user.id == principal.user_id:
-        raise ValidationError("you cannot deactivate yourself", field="user_id")
-    change_user(session, user, is_active=False)
+    user = accounts.get_user(session, user_id)
+    accounts.deactivate_user(session, user, by_user_id=principal.user_id, field="user_id")
 
 
 router = Router(

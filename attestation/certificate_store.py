@@ -8,6 +8,7 @@ Trust anchors (the STI-CA roots a chain must lead to) are configured by the plat
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from attestation.certificates import (
 )
 from attestation.key_storage import decrypt_private_key, encrypt_private_key
 from attestation.models import SigningCertificate
-from attestation.signer import PassportSigner
+from attestation.signer import EXPIRY_WARNING_S, PassportSigner
 from core.errors import ConfigurationError, ConflictError, NotFoundError, ValidationError
 
 TRUST_ANCHORS_FILE = "sti-trust-anchors.pem"
@@ -116,6 +117,28 @@ def add_certificate(
     session.add(row)
     session.flush()
     return row
+
+
+def list_certificates(session: Session) -> list[SigningCertificate]:
+    return list(session.scalars(select(SigningCertificate).order_by(SigningCertificate.created_at)))
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """How long a certificate has left, as the API and the console show it."""
+
+    seconds_left: float
+    expires_soon: bool  # within EXPIRY_WARNING_S (30 days) of not_after: time to renew
+    expired: bool
+
+    @property
+    def days_left(self) -> int:
+        return max(0, int(self.seconds_left // 86_400))
+
+
+def expiry(row: SigningCertificate, *, now: datetime) -> Expiry:
+    left = (row.not_after - now).total_seconds()
+    return Expiry(seconds_left=left, expires_soon=left < EXPIRY_WARNING_S, expired=left <= 0)
 
 
 def get_certificate(session: Session, certificate_id: uuid.UUID) -> SigningCertificate:

@@ -195,3 +195,21 @@ def pick_caller_id(session: Session, org_id: uuid.UUID, lead_e164: str) -> str |
             return f"+{start + choice}"
         choice -= end - start + 1
     raise AssertionError("choice fell outside the spans it was drawn from")
+
+
+def list_blocks(session: Session, *, limit: int = 1000, offset: int = 0) -> list[TelephoneNumberBlock]:
+    """The inventory the session's scope sees, in number order (shorter numbers, i.e. countries, first)."""
+    return list(
+        session.scalars(
+            select(TelephoneNumberBlock)
+            .order_by(func.length(TelephoneNumberBlock.first_tn), TelephoneNumberBlock.first_tn)
+            .limit(max(1, limit))
+            .offset(max(0, offset))
+        )
+    )
+
+
+def remove_block(session: Session, block_id: uuid.UUID) -> None:
+    """Take a number or range out of the inventory: it is no longer presented or attested A."""
+    session.delete(get_block(session, block_id))
+    session.flush()

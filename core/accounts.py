@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import ALL_ORGS, Database, utcnow
-from core.errors import ConflictError, ValidationError
+from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from core.models import AuthSession, Organization, Role, User
 from core.passwords import validate_password
 from core.security import hash_password
@@ -285,3 +285,61 @@ def forget_account_after_commit(session: Session, user_id: uuid.UUID) -> None:
 def forget_session_after_commit(session: Session, session_id: uuid.UUID) -> None:
     forget_session(session_id)
     event.listen(session, "after_commit", lambda _s: forget_session(session_id), once=True)
+
+
+# ----------------------------------------------- administering users and organizations (API, console)
+
+
+def grantable_role(value: str, *, granted_by: Role) -> Role:
+    """The role named `value`, if someone of role `granted_by` may give it: only a platform admin makes
+    platform admins (an org admin cannot escalate anyone, themselves included, out of the organization)."""
+    try:
+        role = Role(value)
+    except ValueError as exc:
+        raise ValidationError(
+            f"unknown role {value!r}; one of {[r.value for r in Role]}", field="role"
+        ) from exc
+    if role is Role.PLATFORM_ADMIN and granted_by is not Role.PLATFORM_ADMIN:
+        raise PermissionDeniedError("only a platform admin can grant platform_admin")
+    return role
+
+
+def list_users(session: Session) -> list[User]:
+    """The users the session's scope sees (an organization's, or every one for a platform admin)."""
+    return list(session.scalars(select(User).order_by(User.email)))
+
+
+def get_user(session: Session, user_id: uuid.UUID) -> User:
+    user = session.scalars(select(User).where(User.id == user_id)).one_or_none()
+    if user is None:
+        raise NotFoundError(f"user {user_id} not found")
+    return user
+
+
+def deactivate_user(session: Session, user: User, *, by_user_id: uuid.UUID, field: str = "is_active") -> User:
+    """Deactivate (never delete: audit rows and call evidence keep pointing at the user); nobody can
+    deactivate themselves, so an organization is never left without the admin who acted."""
+    if user.id == by_user_id:
+        raise ValidationError("you cannot deactivate yourself", field=field)
+    return update_user(session, user, is_active=False)
+
+
+def list_orgs(session: Session) -> list[Organization]:
+    return list(session.scalars(select(Organization).order_by(Organization.name)))
+
+
+def get_org(session: Session, org_id: uuid.UUID) -> Organization:
+    org = session.scalars(select(Organization).where(Organization.id == org_id)).one_or_none()
+    if org is None:
+        raise NotFoundError(f"organization {org_id} not found")
+    return org
+
+
+def user_counts(session: Session) -> dict[uuid.UUID, int]:
+    """Active users per organization the scope sees (the organizations page)."""
+    rows = session.execute(
+        select(User.org_id, func.count())
+        .where(User.is_active, User.org_id.is_not(None))
+        .group_by(User.org_id)
+    )
+    return {org_id: count for org_id, count in rows if org_id is not None}

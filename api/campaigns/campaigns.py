@@ -151,14 +151,13 @@ async def upload_safe_harbor(
     received = await receive_upload(request, directory, limit, default_name="safe-harbor.wav")
 
     def store() -> CampaignOut:
-        path, _ = safe_harbor.store_safe_harbor(
-            runtime.settings.home, org_id, campaign_id, received.file.path
-        )
-        with runtime.db.session(principal.scope) as s:
-            campaign = service.get_campaign(s, campaign_id)
-            campaign.safe_harbor_wav = str(path)
-            s.flush()
-            return CampaignOut.of(campaign)
+        try:
+            with runtime.db.session(principal.scope) as s:
+                campaign = service.get_campaign(s, campaign_id)
+                safe_harbor.set_campaign_message(s, campaign, runtime.settings.home, received.file.path)
+                return CampaignOut.of(campaign)
+        finally:
+            received.file.path.unlink(missing_ok=True)  # consumed when stored; never left behind
 
     return await anyio.to_thread.run_sync(store)
 

@@ -33,6 +33,7 @@ from api.console.pages import (
     reports,
     wallboard,
 )
+from api.console.pages.admin_index import ADMIN_PAGES
 from api.console.wallboard import close_wallboards
 
 HERE = Path(__file__).parent
@@ -94,6 +95,7 @@ PAGES: list[ControllerRouterHandler] = [
     *dnc_internal.PAGES,
     *dnc_scrub.PAGES,
     *audit.PAGES,
+    *ADMIN_PAGES,
 ]
 
 ROUTES: list[ControllerRouterHandler] = [

@@ -15,6 +15,9 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
+from campaigns.models import Campaign
 from core.errors import ValidationError
 
 SAMPLE_RATES = (8000, 16000)
@@ -77,3 +80,12 @@ def store_safe_harbor(
     finally:
         upload.unlink(missing_ok=True)
     return target, message
+
+
+def set_campaign_message(session: Session, campaign: Campaign, home: Path, upload: Path) -> SafeHarborMessage:
+    """Make an uploaded file the campaign's safe-harbor message (the API's upload route and the console
+    both call this); a file that breaks a rule is refused with the rule and nothing changes."""
+    path, message = store_safe_harbor(home, campaign.org_id, campaign.id, upload)
+    campaign.safe_harbor_wav = str(path)
+    session.flush()
+    return message

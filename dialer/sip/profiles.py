@@ -260,3 +260,18 @@ def parse_profile(name: str, data: dict[str, Any], *, source: str = "<profile>")
         amd_header=amd_header,
         status_outcomes=overrides,
     )
+
+
+def profiles_by_certificate_label(profiles_dir: Path | None = None) -> dict[str, list[str]]:
+    """Which trunk profiles sign calls and which certificate label each names (`[stir_shaken]
+    certificate`), as label -> profile names; a profile that does not load is left out (the start gate
+    reports it)."""
+    by_label: dict[str, list[str]] = {}
+    for name in available_profiles(profiles_dir):
+        try:
+            profile = load_profile(name, profiles_dir)
+        except ValidationError:
+            continue
+        if profile.stir_shaken and profile.certificate:
+            by_label.setdefault(profile.certificate, []).append(name)
+    return by_label

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio.to_thread
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
@@ -18,6 +19,7 @@ from api.console.forms import FormErrors, campaign_settings, recycle_rows
 from api.console.nav import section
 from api.console.render import is_htmx, page
 from api.principal import Principal
+from api.uploads import receive_upload
 from campaigns import lead_lists, service
 from campaigns.models import (
     DEFAULT_PAUSE_CODES,
@@ -31,9 +33,11 @@ from core.errors import ValidationError
 from core.legal import ABANDON_LIMIT as LEGAL_LIMIT
 from core.models import Role
 from core.runtime import Runtime
+from core.uploads import UploadTooLargeError
 from dialer import readiness
 from dialer.engine.live import read_live_stats
 from dialer.figures import campaign_figures, start_of_utc_day
+from dialer.media import safe_harbor
 from dialer.pacing import POLICIES
 from dialer.sip.profiles import available_profiles
 
@@ -358,6 +362,10 @@ def _campaign_page(
         legal_limit=LEGAL_LIMIT,
         blockers=blockers,
         warnings=list(ready.warnings),
+        uploaded=bool(campaign.safe_harbor_wav),
+        campaign_id=campaign.id,
+        rule=SAFE_HARBOR_RULE,
+        errors=FormErrors(),
     )
 
 
@@ -427,7 +435,85 @@ def finish_campaign(request: Request[Any, Any, Any], campaign_id: uuid.UUID, ses
     return _set_status(request, session, campaign_id, CampaignStatus.FINISHED)
 
 
+# ------------------------------------------------------------------------------------------ safe harbor
+
+SAFE_HARBOR_RULE = (
+    f"A WAV file, 16-bit PCM mono at 8000 or 16000 Hz, {safe_harbor.MIN_SECONDS:g} to "
+    f"{safe_harbor.MAX_SECONDS:g} seconds, that names the seller and gives the opt-out key."
+)
+
+
+def _safe_harbor_fragment(
+    request: Request[Any, Any, Any],
+    campaign_id: uuid.UUID,
+    uploaded: bool,
+    *,
+    message: safe_harbor.SafeHarborMessage | None = None,
+    errors: FormErrors | None = None,
+) -> Template:
+    return page(
+        request,
+        "campaigns/safe_harbor.html",
+        status_code=422 if errors else 200,
+        campaign_id=campaign_id,
+        uploaded=uploaded,
+        message=message,
+        rule=SAFE_HARBOR_RULE,
+        errors=errors or FormErrors(),
+    )
+
+
+@post(
+    "/console/campaigns/{campaign_id:uuid}/safe-harbor",
+    opt=CAMPAIGNS.opt,
+    include_in_schema=False,
+    request_max_body_size=None,  # streamed to disk by api.uploads under the message's own size limit
+)
+async def upload_safe_harbor(
+    request: Request[Any, Any, Any], campaign_id: uuid.UUID, principal: Principal, runtime: Runtime
+) -> Template:
+    """The campaign's own safe-harbor recording, checked and stored by the same
+    `safe_harbor.set_campaign_message` as `POST /api/campaigns/{id}/safe-harbor`."""
+
+    def campaign_state() -> tuple[uuid.UUID, bool]:
+        with runtime.db.session(principal.scope) as s:
+            campaign = service.get_campaign(s, campaign_id)
+            return campaign.org_id, bool(campaign.safe_harbor_wav)
+
+    org_id, had_message = await anyio.to_thread.run_sync(campaign_state)
+    errors = FormErrors()
+    try:
+        received = await receive_upload(
+            request,
+            safe_harbor.safe_harbor_dir(runtime.settings.home, org_id),
+            min(runtime.settings.max_upload_bytes, safe_harbor.MAX_BYTES),
+            raw_body_allowed=False,
+            default_name="safe-harbor.wav",
+        )
+    except (ValidationError, UploadTooLargeError) as exc:
+        errors.add("file", str(exc))
+        return _safe_harbor_fragment(request, campaign_id, had_message, errors=errors)
+
+    def store() -> safe_harbor.SafeHarborMessage:
+        try:
+            with runtime.db.session(principal.scope) as s:
+                campaign = service.get_campaign(s, campaign_id)
+                return safe_harbor.set_campaign_message(
+                    s, campaign, runtime.settings.home, received.file.path
+                )
+        finally:
+            received.file.path.unlink(missing_ok=True)  # consumed when stored; never left behind
+
+    try:
+        message = await anyio.to_thread.run_sync(store)
+    except ValidationError as exc:
+        errors.add("file", str(exc))
+        return _safe_harbor_fragment(request, campaign_id, had_message, errors=errors)
+    return _safe_harbor_fragment(request, campaign_id, True, message=message)
+
+
 PAGES = [
+    upload_safe_harbor,
     campaign_list,
     new_campaign,
     create_campaign,
