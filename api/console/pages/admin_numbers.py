@@ -22,7 +22,6 @@ from api.console.pages.admin import (
     admin_page,
     field_errors,
     form_value,
-    go_to,
 )
 from api.principal import Principal
 from attestation import inventory
@@ -70,14 +69,20 @@ def add_caller_ids(
     try:
         org_id = orgs.for_write(values["org_id"], errors)
         if org_id is not None:
-            inventory.add_numbers(
+            block = inventory.add_numbers(
                 session,
                 org_id=org_id,
                 first=values["first"],
                 last=values["last"] or None,
                 label=values["label"],
             )
-            return go_to(request, "/console/admin/caller-ids")
+            added = f"+{block.first_tn}" + ("" if block.size == 1 else f" to +{block.last_tn}")
+            notice = {
+                "kind": "ok",
+                "title": "Added.",
+                "message": f"{added}: pending the platform's verification.",
+            }
+            return _page(request, session, principal, notice=notice)
     except ValidationError as exc:
         session.rollback()
         field_errors(errors, exc, {})

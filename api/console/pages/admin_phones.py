@@ -19,7 +19,6 @@ from api.console.pages.admin import (
     admin_page,
     field_errors,
     form_value,
-    go_to,
 )
 from api.principal import Principal
 from campaigns import service as campaign_service
@@ -79,7 +78,7 @@ def add_agent_phone(
             errors.add("agent_id", "choose an agent from the list")
     if not errors and org_id is not None:
         try:
-            phone_policy.add_rule(
+            rule = phone_policy.add_rule(
                 session,
                 org_id=org_id,
                 kind=values["kind"],
@@ -88,7 +87,8 @@ def add_agent_phone(
                 note=values["note"],
                 created_by=principal.user_id,
             )
-            return go_to(request, "/console/admin/agent-phones")
+            notice = {"kind": "ok", "title": "Added.", "message": f"The dialer may now call {rule.value}."}
+            return _page(request, session, principal, notice=notice)
         except ValidationError as exc:
             session.rollback()
             field_errors(errors, exc, {})

@@ -15,7 +15,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
-from api.auth import end_sessions, login_user
+from api.auth import end_sessions, login_user, principal_for
 from api.auth import open_session as open_login_session
 from api.client_ip import client_ip
 from api.console.nav import console_opt
@@ -64,9 +64,23 @@ def _login_page(request: Request[Any, Any, Any], runtime: Runtime, **extra: Any)
     return response
 
 
+def _session_still_good(runtime: Runtime, cookie: str | None) -> bool:
+    """The cookie's session exists and the account check every page makes accepts it. A session record
+    alone is not enough: the user may have been deactivated or their password reset since (redirecting
+    them away from the login page then would loop between it and the page that refused them)."""
+    session = load_session(runtime, cookie)
+    if session is None:
+        return False
+    try:
+        principal_for(runtime, session.user_id, session.token_version, session.auth_session_id)
+    except AuthenticationError:
+        return False
+    return True
+
+
 @get("/console/login", opt=LOGIN_PAGE_OPT, include_in_schema=False, sync_to_thread=True)
 def login_page(request: Request[Any, Any, Any], runtime: Runtime, next: str = "") -> Response[Any]:
-    if load_session(runtime, request.cookies.get(SESSION_COOKIE)) is not None:
+    if _session_still_good(runtime, request.cookies.get(SESSION_COOKIE)):
         return Redirect(path=safe_next(next), status_code=303)
     return _login_page(request, runtime, next=safe_next(next), email="", error="")
 

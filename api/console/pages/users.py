@@ -32,11 +32,11 @@ from core.passwords import MIN_PASSWORD
 
 ORG_ROLES = (Role.ORG_ADMIN, Role.MANAGER, Role.COMPLIANCE, Role.AGENT)
 ROLE_HELP = {
-    Role.ORG_ADMIN: "users, caller IDs, certificates, agent phones, and everything a manager does",
+    Role.ORG_ADMIN: "a manager's work plus this Admin area",
     Role.MANAGER: "campaigns, lead lists, wallboard, reports",
     Role.COMPLIANCE: "DNC lists, consent, geo/IP rules, audit log, reports",
-    Role.AGENT: "the agent screen: takes calls, sets dispositions",
-    Role.PLATFORM_ADMIN: "every organization (the platform's operators)",
+    Role.AGENT: "takes calls on the agent screen",
+    Role.PLATFORM_ADMIN: "every organization (platform operators)",
 }
 PASSWORD_HINT = (
     f"At least {MIN_PASSWORD} characters; not a common password, a keyboard run or the email address."
@@ -47,7 +47,12 @@ def _roles(principal: Principal, *, new_user: bool = True) -> list[tuple[str, st
     """The roles offered (`accounts.grantable_role` refuses the ones this admin may not give anyway). A
     platform admin belongs to no organization, so only a new user is offered that role."""
     grantable = [*ORG_ROLES, Role.PLATFORM_ADMIN] if principal.is_platform_admin and new_user else ORG_ROLES
-    return [(r.value, f"{ROLE_LABELS[r]}: {ROLE_HELP[r]}") for r in grantable]
+    return [(r.value, ROLE_LABELS[r]) for r in grantable]
+
+
+def _role_help(principal: Principal, *, new_user: bool = True) -> str:
+    roles = _roles(principal, new_user=new_user)
+    return " ".join(f"{label}: {ROLE_HELP[Role(value)]}." for value, label in roles)
 
 
 def _list(
@@ -71,6 +76,7 @@ def _list(
         v=values or {"role": Role.AGENT.value, "org_id": request.query_params.get("org", "")},
         errors=errors or FormErrors(),
         password_hint=PASSWORD_HINT,
+        role_help=_role_help(principal),
     )
 
 
@@ -137,6 +143,7 @@ def _user_page(
         notice=notice,
         errors=errors or FormErrors(),
         password_hint=PASSWORD_HINT,
+        role_help=_role_help(principal, new_user=False),
     )
 
 
