@@ -292,6 +292,21 @@ def test_a_platform_admin_creates_an_organization_and_its_first_admin(
     expect(page.locator("main")).to_contain_text(f"Organization admin in {name}")
     page.wait_for_load_state()
 
+    # numbers for the new organization, verified by the platform (an organization cannot verify its own)
+    page.get_by_role("link", name="Caller IDs").click()
+    page.wait_for_load_state()
+    form = page.locator("#add-numbers")
+    form.get_by_label("Number", exact=True).fill("+15055550100")
+    form.get_by_role("button", name="Add to inventory").click()
+    expect(page.locator("#org_id-error")).to_contain_text("choose the organization")
+    page.get_by_label("Organization").select_option(label=name)
+    page.get_by_label("Number", exact=True).fill("+15055550100")
+    page.get_by_role("button", name="Add to inventory").click()
+    row = page.locator("#caller-ids tr", has_text=name)
+    expect(row).to_contain_text("pending")
+    row.get_by_role("button", name="Verify +15055550100").click()
+    expect(page.locator("#caller-ids tr", has_text=name)).to_contain_text("verified")
+
 
 def test_agents_and_managers_get_the_403_page_and_another_organizations_objects_are_404(
     page: Any, tenant: Tenant, other_tenant: Tenant
@@ -320,6 +335,8 @@ def test_agents_and_managers_get_the_403_page_and_another_organizations_objects_
     expect(page.locator("#users")).not_to_contain_text(their_user.email)
     refused = _post_form(page, f"/console/admin/users/{their_user.id}/password", {"password": NEW_PASSWORD})
     assert refused.status == 404
+    no_token = page.request.post("/console/admin/users/new", form={"email": "csrf@example.com", "role": "agent"})
+    assert no_token.status == 403 and "CSRF" in no_token.text()
 
 
 # ------------------------------------------------------------------------ the manager's campaign page
