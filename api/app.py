@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 import dialer.campaign_settings  # noqa: F401 - registers the dialer's checks of campaign settings
 from api import (
     abandon_routes,
+    account_routes,
     agent_phones_routes,
     attestation_routes,
     campaigns,
@@ -55,6 +56,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *abandon_routes.ROUTES,
         *compliance_routes.ROUTES,
         *console.ROUTES,
+        *account_routes.ROUTES,
     ]
     document_problem_responses(route_handlers)
     app = Litestar(

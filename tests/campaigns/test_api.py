@@ -190,16 +190,22 @@ def test_agents_dispose_calls_schedule_callbacks_and_see_attempt_history(
     )
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["callback_agent_id"]) == ("callback", str(agent.id))
-    history = client.get(f"/api/leads/{public_lead_id(first.lead_id)}/attempts", headers=tenant.headers("agent")).json()
+    history = client.get(
+        f"/api/leads/{public_lead_id(first.lead_id)}/attempts", headers=tenant.headers("agent")
+    ).json()
     assert [(a["outcome"], a["disposition"], a["agent_id"]) for a in history] == [
         ("human", "CALLBACK", str(agent.id))
     ]
 
     client.post(
-        f"/api/leads/{public_lead_id(second.lead_id)}/callback", json={"at": later}, headers=tenant.headers("manager")
+        f"/api/leads/{public_lead_id(second.lead_id)}/callback",
+        json={"at": later},
+        headers=tenant.headers("manager"),
     )  # leased: refused
     release = client.post(
-        f"/api/leads/{public_lead_id(second.lead_id)}/callback", json={"at": later}, headers=tenant.headers("manager")
+        f"/api/leads/{public_lead_id(second.lead_id)}/callback",
+        json={"at": later},
+        headers=tenant.headers("manager"),
     )
     assert release.status_code == 409
     mine = client.get(

@@ -162,7 +162,10 @@ def test_an_agent_sees_and_changes_only_leads_of_calls_they_handled(
         my_lead_id = public_lead_id(my_lead.lead_id)
     assert client.get(f"/api/leads/{my_lead_id}", headers=headers).status_code == 200
     assert client.get(f"/api/leads/{public_lead_id(other_lead.lead_id)}", headers=headers).status_code == 404
-    assert client.get(f"/api/leads/{public_lead_id(other_lead.lead_id)}/attempts", headers=headers).status_code == 404
+    assert (
+        client.get(f"/api/leads/{public_lead_id(other_lead.lead_id)}/attempts", headers=headers).status_code
+        == 404
+    )
     assert client.get(f"/api/call-attempts/{other_attempt}", headers=headers).status_code == 404
     later = (now + timedelta(days=1)).isoformat()
     assert (
@@ -178,7 +181,10 @@ def test_an_agent_sees_and_changes_only_leads_of_calls_they_handled(
         == 404
     )
     assert (
-        client.get(f"/api/leads/{public_lead_id(other_lead.lead_id)}", headers=tenant.headers("manager")).status_code == 200
+        client.get(
+            f"/api/leads/{public_lead_id(other_lead.lead_id)}", headers=tenant.headers("manager")
+        ).status_code
+        == 200
     )
 
 
