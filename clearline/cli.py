@@ -265,6 +265,35 @@ def worker(processes: int, threads: int) -> None:
         supervisor.stop()
 
 
+@main.group("retention")
+def retention_group() -> None:
+    """What Clearline keeps, for how long and why (docs/privacy.md), and removing what is due."""
+
+
+@retention_group.command("rules")
+def retention_rules() -> None:
+    """Print every retention rule with its period and legal reason."""
+    from core.retention import RULES
+
+    for rule in RULES:
+        period = f"{rule.days} days" if rule.days is not None else "until deleted"
+        own = " (an organization may set its own)" if rule.per_org else ""
+        click.echo(f"{rule.kind}: {period} from {rule.starts}{own}: {rule.reason}")
+
+
+@retention_group.command("run")
+def retention_run() -> None:
+    """Run the retention job now (it also runs daily in `clearline up` / `clearline worker`); running it
+    twice removes nothing more."""
+    from datetime import UTC, datetime
+
+    from clearline.retention import enforce
+
+    for removed in enforce(_runtime(), datetime.now(UTC)):
+        note = f" ({removed.note})" if removed.note else ""
+        click.echo(f"{removed.kind}: {removed.count} removed{note}")
+
+
 def _register_domain_commands() -> None:
     from clearline import commands
 

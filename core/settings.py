@@ -24,6 +24,9 @@ class Settings:
     trusted_proxies: tuple[str, ...]
     public_base_url: str
     debug_sql: bool = False  # CLEARLINE_DEBUG_SQL=1: SQL errors and logs show bound parameters
+    # CLEARLINE_DAILY_RETENTION=0: processes that supervise job workers do not run the daily retention
+    # job (run `clearline retention run` from cron instead; the tests keep their old rows)
+    daily_retention: bool = True
 
     @property
     def uses_embedded_postgres(self) -> bool:
@@ -71,6 +74,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         trusted_proxies=proxies,
         public_base_url=env.get("CLEARLINE_PUBLIC_URL", f"http://{host}:{port}"),
         debug_sql=env.get("CLEARLINE_DEBUG_SQL", "") == "1",
+        daily_retention=env.get("CLEARLINE_DAILY_RETENTION", "1") != "0",
     )
 
 
