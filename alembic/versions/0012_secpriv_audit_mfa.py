@@ -1,7 +1,7 @@
 """an audit log that misses nothing (change triggers, append-only), TOTP MFA and password resets
 
 Revision ID: 0012_secpriv
-Revises: 0012_linework_ended_by
+Revises: 0012_evidence
 
 Every insert, update and delete of the audited tables writes an audit row from inside PostgreSQL, so no
 path (API, console, CLI, job, engine, a bulk statement) can change them unaudited; who made the change
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_secpriv"
-down_revision: str | None = "0012_linework_ended_by"
+down_revision: str | None = "0012_evidence"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
