@@ -14,6 +14,7 @@ from litestar.types import Empty
 import dialer.campaign_settings  # noqa: F401 - registers the dialer's checks of campaign settings
 from api import (
     abandon_routes,
+    account_routes,
     agent_phones_routes,
     attestation_routes,
     campaigns,
@@ -60,6 +61,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *compliance_routes.ROUTES,
         *console.ROUTES,
         *metrics_route.ROUTES,
+        *account_routes.ROUTES,
     ]
     document_problem_responses(route_handlers)
     app = Litestar(

@@ -1,4 +1,7 @@
-"""Every mutating request leaves an audit row: who, organization, action, target, client IP, time, outcome."""
+"""Every mutating request leaves an audit row: who, organization, action, target, client IP, time, outcome.
+
+The middleware also names the actor (`core.audit_context`) for the whole request, so the rows the
+database writes for each change the request makes carry the same user, address and process."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.client_ip import client_ip
 from api.principal import Principal
+from core.audit_context import Actor, reset_actor, set_actor
 from core.db import ALL_ORGS
 from core.models import AuditEntry
 from core.runtime import Runtime
@@ -24,7 +28,27 @@ class AuditMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in MUTATING:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        runtime: Runtime = scope["app"].state.runtime
+        ip = client_ip(scope, runtime.settings.trusted_proxies)
+        process = "console" if not str(scope.get("path", "")).startswith("/api/") else "api"
+
+        def actor() -> Actor:
+            principal = scope.get("user")  # known once the request is authenticated
+            if isinstance(principal, Principal):
+                return Actor(actor=principal.email, user_id=principal.user_id, process=process, client_ip=ip)
+            return Actor(process=process, client_ip=ip)
+
+        token = set_actor(actor)
+        try:
+            await self._audited(scope, receive, send)
+        finally:
+            reset_actor(token)
+
+    async def _audited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") not in MUTATING:
             await self.app(scope, receive, send)
             return
         status = {"code": 500}
@@ -54,6 +78,7 @@ class AuditMiddleware:
                         org_id=principal.org_id,
                         user_id=principal.user_id,
                         actor=principal.email,
+                        process="console" if not scope["path"].startswith("/api/") else "api",
                         action=f"{scope['method']} {template}",
                         target=scope["path"],
                         outcome=outcome,

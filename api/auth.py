@@ -24,10 +24,12 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from api import login_throttle
 from api.client_ip import client_ip
 from api.principal import Principal
+from core import mfa
 from core.accounts import (
     AccountState,
     account_state,
@@ -37,8 +39,16 @@ from core.accounts import (
     session_is_live,
 )
 from core.db import ALL_ORGS, utcnow
-from core.errors import AuthenticationError, PermissionDeniedError, TooManyRequestsError
-from core.models import AuditEntry, AuthSession, Role, User
+from core.errors import (
+    AuthenticationError,
+    ClearlineError,
+    MfaEnrolmentRequiredError,
+    MfaRequiredError,
+    PasswordChangeRequiredError,
+    PermissionDeniedError,
+    TooManyRequestsError,
+)
+from core.models import AuditEntry, AuthSession, Organization, Role, User
 from core.passwords import MAX_PASSWORD
 from core.runtime import Runtime
 from core.security import DUMMY_HASH, decode_token, issue_token, verify_password
@@ -112,6 +122,7 @@ def principal_for(
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
     email: str
     password: str
+    totp: str | None = None  # the current TOTP code, or a recovery code, for an account with MFA
 
 
 class RefreshRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -132,12 +143,26 @@ class TokenPair:
     org_id: uuid.UUID | None
 
 
-async def login_user(runtime: Runtime, email: str, password: str, ip: str | None) -> AccountState:
-    """Check an email and password; the one login check (API tokens, console cookies).
+async def login_user(
+    runtime: Runtime,
+    email: str,
+    password: str,
+    ip: str | None,
+    totp: str | None = None,
+    *,
+    password_only: bool = False,
+    replacing_password: bool = False,
+) -> AccountState:
+    """Check an email, password and (for an MFA account) code; the one login check (API tokens, console
+    cookies; with `password_only` the password alone, for MFA enrolment before a first login and for
+    password changes, which then audit what they change); with `replacing_password` a full login that
+    lets a temporary password through (POST /api/auth/password replaces it).
 
     Throttled per (account, IP) with growing delays, per IP, and slowed down (never locked) per account;
-    every failure is audited and a burst on one account raises an alarm. Raises AuthenticationError
-    (401, the same for an unknown email and a wrong password) or TooManyRequestsError (429)."""
+    every failure (a wrong code too) is audited and a burst on one account raises an alarm. Raises
+    AuthenticationError (401, the same for an unknown email and a wrong password; problem types
+    `mfa_required`, `mfa_enrolment_required`, `password_change_required` once the password is right) or
+    TooManyRequestsError (429)."""
     email = normalize_email(email)
     verdict = await anyio.to_thread.run_sync(login_throttle.check, runtime.redis, email, ip)
     if verdict.retry_after_s > 0:
@@ -146,37 +171,95 @@ async def login_user(runtime: Runtime, email: str, password: str, ip: str | None
         )
     if verdict.slowdown_s > 0:
         await anyio.sleep(verdict.slowdown_s)  # async: holding back an answer costs no thread
-    account = await anyio.to_thread.run_sync(_check_password, runtime, email, password, ip)
-    if account is None:
-        raise AuthenticationError("wrong email or password")
-    return account
+    return await anyio.to_thread.run_sync(
+        lambda: _check_credentials(
+            runtime, email, password, ip, totp, password_only=password_only, replacing=replacing_password
+        )
+    )
 
 
-def _check_password(runtime: Runtime, email: str, password: str, ip: str | None) -> AccountState | None:
+class _WrongCode(AuthenticationError):
+    pass
+
+
+def _second_factor(runtime: Runtime, s: Session, user: User, totp: str | None) -> ClearlineError | None:
+    """None when the user may log in as far as MFA goes, else why not."""
+    if user.mfa_enabled:
+        if not totp:
+            return MfaRequiredError(
+                "this account uses multi-factor authentication: send the current code (or a recovery code) "
+                "as `totp`"
+            )
+        # Lock the row: two logins racing with one code must not both spend it.
+        s.scalars(select(User).where(User.id == user.id).with_for_update()).one()
+        if mfa.check_second_factor(s, user, totp, runtime.settings.secret_key, utcnow()):
+            return None
+        return _WrongCode("wrong email, password or code")
+    org = s.get(Organization, user.org_id) if user.org_id else None
+    if org is not None and mfa.required_for(org.settings, user.role):
+        return MfaEnrolmentRequiredError(
+            "your organization requires multi-factor authentication: enrol with POST /api/auth/mfa/enrol "
+            "(email and password), confirm with POST /api/auth/mfa/confirm, then log in with the code"
+        )
+    return None
+
+
+def _check_credentials(
+    runtime: Runtime,
+    email: str,
+    password: str,
+    ip: str | None,
+    totp: str | None,
+    *,
+    password_only: bool,
+    replacing: bool = False,
+) -> AccountState:
+    refusal: ClearlineError | None = None
     with runtime.db.session(ALL_ORGS) as s:
         user = s.scalars(select(User).where(User.email == email)).one_or_none()
         # Over-long passwords are refused unhashed, after the same work as a wrong one would cost.
         candidate = password if len(password) <= MAX_PASSWORD else ""
         ok = verify_password(user.password_hash if user else DUMMY_HASH, candidate) and bool(candidate)
         if ok and user is not None and user.is_active:
-            user.last_login_at = utcnow()
-            s.add(AuditEntry(org_id=user.org_id, user_id=user.id, actor=user.email, action="auth.login",
-                             target=user.email, client_ip=ip))  # fmt: skip
-            login_throttle.record_success(runtime.redis, email, ip)
-            return AccountState(user.id, user.org_id, user.role, user.email, True, user.token_version or 0)
+            account = AccountState(user.id, user.org_id, user.role, user.email, True, user.token_version or 0)
+            if password_only:
+                return account  # MFA enrolment, password change: those routes audit what they change
+            refusal = _second_factor(runtime, s, user, totp)
+            if refusal is None and user.must_change_password and not replacing:
+                refusal = PasswordChangeRequiredError(
+                    "this is a temporary password: choose a new one with POST /api/auth/password"
+                )
+            if refusal is None:
+                user.last_login_at = utcnow()
+                s.add(AuditEntry(org_id=user.org_id, user_id=user.id, actor=user.email, action="auth.login",
+                                 target=user.email, client_ip=ip, detail={"mfa": user.mfa_enabled}))  # fmt: skip
+                login_throttle.record_success(runtime.redis, email, ip)
+                return account
+            if not isinstance(refusal, _WrongCode):  # the password was right; the client has a step to do
+                s.add(AuditEntry(org_id=user.org_id, user_id=user.id, actor=user.email, action="auth.login",
+                                 target=user.email, outcome="denied", client_ip=ip,
+                                 detail={"reason": getattr(refusal, "problem_type", "")}))  # fmt: skip
         failed = (user.org_id, user.id) if user is not None else (None, None)
-    _record_failure(runtime, email, ip, *failed)
-    return None
+    if refusal is not None and not isinstance(refusal, _WrongCode):
+        raise refusal
+    _record_failure(runtime, email, ip, *failed, reason="wrong code" if refusal else "wrong password")
+    raise refusal or AuthenticationError("wrong email or password")
 
 
 def _record_failure(
-    runtime: Runtime, email: str, ip: str | None, org_id: uuid.UUID | None, user_id: uuid.UUID | None
+    runtime: Runtime,
+    email: str,
+    ip: str | None,
+    org_id: uuid.UUID | None,
+    user_id: uuid.UUID | None,
+    *,
+    reason: str = "wrong password",
 ) -> None:
     account_failures = login_throttle.record_failure(runtime.redis, email, ip)
     log.warning("failed login for %r from %s (%d on this account in the window)", email, ip, account_failures)
     with runtime.db.session(ALL_ORGS) as s:
         s.add(AuditEntry(org_id=org_id, user_id=user_id, actor=email, action="auth.login", target=email,
-                         outcome="denied", client_ip=ip))  # fmt: skip
+                         outcome="denied", client_ip=ip, detail={"reason": reason}))  # fmt: skip
         if login_throttle.is_alarm_point(account_failures):
             log.error(
                 "ALARM: login burst on account %r: %d failed logins in %d s from several addresses; "
@@ -268,6 +351,23 @@ def refresh_session(runtime: Runtime, refresh_token: str, ip: str | None) -> Tok
     )
 
 
+def reissue_tokens(runtime: Runtime, session_id: uuid.UUID) -> TokenPair:
+    """New tokens for a live session, at the user's current token version (after the user's own password
+    change voided the old ones): the session goes on, its old refresh token is spent."""
+    with runtime.db.session(ALL_ORGS) as s:
+        session = s.scalars(select(AuthSession).where(AuthSession.id == session_id).with_for_update()).one()
+        user = s.get(User, session.user_id)
+        if user is None or session.revoked_at is not None:
+            raise AuthenticationError("session ended; log in again")
+        session.refresh_jti, session.last_used_at = uuid.uuid4().hex, utcnow()
+        remaining = int((session.expires_at - utcnow()).total_seconds())
+        account = AccountState(user.id, user.org_id, user.role, user.email, True, user.token_version or 0)
+        jti = session.refresh_jti
+    return _tokens(
+        runtime, account, session_id, jti, max(1, min(remaining, runtime.settings.refresh_token_ttl_s))
+    )
+
+
 def end_sessions(runtime: Runtime, principal: Principal, *, all_sessions: bool) -> None:
     """Log out: the caller's session (its access and refresh tokens stop working at once), or with
     `all_sessions` every session of the user (a token-version bump)."""
@@ -289,7 +389,7 @@ def end_sessions(runtime: Runtime, principal: Principal, *, all_sessions: bool) 
 @post("/api/auth/login", opt=PUBLIC, status_code=200, tags=["auth"])
 async def login(data: LoginRequest, runtime: Runtime, request: Request[Any, Any, Any]) -> TokenPair:
     ip = client_ip(request.scope, runtime.settings.trusted_proxies)
-    account = await login_user(runtime, data.email, data.password, ip)
+    account = await login_user(runtime, data.email, data.password, ip, data.totp)
     _, pair = await anyio.to_thread.run_sync(open_session, runtime, account, ip)
     return pair
 

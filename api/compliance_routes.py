@@ -18,6 +18,7 @@ from api.principal import Principal
 from campaigns.cdr import cdr_csv
 from campaigns.evidence import EvidenceRecord, evidence_for_phone, evidence_of_attempt
 from core.models import Role
+from core.public_ids import public_lead_id
 from core.runtime import Runtime
 from dnc.caps import caps_json, parse_call_caps
 from dnc.consent import (
@@ -66,7 +67,7 @@ def _out(record: EvidenceRecord) -> EvidenceOut:
         attempt_id=record.attempt_id,
         campaign_id=record.campaign_id,
         campaign_name=record.campaign_name,
-        lead_id=record.lead_id,
+        lead_id=public_lead_id(record.lead_id),
         e164=record.e164,
         outcome=record.outcome,
         placed_at=record.placed_at,

@@ -19,6 +19,7 @@ from campaigns.service import get_campaign
 from core.db import utcnow
 from core.errors import ConflictError, NotFoundError
 from core.models import Role
+from core.public_ids import public_lead_id
 from core.runtime import Runtime
 from dialer.agent_desk import current_call
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError, AgentStatus
@@ -297,7 +298,7 @@ def current_lead(principal: Principal, session: Session, runtime: Runtime) -> Le
     attempt, lead = card.attempt, card.lead
     return LeadOut(
         attempt_id=attempt.id,
-        lead_id=lead.id,
+        lead_id=public_lead_id(lead.id),
         e164=lead.phone_e164,
         first_name=lead.first_name,
         last_name=lead.last_name,

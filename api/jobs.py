@@ -89,6 +89,8 @@ class AuditOut(msgspec.Struct):
     target: str
     outcome: str
     client_ip: str | None
+    process: str = ""  # which process acted: api, console, cli <command>, job <kind> <id>, or a service
+    detail: dict[str, Any] = msgspec.field(default_factory=dict)  # before/after of a change, never secrets
 
 
 AUDIT_READERS = (Role.ORG_ADMIN, Role.COMPLIANCE)
@@ -119,6 +121,8 @@ def _audit_out(a: AuditEntry) -> AuditOut:
         target=a.target,
         outcome=a.outcome,
         client_ip=str(a.client_ip) if a.client_ip else None,
+        process=a.process,
+        detail=dict(a.detail or {}),
     )
 
 

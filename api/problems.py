@@ -214,7 +214,7 @@ def document_problem_responses(handlers: Iterable[Any]) -> None:
             codes.append(409)
         if handler.request_max_body_size is None or handler.http_methods & {"POST", "PUT", "PATCH"}:
             codes.append(413)
-        if handler.paths & {"/api/auth/login", "/api/auth/refresh"}:
+        if handler.paths & {"/api/auth/login", "/api/auth/refresh"} or handler.opt.get("throttled"):
             codes.append(429)
         specs = {
             code: ResponseSpec(

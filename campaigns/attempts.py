@@ -32,6 +32,7 @@ from core import metrics
 from core.db import ALL_ORGS, Database, Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.models import Role
+from core.public_ids import public_lead_id
 
 
 class LeaseLostError(ConflictError):
@@ -41,7 +42,7 @@ class LeaseLostError(ConflictError):
 def _locked_lead(s: Session, lead_id: int) -> Lead:
     lead = s.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).one_or_none()
     if lead is None:
-        raise NotFoundError(f"lead {lead_id} not found")
+        raise NotFoundError(f"lead {public_lead_id(lead_id)} not found")
     return lead
 
 
@@ -319,7 +320,9 @@ def set_disposition(
             attempt.agent_id = agent_id
         lead = _locked_lead(s, attempt.lead_id)
         if lead.status == LeadStatus.IN_PROGRESS.value and lead.lease_holder != attempt.worker:
-            raise ConflictError(f"lead {lead.id} is being called again; dispose of that call instead")
+            raise ConflictError(
+                f"lead {public_lead_id(lead.id)} is being called again; dispose of that call instead"
+            )
         step = _after_disposition(s, lead, disposition, at=at, callback_at=callback_at)
         if disposition.dnc:
             add_to_internal_dnc(
@@ -449,7 +452,7 @@ def schedule_callback(
     if callback_at <= now:
         raise ValidationError("callback_at must be in the future", field="callback_at")
     if lead.status in (LeadStatus.BLOCKED.value, LeadStatus.IN_PROGRESS.value):
-        raise ConflictError(f"lead {lead.id} is {lead.status}; it cannot be scheduled")
+        raise ConflictError(f"lead {public_lead_id(lead.id)} is {lead.status}; it cannot be scheduled")
     lead.status = LeadStatus.CALLBACK.value
     lead.callback_at = callback_at
     lead.callback_agent_id = agent_id

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from campaigns.models import Lead
 from core.db import Database, Scope
+from core.public_ids import public_lead_id
 from core.safe_csv import SafeWriter
 
 EXPORT_PAGE = 5000
@@ -55,7 +56,7 @@ def export_csv(db: Database, scope: Scope, campaign_id: uuid.UUID) -> Iterator[s
         for lead in page:
             writer.writerow(
                 [
-                    lead.id,
+                    public_lead_id(lead.id),
                     str(lead.list_id),
                     lead.row_number,
                     lead.phone_raw,

@@ -11,6 +11,7 @@ from campaigns.models import CallAttempt, Lead, LeadStatus
 from campaigns.service import get_campaign
 from core.errors import NotFoundError, ValidationError
 from core.models import Role
+from core.public_ids import internal_lead_id, public_lead_id
 from dnc.normalize import normalize_number
 
 MAX_PAGE = 1000
@@ -21,6 +22,26 @@ def _handled_by(agent_id: uuid.UUID) -> ColumnElement[bool]:
     """Leads an agent may see and change: those of calls they handled, and their own callbacks."""
     handled = select(CallAttempt.id).where(CallAttempt.lead_id == Lead.id, CallAttempt.agent_id == agent_id)
     return handled.exists() | (Lead.callback_agent_id == agent_id)
+
+
+def lead_id_from_public(public: int) -> int:
+    """The internal id behind a lead id the API gave out (core.public_ids), or NotFoundError."""
+    internal = internal_lead_id(public)
+    if internal is None:
+        raise NotFoundError(f"lead {public} not found")
+    return internal
+
+
+def after_id_from_public(public: int) -> int:
+    """A search cursor: 0 (from the start) or the public id of the last lead seen."""
+    if public == 0:
+        return 0
+    internal = internal_lead_id(public)
+    if internal is None:
+        raise ValidationError(
+            f"after_id {public} is not a lead id; give 0 or the last id seen", field="after_id"
+        )
+    return internal
 
 
 def get_lead(
@@ -34,7 +55,7 @@ def get_lead(
         query = query.where(_handled_by(user_id))
     lead = session.scalars(query).one_or_none()
     if lead is None:
-        raise NotFoundError(f"lead {lead_id} not found")
+        raise NotFoundError(f"lead {public_lead_id(lead_id)} not found")
     return lead
 
 

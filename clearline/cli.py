@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import click
 from sqlalchemy import func, select
 
 from clearline.workers import JobWorkerSupervisor
+from core.audit_context import Actor, reset_actor, set_actor, set_process
 from core.db import ALL_ORGS
 from core.errors import ClearlineError
 from core.models import Role, User
@@ -37,10 +39,60 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+# Commands that run services (their requests and jobs name their own actors) or change no data.
+NOT_AUDITED = {"up", "worker", "dialer", "demo", "migrate"}
+
+
+def _command_words(group: click.Group, args: list[str]) -> list[str]:
+    """The command path in `args` (`["dnc", "import"]`), options left out."""
+    words: list[str] = []
+    current: click.Command | None = group
+    for arg in args:
+        if arg.startswith("-") or not isinstance(current, click.Group):
+            continue
+        current = current.commands.get(arg)
+        if current is None:
+            break
+        words.append(arg)
+    return words
+
+
+def _audit_command(words: list[str], options: list[str], outcome: str) -> None:
+    """One row per CLI command, with the names of the options given (never their values: passwords)."""
+    from core import audit
+
+    try:
+        with current_runtime().db.session(ALL_ORGS) as s:
+            audit.record(
+                s, action="cli." + ".".join(words), outcome=outcome, detail={"options": sorted(set(options))}
+            )
+    except Exception:  # the command's own changes are audited by the database; say this one was not
+        log.warning("could not audit the command %s", " ".join(words), exc_info=True)
+
+
 class ClearlineGroup(click.Group):
-    """Turns our own errors into one clear line and exit code 2 instead of a traceback."""
+    """Turns our own errors into one clear line and exit code 2 instead of a traceback, and audits every
+    command that changes data: who ran it (the OS user), which command, and whether it succeeded; the
+    changes it makes carry the same actor (core.audit_context)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        args = sys.argv[1:]
+        words = _command_words(self, args)
+        set_process(" ".join(["clearline", *words]))
+        if not words or words[0] in NOT_AUDITED or "--help" in args:
+            return self._invoke(ctx)
+        actor = Actor(actor=f"cli:{getpass.getuser()}", process="cli " + " ".join(words))
+        token = set_actor(actor)
+        outcome = "error"
+        try:
+            result = self._invoke(ctx)
+            outcome = "ok"
+            return result
+        finally:
+            _audit_command(words, [a.split("=", 1)[0] for a in args if a.startswith("--")], outcome)
+            reset_actor(token)
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ClearlineError as exc:
@@ -212,6 +264,35 @@ def worker(processes: int, threads: int) -> None:
         pass
     finally:
         supervisor.stop()
+
+
+@main.group("retention")
+def retention_group() -> None:
+    """What Clearline keeps, for how long and why (docs/privacy.md), and removing what is due."""
+
+
+@retention_group.command("rules")
+def retention_rules() -> None:
+    """Print every retention rule with its period and legal reason."""
+    from core.retention import RULES
+
+    for rule in RULES:
+        period = f"{rule.days} days" if rule.days is not None else "until deleted"
+        own = " (an organization may set its own)" if rule.per_org else ""
+        click.echo(f"{rule.kind}: {period} from {rule.starts}{own}: {rule.reason}")
+
+
+@retention_group.command("run")
+def retention_run() -> None:
+    """Run the retention job now (it also runs daily in `clearline up` / `clearline worker`); running it
+    twice removes nothing more."""
+    from datetime import UTC, datetime
+
+    from clearline.retention import enforce
+
+    for removed in enforce(_runtime(), datetime.now(UTC)):
+        note = f" ({removed.note})" if removed.note else ""
+        click.echo(f"{removed.kind}: {removed.count} removed{note}")
 
 
 def _register_domain_commands() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from clearline.retention import DailyRetention
 from core.db import ALL_ORGS, utcnow
 from core.job_workers import recover_orphaned_jobs
 from core.models import Job, JobStatus
@@ -75,6 +76,7 @@ class JobWorkerSupervisor:
         self.restarts = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.retention: DailyRetention | None = None
 
     def _start_child(self) -> None:
         import os
@@ -88,6 +90,8 @@ class JobWorkerSupervisor:
         self._start_child()
         self._thread = threading.Thread(target=self._watch, name="job-worker-supervisor", daemon=True)
         self._thread.start()
+        if self.runtime.settings.daily_retention:
+            self.retention = DailyRetention(self.runtime).start()
         return self
 
     def _watch(self) -> None:
@@ -127,6 +131,8 @@ class JobWorkerSupervisor:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.retention is not None:
+            self.retention.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
         if self.child is not None:

@@ -2,11 +2,14 @@
 page. Filters (who, action, target, outcome, date range) are applied in the database; pages are cut by
 a cursor on the row id (newest first), so any number of rows can be read, never a silent cap.
 
-The rows themselves are written by the API's audit middleware, the login check and the firewall."""
+The rows themselves are written by the database for every change of an audited table (migration
+0012_secpriv, `core/audit_context.py`), and by the API's audit middleware, the login check, the firewall,
+the CLI and bulk imports (`core/audit.py`)."""
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +25,9 @@ from core.safe_csv import SafeWriter
 MAX_PAGE = 1000
 CSV_PAGE = 5000
 OUTCOMES = ("ok", "denied", "error")
-CSV_COLUMNS = ("id", "at", "actor", "action", "target", "outcome", "client_ip", "org_id", "user_id")
+CSV_COLUMNS = (
+    "id", "at", "actor", "action", "target", "outcome", "client_ip", "org_id", "user_id", "process", "detail",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ def _csv_row(a: AuditEntry) -> list[str]:
         str(a.client_ip) if a.client_ip else "",
         str(a.org_id) if a.org_id else "",
         str(a.user_id) if a.user_id else "",
+        a.process,
+        json.dumps(a.detail or {}, sort_keys=True, default=str),
     ]
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.types import Uuid
 
+from core import audit_context  # registers the per-transaction actor settings the audit triggers read
 from core.errors import NotMigratedError, PermissionDeniedError
 
 NAMING = {
@@ -136,6 +137,8 @@ class Database:
             pool_pre_ping=True,
             echo=echo,
             hide_parameters=not show_parameters,
+            # The audit triggers name this process when no actor is set (core.audit_context).
+            connect_args={"application_name": audit_context.process_name()[:63]},
         )
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 

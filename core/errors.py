@@ -59,3 +59,31 @@ class TooManyRequestsError(ClearlineError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ProblemTypeError(AuthenticationError):
+    """A 401 whose problem type tells the client what to do next (RFC 9457 `type`)."""
+
+    problem_type = "unauthorized"
+
+    @property
+    def problem_fields(self) -> dict[str, str]:
+        return {"type": f"https://clearline.dev/problems/{self.problem_type}", "code": self.problem_type}
+
+
+class MfaRequiredError(ProblemTypeError):
+    """The password was right; the account has MFA: send the code as `totp` with the same request."""
+
+    problem_type = "mfa_required"
+
+
+class MfaEnrolmentRequiredError(ProblemTypeError):
+    """The organization requires MFA of this user, who has not enrolled yet."""
+
+    problem_type = "mfa_enrolment_required"
+
+
+class PasswordChangeRequiredError(ProblemTypeError):
+    """The password is a temporary one an org admin set: choose a new one first."""
+
+    problem_type = "password_change_required"

@@ -32,8 +32,9 @@ from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware, SkipMessage
 from sqlalchemy import select
 
+from core.audit_context import Actor, set_actor
 from core.db import ALL_ORGS, Database, utcnow
-from core.models import Job, JobStatus
+from core.models import Job, JobStatus, User
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,28 @@ class JobClaimMiddleware(Middleware):
             return
         if not claim_job(self.db_factory(), job_id, message_record(message), worker_id(), utcnow()):
             raise SkipMessage(f"job {job_id} is not queued any more")
+        set_actor(job_actor(self.db_factory(), job_id))
+
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: MessageProxy, *, result: Any = None, exception: Any = None
+    ) -> None:
+        set_actor(None)
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
+        set_actor(None)
+
+
+def job_actor(db: Database, job_id: uuid.UUID) -> Actor:
+    """Changes a job makes are audited as the job's, on behalf of the user who started it."""
+    with db.session(ALL_ORGS) as s:
+        row = s.execute(
+            select(Job.kind, Job.created_by, User.email)
+            .outerjoin(User, User.id == Job.created_by)
+            .where(Job.id == job_id)
+        ).first()
+    if row is None:
+        return Actor(process=f"job {job_id}")
+    return Actor(actor=row.email or "", user_id=row.created_by, process=f"job {row.kind} {job_id}")
 
 
 def message_record(message: MessageProxy) -> dict[str, Any]:

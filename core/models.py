@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -56,6 +56,28 @@ class User(OrgScoped, Base):
     # Every token carries the version it was issued at; bumping it (password change, deactivation, role
     # change, MFA reset, "log out everywhere") voids all of the user's tokens at once.
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # TOTP (core.mfa): the secret, encrypted with a key derived from the server secret; enabled once the
+    # user confirmed a code; the last time step accepted (a code is never accepted twice).
+    mfa_secret: Mapped[str | None] = mapped_column(Text, default=None)
+    mfa_enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # Set by an org admin's password reset: the temporary password only lets the user choose a new one.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default="false")
+
+
+class RecoveryCode(Base):
+    """One-time MFA recovery codes, stored as argon2 hashes; `used_at` set when spent."""
+
+    __tablename__ = "user_recovery_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), default=None
+    )
+    code_hash: Mapped[str] = mapped_column(Text)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuthSession(Base):
@@ -79,10 +101,15 @@ class AuthSession(Base):
 
 
 class AuditEntry(OrgScoped, Base):
-    """Who did what to which thing, from where and when. Written for every mutating request."""
+    """Who did what to which thing, from where and when: a row for every mutating request (api/audit.py),
+    for every change of an audited table whatever made it (a trigger, core/audit.py), and for logins, CLI
+    commands and bulk imports. Append-only in the database, except for the retention job."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_org_at", "org_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_org_at", "org_id", "at"),
+        Index("ix_audit_log_org_id_id", "org_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     org_id: Mapped[uuid.UUID | None] = mapped_column(  # type: ignore[assignment]
@@ -90,6 +117,8 @@ class AuditEntry(OrgScoped, Base):
     )
     user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     actor: Mapped[str] = mapped_column(String(254), default="")
+    # which process made the change: "api", "cli create-org", "job dnc_import <id>", "clearline-dialer" ...
+    process: Mapped[str] = mapped_column(String(200), default="", server_default="")
     action: Mapped[str] = mapped_column(String(200))
     target: Mapped[str] = mapped_column(String(500), default="")
     outcome: Mapped[str] = mapped_column(String(40), default="ok")

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import redis
 
-from core import log_scrub, metrics
+from core import log_scrub, metrics, public_ids
 from core.db import Database
 from core.embedded import resolve_urls
 from core.home import private_umask, secure_home
@@ -25,6 +25,9 @@ class Runtime:
     settings: Settings
     database_url: str
     redis_url: str
+
+    def __post_init__(self) -> None:
+        public_ids.configure(self.settings.secret_key)  # the ids the API shows are keyed from the secret
 
     @classmethod
     def start(cls, settings: Settings | None = None) -> Runtime:

@@ -27,6 +27,9 @@ class Settings:
     debug_sql: bool = False  # CLEARLINE_DEBUG_SQL=1: SQL errors and logs show bound parameters
     metrics_token: str = ""  # CLEARLINE_METRICS_TOKEN: bearer token for GET /metrics
     metrics_allow: tuple[str, ...] = ()  # CLEARLINE_METRICS_ALLOW: networks that may scrape without it
+    # CLEARLINE_DAILY_RETENTION=0: processes that supervise job workers do not run the daily retention
+    # job (run `clearline retention run` from cron instead; the tests keep their old rows)
+    daily_retention: bool = True
 
     @property
     def uses_embedded_postgres(self) -> bool:
@@ -88,6 +91,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         debug_sql=env.get("CLEARLINE_DEBUG_SQL", "") == "1",
         metrics_token=env.get("CLEARLINE_METRICS_TOKEN", ""),
         metrics_allow=_networks("CLEARLINE_METRICS_ALLOW", env.get("CLEARLINE_METRICS_ALLOW", "")),
+        daily_retention=env.get("CLEARLINE_DAILY_RETENTION", "1") != "0",
     )
 
 

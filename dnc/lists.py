@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.db import ALL_ORGS, Database, Scope, utcnow
 from core.errors import ConflictError, ValidationError
 from core.file_limits import LIMITS, bounded_lines
@@ -395,7 +396,12 @@ def import_internal_file(
     count = 0
     now = utcnow()
     limits = LIMITS
-    with db.session(Scope(org_id)) as s, path.open("rb") as fh:
+    target = f"campaign:{campaign_id}" if campaign_id else f"org:{org_id}"
+    with (
+        db.session(Scope(org_id)) as s,
+        path.open("rb") as fh,
+        audit.bulk(s, action="dnc.internal_entry.imported", target=target, org_id=org_id) as change,
+    ):
         lines = bounded_lines(
             fh, max_bytes=limits.max_list_line_bytes, max_rows=limits.max_internal_rows, what="internal lists"
         )
@@ -432,6 +438,11 @@ def import_internal_file(
         if batch:
             s.execute(pg_insert(InternalDncEntry).on_conflict_do_nothing(), batch)
             count += len(batch)
+        change.detail = {
+            "rows": count,
+            "campaign_id": str(campaign_id) if campaign_id else None,
+            "reason": reason,
+        }
     return ImportResult("internal", "campaign" if campaign_id else "org", None, None, 0, count, count, 0)
 
 

@@ -180,7 +180,8 @@ class ScrubReport(OrgScoped, Base):
 
 
 class ConsentRecord(OrgScoped, Base):
-    """A consumer's consent to calls from a seller, with its artifact; revoked in place, never deleted."""
+    """A consumer's consent to calls from a seller, with its artifact; revoked in place, deleted only by
+    retention, 5 years after its revocation (core/retention.py)."""
 
     __tablename__ = "consent_records"
     __table_args__ = (

@@ -34,6 +34,7 @@ PASSWORD = "correct horse battery staple"
 # (core.home: 0710, group root), so the tests run with the data dir as private as a real one.
 TEST_HOME = Path(tempfile.mkdtemp(prefix="clearline-test-"))
 os.environ["CLEARLINE_HOME"] = str(TEST_HOME)
+os.environ["CLEARLINE_DAILY_RETENTION"] = "0"  # tests run retention with their own clock (test_retention.py)
 atexit.register(shutil.rmtree, TEST_HOME, True)
 
 

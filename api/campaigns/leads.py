@@ -28,9 +28,16 @@ def search_leads(
     after_id: int = 0,
     limit: int = 100,
 ) -> list[LeadOut]:
-    """Leads of a campaign, by id; page with `after_id` = the last id seen."""
+    """Leads of a campaign, in a stable order; page with `after_id` = the last id seen (0: from the start).
+    Lead ids are opaque: their order and distance say nothing (docs/security.md)."""
     found = leads.search_leads(
-        session, campaign_id, status=status, list_id=list_id, phone=phone, after_id=after_id, limit=limit
+        session,
+        campaign_id,
+        status=status,
+        list_id=list_id,
+        phone=phone,
+        after_id=leads.after_id_from_public(after_id),
+        limit=limit,
     )
     return [LeadOut.of(x) for x in found]
 
@@ -53,18 +60,23 @@ def export_leads(campaign_id: uuid.UUID, principal: Principal, session: Session,
 @get("/api/leads/{lead_id:int}", opt=roles(*READ), sync_to_thread=True)
 def get_lead(lead_id: int, principal: Principal, session: Session) -> LeadOut:
     """An agent sees only leads of calls they handled and their own callbacks."""
-    return LeadOut.of(leads.get_lead(session, lead_id, role=principal.role, user_id=principal.user_id))
+    lead = leads.get_lead(
+        session, leads.lead_id_from_public(lead_id), role=principal.role, user_id=principal.user_id
+    )
+    return LeadOut.of(lead)
 
 
 @get("/api/leads/{lead_id:int}/attempts", opt=roles(*READ), sync_to_thread=True)
 def lead_attempts(lead_id: int, principal: Principal, session: Session) -> list[AttemptOut]:
-    found = leads.lead_attempts(session, lead_id, role=principal.role, user_id=principal.user_id)
+    internal = leads.lead_id_from_public(lead_id)
+    found = leads.lead_attempts(session, internal, role=principal.role, user_id=principal.user_id)
     return [AttemptOut.of(a) for a in found]
 
 
 @post("/api/leads/{lead_id:int}/callback", opt=roles(*CALLING), sync_to_thread=True, status_code=200)
 def schedule_callback(lead_id: int, data: CallbackIn, principal: Principal, session: Session) -> LeadOut:
-    lead = leads.get_lead(session, lead_id, role=principal.role, user_id=principal.user_id)
+    internal = leads.lead_id_from_public(lead_id)
+    lead = leads.get_lead(session, internal, role=principal.role, user_id=principal.user_id)
     agent_id = principal.user_id if data.same_agent else None
     attempts.schedule_callback(session, lead, callback_at=data.at, agent_id=agent_id, now=utcnow())
     session.flush()

@@ -10,6 +10,7 @@ import msgspec
 
 from campaigns import service
 from campaigns.models import CallAttempt, Campaign, Disposition, Lead, LeadList
+from core.public_ids import public_lead_id
 from dialer.readiness import Blocker, Readiness
 
 
@@ -316,7 +317,12 @@ class LeadListOut(msgspec.Struct):
 
 
 class LeadOut(msgspec.Struct):
-    id: int
+    id: Annotated[
+        int,
+        msgspec.Meta(
+            description="The lead's public id: opaque, its order and distance to other ids mean nothing."
+        ),
+    ]
     campaign_id: uuid.UUID
     list_id: uuid.UUID
     row_number: int
@@ -342,7 +348,7 @@ class LeadOut(msgspec.Struct):
     @classmethod
     def of(cls, x: Lead) -> LeadOut:
         return cls(
-            id=x.id,
+            id=public_lead_id(x.id),
             campaign_id=x.campaign_id,
             list_id=x.list_id,
             row_number=x.row_number,
@@ -412,7 +418,7 @@ class AttemptOut(msgspec.Struct):
     def of(cls, a: CallAttempt) -> AttemptOut:
         return cls(
             id=a.id,
-            lead_id=a.lead_id,
+            lead_id=public_lead_id(a.lead_id),
             campaign_id=a.campaign_id,
             e164=a.e164,
             trunk=a.trunk,

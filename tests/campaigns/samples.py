@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from campaigns.models import CallAttempt, Lead, LeadList
 from core.db import Scope
+from core.public_ids import internal_lead_id, public_lead_id
 from tests.conftest import Tenant
 
 
@@ -24,9 +25,9 @@ def lead_list_sample(owner: Tenant, campaign_id: str) -> str:
 def lead_sample(owner: Tenant, campaign_id: str, list_id: str) -> str:
     with owner.runtime.db.session(Scope(owner.id)) as s:
         lead = Lead(
-            # A distinctive id: the walker looks for sample ids in other organizations' responses, and a
-            # small sequence number like "1" would appear in any of them.
-            id=secrets.randbelow(2**52) + 2**52,
+            # A distinctive id far above the sequence (the walker looks for sample ids in other
+            # organizations' responses), inside the range public ids are made of (core.public_ids).
+            id=secrets.randbelow(2**50) + 2**51,
             org_id=owner.id,
             campaign_id=uuid.UUID(campaign_id),
             list_id=uuid.UUID(list_id),
@@ -40,14 +41,14 @@ def lead_sample(owner: Tenant, campaign_id: str, list_id: str) -> str:
         )
         s.add(lead)
         s.flush()
-        return str(lead.id)
+        return str(public_lead_id(lead.id))  # what the API shows and takes
 
 
 def attempt_sample(owner: Tenant, campaign_id: str, lead_id: str) -> str:
     with owner.runtime.db.session(Scope(owner.id)) as s:
         attempt = CallAttempt(
             org_id=owner.id,
-            lead_id=int(lead_id),
+            lead_id=internal_lead_id(int(lead_id)),
             campaign_id=uuid.UUID(campaign_id),
             e164="+12025550143",
             placed_at=datetime.now(UTC),

@@ -17,6 +17,7 @@ from litestar.testing import TestClient
 
 from campaigns.attempts import finish_attempt, record_progress, start_attempt
 from campaigns.hopper import lease_leads
+from core.public_ids import public_lead_id
 from core.runtime import Runtime
 from tests.conftest import Tenant, job_worker, wait_job
 from tests.dialable import make_dialable
@@ -189,22 +190,28 @@ def test_agents_dispose_calls_schedule_callbacks_and_see_attempt_history(
     )
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["callback_agent_id"]) == ("callback", str(agent.id))
-    history = client.get(f"/api/leads/{first.lead_id}/attempts", headers=tenant.headers("agent")).json()
+    history = client.get(
+        f"/api/leads/{public_lead_id(first.lead_id)}/attempts", headers=tenant.headers("agent")
+    ).json()
     assert [(a["outcome"], a["disposition"], a["agent_id"]) for a in history] == [
         ("human", "CALLBACK", str(agent.id))
     ]
 
     client.post(
-        f"/api/leads/{second.lead_id}/callback", json={"at": later}, headers=tenant.headers("manager")
+        f"/api/leads/{public_lead_id(second.lead_id)}/callback",
+        json={"at": later},
+        headers=tenant.headers("manager"),
     )  # leased: refused
     release = client.post(
-        f"/api/leads/{second.lead_id}/callback", json={"at": later}, headers=tenant.headers("manager")
+        f"/api/leads/{public_lead_id(second.lead_id)}/callback",
+        json={"at": later},
+        headers=tenant.headers("manager"),
     )
     assert release.status_code == 409
     mine = client.get(
         f"/api/campaigns/{campaign['id']}/callbacks", params={"mine": "true"}, headers=tenant.headers("agent")
     ).json()
-    assert [x["id"] for x in mine] == [first.lead_id]
+    assert [x["id"] for x in mine] == [public_lead_id(first.lead_id)]
 
     dnc = client.post(
         f"/api/call-attempts/{attempt_id}/disposition", json={"code": "DNC"}, headers=tenant.headers("agent")

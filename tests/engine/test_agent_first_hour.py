@@ -16,6 +16,7 @@ from campaigns import attempts
 from campaigns.hopper import lease_leads
 from campaigns.models import CallAttempt, Campaign
 from core.db import ALL_ORGS
+from core.public_ids import public_lead_id
 from core.runtime import Runtime
 from dialer.engine.agents import AgentBoard
 from dialer.engine.identity import IdentitySource
@@ -158,15 +159,18 @@ def test_an_agent_sees_and_changes_only_leads_of_calls_they_handled(
     with runtime.db.session(ALL_ORGS) as s:
         my_lead = s.get(CallAttempt, mine)
         assert my_lead is not None
-        my_lead_id = my_lead.lead_id
+        my_lead_id = public_lead_id(my_lead.lead_id)
     assert client.get(f"/api/leads/{my_lead_id}", headers=headers).status_code == 200
-    assert client.get(f"/api/leads/{other_lead.lead_id}", headers=headers).status_code == 404
-    assert client.get(f"/api/leads/{other_lead.lead_id}/attempts", headers=headers).status_code == 404
+    assert client.get(f"/api/leads/{public_lead_id(other_lead.lead_id)}", headers=headers).status_code == 404
+    assert (
+        client.get(f"/api/leads/{public_lead_id(other_lead.lead_id)}/attempts", headers=headers).status_code
+        == 404
+    )
     assert client.get(f"/api/call-attempts/{other_attempt}", headers=headers).status_code == 404
     later = (now + timedelta(days=1)).isoformat()
     assert (
         client.post(
-            f"/api/leads/{other_lead.lead_id}/callback", json={"at": later}, headers=headers
+            f"/api/leads/{public_lead_id(other_lead.lead_id)}/callback", json={"at": later}, headers=headers
         ).status_code
         == 404
     )
@@ -177,7 +181,10 @@ def test_an_agent_sees_and_changes_only_leads_of_calls_they_handled(
         == 404
     )
     assert (
-        client.get(f"/api/leads/{other_lead.lead_id}", headers=tenant.headers("manager")).status_code == 200
+        client.get(
+            f"/api/leads/{public_lead_id(other_lead.lead_id)}", headers=tenant.headers("manager")
+        ).status_code
+        == 200
     )
 
 

@@ -54,7 +54,29 @@ def safe_next(target: str | None) -> str:
 class LoginForm:
     email: str = ""
     password: str = ""
+    totp: str = ""  # the authenticator code (or a recovery code) of an account with MFA
     next: str = ""
+
+
+LOGIN_MESSAGES = {
+    "mfa_required": "Enter the 6-digit code from your authenticator app (or one of your recovery codes).",
+    "mfa_enrolment_required": (
+        "Your organization requires two-factor authentication and your account has none yet. "
+        "Set it up with POST /api/auth/mfa/enrol (see the API docs), or ask your org admin."
+    ),
+    "password_change_required": (
+        "This is a temporary password. Choose a new one with POST /api/auth/password, then log in with it."
+    ),
+}
+
+
+def login_error_message(exc: AuthenticationError | TooManyRequestsError) -> str:
+    if isinstance(exc, TooManyRequestsError):
+        return f"Too many failed logins. Try again in about {max(1, exc.retry_after // 60)} minutes."
+    code = getattr(exc, "problem_type", "")
+    if code in LOGIN_MESSAGES:
+        return LOGIN_MESSAGES[code]
+    return "Wrong email, password or code." if "code" in str(exc) else "Wrong email or password."
 
 
 def _login_page(request: Request[Any, Any, Any], runtime: Runtime, **extra: Any) -> Template:
@@ -82,7 +104,7 @@ def _session_still_good(runtime: Runtime, cookie: str | None) -> bool:
 def login_page(request: Request[Any, Any, Any], runtime: Runtime, next: str = "") -> Response[Any]:
     if _session_still_good(runtime, request.cookies.get(SESSION_COOKIE)):
         return Redirect(path=safe_next(next), status_code=303)
-    return _login_page(request, runtime, next=safe_next(next), email="", error="")
+    return _login_page(request, runtime, next=safe_next(next), email="", error="", needs_code=False)
 
 
 @post("/console/login", opt=LOGIN_PAGE_OPT, include_in_schema=False, status_code=200)
@@ -103,19 +125,15 @@ async def login_submit(
         )
     ip = client_ip(request.scope, runtime.settings.trusted_proxies)
     try:
-        account = await login_user(runtime, data.email, data.password, ip)
+        account = await login_user(runtime, data.email, data.password, ip, data.totp.strip() or None)
     except (AuthenticationError, TooManyRequestsError) as exc:
-        message = (
-            "Wrong email or password."
-            if isinstance(exc, AuthenticationError)
-            else (f"Too many failed logins. Try again in about {max(1, exc.retry_after // 60)} minutes.")
-        )
         return _login_page(
             request,
             runtime,
             next=safe_next(data.next),
             email=data.email,
-            error=message,
+            error=login_error_message(exc),
+            needs_code=getattr(exc, "problem_type", "") == "mfa_required" or bool(data.totp),
             status_code=exc.status_code,
         )
 
