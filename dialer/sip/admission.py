@@ -1,5 +1,6 @@
-"""Which inbound SIP a line worker takes: internal bridge legs it was told to expect, and responses only
-from the address a call was sent to. Pure decisions (no pjsua2), tested on their own.
+"""Which SIP a line worker takes: internal bridge legs it was told to expect, responses only from the
+address a call was sent to, and how many calls it may place (the slot rule). Pure decisions (no pjsua2),
+tested on their own.
 
 A line worker places calls; the only call it ever takes is an internal bridge leg from another worker
 of its pool carrying a lead's audio to an agent whose phone leg it holds. Such a leg must prove where it
@@ -16,6 +17,12 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+
+HARD_CALL_LIMIT = 32
+"""Calls the wheel can hold per process (PJSUA_MAX_CALLS of pjsua2-python 2.10)."""
+MAX_WORKER_CALLS = 30
+SOCKET_REUSE_S = 0.6
+"""A closed call's media sockets free their ioqueue slot only ~0.5 s later (docs/sip.md)."""
 
 BRIDGE_TOKEN_HEADER = "X-Clearline-Bridge"
 BRIDGE_TOKEN_TTL_S = 10.0
@@ -40,6 +47,15 @@ class Admission:
     @property
     def admitted(self) -> bool:
         return self.status == 200
+
+
+def can_place_call(*, live_calls: int, recently_ended: int, reserve: int, max_calls: int) -> bool:
+    """May the worker place one more call now? At most `max_calls` (≤ 30) calls including the slots kept
+    for bridges (`reserve`), and calls in progress + calls ended in the last `SOCKET_REUSE_S` below the
+    wheel's 32: a call admitted while closed calls' media sockets still hold the 64-slot ioqueue aborts
+    the process (docs/sip.md)."""
+    calls = live_calls + reserve
+    return calls < min(max_calls, MAX_WORKER_CALLS) and calls + recently_ended < HARD_CALL_LIMIT
 
 
 def sip_address(uri_or_address: str) -> str:

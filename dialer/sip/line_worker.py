@@ -5,6 +5,10 @@ Everything pjsua2 happens on the main thread (`threadCnt=0`, `mainThreadOnly`, m
 loop pumps `libHandleEvents`, reads commands every few milliseconds, fires its own timers (ring timeout,
 safe-harbor end), admits queued calls under the 0.6 s rule and flushes events. See docs/sip.md for the
 limits this design lives with and `dialer.sip.protocol` for the messages.
+
+This is the only module that imports pjsua2. What can be decided without it lives beside it, pure and
+tested on its own: the legs' life cycles (`dialer.sip.legs`), the headers of our INVITEs
+(`dialer.sip.headers`), and which calls may be placed or taken (`dialer.sip.admission`).
 """
 
 from __future__ import annotations
@@ -35,29 +39,46 @@ from dialer.sip import protocol as p
 from dialer.sip.admission import (
     BRIDGE_TOKEN_HEADER,
     BRIDGE_TOKEN_TTL_S,
+    HARD_CALL_LIMIT,
+    MAX_WORKER_CALLS,
+    SOCKET_REUSE_S,
     Admission,
     ExpectedLeg,
     admit_internal_leg,
+    can_place_call,
     response_source_ok,
     uri_host,
 )
+from dialer.sip.headers import (
+    AGENT_HEADER,
+    ATTEMPT_HEADER,
+    internal_leg_headers,
+    lead_from_uri,
+    lead_headers,
+    parse_headers,
+    proxy_host,
+    response_source,
+)
 from dialer.sip.keys import alive_key, command_key, events_key
+from dialer.sip.legs import (
+    AgentLeg,
+    AgentLegState,
+    HangupCause,
+    InternalLeg,
+    InternalLegState,
+    LeadCall,
+    LeadState,
+    Leg,
+    admission_reserve,
+)
 from dialer.sip.profiles import ProfileError, TrunkProfile, load_profile
 
-HARD_CALL_LIMIT = 32
-"""Calls the wheel can hold per process (PJSUA_MAX_CALLS of pjsua2-python 2.10)."""
-MAX_WORKER_CALLS = 30
-SOCKET_REUSE_S = 0.6
-"""A closed call's media sockets free their ioqueue slot only ~0.5 s later (docs/sip.md)."""
 COMMAND_POLL_S = 0.004
 IDLE_COMMAND_POLL_S = 0.02
 URGENT_AFTER_COMMAND_S = 0.2
 HEARTBEAT_S = 1.0
 REFUSAL_LOG_INTERVAL_S = 5.0
 REFUSAL_RTP_ADDRESS = "192.0.2.1"  # TEST-NET-1 (RFC 5737): never a local address
-AGENT_HEADER = "X-Clearline-Agent"
-ATTEMPT_HEADER = "X-Clearline-Attempt"
-ANONYMOUS_FROM = "sip:anonymous@anonymous.invalid"
 
 log = logging.getLogger(__name__)
 
@@ -66,68 +87,7 @@ def _now() -> float:
     return time.time()
 
 
-# ----------------------------------------------------------------------------------------- call state
-
-
-@dataclass(eq=False)
-class LeadCall:
-    command: p.DialLead
-    profile: TrunkProfile
-    ring_timeout_s: float
-    call: SipCall | None = None
-    sip_call_id: str = ""
-    ringing: bool = False
-    answered: bool = False
-    answered_by: p.AnsweredBy = p.AnsweredBy.HUMAN
-    media_ready: bool = False
-    ring_timeout_expired: bool = False
-    cancelled: bool = False
-    ended: bool = False
-    timer_generation: int = 0
-    agent: AgentLeg | None = None
-    """The local agent leg this call is bridged to, directly or through `internal`."""
-    agent_id: str = ""
-    internal: InternalLeg | None = None
-    pending_bridge: p.Bridge | None = None
-    player: pj.AudioMediaPlayer | None = None
-    opt_out_key: str = ""
-    foreign_source: str = ""
-    """Where a response that did not come from the trunk's address came from (the call is then ended)."""
-
-    @property
-    def trunk_host(self) -> str:
-        return uri_host(self.profile.proxy)
-
-
-@dataclass(eq=False)
-class AgentLeg:
-    agent_id: str
-    sip_uri: str
-    call: SipCall | None = None
-    up: bool = False
-    media_ready: bool = False
-    released: bool = False
-    down_reported: bool = False
-    foreign_source: str = ""
-    partner: SipCall | None = None
-    """The call whose audio is bridged to this agent: a local lead call or an incoming internal leg."""
-
-
-@dataclass(eq=False)
-class InternalLeg:
-    """A loopback SIP leg between two workers carrying a lead's audio to an agent hosted elsewhere."""
-
-    attempt_id: str
-    agent_id: str
-    outgoing: bool
-    target_uri: str = ""
-    token: str = ""
-    call: SipCall | None = None
-    media_ready: bool = False
-    bridged: bool = False
-    free_on_disconnect: bool = False
-    agent: AgentLeg | None = None
-    """On the agent's side: the agent leg the incoming internal leg is bridged to."""
+# ------------------------------------------------------------------------------------ pjsua2 glue
 
 
 @dataclass(order=True)
@@ -140,15 +100,13 @@ class _Timer:
 class SipCall(pj.Call):
     """One pjsua2 call; forwards its callbacks to the worker with the state object it belongs to."""
 
-    def __init__(
-        self, worker: LineWorker, owner: LeadCall | AgentLeg | InternalLeg, call_id: int = -1
-    ) -> None:
+    def __init__(self, worker: LineWorker, owner: Leg, call_id: int = -1) -> None:
         if call_id >= 0:
             super().__init__(worker.local_account, call_id)
         else:
             super().__init__(worker.account_for(owner))
         self.worker = worker
-        self.owner = owner
+        self.owner: Leg | None = owner
 
     def onCallState(self, prm: Any) -> None:
         with _contained("call state"):
@@ -234,7 +192,7 @@ class LineWorker:
         self.agents: dict[str, AgentLeg] = {}
         self.live_calls: set[SipCall] = set()
         self.recent_ends: deque[float] = deque()
-        self.waiting: deque[LeadCall | AgentLeg | InternalLeg] = deque()
+        self.waiting: deque[Leg] = deque()
         self.timers: list[_Timer] = []
         self.timer_seq = itertools.count()
         self.profiles: dict[str, TrunkProfile] = {}
@@ -324,13 +282,14 @@ class LineWorker:
             self.transports[kind] = self.ep.transportCreate(types[kind], tcfg)
         return kind
 
-    def account_for(self, owner: LeadCall | AgentLeg | InternalLeg) -> WorkerAccount:
+    def account_for(self, owner: Leg) -> WorkerAccount:
         if not isinstance(owner, LeadCall):
             return self.local_account
         profile = owner.profile
         if profile.name not in self.trunk_accounts:
-            host = profile.proxy.split(":")[0]
-            cfg = self._account_config(f"sip:clearline@{host}", self._transport(profile.transport))
+            cfg = self._account_config(
+                f"sip:clearline@{proxy_host(profile)}", self._transport(profile.transport)
+            )
             if profile.registrar:
                 cfg.regConfig.registrarUri = profile.registrar
             if profile.auth is not None:
@@ -344,12 +303,7 @@ class LineWorker:
         account, cfg = self.trunk_accounts[profile.name]
         # pjsua has no per-call From: set the account's identity right before this call's makeCall (one
         # thread, so nothing else can dial in between; dialogs keep the From they were created with).
-        host = profile.proxy.split(":")[0]
-        wanted = (
-            ANONYMOUS_FROM
-            if profile.presentation == "restricted"
-            else f"sip:{owner.command.from_number}@{host}"
-        )
+        wanted = lead_from_uri(owner.command, profile)
         if cfg.idUri != wanted:
             cfg.idUri = wanted
             account.modify(cfg)
@@ -395,8 +349,7 @@ class LineWorker:
     def _bridge_may_come(self) -> bool:
         """An answered lead waits for its agent, a dial waits for admission, or a bridge is being set up."""
         return bool(self.waiting) or any(
-            (lead.answered and not lead.agent_id and lead.player is None)
-            or (lead.internal is not None and not lead.internal.bridged)
+            lead.awaiting_agent or (lead.internal is not None and not lead.internal.bridged)
             for lead in self.leads.values()
         )
 
@@ -440,18 +393,18 @@ class LineWorker:
     # ----------------------------------------------------------------------------------- admission
 
     def _reserve(self) -> int:
-        """Slots kept free for bridges: one per answered lead not yet bridged (it may need an outgoing
-        internal leg) and one per idle agent leg (it may receive an incoming internal leg)."""
-        unbridged = sum(1 for lead in self.leads.values() if lead.answered and lead.agent_id == "")
-        idle_agents = sum(1 for a in self.agents.values() if a.up and a.partner is None)
-        return unbridged + idle_agents
+        return admission_reserve(list(self.leads.values()), list(self.agents.values()))
 
-    def can_admit(self, reserve: int = 0) -> bool:
+    def _can_admit(self, reserve: int = 0) -> bool:
         cutoff = time.monotonic() - SOCKET_REUSE_S
         while self.recent_ends and self.recent_ends[0] < cutoff:
             self.recent_ends.popleft()
-        calls = len(self.live_calls) + reserve
-        return calls < self.max_calls and calls + len(self.recent_ends) < HARD_CALL_LIMIT
+        return can_place_call(
+            live_calls=len(self.live_calls),
+            recently_ended=len(self.recent_ends),
+            reserve=reserve,
+            max_calls=self.max_calls,
+        )
 
     def _admit_waiting(self) -> None:
         """Place queued calls while the admission rule allows; bridges and agent legs go first."""
@@ -459,7 +412,7 @@ class LineWorker:
             return
         for item in sorted(self.waiting, key=lambda w: isinstance(w, LeadCall)):
             reserve = self._reserve() if isinstance(item, LeadCall) else 0
-            if not self.can_admit(reserve):
+            if not self._can_admit(reserve):
                 if isinstance(item, LeadCall):
                     continue
                 break
@@ -468,30 +421,24 @@ class LineWorker:
                 self.waiting.appendleft(item)
                 break
 
-    def _place(self, item: LeadCall | AgentLeg | InternalLeg) -> bool:
+    def _place(self, item: Leg) -> bool:
         """makeCall for a queued item; False when pjsua2 says PJ_ETOOMANY (retry shortly)."""
         op = pj.CallOpParam(True)
         if isinstance(item, LeadCall):
             uri = item.profile.request_uri(item.command.to)
-            for name, value in self._lead_headers(item):
-                header = pj.SipHeader()
-                header.hName = name
-                header.hValue = value
-                op.txOption.headers.append(header)
+            headers = lead_headers(item.command, item.profile)
         elif isinstance(item, AgentLeg):
-            uri = item.sip_uri
+            uri, headers = item.sip_uri, []
         else:
             uri = item.target_uri
-            internal_headers = (
-                (AGENT_HEADER, item.agent_id),
-                (ATTEMPT_HEADER, item.attempt_id),
-                (BRIDGE_TOKEN_HEADER, item.token),
+            headers = internal_leg_headers(
+                agent_id=item.agent_id, attempt_id=item.attempt_id, token=item.token
             )
-            for name, value in internal_headers:
-                header = pj.SipHeader()
-                header.hName = name
-                header.hValue = value
-                op.txOption.headers.append(header)
+        for name, value in headers:
+            header = pj.SipHeader()
+            header.hName = name
+            header.hValue = value
+            op.txOption.headers.append(header)
         self._offer_codecs(item.profile.codecs if isinstance(item, LeadCall) else ("PCMU", "PCMA"))
         call = SipCall(self, item)
         try:
@@ -506,7 +453,12 @@ class LineWorker:
             return True
         item.call = call
         self.live_calls.add(call)
-        if isinstance(item, LeadCall):
+        if isinstance(item, AgentLeg):
+            item.state = AgentLegState.CALLING
+        elif isinstance(item, InternalLeg):
+            item.state = InternalLegState.CALLING
+        else:
+            item.move(LeadState.INVITING)
             self.calls_placed += 1
             item.sip_call_id = call.getInfo().callIdString
             self.emit(
@@ -520,23 +472,9 @@ class LineWorker:
             self._arm_ring_timer(item)
         return True
 
-    def _lead_headers(self, lead: LeadCall) -> list[tuple[str, str]]:
-        cmd, profile = lead.command, lead.profile
-        headers: list[tuple[str, str]] = []
-        if profile.presentation != "from_only":
-            pai = cmd.p_asserted_identity or cmd.from_number
-            if not pai.startswith(("<", "sip:", "tel:")):
-                pai = f"<sip:{pai}@{profile.proxy.split(':')[0]};user=phone>"
-            headers.append(("P-Asserted-Identity", pai))
-        if profile.presentation == "restricted":
-            headers.append(("Privacy", "id"))
-        if profile.stir_shaken and cmd.identity:
-            headers.append(("Identity", cmd.identity))
-        headers.extend(cmd.extra_headers.items())
-        return headers
-
-    def _place_failed(self, item: LeadCall | AgentLeg | InternalLeg, reason: str) -> None:
+    def _place_failed(self, item: Leg, reason: str) -> None:
         if isinstance(item, LeadCall):
+            item.move(LeadState.ENDED)
             self.leads.pop(item.command.attempt_id, None)
             outcome = p.SipOutcome.INVALID if "uri" in reason.lower() else p.SipOutcome.TRUNK_FAILURE
             self.emit(
@@ -550,6 +488,7 @@ class LineWorker:
                 )
             )
         elif isinstance(item, AgentLeg):
+            item.state = AgentLegState.DOWN
             self.agents.pop(item.agent_id, None)
             self.emit(
                 p.AgentLegDown(
@@ -565,7 +504,7 @@ class LineWorker:
 
         def expire() -> None:
             if lead.timer_generation == generation and not lead.answered and not lead.ended and lead.call:
-                lead.ring_timeout_expired = True
+                lead.hang_up_because(HangupCause.RING_TIMEOUT)
                 with contextlib.suppress(pj.Error):
                     lead.call.hangup(pj.CallOpParam(True))
 
@@ -600,10 +539,6 @@ class LineWorker:
             self._bridge(command)
         elif isinstance(command, p.ExpectBridge):
             self._expect_bridge(command)
-        elif isinstance(command, p.Unbridge):
-            lead = self.leads.get(command.attempt_id)
-            if lead is not None:
-                self._unbridge(lead, free_agent=True)
         elif isinstance(command, p.PlaySafeHarbor):
             self._play_safe_harbor(command)
         elif isinstance(command, p.Shutdown):
@@ -644,7 +579,7 @@ class LineWorker:
         lead = self.leads.get(attempt_id)
         if lead is None:
             return
-        lead.cancelled = True
+        lead.hang_up_because(HangupCause.ENGINE)
         if lead.call is None:
             if lead in self.waiting:
                 self.waiting.remove(lead)
@@ -670,6 +605,7 @@ class LineWorker:
         if agent.call is None:
             if agent in self.waiting:
                 self.waiting.remove(agent)
+            agent.state = AgentLegState.DOWN
             self.agents.pop(agent_id)
             self.emit(
                 p.AgentLegDown(
@@ -711,7 +647,7 @@ class LineWorker:
         lead.pending_bridge = None
         if not cmd.agent_worker_uri:
             agent = self.agents.get(cmd.agent_id)
-            if agent is None or not agent.up or not agent.media_ready or agent.call is None:
+            if agent is None or not agent.bridgeable:
                 self._bridge_failed(lead, cmd.agent_id, "agent has no leg up on this worker")
                 return
             if agent.partner is not None:
@@ -786,7 +722,7 @@ class LineWorker:
         if lead is not None and lead.internal is internal:
             self._bridge_failed(lead, internal.agent_id, reason)
 
-    def _unbridge(self, lead: LeadCall, *, free_agent: bool) -> None:
+    def _unbridge(self, lead: LeadCall) -> None:
         """Take the agent off this lead call (the agent's leg stays up); report the agent free."""
         if not lead.agent_id:
             return
@@ -800,16 +736,15 @@ class LineWorker:
         if internal is not None and internal.call is not None:
             # Report the remote agent free only once its worker has taken the BYE, so that a new bridge to
             # that agent cannot arrive there before the old leg is gone.
-            internal.free_on_disconnect = free_agent
+            internal.state = InternalLegState.UNBRIDGING
             with contextlib.suppress(pj.Error):
                 internal.call.hangup(pj.CallOpParam(True))
             return
-        if free_agent:
-            self.emit(
-                p.AgentFree(
-                    worker_id=self.worker_id, at=_now(), agent_id=agent_id, attempt_id=lead.command.attempt_id
-                )
+        self.emit(
+            p.AgentFree(
+                worker_id=self.worker_id, at=_now(), agent_id=agent_id, attempt_id=lead.command.attempt_id
             )
+        )
 
     # ---------------------------------------------------------------------------------- safe harbor
 
@@ -824,7 +759,7 @@ class LineWorker:
         except (OSError, wave.Error, EOFError) as exc:
             self._reject("PlaySafeHarbor", cmd.attempt_id, f"safe-harbor WAV {cmd.wav_path}: {exc}")
             return
-        self._unbridge(lead, free_agent=True)
+        self._unbridge(lead)
         lead.opt_out_key = cmd.opt_out_key
         player = pj.AudioMediaPlayer()
         player.createPlayer(cmd.wav_path, pj.PJMEDIA_FILE_NO_LOOP)
@@ -854,7 +789,7 @@ class LineWorker:
 
     def _admission(self, rdata: Any) -> tuple[dict[str, str], Admission]:
         """Is this inbound INVITE the internal bridge leg a token was issued for (`dialer.sip.admission`)?"""
-        headers = _headers(rdata.wholeMsg)
+        headers = parse_headers(rdata.wholeMsg)
         token = headers.get(_BRIDGE_TOKEN_KEY, "")
         expected = self.expected_legs.get(token) if token else None
         if token and expected is None:
@@ -891,7 +826,9 @@ class LineWorker:
             headers, admission = self._admission(prm.rdata)
         agent_id, attempt_id = headers.get(_AGENT_KEY, ""), headers.get(_ATTEMPT_KEY, "")
         token = headers.get(_BRIDGE_TOKEN_KEY, "")
-        internal = InternalLeg(attempt_id=attempt_id, agent_id=agent_id, outgoing=False)
+        internal = InternalLeg(
+            attempt_id=attempt_id, agent_id=agent_id, outgoing=False, state=InternalLegState.ANSWERING
+        )
         call = SipCall(self, internal, prm.callId)
         internal.call = call
         self.live_calls.add(call)
@@ -945,11 +882,18 @@ class LineWorker:
                     # At once: a BYE to a forged Contact may never be answered.
                     reason = f"response from {source}, not the phone's address"
                     self._agent_leg_down(owner, info.lastStatusCode, reason)
-                elif state == pj.PJSIP_INV_STATE_CONFIRMED and not owner.up and not owner.foreign_source:
-                    owner.up = True
+                elif (
+                    state == pj.PJSIP_INV_STATE_CONFIRMED
+                    and owner.state is AgentLegState.CALLING
+                    and not owner.foreign_source
+                ):
+                    owner.state = AgentLegState.UP
                     self.emit(p.AgentLegUp(worker_id=self.worker_id, at=_now(), agent_id=owner.agent_id))
-            elif state == pj.PJSIP_INV_STATE_CONFIRMED and owner.outgoing:
-                self._internal_up(owner)
+            elif isinstance(owner, InternalLeg) and state == pj.PJSIP_INV_STATE_CONFIRMED:
+                if owner.state in (InternalLegState.CALLING, InternalLegState.ANSWERING):
+                    owner.state = InternalLegState.UP
+                if owner.outgoing:
+                    self._internal_up(owner)
         finally:
             if state == pj.PJSIP_INV_STATE_DISCONNECTED:
                 self._disconnected(call, info)
@@ -962,8 +906,11 @@ class LineWorker:
         if source and not response_source_ok(source, lead.trunk_host):
             self._foreign_response(lead, call, source, info.lastStatusCode)
             return
-        if state == pj.PJSIP_INV_STATE_EARLY and not lead.ringing and info.lastStatusCode in (180, 183):
-            lead.ringing = True
+        if (
+            state == pj.PJSIP_INV_STATE_EARLY
+            and info.lastStatusCode in (180, 183)
+            and lead.move(LeadState.RINGING)
+        ):
             self._arm_ring_timer(lead)  # the ring timeout counts from the first ring
             self.emit(
                 p.Ringing(
@@ -975,13 +922,12 @@ class LineWorker:
             )
         elif state == pj.PJSIP_INV_STATE_CONNECTING and lead.profile.amd_header:
             if prm.e.type == pj.PJSIP_EVENT_TSX_STATE:
-                value = _headers(prm.e.body.tsxState.src.rdata.wholeMsg).get(
+                value = parse_headers(prm.e.body.tsxState.src.rdata.wholeMsg).get(
                     lead.profile.amd_header.lower(), ""
                 )
                 if value.strip().lower() == "machine":
                     lead.answered_by = p.AnsweredBy.MACHINE
-        elif state == pj.PJSIP_INV_STATE_CONFIRMED and not lead.answered:
-            lead.answered = True
+        elif state == pj.PJSIP_INV_STATE_CONFIRMED and lead.move(LeadState.ANSWERED):
             self.emit(
                 p.Answered(
                     worker_id=self.worker_id,
@@ -1016,9 +962,13 @@ class LineWorker:
             return
         if not internal.media_ready or internal.call.getInfo().state != pj.PJSIP_INV_STATE_CONFIRMED:
             return
-        if lead.agent is None and lead.agent_id and not internal.bridged:
+        if (
+            lead.agent is None
+            and lead.agent_id
+            and internal.state in (InternalLegState.CALLING, InternalLegState.UP)
+        ):
             _connect(lead.call, internal.call)
-            internal.bridged = True
+            internal.state = InternalLegState.BRIDGED
             self._bridged(lead)
 
     def on_media_state(self, call: SipCall) -> None:
@@ -1033,7 +983,7 @@ class LineWorker:
                 owner.player.startTransmit(_audio(call))
         elif isinstance(owner, AgentLeg):
             owner.media_ready = True
-        else:
+        elif isinstance(owner, InternalLeg):
             owner.media_ready = True
             if owner.outgoing:
                 self._try_internal_bridge(owner)
@@ -1062,7 +1012,7 @@ class LineWorker:
         owner = call.owner
         if owner is None:  # already handled
             return
-        call.owner = None  # type: ignore[assignment]
+        call.owner = None
         if isinstance(owner, LeadCall):
             owner.call = None
             if not owner.ended:
@@ -1074,7 +1024,10 @@ class LineWorker:
             )
         else:
             owner.call = None
-            if owner.outgoing and owner.free_on_disconnect:
+            unbridging = owner.state is InternalLegState.UNBRIDGING
+            was_bridged = owner.bridged
+            owner.state = InternalLegState.DOWN
+            if owner.outgoing and unbridging:
                 self.emit(
                     p.AgentFree(
                         worker_id=self.worker_id,
@@ -1088,7 +1041,7 @@ class LineWorker:
                 if lead is not None and lead.internal is owner and not lead.ended:
                     reason = (
                         "agent leg lost"
-                        if owner.bridged
+                        if was_bridged
                         else f"internal leg: {info.lastStatusCode} {info.lastReason}"
                     )
                     self._bridge_failed(lead, owner.agent_id, reason)
@@ -1099,13 +1052,13 @@ class LineWorker:
 
     def _agent_leg_down(self, agent: AgentLeg, status: int, reason: str) -> None:
         """The agent's leg is gone (or being hung up for good): report it once."""
-        if agent.down_reported:
+        if agent.state is AgentLegState.DOWN:
             return
-        agent.down_reported = True
+        agent.state = AgentLegState.DOWN
         if self.agents.get(agent.agent_id) is agent:
             del self.agents[agent.agent_id]
         partner = agent.partner
-        agent.partner, agent.up = None, False
+        agent.partner = None
         if partner is not None:
             self._partner_lost_agent(partner, agent.agent_id)
         self.emit(
@@ -1126,28 +1079,12 @@ class LineWorker:
                 partner.hangup(pj.CallOpParam(True))
 
     def _end_lead(self, lead: LeadCall, status: int, reason: str) -> None:
-        lead.ended = True
-        self._unbridge(lead, free_agent=True)
+        answered = lead.answered
+        status, outcome, reason = lead.end_report(status, reason)
+        lead.move(LeadState.ENDED)
+        self._unbridge(lead)
         self._stop_player(lead)
         self.leads.pop(lead.command.attempt_id, None)
-        if lead.answered and status >= 300:
-            status = 200  # the call was answered; a later BYE/CANCEL status does not change that
-        outcome = lead.profile.outcome_for_status(
-            status,
-            ring_timeout_expired=lead.ring_timeout_expired,
-            cancelled=lead.cancelled,
-            rang=lead.ringing,
-        )
-        if lead.foreign_source:
-            outcome = p.SipOutcome.TRUNK_FAILURE
-            reason = (
-                f"SIP {status} from {lead.foreign_source}, not the trunk's address {lead.profile.proxy}: "
-                "ignored as not the callee's"
-            )
-        elif lead.ring_timeout_expired and not lead.ringing:
-            reason = f"trunk sent no 180/183 within {lead.ring_timeout_s:.0f} s ({status} {reason})"
-        elif lead.ring_timeout_expired and not lead.answered:
-            reason = f"no answer within {lead.ring_timeout_s:.0f} s ring timeout ({status} {reason})"
         self.emit(
             p.Ended(
                 worker_id=self.worker_id,
@@ -1157,7 +1094,7 @@ class LineWorker:
                 outcome=outcome,
                 reason=reason,
                 sip_call_id=lead.sip_call_id,
-                answered=lead.answered,
+                answered=answered,
             )
         )
 
@@ -1205,7 +1142,7 @@ def _response_source(prm: Any) -> str:
     if tsx_state.type != pj.PJSIP_EVENT_RX_MSG:
         return ""
     rdata = tsx_state.src.rdata
-    return str(rdata.srcAddress) if rdata.wholeMsg.startswith("SIP/2.0 ") else ""
+    return response_source(rdata.wholeMsg, str(rdata.srcAddress))
 
 
 def _audio(call: SipCall | None) -> pj.AudioMedia:
@@ -1234,17 +1171,6 @@ def _disconnect(a: SipCall, b: SipCall) -> None:
         media_a, media_b = _audio(a), _audio(b)
         media_a.stopTransmit(media_b)
         media_b.stopTransmit(media_a)
-
-
-def _headers(message: str) -> dict[str, str]:
-    """Header fields of a SIP message by lower-case name (first occurrence wins)."""
-    head = message.split("\r\n\r\n", 1)[0]
-    fields: dict[str, str] = {}
-    for line in head.split("\r\n")[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            fields.setdefault(name.strip().lower(), value.strip())
-    return fields
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -111,12 +111,6 @@ class ExpectBridge(msgspec.Struct, tag=True, frozen=True):
     source: str
 
 
-class Unbridge(msgspec.Struct, tag=True, frozen=True):
-    """Disconnect an agent from its lead call without hanging up the lead (e.g. to play a message)."""
-
-    attempt_id: str
-
-
 class PlaySafeHarbor(msgspec.Struct, tag=True, frozen=True):
     """Play the safe-harbor WAV into an answered call, listen for the opt-out key (RFC 2833), then hang up.
 
@@ -134,17 +128,7 @@ class Shutdown(msgspec.Struct, tag=True, frozen=True):
     """Hang up everything and exit cleanly."""
 
 
-Command = (
-    DialLead
-    | Hangup
-    | CallAgent
-    | ReleaseAgent
-    | Bridge
-    | ExpectBridge
-    | Unbridge
-    | PlaySafeHarbor
-    | Shutdown
-)
+Command = DialLead | Hangup | CallAgent | ReleaseAgent | Bridge | ExpectBridge | PlaySafeHarbor | Shutdown
 
 
 # --------------------------------------------------------------------------------------------- events

@@ -243,23 +243,3 @@ def test_carrier_verifies_signed_calls_and_rejects_a_forged_identity(
     # A signed INVITE stays within 1,500 bytes (session timers, X-nat and other codecs trimmed); it goes
     # over UDP because the trunk account is bound to the UDP transport.
     assert signed["invite_bytes"] <= 1500
-
-
-def test_unbridge_frees_the_agent_and_keeps_the_callee_on_the_line(bench: Bench) -> None:
-    pool = bench.pool
-    bench.nail({"agent-u": bench.agent_worker})
-    bench.dial("unbridged", "+13035550031", talk_s="30")
-
-    def bridge_then_unbridge(event: p.Event) -> None:
-        if isinstance(event, p.Answered) and event.attempt_id == "unbridged":
-            pool.bridge("unbridged", "agent-u")
-        elif isinstance(event, p.Bridged) and event.attempt_id == "unbridged":
-            pool.send(bench.lead_worker, p.Unbridge(attempt_id="unbridged"))
-
-    events = collect(pool, lambda evs: any(isinstance(e, p.AgentFree) for e in evs), 10, bridge_then_unbridge)
-    free = first(events, p.AgentFree, attempt_id="unbridged")
-    assert isinstance(free, p.AgentFree) and free.agent_id == "agent-u"
-    assert not [e for e in events if isinstance(e, p.Ended)]  # the callee is still on the line
-    pool.hangup("unbridged")
-    collect(pool, lambda evs: ended(evs, {"unbridged"}), 10)
-    assert bench.carrier_call("+13035550031")["ended"] == "bye_received"
