@@ -331,14 +331,6 @@ class LineWorkerPool:
         with self._lock:
             return dict(self._workers)
 
-    def worker_of_attempt(self, attempt_id: str) -> str | None:
-        with self._lock:
-            return self._attempt_worker.get(attempt_id)
-
-    def worker_of_agent(self, agent_id: str) -> str | None:
-        with self._lock:
-            return self._agent_worker.get(agent_id)
-
     def _info(self, worker_id: str) -> WorkerInfo:
         info = self._workers.get(worker_id)
         if info is None:

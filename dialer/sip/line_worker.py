@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import heapq
-import itertools
 import logging
 import os
 import random
@@ -26,12 +24,10 @@ import time
 import wave
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
-import redis
 
 from core.logging_json import configure_logging
 from core.processes import watch_parent
@@ -49,6 +45,7 @@ from dialer.sip.admission import (
     response_source_ok,
     uri_host,
 )
+from dialer.sip.channel import WorkerChannel
 from dialer.sip.headers import (
     AGENT_HEADER,
     ATTEMPT_HEADER,
@@ -59,7 +56,6 @@ from dialer.sip.headers import (
     proxy_host,
     response_source,
 )
-from dialer.sip.keys import alive_key, command_key, events_key
 from dialer.sip.legs import (
     AgentLeg,
     AgentLegState,
@@ -72,6 +68,7 @@ from dialer.sip.legs import (
     admission_reserve,
 )
 from dialer.sip.profiles import ProfileError, TrunkProfile, load_profile
+from dialer.sip.timers import TimerQueue
 
 COMMAND_POLL_S = 0.004
 IDLE_COMMAND_POLL_S = 0.02
@@ -88,13 +85,6 @@ def _now() -> float:
 
 
 # ------------------------------------------------------------------------------------ pjsua2 glue
-
-
-@dataclass(order=True)
-class _Timer:
-    deadline: float
-    seq: int
-    action: Callable[[], None] = field(compare=False)
 
 
 class SipCall(pj.Call):
@@ -171,17 +161,12 @@ class LineWorker:
         max_calls: int,
         profiles_dir: Path | None,
     ) -> None:
-        self.redis = redis.Redis.from_url(redis_url)
+        self.channel = WorkerChannel(redis_url, pool=pool, worker_id=worker_id)
         self.pool = pool
         self.worker_id = worker_id
         self.host = host
         self.max_calls = min(max_calls, MAX_WORKER_CALLS)
         self.profiles_dir = profiles_dir
-        self.cmd_key = command_key(pool, worker_id)
-        self.events_key = events_key(pool)
-        self.alive_key = alive_key(pool, worker_id)
-        self.outbox: list[bytes] = []
-        self.deferred_commands: list[bytes] = []
         self.refused_invites = 0
         self.last_refusal_log = -REFUSAL_LOG_INTERVAL_S
         self.expected_legs: dict[str, ExpectedLeg] = {}
@@ -193,8 +178,7 @@ class LineWorker:
         self.live_calls: set[SipCall] = set()
         self.recent_ends: deque[float] = deque()
         self.waiting: deque[Leg] = deque()
-        self.timers: list[_Timer] = []
-        self.timer_seq = itertools.count()
+        self.timers = TimerQueue()
         self.profiles: dict[str, TrunkProfile] = {}
         self.trunk_accounts: dict[str, tuple[WorkerAccount, pj.AccountConfig]] = {}
         self.transports: dict[str, int] = {}
@@ -330,15 +314,12 @@ class LineWorker:
             urgent = time.monotonic() - last_command < URGENT_AFTER_COMMAND_S or self._bridge_may_come()
             pump_ms, poll_s = (2, COMMAND_POLL_S) if urgent else (10, IDLE_COMMAND_POLL_S)
             poll_until = time.monotonic() + poll_s
-            while time.monotonic() < poll_until and not self.outbox:  # an event goes out at once
+            while time.monotonic() < poll_until and not self.channel.has_events:  # events go out at once
                 self.ep.libHandleEvents(pump_ms)
-            raw: Any = self.redis.lpop(self.cmd_key, 64)
-            if self.deferred_commands:
-                raw, self.deferred_commands = [*self.deferred_commands, *(raw or ())], []
-            for data in raw or ():
+            for data in self.channel.commands():
                 last_command = time.monotonic()
                 self.handle_command(data)
-            self._fire_timers()
+            self.timers.fire_due(time.monotonic())
             self._admit_waiting()
             if time.monotonic() >= next_heartbeat:
                 next_heartbeat = time.monotonic() + HEARTBEAT_S
@@ -354,12 +335,10 @@ class LineWorker:
         )
 
     def emit(self, event: p.Event) -> None:
-        self.outbox.append(p.encode(event))
+        self.channel.emit(event)
 
     def flush(self) -> None:
-        if self.outbox:
-            self.redis.rpush(self.events_key, *self.outbox)
-            self.outbox.clear()
+        self.channel.flush()
 
     def _heartbeat(self) -> None:
         leads = sum(1 for c in self.live_calls if isinstance(c.owner, LeadCall))
@@ -377,18 +356,13 @@ class LineWorker:
             admission_waits=self.admission_waits,
         )
         self.emit(stats)
-        self.redis.set(self.alive_key, p.encode(stats), px=int(HEARTBEAT_S * 3000))
+        self.channel.publish_alive(stats, ttl_ms=int(HEARTBEAT_S * 3000))
         now = time.monotonic()
         for token in [t for t, leg in self.expected_legs.items() if leg.expires_at < now]:
             del self.expected_legs[token]
 
     def _schedule(self, delay_s: float, action: Callable[[], None]) -> None:
-        heapq.heappush(self.timers, _Timer(time.monotonic() + delay_s, next(self.timer_seq), action))
-
-    def _fire_timers(self) -> None:
-        now = time.monotonic()
-        while self.timers and self.timers[0].deadline <= now:
-            heapq.heappop(self.timers).action()
+        self.timers.schedule(time.monotonic(), delay_s, action)
 
     # ----------------------------------------------------------------------------------- admission
 
@@ -681,16 +655,8 @@ class LineWorker:
     def _take_expect_bridges_now(self) -> None:
         """Read the command queue at once for the `ExpectBridge` an INVITE's token needs (the pool queues it
         before the `Bridge` that made the other worker send the INVITE); other commands wait their turn."""
-        raw: Any = self.redis.lpop(self.cmd_key, 64)
-        for data in raw or ():
-            try:
-                command = p.decode_command(data)
-            except Exception:
-                command = None
-            if isinstance(command, p.ExpectBridge):
-                self._expect_bridge(command)
-            else:
-                self.deferred_commands.append(data)
+        for command in self.channel.take_expect_bridges():
+            self._expect_bridge(command)
 
     def _bridged(self, lead: LeadCall) -> None:
         self.emit(
@@ -1119,7 +1085,7 @@ class LineWorker:
         self.trunk_accounts.clear()
         del self.local_account
         del self.refusal_account
-        self.redis.delete(self.alive_key)
+        self.channel.close()
         # Calls were hung up and their BYEs answered above; without NO_RX_MSG pjsua sleeps ~1 s more.
         self.ep.libDestroy(pj.PJSUA_DESTROY_NO_RX_MSG)
 

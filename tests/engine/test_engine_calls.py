@@ -247,9 +247,9 @@ def test_a_line_worker_killed_mid_call_is_replaced_and_no_lead_is_lost_or_dialed
 
     wait_for(lambda: bool(connected()), 30, "a call bridged to the agent")
     victim = connected()[0]
-    worker = box.engine.pool.worker_of_attempt(str(victim.id))
-    assert worker is not None
-    info = box.engine.pool.workers()[worker]
+    ((worker, info),) = [
+        (w, i) for w, i in box.engine.pool.workers().items() if str(victim.id) in i.attempt_ids
+    ]
     assert info.process is not None
     os.kill(info.process.pid, signal.SIGKILL)
 
