@@ -14,6 +14,7 @@ An internal leg (the loopback leg of a cross-worker bridge):
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,7 +196,10 @@ class InternalLeg:
 Leg = LeadCall | AgentLeg | InternalLeg
 
 
-def admission_reserve(leads: list[LeadCall], agents: list[AgentLeg]) -> int:
+def admission_reserve(leads: Iterable[LeadCall], agents: Iterable[AgentLeg]) -> int:
     """Slots kept free for bridges: one per answered lead not yet bridged (it may need an outgoing internal
-    leg) and one per idle agent leg (it may receive an incoming internal leg)."""
-    return sum(1 for lead in leads if lead.answered and not lead.agent_id) + sum(1 for a in agents if a.idle)
+    leg) and one per idle agent leg (it may receive an incoming internal leg). On the worker's hot path
+    (once per queued dial per loop turn): plain attribute tests, no properties."""
+    answered, up = LeadState.ANSWERED, AgentLegState.UP
+    unbridged = sum(1 for lead in leads if lead.state is answered and not lead.agent_id)
+    return unbridged + sum(1 for a in agents if a.state is up and a.partner is None)

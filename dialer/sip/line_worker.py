@@ -329,8 +329,11 @@ class LineWorker:
 
     def _bridge_may_come(self) -> bool:
         """An answered lead waits for its agent, a dial waits for admission, or a bridge is being set up."""
+        # Every loop turn: plain attribute tests (LeadCall.awaiting_agent and InternalLeg.bridged say the same).
+        answered, bridged = LeadState.ANSWERED, (InternalLegState.BRIDGED, InternalLegState.UNBRIDGING)
         return bool(self.waiting) or any(
-            lead.awaiting_agent or (lead.internal is not None and not lead.internal.bridged)
+            (lead.state is answered and not lead.agent_id and lead.player is None)
+            or (lead.internal is not None and lead.internal.state not in bridged)
             for lead in self.leads.values()
         )
 
@@ -367,7 +370,7 @@ class LineWorker:
     # ----------------------------------------------------------------------------------- admission
 
     def _reserve(self) -> int:
-        return admission_reserve(list(self.leads.values()), list(self.agents.values()))
+        return admission_reserve(self.leads.values(), self.agents.values())
 
     def _can_admit(self, reserve: int = 0) -> bool:
         cutoff = time.monotonic() - SOCKET_REUSE_S
