@@ -2,7 +2,7 @@
 the keys the called party pressed
 
 Revision ID: 0013_floor_safe_harbor
-Revises: 0012_evidence
+Revises: 0012_secpriv
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_floor_safe_harbor"
-down_revision: str | None = "0012_evidence"
+down_revision: str | None = "0012_secpriv"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
