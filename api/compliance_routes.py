@@ -54,6 +54,10 @@ class EvidenceOut(msgspec.Struct):
     # The evidence document as stored when the dial-time verdict was taken (schema_version, compliance,
     # attestation, abandon); null only for attempts recorded before evidence was kept.
     evidence: dict[str, Any] | None
+    # The safe-harbor message: when the worker finished it, why it could not be played, keys pressed.
+    safe_harbor_played_at: datetime | None = None
+    safe_harbor_error: str | None = None
+    dtmf_digits: str | None = None
 
 
 class EvidencePageOut(msgspec.Struct):
@@ -81,6 +85,9 @@ def _out(record: EvidenceRecord) -> EvidenceOut:
         caller_id=record.caller_id,
         verdict_reasons=record.verdict_reasons,
         evidence=record.evidence.to_json() if record.evidence else None,
+        safe_harbor_played_at=record.safe_harbor_played_at,
+        safe_harbor_error=record.safe_harbor_error,
+        dtmf_digits=record.dtmf_digits,
     )
 
 

@@ -159,6 +159,9 @@ def record_progress(
     agent_id: uuid.UUID | None = None,
     sip_call_id: str | None = None,
     sip_status: int | None = None,
+    safe_harbor_played_at: datetime | None = None,
+    safe_harbor_error: str | None = None,
+    dtmf_digits: str | None = None,
 ) -> None:
     """Stamp what happened so far on a call; arguments left as None are not changed."""
     values = {
@@ -166,6 +169,9 @@ def record_progress(
         "answered_at": answered_at,
         "agent_connected_at": agent_connected_at,
         "safe_harbor_at": safe_harbor_at,
+        "safe_harbor_played_at": safe_harbor_played_at,
+        "safe_harbor_error": safe_harbor_error[:2000] if safe_harbor_error else None,
+        "dtmf_digits": dtmf_digits[:32] if dtmf_digits else None,
         "agent_id": agent_id,
         "sip_call_id": sip_call_id,
         "sip_status": sip_status,

@@ -85,6 +85,10 @@ class EvidenceRecord:
     caller_id: str | None
     verdict_reasons: list[str]
     evidence: AttemptEvidence | None
+    # The safe-harbor message: when the worker finished it, why it could not be played, keys pressed.
+    safe_harbor_played_at: datetime | None = None
+    safe_harbor_error: str | None = None
+    dtmf_digits: str | None = None
 
 
 def _query() -> Select[Any]:
@@ -110,6 +114,9 @@ def _record(attempt: CallAttempt, campaign_name: str) -> EvidenceRecord:
         caller_id=attempt.caller_id,
         verdict_reasons=list(attempt.verdict_reasons),
         evidence=AttemptEvidence.from_json(attempt.evidence) if attempt.evidence else None,
+        safe_harbor_played_at=attempt.safe_harbor_played_at,
+        safe_harbor_error=attempt.safe_harbor_error,
+        dtmf_digits=attempt.dtmf_digits,
     )
 
 

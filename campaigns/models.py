@@ -292,7 +292,11 @@ class CallAttempt(OrgScoped, Base):
     ringing_at: Mapped[datetime | None] = mapped_column(default=None)
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
     agent_connected_at: Mapped[datetime | None] = mapped_column(default=None)
-    safe_harbor_at: Mapped[datetime | None] = mapped_column(default=None)  # the message started playing
+    safe_harbor_at: Mapped[datetime | None] = mapped_column(default=None)  # the message was started
+    # When the worker finished playing it (its clock): minus the WAV's length, when it really started.
+    safe_harbor_played_at: Mapped[datetime | None] = mapped_column(default=None)
+    safe_harbor_error: Mapped[str | None] = mapped_column(Text, default=None)  # refused: the call was hung up
+    dtmf_digits: Mapped[str | None] = mapped_column(String(32), default=None)  # keys pressed, in order
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     sip_status: Mapped[int | None] = mapped_column(Integer, default=None)
     outcome: Mapped[str] = mapped_column(String(16), default=Outcome.IN_PROGRESS.value)

@@ -50,7 +50,9 @@ class TrunkAlarm(OrgScoped, Base):
     trunk: Mapped[str] = mapped_column(String(100))
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     attempt_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
-    kind: Mapped[str] = mapped_column(String(40))  # identity_rejected | trunk_failure | campaign_cannot_run
+    kind: Mapped[str] = mapped_column(
+        String(40)
+    )  # identity_rejected | trunk_failure | campaign_cannot_run | safe_harbor_failed
     sip_status: Mapped[int] = mapped_column(default=0)
     reason: Mapped[str] = mapped_column(Text, default="")
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,9 +11,10 @@ from api.auth import roles
 from api.campaigns.access import CALLING, READ
 from api.campaigns.schemas import AttemptOut, DispositionRequest, LeadOut
 from api.principal import Principal
-from campaigns import attempts, leads
+from campaigns import leads
 from core.db import utcnow
 from core.runtime import Runtime
+from dialer.engine.sessions import dispose
 
 
 @get("/api/call-attempts/{attempt_id:uuid}", opt=roles(*READ), sync_to_thread=True)
@@ -40,16 +41,18 @@ def dispose_attempt(
     attempt = leads.get_attempt(session, attempt_id, role=principal.role, user_id=principal.user_id)
     lead_id = attempt.lead_id
     session.commit()
-    session.expunge(attempt)
-    attempts.dispose_attempt(
+    # The one disposition path (also POST /api/agents/me/disposition and the demo): the rules of who may,
+    # the lead's next step, and the end of the agent's wrap-up when it was for this call.
+    dispose(
         runtime.db,
-        attempt,
+        runtime.redis,
+        attempt_id=attempt.id,
+        agent_id=principal.user_id,
         code=data.code,
-        by=principal.user_id,
-        role=principal.role,
         at=utcnow(),
         callback_at=data.callback_at,
         callback_same_agent=data.same_agent,
+        role=principal.role,
         note=data.note,
     )
     return LeadOut.of(leads.get_lead(session, lead_id))

@@ -231,9 +231,6 @@ class AgentBoard:
                 out.append(status)
         return out
 
-    def ready_count(self, campaign_id: str) -> int:
-        return int(self.redis.zcard(READY_KEY + campaign_id))
-
     def events_since(self, campaign_id: str, last_id: str) -> list[AgentEvent]:
         """State changes after `last_id` ('0' for all, '$'-like use: pass the last id you saw)."""
         rows = self.redis.xrange(EVENTS_KEY + campaign_id, min=f"({last_id}" if last_id != "0" else "-")
@@ -367,9 +364,6 @@ class AgentBoard:
         self._run(agent_id, AgentState.READY, "WRAP", at_ms)
         return AgentState.READY
 
-    def expire_wraps(self, at_ms: int | None = None) -> list[str]:
-        return [agent for agent, _ in self.expire_wraps_of_calls(at_ms)]
-
     def expire_wraps_of_calls(self, at_ms: int | None = None) -> list[tuple[str, str]]:
         """End every wrap past its deadline; returns (agent id, attempt id of the call it was for)."""
         flat = [v.decode() for v in self._expire(keys=[], args=[PREFIX, at_ms or now_ms()])]
@@ -391,7 +385,3 @@ class AgentBoard:
             attempt="",
             pause_requested=0,
         )
-
-    def leg_lost(self, agent_id: str, at_ms: int | None = None) -> AgentStatus | None:
-        """The agent's phone leg dropped (hung up, or its worker died): the agent is logged out."""
-        return self.logout(agent_id, at_ms)

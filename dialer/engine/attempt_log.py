@@ -10,12 +10,13 @@ from sqlalchemy import update
 
 from campaigns import attempts as attempt_records
 from core.db import ALL_ORGS, Database, Scope
-from dialer.engine.ports import CallEnd
+from dialer.engine.ports import CallAlarm, CallEnd
 from dialer.engine.recorder import Recorder
 from dialer.models import AgentSession, TrunkAlarm
 from dialer.sip import protocol as p
 from dnc.internal import add_internal_dnc
 
+SAFE_HARBOR_FAILED = "safe_harbor_failed"  # a worker refused to play the message (bad WAV, call not up)
 # SIP outcomes that raise a trunk alarm (GET /api/dialer/alarms), by alarm kind.
 _ALARM_KINDS = {
     p.SipOutcome.IDENTITY_REJECTED: "identity_rejected",
@@ -43,6 +44,9 @@ class DatabaseAttemptLog:
     def session_call(self, session_id: str) -> None:
         self.recorder.submit(self._count_session_call, session_id)
 
+    def safe_harbor_failed(self, alarm: CallAlarm) -> None:
+        self.recorder.submit(self._raise, alarm, SAFE_HARBOR_FAILED, 0)
+
     def _write_end(self, end: CallEnd) -> None:
         attempt_records.finish_attempt(
             self.db,
@@ -53,18 +57,28 @@ class DatabaseAttemptLog:
             ended_by=end.ended_by,
         )
         kind = _ALARM_KINDS.get(end.sip_outcome)
-        if kind is None:
-            return
+        if kind is not None:
+            alarm = CallAlarm(
+                attempt_id=end.attempt_id,
+                org_id=end.org_id,
+                campaign_id=end.campaign_id,
+                trunk=end.trunk,
+                at=end.ended_at,
+                reason=end.reason,
+            )
+            self._raise(alarm, kind, end.sip_status or 0)
+
+    def _raise(self, alarm: CallAlarm, kind: str, sip_status: int) -> None:
         with self.db.session(ALL_ORGS) as s:
             s.add(
                 TrunkAlarm(
-                    org_id=end.org_id,
-                    trunk=end.trunk,
-                    campaign_id=end.campaign_id,
-                    attempt_id=uuid.UUID(end.attempt_id),
+                    org_id=alarm.org_id,
+                    trunk=alarm.trunk,
+                    campaign_id=alarm.campaign_id,
+                    attempt_id=uuid.UUID(alarm.attempt_id),
                     kind=kind,
-                    sip_status=end.sip_status or 0,
-                    reason=end.reason[:2000],
+                    sip_status=sip_status,
+                    reason=alarm.reason[:2000],
                 )
             )
 

@@ -38,6 +38,9 @@ class CampaignRun(FloorCampaign):
     compliance: DialTimeCompliance
     agent_cursor: str
     active: bool = True
+    updated_at: datetime | None = None  # the campaign's settings as of this version
+    cannot_run: bool = False  # its latest settings cannot run (alarm raised): not dialing
+    pacing_key: tuple[object, ...] = ()  # the settings its pacing policy was built from
 
 
 def active_campaigns(db: Database, only: frozenset[uuid.UUID] | None) -> dict[uuid.UUID, Campaign]:
@@ -71,7 +74,39 @@ def campaign_run(
         budget=budget,
         compliance=DialTimeCompliance(db, campaign),
         agent_cursor=agent_cursor,
+        updated_at=campaign.updated_at,
+        pacing_key=pacing_key(campaign),
     )
+
+
+def pacing_key(campaign: Campaign) -> tuple[object, ...]:
+    return (
+        campaign.pacing_policy,
+        repr(sorted((campaign.pacing_settings or {}).items())),
+        campaign.abandon_target,
+        campaign.max_lines,
+        campaign.max_cps,
+    )
+
+
+def changed_run(
+    db: Database, run: CampaignRun, campaign: Campaign, *, profiles_dir: Path | None
+) -> CampaignRun:
+    """The running campaign with its changed settings (rules, window, trunk, caller ID, message,
+    pacing), to take effect at its next dial. Keeps what the run has learned: its abandon budget, live
+    counters, agent cursor; a new pacing policy is built (over the same budget) only if pacing changed,
+    and the caller replays the calls in flight into it. Raises, naming the rule, when it cannot run."""
+    fresh = campaign_run(db, campaign, agent_cursor=run.agent_cursor, profiles_dir=profiles_dir)
+    fresh.budget = run.budget
+    if fresh.pacing_key == run.pacing_key:
+        fresh.policy = run.policy
+    else:
+        fresh.policy = build_policy(
+            campaign, run.budget, fresh.profile.effective_ring_timeout(fresh.profile.ring_timeout_s)
+        )
+    fresh.stats = run.stats
+    fresh.answer_to_agent_ms = run.answer_to_agent_ms
+    return fresh
 
 
 def abandon_history(db: Database, campaign_id: uuid.UUID) -> list[tuple[float, int, int]]:

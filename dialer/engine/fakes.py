@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dialer.engine.agents import AgentEvent, AgentState, AgentStateError, AgentStatus, ClaimedAgent
-from dialer.engine.ports import CallEnd
+from dialer.engine.ports import CallAlarm, CallEnd
 from dialer.sip import protocol as p
 
 
@@ -243,6 +243,7 @@ class MemoryAttemptLog:
     ends: list[CallEnd] = field(default_factory=list)
     opt_outs: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)
     session_calls: list[str] = field(default_factory=list)
+    alarms: list[CallAlarm] = field(default_factory=list)
 
     def progress(self, attempt_id: str, **stamps: object) -> None:
         self.stamps.setdefault(attempt_id, {}).update({k: v for k, v in stamps.items() if v is not None})
@@ -255,3 +256,6 @@ class MemoryAttemptLog:
 
     def session_call(self, session_id: str) -> None:
         self.session_calls.append(session_id)
+
+    def safe_harbor_failed(self, alarm: CallAlarm) -> None:
+        self.alarms.append(alarm)

@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from campaigns.models import Outcome
+from core.legal import MIN_RING_S
 from dialer import pacing
 from dialer.engine.agents import AgentState, AgentStateError
 from dialer.engine.live import LiveStats
 from dialer.engine.outcomes import AGENT_DEADLINE_S, final_outcome
-from dialer.engine.ports import AgentClaims, AttemptLog, CallControl, CallEnd
+from dialer.engine.ports import AgentClaims, AttemptLog, CallAlarm, CallControl, CallEnd
 from dialer.sip import protocol as p
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class LiveCall:
     trunk: str
     worker: str
     placed_at: float
+    dialed_at: float | None = None  # the INVITE went out (worker's clock): ringing from here
     answered_at: float | None = None
     answered_by_machine: bool = False
     wait_deadline: float = 0.0
@@ -75,6 +77,9 @@ class LiveCall:
     safe_harbor: bool = False
     opted_out: bool = False
     ended_by: str | None = None  # "agent" (agent API hangup) | "agent_phone" (the agent's phone hung up)
+    stop_hangup: bool = False  # hung up because the engine stops
+    safe_harbor_error: str | None = None  # the worker refused to play it: the call was hung up
+    dtmf: str = ""  # keys the called party pressed (other than the opt-out key)
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,21 @@ class Floor:
                 self._safe_harbor(call, now)
         self.waiting = still
 
+    def hang_up_for_stop(self, now: float) -> list[str]:
+        """The engine stops: hang up every answered call, and every ringing call that has rung for the
+        legal minimum (`MIN_RING_S`) since its INVITE went out; a call rings on until then (or its own ring
+        timeout ends it), one whose INVITE is not out yet waits for it. Returns the calls hung up now."""
+        due = [
+            c
+            for c in self.calls.values()
+            if not c.stop_hangup
+            and (c.answered_at is not None or (c.dialed_at is not None and now - c.dialed_at >= MIN_RING_S))
+        ]
+        for call in due:
+            call.stop_hangup = True
+            self.lines.hangup(call.attempt_id)
+        return [c.attempt_id for c in due]
+
     def worker_lost(self, worker_id: str, attempt_ids: list[str], at: float) -> None:
         """A line worker died: its calls are over (answered ones keep their answer, others are `failed`,
         which does not burn the lead)."""
@@ -231,7 +251,9 @@ class Floor:
     # ------------------------------------------------------------------------------------ handlers
 
     def _on_dialing(self, event: p.Dialing, now: float) -> None:
-        if event.attempt_id in self.calls:
+        call = self.calls.get(event.attempt_id)
+        if call is not None:
+            call.dialed_at = event.at
             self.attempts.progress(event.attempt_id, sip_call_id=event.sip_call_id)
 
     def _on_ringing(self, event: p.Ringing, now: float) -> None:
@@ -331,8 +353,41 @@ class Floor:
         self.finish(call, event.outcome, event.sip_status, event.at, reason=event.reason)
 
     def _on_command_rejected(self, event: p.CommandRejected, now: float) -> None:
-        if event.command == "DialLead" and event.key in self.calls:
-            self.finish(self.calls[event.key], p.SipOutcome.TRUNK_FAILURE, 0, event.at, reason=event.reason)
+        call = self.calls.get(event.key)
+        if call is None:
+            return
+        if event.command == "DialLead":
+            self.finish(call, p.SipOutcome.TRUNK_FAILURE, 0, event.at, reason=event.reason)
+        elif event.command == "PlaySafeHarbor" and call.safe_harbor_error is None:
+            self._safe_harbor_refused(call, event.reason, event.at)
+
+    def _safe_harbor_refused(self, call: LiveCall, reason: str, at: float) -> None:
+        """No message can be played (bad WAV, call not up): never leave the person on a silent line. Hang
+        up, record why on the attempt, raise an alarm for the campaign."""
+        log.error("safe harbor of %s refused: %s; hanging up", call.attempt_id, reason)
+        call.safe_harbor_error = reason
+        self.lines.hangup(call.attempt_id)
+        self.attempts.progress(call.attempt_id, safe_harbor_error=reason)
+        self.attempts.safe_harbor_failed(
+            CallAlarm(
+                attempt_id=call.attempt_id,
+                org_id=call.org_id,
+                campaign_id=call.campaign_id,
+                trunk=call.trunk,
+                at=_dt(at),
+                reason=f"safe-harbor message not played, call hung up: {reason}",
+            )
+        )
+
+    def _on_safe_harbor_played(self, event: p.SafeHarborPlayed, now: float) -> None:
+        if event.attempt_id in self.calls:
+            self.attempts.progress(event.attempt_id, safe_harbor_played_at=_dt(event.at))
+
+    def _on_dtmf(self, event: p.DtmfReceived, now: float) -> None:
+        call = self.calls.get(event.attempt_id)
+        if call is not None and len(call.dtmf) < 32:
+            call.dtmf += event.digit[:1]
+            self.attempts.progress(call.attempt_id, dtmf_digits=call.dtmf)
 
     def _on_worker_died(self, event: p.WorkerDied, now: float) -> None:
         self.worker_lost(event.worker_id, event.attempt_ids, event.at)
@@ -429,4 +484,6 @@ _HANDLERS: dict[type, Callable[[Floor, object, float], None]] = {
     p.Ended: Floor._on_ended,  # type: ignore[dict-item]
     p.CommandRejected: Floor._on_command_rejected,  # type: ignore[dict-item]
     p.WorkerDied: Floor._on_worker_died,  # type: ignore[dict-item]
+    p.SafeHarborPlayed: Floor._on_safe_harbor_played,  # type: ignore[dict-item]
+    p.DtmfReceived: Floor._on_dtmf,  # type: ignore[dict-item]
 }

@@ -59,6 +59,18 @@ class CallEnd:
     ended_by: str | None = None  # who hung up, when it was our side: "agent" | "agent_phone"
 
 
+@dataclass(frozen=True)
+class CallAlarm:
+    """Something about one call an operator must see (GET /api/dialer/alarms)."""
+
+    attempt_id: str
+    org_id: uuid.UUID
+    campaign_id: uuid.UUID
+    trunk: str
+    at: datetime
+    reason: str
+
+
 class AttemptLog(Protocol):
     """Where the floor writes the evidence of the calls it handles (off the 2-second path, in order)."""
 
@@ -74,3 +86,6 @@ class AttemptLog(Protocol):
 
     def session_call(self, session_id: str) -> None:
         """One more call handled in the agent's session."""
+
+    def safe_harbor_failed(self, alarm: CallAlarm) -> None:
+        """A worker refused to play a call's safe-harbor message: an open alarm (GET /api/dialer/alarms)."""

@@ -30,13 +30,21 @@ from datetime import UTC, datetime
 
 from campaigns import attempts as attempt_records
 from campaigns.hopper import renew_leases
+from campaigns.models import Campaign
 from core.errors import ClearlineError
+from core.legal import MIN_RING_S
 from core.runtime import Runtime
 from dialer import pacing
 from dialer.engine.agent_legs import AgentLegs
 from dialer.engine.agents import AgentBoard, AgentState
 from dialer.engine.attempt_log import DatabaseAttemptLog
-from dialer.engine.campaign_runs import CampaignRun, CannotRunAlarms, active_campaigns, campaign_run
+from dialer.engine.campaign_runs import (
+    CampaignRun,
+    CannotRunAlarms,
+    active_campaigns,
+    campaign_run,
+    changed_run,
+)
 from dialer.engine.config import EngineConfig
 from dialer.engine.dial_path import DialPath
 from dialer.engine.fleet import WorkerFleet
@@ -53,6 +61,9 @@ from dialer.sip.client import LineWorkerPool, WorkerNotReadyError
 __all__ = ["CampaignRun", "Engine", "EngineConfig", "LiveCall"]
 
 log = logging.getLogger(__name__)
+
+CAMPAIGN_REFRESH_S = 1.0  # a running campaign's changed settings reach its next dial within this (+0.1 s)
+STOP_MARGIN_S = 10.0  # after the last ringing call reached MIN_RING_S: time for the ends to be reported
 
 _AGENT_EVENTS: dict[str, type] = {
     AgentState.READY: pacing.AgentReady,
@@ -165,27 +176,24 @@ class Engine:
             self.stop()
 
     def stop(self, *, drain_s: float = 10.0) -> None:
-        """Stop dialing, let calls in progress end (up to `drain_s`), hang up the rest, release agents."""
+        """Stop dialing, let calls in progress end (up to `drain_s`), then hang up the rest: answered calls
+        at once, ringing ones once they rang `MIN_RING_S` (never cut short of the legal minimum, which
+        also bounds how long this waits); release agents."""
         self._stop.set()
         for thread in (self._dial_thread, self._event_thread):
             if thread is not None:
                 thread.join(30)
         calls = self.floor.calls
-        deadline = time.time() + drain_s
-        while time.time() < deadline:
+        drain_until = time.time() + drain_s
+        # Bounded: a call rings MIN_RING_S after its INVITE at most before it is hung up (or its own ring
+        # timeout ends it), plus time for its end to be reported; then the workers are shut down.
+        give_up = drain_until + MIN_RING_S + STOP_MARGIN_S
+        while time.time() < give_up:
             with self.lock:
                 if not calls:
                     break
-            self._drain_once()
-        with self.lock:
-            remaining = list(calls)
-        for attempt_id in remaining:
-            self.pool.hangup(attempt_id)
-        deadline = time.time() + 5.0
-        while time.time() < deadline:
-            with self.lock:
-                if not calls:
-                    break
+                if time.time() >= drain_until:
+                    self.floor.hang_up_for_stop(time.time())
             self._drain_once()
         with self.lock:
             for call in list(calls.values()):
@@ -217,13 +225,15 @@ class Engine:
         self.alarms.clear_all_but(set(active))
         with self.lock:
             for campaign_id, run in list(self.campaigns.items()):
-                run.active = campaign_id in active
-                if not run.active and not self.floor.calls_of(campaign_id):
+                run.active = campaign_id in active and not run.cannot_run
+                if campaign_id not in active and not self.floor.calls_of(campaign_id):
                     del self.campaigns[campaign_id]
         for campaign_id, campaign in active.items():
             with self.lock:
-                known = campaign_id in self.campaigns
-            if known:
+                known = self.campaigns.get(campaign_id)
+            if known is not None:
+                if known.updated_at != campaign.updated_at:
+                    self._apply_changes(known, campaign)
                 continue
             try:
                 run = campaign_run(
@@ -245,6 +255,31 @@ class Engine:
                 for agent in self.board.campaign_agents(str(campaign_id)):
                     run.policy.observe(_AGENT_EVENTS[agent.state](agent.agent_id), time.time())
             log.info("running campaign %s (%s)", campaign.name, campaign.id)
+
+    def _apply_changes(self, run: CampaignRun, campaign: Campaign) -> None:
+        """A running campaign's settings changed: they take effect at its next dial, without a pause or a
+        drain. Calls in flight keep their trunk and message; a new pacing policy learns of them."""
+        try:
+            fresh = changed_run(self.db, run, campaign, profiles_dir=self.config.profiles_dir)
+        except Exception as exc:
+            self.alarms.raise_for(campaign, exc)
+            with self.lock:
+                run.updated_at, run.cannot_run, run.active = campaign.updated_at, True, False
+            return
+        self.alarms.clear(campaign.id)
+        with self.lock:
+            if fresh.policy is not run.policy:
+                for agent in self.board.campaign_agents(str(campaign.id)):
+                    fresh.policy.observe(_AGENT_EVENTS[agent.state](agent.agent_id), time.time())
+                for call in self.floor.calls.values():
+                    if call.campaign_id == campaign.id:
+                        fresh.policy.observe(pacing.CallPlaced(call.attempt_id), call.placed_at)
+            self.trunks.setdefault(
+                fresh.profile.name,
+                TrunkGate(fresh.profile.name, fresh.profile.max_cps, fresh.profile.max_concurrent_calls),
+            )
+            self.campaigns[campaign.id] = fresh
+        log.info("campaign %s (%s): changed settings in effect", campaign.name, campaign.id)
 
     # ------------------------------------------------------------------------------------ dial thread
 
@@ -334,8 +369,9 @@ class Engine:
                 self._feed_agent_events()
         if self._every("stats", 0.5, now):
             self._write_live_stats(running=True)
-        if self._every("campaigns", 2.0, now):
+        if self._every("campaigns", CAMPAIGN_REFRESH_S, now):
             self._refresh_campaigns()
+        if self._every("pool", 2.0, now):
             with self.lock:
                 wanted_room = sum(
                     max(0, run.policy.floor.working_agents) * run.max_lines_per_agent

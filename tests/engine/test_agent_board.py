@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.runtime import Runtime
-from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
+from dialer.engine.agents import READY_KEY, AgentBoard, AgentState, AgentStateError
 
 
 def _login(board: AgentBoard, campaign: str, worker: str) -> str:
@@ -85,8 +85,8 @@ def test_wrap_ends_at_its_deadline_or_in_pause_when_one_was_asked_for(runtime: R
     board.call_ended(a, attempt_a, wrap_s=5, at_ms=1_000)
     board.call_ended(b, attempt_b, wrap_s=5, at_ms=1_000)
     assert board.pause(b) is AgentState.WRAP  # pause takes effect when the wrap-up ends
-    assert board.expire_wraps(at_ms=5_999) == []
-    assert sorted(board.expire_wraps(at_ms=6_000)) == sorted([a, b])
+    assert board.expire_wraps_of_calls(at_ms=5_999) == []
+    assert sorted(agent for agent, _ in board.expire_wraps_of_calls(at_ms=6_000)) == sorted([a, b])
     sa, sb = board.status(a), board.status(b)
     assert sa is not None and sa.state is AgentState.READY and sa.last_attempt_id == attempt_a
     assert sb is not None and sb.state is AgentState.PAUSED
@@ -110,4 +110,4 @@ def test_every_state_change_is_in_the_campaign_event_stream(runtime: Runtime) ->
     ]
     assert board.events_since(campaign, events[1].stream_id)[0].new_state == "PAUSED"
     assert board.campaign_agents(campaign) == []
-    assert board.ready_count(campaign) == 0
+    assert board.redis.zcard(READY_KEY + campaign) == 0  # the ready index is cleaned too

@@ -120,6 +120,20 @@ def test_the_wrap_up_is_the_campaigns_and_a_timed_out_call_gets_its_timeout_disp
     assert client.get("/api/agents/me/session", headers=tenant.headers("agent")).json()["state"] == "READY"
 
 
+def test_disposing_through_the_call_attempt_route_ends_the_agents_wrap_up_like_the_agent_route(
+    client: TestClient, tenant: Tenant, runtime: Runtime
+) -> None:
+    campaign, agent_id = logged_in_agent(client, tenant, runtime, ["+12025550136"])
+    attempt_id = connected_call(runtime, campaign, agent_id)
+    attempts.finish_attempt(runtime.db, attempt_id, outcome="human", ended_at=datetime.now(UTC))
+    AgentBoard(runtime.redis).call_ended(agent_id, str(attempt_id), wrap_s=30)
+    r = client.post(
+        f"/api/call-attempts/{attempt_id}/disposition", json={"code": "NI"}, headers=tenant.headers("agent")
+    )
+    assert r.status_code == 200, r.text
+    assert client.get("/api/agents/me/session", headers=tenant.headers("agent")).json()["state"] == "READY"
+
+
 def test_a_manager_corrects_a_disposition_later_and_it_is_recorded_as_theirs(
     client: TestClient, tenant: Tenant, runtime: Runtime
 ) -> None:

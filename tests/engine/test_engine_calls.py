@@ -9,6 +9,7 @@ import signal
 import socket
 import time
 import uuid
+import wave
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -22,10 +23,12 @@ from campaigns import attempts
 from campaigns.hopper import lease_leads
 from campaigns.models import CallAttempt, Campaign, Lead
 from core.db import ALL_ORGS, Scope
+from core.legal import AGENT_CONNECT_DEADLINE_S
 from core.models import User
 from core.runtime import Runtime
 from dialer.engine.sandbox import PROFILE_NAME
 from dialer.engine.supervisor import EngineConfig
+from dialer.media import DEFAULT_SAFE_HARBOR_WAV
 from dialer.models import AgentSession
 from dialer.simulators.carrier import CarrierBehaviour
 from dnc.internal import add_internal_dnc
@@ -293,7 +296,8 @@ def test_an_answered_call_with_no_free_agent_gets_safe_harbor_and_the_opt_out_ke
     numbers = ["+12025553011", "+12025553051", "+12025553061"]
     tenant, agent, campaign = one_agent_floor(runtime, certificates, numbers, lines_per_agent=2.0)
     box = sandbox(
-        behaviour=CarrierBehaviour(ring_s=(0.3, 0.3), talk_s=(8.0, 9.0), opt_out=1.0, opt_out_after_s=2.5),
+        # The key is pressed after the message (≈1.5 s + 2.7 s), in the listen window that follows it.
+        behaviour=CarrierBehaviour(ring_s=(0.3, 0.3), talk_s=(8.0, 9.0), opt_out=1.0, opt_out_after_s=5.0),
         engine=engine_config(campaign.id),
     )
     # A call left in progress by an earlier supervisor of this pool that was killed: closed at start.
@@ -326,7 +330,13 @@ def test_an_answered_call_with_no_free_agent_gets_safe_harbor_and_the_opt_out_ke
     )
     assert connected.agent_id == agent.id
     assert abandoned.safe_harbor_at is not None and abandoned.answered_at is not None
-    assert (abandoned.safe_harbor_at - abandoned.answered_at).total_seconds() <= 3.0
+    assert (abandoned.safe_harbor_at - abandoned.answered_at).total_seconds() <= AGENT_CONNECT_DEADLINE_S
+    # When the message really started, by the worker's clock: its end less the WAV's length.
+    assert abandoned.safe_harbor_played_at is not None
+    with wave.open(str(DEFAULT_SAFE_HARBOR_WAV), "rb") as wav:
+        message_s = wav.getnframes() / wav.getframerate()
+    started = abandoned.safe_harbor_played_at.timestamp() - message_s
+    assert started - abandoned.answered_at.timestamp() <= AGENT_CONNECT_DEADLINE_S
     with runtime.db.session(ALL_ORGS) as s:
         entries = list(s.scalars(select(InternalDncEntry).where(InternalDncEntry.org_id == tenant.id)))
     assert [(e.e164, e.source) for e in entries] == [(abandoned.e164, "opt_out_key")]

@@ -5,8 +5,8 @@ failed, hang-ups, refused commands, workers dying), the agents (pauses, logouts 
 hanging up, dispositions) and the clock, against the floor with the in-memory fakes of
 `dialer.engine.fakes`. After every step it checks the floor's promises:
 
-- every call a person answered is connected to an agent within 2 s, or its safe-harbor message has
-  started by then;
+- every call a person answered is connected to an agent within 2 s, or its safe-harbor message was
+  asked for by then (and when a worker refuses to play it, the call is hung up);
 - every attempt ends with exactly one outcome (at the end every placed call has one);
 - no agent is on two calls;
 - a lead is never leased twice (one live call per leased lead, released when its outcome is recorded);
@@ -562,6 +562,9 @@ class FloorMachine(RuleBasedStateMachine):
                 continue
             connected = call.agent_connected_at is not None and call.agent_connected_at <= deadline
             worker_call = self.model.calls.get(call.attempt_id)
+            if worker_call is not None and worker_call.safe_harbor_refused:
+                assert worker_call.hangup_asked, f"call {call.attempt_id}: message refused, line left open"
+                continue
             asked = worker_call.safe_harbor_asked_at if worker_call else None
             assert connected or (asked is not None and asked <= deadline), (
                 f"call {call.attempt_id} answered at +{call.answered_at - T0:.3f}s: no agent and no safe "
