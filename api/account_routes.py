@@ -241,18 +241,28 @@ async def replace_password(
     """Choose a new password with the current one (the temporary one after a reset; the MFA code too when
     the account has MFA), and log in: answers a token pair. Other sessions end."""
     ip = _ip(request, runtime)
-    account = await login_user(runtime, data.email, data.password, ip, data.totp, replacing_password=True)
+    fresh = await replace_password_and_log_in(
+        runtime, data.email, data.password, data.new_password, ip, data.totp
+    )
+    _, pair = await anyio.to_thread.run_sync(open_session, runtime, fresh, ip)
+    return pair
 
-    def run() -> TokenPair:
+
+async def replace_password_and_log_in(
+    runtime: Runtime, email: str, password: str, new_password: str, ip: str | None, totp: str | None
+) -> AccountState:
+    """The one "choose a new password" step (POST /api/auth/password, the console's login page): a full
+    login with the current (e.g. temporary) password, throttled and audited, then the new password (the
+    policy's refusal is a ValidationError on `new_password`). Returns the account as it now is, for the
+    caller to open its login session; every other session has ended."""
+    account = await login_user(runtime, email, password, ip, totp, replacing_password=True)
+
+    def run() -> AccountState:
         with runtime.db.session(ALL_ORGS) as s:
             user = s.get(User, account.user_id)
             assert user is not None
-            credentials.set_new_password(
-                s, user, data.new_password, old_password=data.password, keep_session=None
-            )
-            fresh = AccountState(user.id, user.org_id, user.role, user.email, True, user.token_version or 0)
-        _, pair = open_session(runtime, fresh, ip)
-        return pair
+            credentials.set_new_password(s, user, new_password, old_password=password, keep_session=None)
+            return AccountState(user.id, user.org_id, user.role, user.email, True, user.token_version or 0)
 
     return await anyio.to_thread.run_sync(run)
 

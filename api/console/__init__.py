@@ -88,6 +88,7 @@ PAGES: list[ControllerRouterHandler] = [
     home.home,
     login.login_page,
     login.login_submit,
+    login.new_password_submit,
     login.logout,
     *campaigns.PAGES,
     *lead_lists.PAGES,

@@ -99,18 +99,52 @@ def test_an_org_admin_creates_a_user_who_logs_in_and_once_deactivated_cannot(
         expect(their_page.locator("#login-error")).to_be_visible()
         expect(their_page).to_have_url(re.compile(r"/console/login"))
 
-        # reactivated with a reset password: the old one no longer works, the new one does
+        # reactivated with a reset password: the one rule of the API's reset (a temporary password,
+        # shown once), then the user chooses a new password at their next login
         page.get_by_role("button", name="Reactivate").click()
         expect(page.locator("#user-status")).to_have_text("active")
-        page.get_by_label("New password").fill("short")
-        page.get_by_role("button", name="Set new password").click()
-        expect(page.locator("#password-error")).to_be_visible()
-        page.get_by_label("New password").fill(NEW_PASSWORD)
-        page.get_by_role("button", name="Set new password").click()
-        expect(page.get_by_role("status")).to_contain_text("password was reset")
-        assert NEW_PASSWORD not in page.content()
-        their_page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Reset password").click()
+        notice = page.locator("#temporary-password-notice")
+        expect(notice).to_contain_text("they must choose a new one at their next login")
+        temporary = page.locator("#temporary-password").input_value()
+        assert len(temporary) >= 12
+        page.reload()  # shown once: never again
+        expect(page.locator("#user-status")).to_have_text("active")
+        assert temporary not in page.content()
+        their_page.get_by_label("Password").fill(PASSWORD)  # the old password no longer works
+        with their_page.expect_response(re.compile(r"/console/login$")) as refused_login:
+            their_page.get_by_role("button", name="Log in").click()
+        assert refused_login.value.status == 401
+        expect(their_page.locator("#login-error")).to_be_visible()
+        their_page.goto("/console/login")
+        their_page.get_by_label("Email").fill(email)
+        their_page.get_by_label("Password").fill(temporary)
         their_page.get_by_role("button", name="Log in").click()
+        expect(their_page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+        assert temporary not in their_page.content()  # never echoed back
+        assert_every_control_is_labelled(their_page)
+        their_page.get_by_label("Temporary password").fill(temporary)
+        their_page.get_by_label("New password", exact=True).fill("password123")
+        their_page.get_by_label("Confirm the new password").fill("password123")
+        with their_page.expect_response(re.compile(r"/console/login/password$")) as weak:
+            their_page.get_by_role("button", name="Set password and log in").click()
+        assert weak.value.status == 422
+        expect(their_page.locator("#new_password-error")).to_be_visible()  # the policy's message
+        expect(their_page.get_by_label("Email")).to_have_value(email)
+        expect(their_page.get_by_label("Temporary password")).to_have_value("")
+        their_page.get_by_label("Temporary password").fill(temporary)
+        their_page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+        their_page.get_by_label("Confirm the new password").fill(NEW_PASSWORD)
+        their_page.get_by_role("button", name="Set password and log in").click()
+        their_page.wait_for_url(re.compile(r".*/console(?!/login).*"))
+        expect(their_page.locator("header")).to_contain_text("Campaign manager")
+        their_page.get_by_role("button", name="Log out").click()
+        their_page.wait_for_url(re.compile(r".*/console/login"))
+        their_page.get_by_label("Email").fill(email)
+        their_page.get_by_label("Password").fill(temporary)  # the temporary password is spent
+        with their_page.expect_response(re.compile(r"/console/login$")) as spent:
+            their_page.get_by_role("button", name="Log in").click()
+        assert spent.value.status == 401
         expect(their_page.locator("#login-error")).to_be_visible()
         log_in(their_page, email, NEW_PASSWORD)
         expect(their_page.locator("header")).to_contain_text("Campaign manager")

@@ -1,5 +1,7 @@
 """Log in and out of the console. The password check, throttle and audit are the API's own
-(`api.auth.authenticate_password`); only the credential handed back differs: a session cookie."""
+(`api.auth.login_user`); only the credential handed back differs: a session cookie. A temporary password
+(after an admin's reset) leads to "Choose a new password", the step of POST /api/auth/password
+(`api.account_routes.replace_password_and_log_in`), which then logs the user in."""
 
 from __future__ import annotations
 
@@ -15,10 +17,13 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
+from api.account_routes import replace_password_and_log_in
 from api.auth import end_sessions, login_user, principal_for
 from api.auth import open_session as open_login_session
 from api.client_ip import client_ip
+from api.console.forms import FormErrors
 from api.console.nav import console_opt
+from api.console.pages.users import PASSWORD_HINT
 from api.console.render import is_htmx, me, page
 from api.console.sessions import (
     CSRF_HEADER,
@@ -36,7 +41,7 @@ from api.console.sessions import (
 from api.principal import Principal
 from core.accounts import AccountState
 from core.db import ALL_ORGS
-from core.errors import AuthenticationError, TooManyRequestsError
+from core.errors import AuthenticationError, TooManyRequestsError, ValidationError
 from core.models import Organization, Role
 from core.runtime import Runtime
 
@@ -58,6 +63,19 @@ class LoginForm:
     next: str = ""
 
 
+@dataclass
+class NewPasswordForm:
+    """The "Choose a new password" form: the temporary (or current) password is typed again, never carried in
+    the page."""
+
+    email: str = ""
+    password: str = ""
+    new_password: str = ""
+    confirm_password: str = ""
+    totp: str = ""
+    next: str = ""
+
+
 LOGIN_MESSAGES = {
     "mfa_required": "Enter the 6-digit code from your authenticator app (or one of your recovery codes).",
     "mfa_enrolment_required": (
@@ -65,7 +83,7 @@ LOGIN_MESSAGES = {
         "Set it up with POST /api/auth/mfa/enrol (see the API docs), or ask your org admin."
     ),
     "password_change_required": (
-        "This is a temporary password. Choose a new one with POST /api/auth/password, then log in with it."
+        "This is a temporary password: choose a new one to log in. Type the temporary password again."
     ),
 }
 
@@ -127,6 +145,8 @@ async def login_submit(
     try:
         account = await login_user(runtime, data.email, data.password, ip, data.totp.strip() or None)
     except (AuthenticationError, TooManyRequestsError) as exc:
+        if getattr(exc, "problem_type", "") == "password_change_required":
+            return _new_password_page(request, runtime, data.email, data.next, bool(data.totp), FormErrors())
         return _login_page(
             request,
             runtime,
@@ -136,9 +156,71 @@ async def login_submit(
             needs_code=getattr(exc, "problem_type", "") == "mfa_required" or bool(data.totp),
             status_code=exc.status_code,
         )
+    return await _logged_in(request, runtime, account, ip, data.next)
 
+
+def _new_password_page(
+    request: Request[Any, Any, Any],
+    runtime: Runtime,
+    email: str,
+    next_path: str,
+    needs_code: bool,
+    errors: FormErrors,
+    status_code: int = 200,
+) -> Template:
+    return _login_page(
+        request,
+        runtime,
+        choose_password=True,
+        next=safe_next(next_path),
+        email=email,
+        error="",
+        needs_code=needs_code,
+        errors=errors,
+        password_hint=PASSWORD_HINT,
+        status_code=status_code,
+    )
+
+
+@post("/console/login/password", opt=LOGIN_PAGE_OPT, include_in_schema=False, status_code=200)
+async def new_password_submit(
+    request: Request[Any, Any, Any],
+    runtime: Runtime,
+    data: Annotated[NewPasswordForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Response[Any]:
+    """Replace a temporary password and log in: the same step as POST /api/auth/password (the login
+    check, throttle and audit, then the password policy), then a console session."""
+    errors = FormErrors()
+    needs_code = bool(data.totp)
+    if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), request.headers.get(CSRF_HEADER)):
+        errors.add("form", "The form expired. Please try again.")
+        return _new_password_page(request, runtime, data.email, data.next, needs_code, errors, 403)
+    if data.new_password != data.confirm_password:
+        errors.add("confirm_password", "The two new passwords differ.")
+        return _new_password_page(request, runtime, data.email, data.next, needs_code, errors, 422)
+    ip = client_ip(request.scope, runtime.settings.trusted_proxies)
+    try:
+        account = await replace_password_and_log_in(
+            runtime, data.email, data.password, data.new_password, ip, data.totp.strip() or None
+        )
+    except ValidationError as exc:
+        errors.add("new_password" if exc.field == "new_password" else "form", str(exc))
+        return _new_password_page(request, runtime, data.email, data.next, needs_code, errors, 422)
+    except (AuthenticationError, TooManyRequestsError) as exc:
+        errors.add("form", login_error_message(exc))
+        needs_code = needs_code or getattr(exc, "problem_type", "") == "mfa_required"
+        return _new_password_page(
+            request, runtime, data.email, data.next, needs_code, errors, exc.status_code
+        )
+    return await _logged_in(request, runtime, account, ip, data.next)
+
+
+async def _logged_in(
+    request: Request[Any, Any, Any], runtime: Runtime, account: AccountState, ip: str | None, next_path: str
+) -> Response[Any]:
+    """A console session cookie for an accepted login, and on to the page asked for."""
     token, _ = await anyio.to_thread.run_sync(start_console_session, runtime, account, ip)
-    target = safe_next(data.next)
+    target = safe_next(next_path)
     response: Response[Any] = (
         Response(content="", status_code=200, headers={"HX-Redirect": target})
         if is_htmx(request)

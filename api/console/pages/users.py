@@ -1,6 +1,6 @@
 """Admin > Users: list, create (with a role), change a role, reset a password, deactivate and reactivate.
-Each handler calls the `core.accounts` services the API's `/api/users` routes call (`create_user`,
-`grantable_role`, `update_user`, `deactivate_user`): the password policy, the rule that only a platform
+Each handler calls the services the API's `/api/users` routes call (`core.accounts`: `create_user`,
+`grantable_role`, `update_user`, `deactivate_user`; `core.credentials.reset_password`): the password policy, the rule that only a platform
 admin makes platform admins, and "you cannot deactivate yourself" live there, once. The organization
 scope of the session makes another organization's user the 404 page. Passwords are never rendered back."""
 
@@ -25,7 +25,7 @@ from api.console.pages.admin import (
     go_to,
 )
 from api.principal import Principal
-from core import accounts
+from core import accounts, credentials
 from core.errors import ConflictError, ValidationError
 from core.models import Role, User
 from core.passwords import MIN_PASSWORD
@@ -126,6 +126,7 @@ def _user_page(
     notice: dict[str, str] | None = None,
     errors: FormErrors | None = None,
     status_code: int = 200,
+    temporary_password: str = "",
 ) -> Template:
     if notice is None and request.query_params.get("created"):
         notice = {"kind": "ok", "title": "User created.", "message": f"{user.email} can log in now."}
@@ -144,6 +145,7 @@ def _user_page(
         errors=errors or FormErrors(),
         password_hint=PASSWORD_HINT,
         role_help=_role_help(principal, new_user=False),
+        temporary_password=temporary_password,
     )
 
 
@@ -206,21 +208,28 @@ def change_role(
     sync_to_thread=True,
 )
 def reset_password(
-    request: Request[Any, Any, Any],
-    user_id: uuid.UUID,
-    session: Session,
-    principal: Principal,
-    data: FormData,
+    request: Request[Any, Any, Any], user_id: uuid.UUID, session: Session, principal: Principal
 ) -> Template:
-    password = form_value(data, "password")
-    return _change(
+    """The API's reset (`credentials.reset_password`, as POST /api/users/{id}/password-reset): a temporary
+    password, shown in this answer only (not stored in the page's URL, not cached, never logged); the user
+    must choose a new one at their next login."""
+    user = accounts.get_user(session, user_id)  # another organization's user: 404
+    temporary = credentials.reset_password(session, user)
+    session.flush()
+    response = _user_page(
         request,
         session,
         principal,
-        user_id,
-        lambda u: accounts.update_user(session, u, password=password),
-        "The password was reset; the user's sessions were ended. Give them the new password safely.",
+        user,
+        notice={
+            "kind": "ok",
+            "title": "The password was reset.",
+            "message": "The user's sessions were ended.",
+        },
+        temporary_password=temporary,
     )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @post(
