@@ -108,7 +108,19 @@ def render(runtime: Runtime) -> bytes:
     return generate_latest(registry)
 
 
-@get("/metrics", opt=PUBLIC, sync_to_thread=True, include_in_schema=False)
+@get(
+    "/metrics",
+    opt=PUBLIC,
+    sync_to_thread=True,
+    tags=["operations"],
+    summary="Prometheus metrics (text format)",
+    description=(
+        "Not behind the user login: a scraper presents `Authorization: Bearer <CLEARLINE_METRICS_TOKEN>` or "
+        "scrapes from a network in `CLEARLINE_METRICS_ALLOW`; with neither set, metrics are off (403). "
+        "Labels carry campaign and organization ids, never phone numbers."
+    ),
+    media_type=CONTENT_TYPE_LATEST,
+)
 def metrics_endpoint(request: Request[Any, Any, Any], runtime: Runtime) -> Response[bytes]:
     _allowed(request, runtime)
     return Response(render(runtime), media_type=CONTENT_TYPE_LATEST)

@@ -117,8 +117,17 @@ def make_tenant(
     return tenant
 
 
+def _forget_failed_logins_per_address(runtime: Runtime) -> None:
+    """Every test client logs in from the same address ("testclient", 127.0.0.1), so failed logins of
+    earlier tests would add up to the per-address spraying limit (30 in the window) and throttle a later
+    test's first login: each test starts from an address with no failures, as a new client would."""
+    for key in runtime.redis.scan_iter("clearline:login:ip:*"):
+        runtime.redis.delete(key)
+
+
 @pytest.fixture
 def tenant(runtime: Runtime) -> Tenant:
+    _forget_failed_logins_per_address(runtime)
     return make_tenant(runtime)
 
 
