@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 import phonenumbers
+import redis
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
@@ -314,7 +315,10 @@ async def agent_events(
     assert engine is not None, "the console's templates are configured by api.app.create_app"
     template = engine.get_template("agent/desk.html")
 
-    client = runtime.redis  # one connection for the stream's life: a push is on the card's critical path
+    # A client of the stream's own, one connection for its life (a push is on the card's critical path),
+    # closed with the stream: closing the process-wide `runtime.redis` here cut every other request's
+    # connection in the middle of its command.
+    client = redis.Redis.from_url(runtime.redis_url)
 
     def render() -> tuple[str, Desk]:
         with runtime.db.session(principal.scope) as s:
