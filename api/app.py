@@ -27,6 +27,7 @@ from api import (
     metrics_route,
     orgs,
     users,
+    webhooks_routes,
 )
 from api.audit import AuditMiddleware
 from api.auth import JWTAuthenticationMiddleware, login, logout, refresh, role_guard
@@ -62,6 +63,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *console.ROUTES,
         *metrics_route.ROUTES,
         *account_routes.ROUTES,
+        *webhooks_routes.ROUTES,
     ]
     document_problem_responses(route_handlers)
     app = Litestar(

@@ -33,6 +33,8 @@ from core.db import ALL_ORGS, Database, Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.models import Role
 from core.public_ids import public_lead_id
+from core.webhooks import CALL_ENDED, DISPOSITION_SET
+from core.webhooks.events import emit
 
 
 class LeaseLostError(ConflictError):
@@ -255,17 +257,44 @@ def _close(
     lead.outcome_counts = {**lead.outcome_counts, outcome: lead.outcome_counts.get(outcome, 0) + 1}
     lead.last_outcome = outcome
     if lead.status != LeadStatus.IN_PROGRESS.value or lead.lease_holder != attempt.worker:
-        return LeadStatus(lead.status), attempt.campaign_id
-    step = after_outcome(
-        _rules(s, lead.campaign_id),
-        outcome=outcome,
-        attempts=lead.attempts,
-        outcome_count=lead.outcome_counts[outcome],
-        now=ended_at,
+        status = LeadStatus(lead.status)
+    else:
+        step = after_outcome(
+            _rules(s, lead.campaign_id),
+            outcome=outcome,
+            attempts=lead.attempts,
+            outcome_count=lead.outcome_counts[outcome],
+            now=ended_at,
+        )
+        clear_lease(lead)
+        _apply(lead, step)
+        status = step.status
+    emit(
+        s,
+        org_id=attempt.org_id,
+        event_type=CALL_ENDED,
+        occurred_at=ended_at,
+        data=_call_ended(attempt, status),
     )
-    clear_lease(lead)
-    _apply(lead, step)
-    return step.status, attempt.campaign_id
+    return status, attempt.campaign_id
+
+
+def _call_ended(attempt: CallAttempt, lead_status: LeadStatus) -> dict[str, object]:
+    """The `call.ended` webhook's data: ids and times, no phone number (docs/webhooks.md)."""
+    return {
+        "attempt_id": attempt.id,
+        "campaign_id": attempt.campaign_id,
+        "lead_id": public_lead_id(attempt.lead_id),
+        "outcome": attempt.outcome,
+        "sip_status": attempt.sip_status,
+        "ended_by": attempt.ended_by,
+        "agent_id": attempt.agent_id,
+        "placed_at": attempt.placed_at,
+        "answered_at": attempt.answered_at,
+        "agent_connected_at": attempt.agent_connected_at,
+        "ended_at": attempt.ended_at,
+        "lead_status": lead_status.value,
+    }
 
 
 class DispositionSource:
@@ -345,6 +374,20 @@ def set_disposition(
         if step.status is LeadStatus.CALLBACK:
             lead.callback_at = callback_at
             lead.callback_agent_id = (attempt.agent_id or agent_id) if callback_same_agent else None
+        emit(
+            s, org_id=org_id, event_type=DISPOSITION_SET, occurred_at=at,
+            data={
+                "attempt_id": attempt.id,
+                "campaign_id": attempt.campaign_id,
+                "lead_id": public_lead_id(lead.id),
+                "disposition": code,
+                "source": source,
+                "disposed_by": agent_id,
+                "agent_id": attempt.agent_id,
+                "lead_status": step.status.value,
+                "callback_at": lead.callback_at if step.status is LeadStatus.CALLBACK else None,
+            },
+        )  # fmt: skip
         return step.status
 
 

@@ -32,6 +32,8 @@ from campaigns.scrubbing import ImportScrubber, normalize
 from core.db import Database, Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.safe_csv import SafeWriter
+from core.webhooks import LEAD_LIST_IMPORTED
+from core.webhooks import events as webhook_events
 
 BATCH_ROWS = 50_000  # per batch the engine re-reads its lists once; bigger batches, fewer reads
 BATCH_CHARS = 32 * 1024 * 1024  # ...and a batch of wide rows is flushed sooner: memory stays bounded
@@ -453,7 +455,13 @@ def import_lead_file(
                     created_at=at,
                 )
             )
+            deliveries = webhook_events.write_deliveries(
+                conn, org_id=request.org_id, event_type=LEAD_LIST_IMPORTED,
+                data={"list_id": request.list_id, "campaign_id": request.campaign_id, "job_id": request.job_id,
+                      "counts": job.counts.as_dict()},
+            )  # fmt: skip
         ok = True
+        webhook_events.send((d, 1) for d in deliveries)  # committed: now the messages
     finally:
         job.errors.close(keep=ok)
         job.close()

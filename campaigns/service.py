@@ -13,7 +13,7 @@ from typing import Any
 import phonenumbers
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from campaigns.models import (
     CallAttempt,
@@ -30,6 +30,8 @@ from campaigns.recycle import RecycleRules
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.legal import ABANDON_LIMIT
 from core.models import Role, User
+from core.webhooks import CAMPAIGN_STATE_CHANGED
+from core.webhooks.events import emit
 from dnc.caps import caps_json, parse_call_caps
 
 
@@ -371,7 +373,14 @@ def set_status(campaign: Campaign, status: CampaignStatus) -> None:
     fixed = campaign.caller_id_mode == CallerIdMode.FIXED.value
     if status is CampaignStatus.ACTIVE and fixed and not campaign.caller_id:
         raise ValidationError("set caller_id (or local_presence) before starting", field="caller_id")
+    before = campaign.status
     campaign.status = status.value
+    session = object_session(campaign)
+    if session is not None and before != status.value:  # sent when the caller's transaction commits
+        emit(
+            session, org_id=campaign.org_id, event_type=CAMPAIGN_STATE_CHANGED,
+            data={"campaign_id": campaign.id, "from": before, "to": status.value},
+        )  # fmt: skip
 
 
 # Who may be assigned to a campaign's calls.

@@ -25,6 +25,7 @@ from core.models import Job, JobStatus
 from core.processes import spawn, stop_process
 from core.runtime import Runtime
 from core.uploads import remove_stale_uploads
+from core.webhooks import events as webhook_events
 
 log = logging.getLogger("clearline.workers")
 
@@ -47,6 +48,11 @@ def clean_up_after_crashes(runtime: Runtime) -> None:
     recovered = recover_orphaned_jobs(runtime.db, runtime.redis, broker, utcnow())
     if recovered:
         log.warning("jobs whose worker died: %s", ", ".join(map(str, recovered)))
+    with runtime.db.session(ALL_ORGS) as s:
+        stalled = webhook_events.requeue_stalled(s, utcnow())
+    webhook_events.send(stalled)  # committed: a delivery whose message was lost is sent again
+    if stalled:
+        log.warning("webhook deliveries sent again (their message was lost): %d", len(stalled))
     with runtime.db.session(ALL_ORGS) as s:
         pending = s.scalars(
             select(Job.params).where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))

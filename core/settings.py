@@ -30,6 +30,11 @@ class Settings:
     # CLEARLINE_DAILY_RETENTION=0: processes that supervise job workers do not run the daily retention
     # job (run `clearline retention run` from cron instead; the tests keep their old rows)
     daily_retention: bool = True
+    # CLEARLINE_WEBHOOKS_ALLOW_PRIVATE=1: webhook targets may be loopback/private/link-local addresses (a
+    # receiver on the operator's own network); off by default, so an org admin cannot aim at internal hosts
+    webhooks_allow_private: bool = False
+    webhooks_retry_base_s: float = 30.0  # CLEARLINE_WEBHOOKS_RETRY_BASE_S: first retry delay (x3 each time)
+    webhooks_timeout_s: float = 10.0  # CLEARLINE_WEBHOOKS_TIMEOUT_S: connect and response timeout
 
     @property
     def uses_embedded_postgres(self) -> bool:
@@ -92,6 +97,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         metrics_token=env.get("CLEARLINE_METRICS_TOKEN", ""),
         metrics_allow=_networks("CLEARLINE_METRICS_ALLOW", env.get("CLEARLINE_METRICS_ALLOW", "")),
         daily_retention=env.get("CLEARLINE_DAILY_RETENTION", "1") != "0",
+        webhooks_allow_private=env.get("CLEARLINE_WEBHOOKS_ALLOW_PRIVATE", "") == "1",
+        webhooks_retry_base_s=float(env.get("CLEARLINE_WEBHOOKS_RETRY_BASE_S", "30")),
+        webhooks_timeout_s=float(env.get("CLEARLINE_WEBHOOKS_TIMEOUT_S", "10")),
     )
 
 

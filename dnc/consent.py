@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from core.db import Database, Scope, scope_of
 from core.errors import ValidationError
+from core.webhooks import CONSENT_REVOKED
+from core.webhooks.events import emit
 from dnc.caps import CallCap, caps_json, parse_call_caps
 from dnc.models import CompliancePolicy, ConsentRecord
 from dnc.normalize import normalize_number
@@ -143,6 +145,11 @@ def revoke_consent(
         record.revoked_note = note
         record.revoked_by = revoked_by
     session.flush()
+    emit(
+        session, org_id=records[0].org_id, event_type=CONSENT_REVOKED, occurred_at=now,
+        data={"e164": e164, "seller": seller.strip() if seller is not None else None, "source": source,
+              "consent_ids": [r.id for r in records], "revoked_by": revoked_by},
+    )  # fmt: skip
     return records
 
 

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from core.db import scope_of, utcnow
 from core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from core.models import Role
+from core.webhooks import OPT_OUT_RECORDED
+from core.webhooks.events import emit
 from dnc.models import AreaCodeBlock, DncRemoval, InternalDncEntry
 from dnc.normalize import is_e164, normalize_number
 from dnc.policy import check_area_code
@@ -74,6 +76,12 @@ def add_internal_dnc(
         .on_conflict_do_nothing()
         .returning(InternalDncEntry.id)
     ).first()
+    if inserted is not None:
+        emit(
+            session, org_id=org_id, event_type=OPT_OUT_RECORDED,
+            data={"entry_id": inserted[0], "e164": number, "campaign_id": campaign_id, "source": source,
+                  "added_by": added_by},
+        )  # fmt: skip
     return inserted is not None
 
 

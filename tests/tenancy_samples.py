@@ -108,6 +108,33 @@ def _area_code_block(world: World) -> str:
         return str(block.id)
 
 
+def _webhook(world: World) -> str:
+    from core.webhooks.models import WebhookEndpoint
+
+    with world.owner.runtime.db.session(Scope(world.owner.org.id)) as s:
+        endpoint = WebhookEndpoint(
+            url="https://crm.example.com/hooks", events=["call.ended"], secret_sealed="v1:sample"
+        )
+        s.add(endpoint)
+        s.flush()
+        return str(endpoint.id)
+
+
+def _webhook_delivery(world: World) -> str:
+    import uuid
+
+    from core.webhooks.models import WebhookDelivery
+
+    with world.owner.runtime.db.session(Scope(world.owner.org.id)) as s:
+        delivery = WebhookDelivery(
+            endpoint_id=uuid.UUID(world.sample("webhook_id")), event_id=uuid.uuid4(), event_type="call.ended",
+            body="{}", status="failed",
+        )  # fmt: skip
+        s.add(delivery)
+        s.flush()
+        return str(delivery.id)
+
+
 SAMPLES: dict[str, Callable[[World], str]] = {
     "org_id": lambda w: str(w.owner.org.id),
     "upload_token": _upload_token,
@@ -125,6 +152,8 @@ SAMPLES: dict[str, Callable[[World], str]] = {
     ),
     "entry_id": _internal_entry,
     "block_id": _area_code_block,
+    "webhook_id": _webhook,
+    "delivery_id": _webhook_delivery,
 }
 
 # (METHOD, path template) -> request body (JSON-able) or a callable building one from the world.

@@ -41,6 +41,7 @@ TABS = (
     Tab("caller-ids", "Caller IDs", "/console/admin/caller-ids"),
     Tab("certificates", "Certificates", "/console/admin/certificates"),
     Tab("agent-phones", "Agent phones", "/console/admin/agent-phones"),
+    Tab("webhooks", "Webhooks", "/console/admin/webhooks"),
     Tab("orgs", "Organizations", "/console/admin/orgs", platform_only=True),
 )
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from api.console.pages import admin, admin_numbers, admin_orgs, admin_phones, certificates, users
+from api.console.pages import (
+    admin,
+    admin_numbers,
+    admin_orgs,
+    admin_phones,
+    admin_webhooks,
+    certificates,
+    users,
+)
 
 ADMIN_PAGES = [
     *admin.PAGES,
@@ -11,4 +19,5 @@ ADMIN_PAGES = [
     *certificates.PAGES,
     *admin_phones.PAGES,
     *admin_orgs.PAGES,
+    *admin_webhooks.PAGES,
 ]
