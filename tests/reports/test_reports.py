@@ -1,0 +1,399 @@
+"""The daily reports on real PostgreSQL: a seeded random floor (two campaigns, three agents, two lists,
+blocked calls, opt-outs, revocations) is written, then every figure of every report is compared with a
+recount of the generated rows made here in Python, independently of the SQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from campaigns.models import CallAttempt, Lead, LeadList
+from core.db import Scope
+from dialer import reports
+from dialer.models import AgentSession
+from dnc.models import ConsentRecord, InternalDncEntry
+from tests.conftest import Tenant, make_tenant
+from tests.engine.factories import make_campaign
+
+SINCE = date(2026, 6, 1)
+UNTIL = date(2026, 6, 3)
+START = datetime(2026, 6, 1, tzinfo=UTC)
+END = datetime(2026, 6, 4, tzinfo=UTC)
+OUTCOMES = ("human", "abandoned", "machine", "no_answer", "busy", "blocked", "failed")
+CODES = ("SALE", "NI", "CALLBACK", "DNC")
+REASONS = ("national_dnc", "internal_dnc", "calling_hours", "state_dnc")
+
+
+@dataclass
+class Floor:
+    campaigns: list[uuid.UUID]
+    lists: dict[uuid.UUID, uuid.UUID]  # list -> campaign
+    agents: list[uuid.UUID]
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    leads: list[dict[str, Any]] = field(default_factory=list)
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    dnc: list[dict[str, Any]] = field(default_factory=list)
+    revocations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _generate(runtime: Any, tenant: Tenant, seed: int = 17) -> Floor:
+    rng = random.Random(seed)
+    agent_ids = [tenant.users["agent"].id, tenant.users["manager"].id, tenant.users["org_admin"].id]
+    campaigns = [make_campaign(runtime, tenant.id, active=False) for _ in range(2)]
+    floor = Floor([c.id for c in campaigns], {}, agent_ids)
+    with runtime.db.session(Scope(tenant.id)) as s:
+        for campaign in campaigns:
+            for n in range(2):
+                lead_list = LeadList(org_id=tenant.id, campaign_id=campaign.id, name=f"list-{n}")
+                s.add(lead_list)
+                s.flush()
+                floor.lists[lead_list.id] = campaign.id
+        list_ids = list(floor.lists)
+        for i in range(160):
+            list_id = rng.choice(list_ids)
+            status = rng.choice(("callable", "callable", "done", "blocked", "callback"))
+            dialed = rng.random() < 0.6
+            lead = Lead(
+                org_id=tenant.id,
+                campaign_id=floor.lists[list_id],
+                list_id=list_id,
+                row_number=i + 2,
+                phone_raw=f"+1303555{i:04d}",
+                phone_e164=f"+1303555{i:04d}",
+                status=status,
+                last_attempt_at=START if dialed else None,
+            )
+            s.add(lead)
+            s.flush()
+            floor.leads.append({"id": lead.id, "list": list_id, "status": status, "dialed": dialed})
+        # Calls from half an hour before the range to half an hour after it: the edges must not count.
+        for _ in range(900):
+            lead = rng.choice(floor.leads)
+            campaign_id = floor.lists[lead["list"]]
+            placed = (
+                START
+                - timedelta(minutes=30)
+                + timedelta(seconds=rng.randrange(int((END - START).total_seconds()) + 3600))
+            )
+            outcome = rng.choice(OUTCOMES)
+            row: dict[str, Any] = {
+                "campaign": campaign_id,
+                "placed": placed,
+                "outcome": outcome,
+                "lead": lead["id"],
+                "list": lead["list"],
+                "agent": None,
+                "connected": None,
+                "ended": None,
+                "disposed": None,
+                "disposition": None,
+                "reasons": [],
+                "e164": f"+1303555{lead['id'] % 10000:04d}",
+            }
+            if outcome == "blocked":
+                row["reasons"] = rng.sample(REASONS, rng.choice((1, 1, 2)))
+            elif outcome in ("human", "abandoned", "machine"):
+                row["answered"] = placed + timedelta(seconds=5)
+            if outcome == "human":
+                row["agent"] = rng.choice(agent_ids)
+                row["connected"] = placed + timedelta(seconds=6)
+                row["ended"] = row["connected"] + timedelta(seconds=rng.randint(10, 300))
+                if rng.random() < 0.85:
+                    row["disposed"] = row["ended"] + timedelta(seconds=rng.randint(1, 40))
+                    row["disposition"] = rng.choice(CODES)
+            floor.attempts.append(row)
+            s.add(
+                CallAttempt(
+                    org_id=tenant.id,
+                    lead_id=lead["id"],
+                    campaign_id=campaign_id,
+                    e164=row["e164"],
+                    placed_at=placed,
+                    answered_at=row.get("answered"),
+                    agent_connected_at=row["connected"],
+                    ended_at=row["ended"],
+                    outcome=outcome,
+                    agent_id=row["agent"],
+                    disposition=row["disposition"],
+                    disposed_at=row["disposed"],
+                    verdict_reasons=row["reasons"],
+                )
+            )
+        for agent in agent_ids:  # sessions, one straddling the range's start
+            for start, hours in ((START - timedelta(hours=2), 5), (START + timedelta(days=1, hours=3), 7)):
+                campaign_id = rng.choice(floor.campaigns)
+                s.add(
+                    AgentSession(
+                        org_id=tenant.id,
+                        agent_id=agent,
+                        campaign_id=campaign_id,
+                        sip_uri="sip:a@127.0.0.1",
+                        started_at=start,
+                        ended_at=start + timedelta(hours=hours),
+                    )
+                )
+                floor.sessions.append(
+                    {
+                        "agent": agent,
+                        "campaign": campaign_id,
+                        "start": start,
+                        "end": start + timedelta(hours=hours),
+                    }
+                )
+        for _ in range(
+            40
+        ):  # opt-outs about numbers called (some by another campaign, some outside the range)
+            call = rng.choice(floor.attempts)
+            at = call["placed"] + timedelta(minutes=rng.randint(1, 60 * 30))
+            entry = {
+                "e164": call["e164"],
+                "source": rng.choice(("agent", "opt_out_key", "api")),
+                "at": at,
+                "campaign": rng.choice((None, None, call["campaign"])),
+            }
+            if any(d["e164"] == entry["e164"] and d["campaign"] == entry["campaign"] for d in floor.dnc):
+                continue  # one entry per number and scope
+            s.add(
+                InternalDncEntry(
+                    org_id=tenant.id,
+                    e164=entry["e164"],
+                    campaign_id=entry["campaign"],
+                    source=entry["source"],
+                    added_at=at,
+                )
+            )
+            floor.dnc.append(entry)
+        for _ in range(30):
+            call = rng.choice(floor.attempts)
+            at = call["placed"] + timedelta(minutes=rng.randint(1, 60 * 30))
+            source = rng.choice(("agent", "api", "opt_out_key"))
+            s.add(
+                ConsentRecord(
+                    org_id=tenant.id,
+                    e164=call["e164"],
+                    seller="seller",
+                    kind="express",
+                    source="api",
+                    given_at=START - timedelta(days=30),
+                    revoked_at=at,
+                    revoked_source=source,
+                )
+            )
+            floor.revocations.append({"e164": call["e164"], "at": at, "source": source})
+    return floor
+
+
+@pytest.fixture(scope="module")
+def floor_and_tenant(runtime: Any) -> tuple[Floor, Tenant]:
+    tenant = make_tenant(runtime)
+    return _generate(runtime, tenant), tenant
+
+
+def _report(
+    runtime: Any, tenant: Tenant, kind: reports.ReportKind, campaign: uuid.UUID | None
+) -> reports.Report:
+    with runtime.db.session(Scope(tenant.id)) as s:
+        return reports.build(
+            s, kind, reports.ReportRange(SINCE, UNTIL, campaign), now=END + timedelta(days=30)
+        )
+
+
+def _in(floor: Floor, campaign: uuid.UUID | None) -> list[dict[str, Any]]:
+    return [a for a in floor.attempts if START <= a["placed"] < END and campaign in (None, a["campaign"])]
+
+
+SCOPES = ("organization", "campaign")
+
+
+def _scope(floor: Floor, which: str) -> uuid.UUID | None:
+    return None if which == "organization" else floor.campaigns[1]
+
+
+@pytest.mark.parametrize("which", SCOPES)
+def test_campaign_by_hour_matches_a_recount(
+    runtime: Any, floor_and_tenant: tuple[Floor, Tenant], which: str
+) -> None:
+    floor, tenant = floor_and_tenant
+    campaign = _scope(floor, which)
+    expected: dict[str, Counter[str]] = defaultdict(Counter)
+    for a in _in(floor, campaign):
+        c = expected[a["placed"].strftime("%Y-%m-%d %H:00")]
+        c["dials"] += a["outcome"] != "blocked"
+        c["answered_person"] += a["outcome"] in ("human", "abandoned")
+        c["answered_machine"] += a["outcome"] == "machine"
+        c["connects"] += a["connected"] is not None
+        c["abandons"] += a["outcome"] == "abandoned"
+    (table,) = _report(runtime, tenant, reports.ReportKind.CAMPAIGN_BY_HOUR, campaign).tables
+    assert [r["hour"] for r in table.rows] == sorted(expected)
+    for row in table.rows:
+        c = expected[row["hour"]]
+        assert {k: row[k] for k in c} == dict(c)
+        person = c["answered_person"]
+        assert row["abandon_rate"] == pytest.approx(c["abandons"] / person if person else 0, abs=1e-4)
+        assert row["contact_rate"] == pytest.approx(person / c["dials"] if c["dials"] else 0, abs=1e-4)
+    assert table.total is not None
+    assert table.total["dials"] == sum(c["dials"] for c in expected.values()) > 0
+
+
+@pytest.mark.parametrize("which", SCOPES)
+def test_agent_performance_matches_a_recount(
+    runtime: Any, floor_and_tenant: tuple[Floor, Tenant], which: str
+) -> None:
+    floor, tenant = floor_and_tenant
+    campaign = _scope(floor, which)
+    report = _report(runtime, tenant, reports.ReportKind.AGENT_PERFORMANCE, campaign)
+    rows = {uuid.UUID(r["agent_id"]): r for r in report.tables[0].rows}
+    for agent in floor.agents:
+        calls = [a for a in _in(floor, campaign) if a["agent"] == agent]
+        talk = sum((a["ended"] - a["connected"]).total_seconds() for a in calls)
+        wrap = sum((a["disposed"] - a["ended"]).total_seconds() for a in calls if a["disposed"])
+        logged = sum(
+            (min(x["end"], END) - max(x["start"], START)).total_seconds()
+            for x in floor.sessions
+            if x["agent"] == agent
+            and campaign in (None, x["campaign"])
+            and x["end"] > START
+            and x["start"] < END
+        )
+        if not calls and not logged:
+            assert agent not in rows
+            continue
+        row = rows[agent]
+        assert row["handled"] == len(calls)
+        assert row["talk_s"] == pytest.approx(talk, abs=0.1)
+        assert row["wrap_s"] == pytest.approx(wrap, abs=0.1)
+        assert row["logged_in_s"] == pytest.approx(logged, abs=0.1)
+        assert row["sales"] == sum(a["disposition"] == "SALE" for a in calls)
+        assert row["occupancy"] == pytest.approx(min((talk + wrap) / logged, 1) if logged else 0, abs=1e-4)
+        by_code = Counter(a["disposition"] for a in calls if a["disposition"])
+        (per_code,) = [r for r in report.tables[1].rows if r["agent"] == row["agent"]]
+        assert {c: per_code[c] for c in by_code} == dict(by_code)
+
+
+@pytest.mark.parametrize("which", SCOPES)
+def test_list_penetration_matches_a_recount(
+    runtime: Any, floor_and_tenant: tuple[Floor, Tenant], which: str
+) -> None:
+    floor, tenant = floor_and_tenant
+    campaign = _scope(floor, which)
+    codes_table, lists_table = _report(runtime, tenant, reports.ReportKind.LIST_PENETRATION, campaign).tables
+    expected_codes = Counter(a["disposition"] for a in _in(floor, campaign) if a["disposition"])
+    assert {r["code"]: r["calls"] for r in codes_table.rows} == dict(expected_codes)
+    assert [r["sale"] for r in codes_table.rows if r["code"] == "SALE"] == ["yes"]
+    rows = {uuid.UUID(r["list_id"]): r for r in lists_table.rows}
+    wanted = {lst for lst, c in floor.lists.items() if campaign in (None, c)}
+    assert set(rows) == wanted
+    for list_id in wanted:
+        leads = [x for x in floor.leads if x["list"] == list_id]
+        final = [x for x in leads if x["status"] in ("done", "blocked")]
+        row = rows[list_id]
+        assert row["leads"] == len(leads)
+        assert row["done"] == sum(x["status"] == "done" for x in leads)
+        assert row["blocked"] == sum(x["status"] == "blocked" for x in leads)
+        assert row["not_dialed"] == sum(not x["dialed"] for x in leads if x not in final)
+        assert row["dialed"] == sum(x["dialed"] for x in leads if x not in final)
+        assert row["penetration"] == pytest.approx(sum(x["dialed"] for x in leads) / len(leads), abs=1e-4)
+
+
+@pytest.mark.parametrize("which", SCOPES)
+def test_dnc_compliance_matches_a_recount(
+    runtime: Any, floor_and_tenant: tuple[Floor, Tenant], which: str
+) -> None:
+    floor, tenant = floor_and_tenant
+    campaign = _scope(floor, which)
+    reasons, lists, opt_outs, revocations = _report(
+        runtime, tenant, reports.ReportKind.DNC_COMPLIANCE, campaign
+    ).tables
+    blocked = [a for a in _in(floor, campaign) if a["outcome"] == "blocked"]
+    assert {r["reason"]: r["calls"] for r in reasons.rows} == dict(
+        Counter(x for a in blocked for x in a["reasons"])
+    )
+    assert reasons.total is not None and reasons.total["calls"] == len(blocked) > 0
+    by_list = Counter(a["list"] for a in blocked)
+    with runtime.db.session(Scope(tenant.id)) as s:
+        names = {lst: s.get(LeadList, lst).name for lst in by_list}  # type: ignore[union-attr]
+    campaign_names = {
+        r["list_id"]: r["campaign"]
+        for r in _report(runtime, tenant, reports.ReportKind.LIST_PENETRATION, campaign).tables[1].rows
+    }
+    assert sorted((r["list"], r["campaign"], r["calls"]) for r in lists.rows) == sorted(
+        (names[k], campaign_names[str(k)], v) for k, v in by_list.items()
+    )
+
+    def called_by(e164: str, at: datetime) -> bool:
+        return any(
+            a["e164"] == e164 and a["campaign"] == campaign and at - timedelta(days=1) <= a["placed"] <= at
+            for a in floor.attempts
+        )
+
+    in_range = [d for d in floor.dnc if START <= d["at"] < END]
+    if campaign is not None:
+        in_range = [d for d in in_range if d["campaign"] == campaign or called_by(d["e164"], d["at"])]
+    assert {r["source"]: r["entries"] for r in opt_outs.rows} == dict(Counter(d["source"] for d in in_range))
+    revoked = [r for r in floor.revocations if START <= r["at"] < END]
+    if campaign is not None:
+        revoked = [r for r in revoked if called_by(r["e164"], r["at"])]
+    assert {r["source"]: r["revocations"] for r in revocations.rows} == dict(
+        Counter(r["source"] for r in revoked)
+    )
+
+
+def test_another_organization_sees_none_of_it(runtime: Any, floor_and_tenant: tuple[Floor, Tenant]) -> None:
+    other = make_tenant(runtime)
+    for kind in reports.ReportKind:
+        report = _report(runtime, other, kind, None)
+        assert all(not t.rows for t in report.tables), kind
+
+
+def test_api_json_csv_roles_and_bad_ranges(
+    client: Any, floor_and_tenant: tuple[Floor, Tenant], runtime: Any
+) -> None:
+    floor, tenant = floor_and_tenant
+    query = {"since": SINCE.isoformat(), "until": UNTIL.isoformat(), "campaign_id": str(floor.campaigns[0])}
+    answer = client.get("/api/reports/campaign-by-hour", params=query, headers=tenant.headers("compliance"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    expected_dials = sum(a["outcome"] != "blocked" for a in _in(floor, floor.campaigns[0]))
+    assert body["tables"][0]["total"]["dials"] == expected_dials
+    download = client.get(
+        "/api/reports/campaign-by-hour/csv", params=query, headers=tenant.headers("manager")
+    )
+    assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
+    assert "attachment" in download.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(download.text)))
+    header = next(r for r in rows if r and r[0] == "table")
+    total = next(r for r in rows if r and r[:2] == ["hours", "Total"])
+    assert int(total[header.index("dials")]) == expected_dials
+    assert (
+        client.get("/api/reports/campaign-by-hour", params=query, headers=tenant.headers("agent")).status_code
+        == 403
+    )
+    bad = client.get(
+        "/api/reports/campaign-by-hour", params={"since": "2026-13-01"}, headers=tenant.headers("manager")
+    )
+    assert bad.status_code == 422 and "2026-13-01" in bad.text and "since" in bad.text
+    reversed_range = client.get(
+        "/api/reports/agent-performance",
+        params={"since": "2026-06-05", "until": "2026-06-01"},
+        headers=tenant.headers("manager"),
+    )
+    assert reversed_range.status_code == 422 and "must not be after" in reversed_range.text
+    too_long = client.get(
+        "/api/reports/dnc-compliance",
+        params={"since": "2026-01-01", "until": "2026-06-01"},
+        headers=tenant.headers("manager"),
+    )
+    assert too_long.status_code == 422 and "at most 92 days" in too_long.text
+    unknown = client.get("/api/reports/nonsense", headers=tenant.headers("manager"))
+    assert unknown.status_code == 422 and "agent-performance" in unknown.text
+    other = make_tenant(runtime)
+    foreign = client.get("/api/reports/campaign-by-hour", params=query, headers=other.headers("manager"))
+    assert foreign.status_code == 404
