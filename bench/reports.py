@@ -111,7 +111,7 @@ def generate(
                           WHEN r3 < 0.80 THEN 'DNC' ELSE 'TIMEOUT' END AS code,
                      random() * interval '240 s' AS talk, random() * interval '30 s' AS wrap, r2
               FROM (SELECT g, (g * 7919) %% %(leads)s AS lead, random() AS r, random() AS r2, random() AS r3
-                    FROM generate_series(0, %(attempts)s - 1) AS g) AS raw
+                    FROM generate_series(0::bigint, %(attempts)s - 1) AS g) AS raw
             ) AS s
             JOIN bench_campaigns c ON c.idx = (lead %% 8) / 2
             JOIN bench_agents a ON a.campaign_idx = (lead %% 8) / 2 AND a.slot = g %% 25
