@@ -1,6 +1,7 @@
 """The daily reports of a call center, for a date range, per campaign or for the whole organization:
 
-- `agent_performance`: calls handled, talk and wrap-up time, logged-in time, occupancy, dispositions, sales;
+- `agent_performance`: calls handled, talk and wrap-up time, logged-in, ready and paused time (by pause
+  code, from the agent state history `dialer.engine.state_log` writes), occupancy, dispositions, sales;
 - `campaign_by_hour`: dials, answers (person / machine), connects, abandons, contact and abandon rate;
 - `list_penetration`: dispositions of the range, and each list's leads not yet dialed, dialed, done, blocked;
 - `dnc_compliance`: dial-time blocks by reason and by list, opt-outs and consent revocations.
@@ -30,7 +31,7 @@ from campaigns.models import CallAttempt, Campaign, Disposition, Lead, LeadList,
 from core.errors import ValidationError
 from core.models import User
 from core.safe_csv import SafeWriter
-from dialer.models import AgentSession
+from dialer.models import AgentSession, AgentStateInterval
 from dnc.models import ConsentRecord, InternalDncEntry
 
 # A report spans at most this many days: a quarter, enough for monthly comparisons, small enough that one
@@ -40,6 +41,8 @@ PERSON_ANSWERED = (Outcome.HUMAN.value, Outcome.ABANDONED.value)
 # An opt-out made during a call is recorded a little after the call was placed: how far back to look for
 # the campaign's call to the number when a campaign's opt-outs are counted.
 OPT_OUT_LOOKBACK = timedelta(days=1)
+# No agent state lasts longer than this (shifts are shorter): bounds the scan of the state history.
+LONGEST_STATE = timedelta(days=1)
 
 
 class ReportKind(enum.StrEnum):
@@ -201,6 +204,7 @@ def agent_performance(session: Session, rng: ReportRange, *, now: datetime) -> R
             .group_by(AgentSession.agent_id)
         ).all()
     }
+    states = _state_seconds(session, rng, now=now)
     per_agent: dict[uuid.UUID, dict[str, Any]] = {}
     for row in calls:
         agent = per_agent.setdefault(
@@ -215,7 +219,8 @@ def agent_performance(session: Session, rng: ReportRange, *, now: datetime) -> R
             )
             if row.disposition in sale_codes.get(row.campaign_id, ()):
                 agent["sales"] += int(row.handled)
-    agents = set(per_agent) | set(logged)
+    agents = set(per_agent) | set(logged) | {agent for agent, _, _ in states}
+    pause_codes = sorted({code for (_, state, code) in states if state == "PAUSED"})
     names = _user_names(session, agents)
     codes = sorted({code for a in per_agent.values() for code in a["dispositions"]})
     table = Table(
@@ -227,7 +232,8 @@ def agent_performance(session: Session, rng: ReportRange, *, now: datetime) -> R
             Column("talk_s", "Talk time", "seconds"),
             Column("wrap_s", "Wrap-up time", "seconds"),
             Column("logged_in_s", "Logged in", "seconds"),
-            Column("other_s", "Ready or paused", "seconds"),
+            Column("ready_s", "Ready (waiting)", "seconds"),
+            Column("paused_s", "Paused", "seconds"),
             Column("occupancy", "Occupancy", "ratio"),
             Column("sales", "Sales"),
             Column("dispositions", "Dispositions", "text"),
@@ -249,7 +255,8 @@ def agent_performance(session: Session, rng: ReportRange, *, now: datetime) -> R
                 "talk_s": round(a["talk_s"], 1),
                 "wrap_s": round(a["wrap_s"], 1),
                 "logged_in_s": round(logged_s, 1),
-                "other_s": round(max(logged_s - busy, 0.0), 1),
+                "ready_s": round(states.get((agent_id, "READY", ""), 0.0), 1),
+                "paused_s": round(sum(states.get((agent_id, "PAUSED", c), 0.0) for c in pause_codes), 1),
                 "occupancy": round(min(_ratio(busy, logged_s), 1.0), 4),
                 "sales": a["sales"],
                 "dispositions": " ".join(
@@ -267,7 +274,49 @@ def agent_performance(session: Session, rng: ReportRange, *, now: datetime) -> R
         d = per_agent.get(uuid.UUID(agent_row["agent_id"]), {"dispositions": {}})["dispositions"]
         by_code.rows.append({"agent": agent_row["agent"], **{c: d.get(c, 0) for c in codes}})
     by_code.total = _sum_total(by_code, label_key="agent")
-    return Report(ReportKind.AGENT_PERFORMANCE, rng, [table, by_code])
+    pauses = Table(
+        "pause_codes",
+        "Pause time per agent, by pause code",
+        [Column("agent", "Agent", "text"), *(Column(c, c or "(no code)", "seconds") for c in pause_codes)],
+    )
+    for agent_row in table.rows:
+        agent_id = uuid.UUID(agent_row["agent_id"])
+        pauses.rows.append(
+            {
+                "agent": agent_row["agent"],
+                **{c: round(states.get((agent_id, "PAUSED", c), 0.0), 1) for c in pause_codes},
+            }
+        )
+    pauses.total = _sum_total(pauses, label_key="agent")
+    return Report(ReportKind.AGENT_PERFORMANCE, rng, [table, by_code, pauses])
+
+
+def _state_seconds(
+    session: Session, rng: ReportRange, *, now: datetime
+) -> dict[tuple[uuid.UUID, str, str], float]:
+    """Seconds of each (agent, state, pause code) inside the range, from the agent state history (an open
+    interval counts up to `now`). An interval starts at most a day before the range (a shift is shorter),
+    which keeps the scan on the (org, started_at) index."""
+    upper = func.least(func.coalesce(AgentStateInterval.ended_at, now), rng.end)
+    lower = func.greatest(AgentStateInterval.started_at, rng.start)
+    where = [
+        AgentStateInterval.started_at < rng.end,
+        AgentStateInterval.started_at >= rng.start - LONGEST_STATE,
+        or_(AgentStateInterval.ended_at.is_(None), AgentStateInterval.ended_at > rng.start),
+    ]
+    if rng.campaign_id is not None:
+        where.append(AgentStateInterval.campaign_id == rng.campaign_id)
+    rows = session.execute(
+        select(
+            AgentStateInterval.agent_id,
+            AgentStateInterval.state,
+            AgentStateInterval.pause_code,
+            func.sum(func.greatest(func.extract("epoch", upper - lower), 0)),
+        )
+        .where(*where)
+        .group_by(AgentStateInterval.agent_id, AgentStateInterval.state, AgentStateInterval.pause_code)
+    ).all()
+    return {(agent, state, code): float(seconds or 0) for agent, state, code, seconds in rows}
 
 
 def _sale_codes(session: Session, campaign_ids: set[uuid.UUID]) -> dict[uuid.UUID, set[str]]:

@@ -226,3 +226,83 @@ def test_api_json_csv_roles_and_bad_ranges(
     other = make_tenant(runtime)
     foreign = client.get("/api/reports/campaign-by-hour", params=query, headers=other.headers("manager"))
     assert foreign.status_code == 404
+
+
+def test_pause_time_by_code_comes_from_the_live_board_history(runtime: Any) -> None:
+    """Agents change state on the real Redis board (its Lua scripts stamp each event with the pause code);
+    the events written as intervals (`record_agent_states`, what the supervisor runs on each tick) give the
+    report its ready and paused time, per pause code."""
+    from dialer.engine.agents import AgentBoard
+    from dialer.engine.state_log import record_agent_states
+    from tests.engine.factories import make_campaign
+
+    tenant = make_tenant(runtime)
+    campaign = make_campaign(runtime, tenant.id, active=False)
+    board = AgentBoard(runtime.redis)
+    t0 = int((START + timedelta(days=1)).timestamp() * 1000)
+    first, second = (str(tenant.users[r].id) for r in ("agent", "manager"))
+    cursor = board.last_event_id(str(campaign.id))
+    for agent, script in (
+        (
+            first,
+            [
+                ("leg_up", 10),
+                ("pause", 70, "BREAK"),
+                ("resume", 370),
+                ("pause", 400, "LUNCH"),
+                ("logout", 2200),
+            ],
+        ),
+        (second, [("leg_up", 5), ("pause", 65, "BREAK"), ("resume", 165), ("logout", 200)]),
+    ):
+        board.start_session(
+            agent_id=agent,
+            org_id=str(tenant.id),
+            campaign_id=str(campaign.id),
+            session_id=str(uuid.uuid4()),
+            sip_uri="sip:a@127.0.0.1",
+            at_ms=t0,
+        )
+        for step, seconds, *code in script:
+            at = t0 + seconds * 1000
+            if step == "leg_up":
+                board.leg_up(agent, worker="w", leg_id="l", at_ms=at)
+            elif step == "pause":
+                board.pause(agent, at, code=code[0])
+            elif step == "resume":
+                board.resume(agent, at)
+            else:
+                board.logout(agent, at)
+    events = board.events_since(str(campaign.id), cursor)
+    assert [e.pause_code for e in events if e.new_state == "PAUSED"] == ["BREAK", "LUNCH", "BREAK"]
+    # Two ticks' worth, as the supervisor hands them over: an interval opened in one is closed by the next.
+    record_agent_states(runtime.db, tenant.id, campaign.id, events[:5])
+    record_agent_states(runtime.db, tenant.id, campaign.id, events[5:])
+    with runtime.db.session(Scope(tenant.id)) as s:
+        report = reports.build(
+            s, reports.ReportKind.AGENT_PERFORMANCE, reports.ReportRange(SINCE, UNTIL, campaign.id), now=END
+        )
+    rows = {r["agent_id"]: r for r in report.tables[0].rows}
+    assert rows[first]["paused_s"] == 300 + 1800 and rows[first]["ready_s"] == 60 + 30
+    assert rows[second]["paused_s"] == 100 and rows[second]["ready_s"] == 60 + 35
+    pauses = {r["agent"]: r for r in report.tables[2].rows}
+    assert pauses[rows[first]["agent"]]["BREAK"] == 300 and pauses[rows[first]["agent"]]["LUNCH"] == 1800
+    assert pauses[rows[second]["agent"]]["BREAK"] == 100 and pauses[rows[second]["agent"]]["LUNCH"] == 0
+    # Nothing left open: the logouts closed both agents' last intervals.
+    with runtime.db.session(Scope(tenant.id)) as s:
+        from dialer.models import AgentStateInterval
+
+        assert s.query(AgentStateInterval).filter(AgentStateInterval.ended_at.is_(None)).count() == 0
+
+
+def test_migrated_state_history_matches_its_model(runtime: Any) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from core.db import Base
+
+    with runtime.db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diffs = compare_metadata(context, Base.metadata)
+    ours = [d for d in diffs if "dialer_agent_state_intervals" in repr(d)]
+    assert ours == [], "\n".join(map(repr, ours))
