@@ -4,7 +4,8 @@ measured in the same run (the floor: PostgreSQL counting the rows it must read, 
 
 Target: each report <= 2 s. The floor is generated inside PostgreSQL (`generate_series`), so it takes
 seconds, not the hours a real month would: 4 campaigns of 25 agents, 8 lists, 1.2 M leads, 30 days of
-8-hour shifts (one session per agent per day), outcomes in realistic shares, dispositions on the answered
+8-hour shifts (one session per agent per day, three pauses a day, INCALL / WRAP / READY intervals for
+each call bridged), outcomes in realistic shares, dispositions on the answered
 calls, 3% of calls blocked at dial time with one or two reasons, opt-outs and consent revocations.
 Run: `.venv/bin/python bench/reports.py [--attempts 3000000]` (uses DATABASE_URL, else an embedded server
 in a temporary data dir).
@@ -137,6 +138,33 @@ def generate(
             """,
             {"org": org_id, "start": start, "days": DAYS},
         )
+        # Agent state history: each call bridged to an agent is INCALL, WRAP then READY (20 s) as the
+        # supervisor writes it; each agent-day has three pauses (BREAK, LUNCH, BREAK).
+        cur.execute(
+            """
+            INSERT INTO dialer_agent_state_intervals (org_id, agent_id, campaign_id, state, pause_code,
+                                                      started_at, ended_at)
+            SELECT org_id, agent_id, campaign_id, s.state, '', s.started, s.ended
+            FROM call_attempts,
+                 LATERAL (VALUES ('INCALL', agent_connected_at, ended_at), ('WRAP', ended_at, disposed_at),
+                                 ('READY', disposed_at, disposed_at + interval '20 s')) AS s(state, started, ended)
+            WHERE org_id = %(org)s AND agent_id IS NOT NULL
+            """,
+            {"org": org_id},
+        )
+        cur.execute(
+            """
+            INSERT INTO dialer_agent_state_intervals (org_id, agent_id, campaign_id, state, pause_code,
+                                                      started_at, ended_at)
+            SELECT %(org)s, a.agent_id, c.id, 'PAUSED', p.code,
+                   %(start)s::timestamptz + d * interval '1 day' + p.at, %(start)s::timestamptz + d * interval '1 day'
+                     + p.at + p.length
+            FROM bench_agents a JOIN bench_campaigns c ON c.idx = a.campaign_idx, generate_series(0, %(days)s - 1) d,
+                 (VALUES ('BREAK', interval '15 h', interval '15 min'), ('LUNCH', interval '17 h', interval '30 min'),
+                         ('BREAK', interval '19 h', interval '15 min')) AS p(code, at, length)
+            """,
+            {"org": org_id, "start": start, "days": DAYS},
+        )
         cur.execute(
             """
             INSERT INTO dnc_internal_entries (org_id, e164, campaign_id, source, reason, added_at)
@@ -168,6 +196,7 @@ def generate(
             "leads",
             "call_attempts",
             "dialer_agent_sessions",
+            "dialer_agent_state_intervals",
             "dnc_internal_entries",
             "consent_records",
         ):
@@ -249,7 +278,8 @@ def main() -> None:
             attempts=args.attempts,
         )
     print(
-        f"generated {args.attempts:,} attempts, {LEADS:,} leads, {AGENTS * DAYS:,} agent sessions "
+        f"generated {args.attempts:,} attempts, {LEADS:,} leads, {AGENTS * DAYS:,} agent sessions and their "
+        "state history "
         f"in {time.perf_counter() - start:.1f} s"
     )
 
