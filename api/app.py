@@ -26,6 +26,7 @@ from api import (
     jobs,
     metrics_route,
     orgs,
+    report_routes,
     users,
     webhooks_routes,
 )
@@ -59,6 +60,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *dialer_routes.ROUTES,
         *agent_phones_routes.ROUTES,
         *abandon_routes.ROUTES,
+        *report_routes.ROUTES,
         *compliance_routes.ROUTES,
         *console.ROUTES,
         *metrics_route.ROUTES,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, OrgScoped, utcnow
@@ -75,3 +75,27 @@ class AgentPhoneRule(OrgScoped, Base):
     note: Mapped[str] = mapped_column(String(200), default="")
     created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AgentStateInterval(OrgScoped, Base):
+    """One stretch of an agent in one state (READY, INCALL, WRAP, PAUSED with its pause code, CONNECTING),
+    from the live board's event stream (`dialer.engine.state_log`): the durable history the agent
+    performance report reads pause time from. `ended_at` is NULL while the agent is still in it."""
+
+    __tablename__ = "dialer_agent_state_intervals"
+    __table_args__ = (
+        Index("ix_dialer_agent_state_intervals_org_started", "org_id", "started_at"),
+        Index(
+            "ix_dialer_agent_state_intervals_open",
+            "agent_id",
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    agent_id: Mapped[uuid.UUID] = mapped_column()
+    campaign_id: Mapped[uuid.UUID] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16))
+    pause_code: Mapped[str] = mapped_column(String(32), default="")
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -49,7 +49,21 @@ def zip_self(values: Any) -> list[tuple[Any, Any]]:
     return [(v, v) for v in values]
 
 
+def report_cell(value: Any, kind: str) -> str:
+    """A cell of a daily report (`dialer.reports.Column.kind`): counts, durations, ratios or text."""
+    if value is None or value == "":
+        return "" if kind == "text" else NONE
+    if kind == "int":
+        return number(value)
+    if kind == "seconds":
+        return duration(value)
+    if kind == "ratio":
+        return percent(value)
+    return str(value)
+
+
 def install(env: Environment) -> None:
     env.filters.update(
         number=number, percent=percent, when=when, duration=duration, zip_self=zip_self, when_s=when_s
     )
+    env.filters["report_cell"] = report_cell

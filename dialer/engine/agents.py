@@ -90,6 +90,7 @@ class AgentEvent:
     old_state: str
     new_state: str
     at_ms: int
+    pause_code: str = ""  # the agent's pause code when the change was made (for PAUSED: why)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ local function set_state(agent, new_state, now_ms, prefix)
     redis.call('SREM', prefix .. 'campaign-agents:' .. campaign, agent)
   end
   redis.call('XADD', prefix .. 'agent-events:' .. campaign, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
-             'agent', agent, 'old', old, 'new', new_state, 'at', now_ms)
+             'agent', agent, 'old', old, 'new', new_state, 'at', now_ms,
+             'code', redis.call('HGET', key, 'pause_code') or '')
   return old
 end
 """.replace("EVENTS_MAXLEN", str(EVENTS_MAXLEN))
@@ -244,6 +246,7 @@ class AgentBoard:
                     old_state=f["old"],
                     new_state=f["new"],
                     at_ms=int(f["at"]),
+                    pause_code=f.get("code", ""),
                 )
             )
         return out

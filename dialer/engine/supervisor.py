@@ -54,6 +54,7 @@ from dialer.engine.live import LiveStats, write_engine_heartbeat, write_live_sta
 from dialer.engine.recorder import Recorder
 from dialer.engine.recovery import agents_to_recover, finalize_orphaned_attempts
 from dialer.engine.requests import pop_requests
+from dialer.engine.state_log import record_agent_states
 from dialer.engine.trunks import TrunkGate
 from dialer.sip import protocol as p
 from dialer.sip.client import LineWorkerPool, WorkerNotReadyError
@@ -399,7 +400,10 @@ class Engine:
 
     def _feed_agent_events(self) -> None:
         for run in self.campaigns.values():
-            for event in self.board.events_since(str(run.id), run.agent_cursor):
+            events = self.board.events_since(str(run.id), run.agent_cursor)
+            if events:  # the durable history the agent performance report reads (off this thread)
+                self.recorder.submit(record_agent_states, self.db, run.org_id, run.id, events)
+            for event in events:
                 run.agent_cursor = event.stream_id
                 if event.new_state == AgentState.LOGGED_OUT:
                     self.legs.logged_out(event.agent_id)
