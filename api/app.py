@@ -26,6 +26,7 @@ from api import (
     jobs,
     metrics_route,
     orgs,
+    privacy_routes,
     users,
 )
 from api.audit import AuditMiddleware
@@ -62,6 +63,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *console.ROUTES,
         *metrics_route.ROUTES,
         *account_routes.ROUTES,
+        *privacy_routes.ROUTES,
     ]
     document_problem_responses(route_handlers)
     app = Litestar(
