@@ -31,6 +31,7 @@ from api.console.pages import (
     home,
     lead_lists,
     login,
+    privacy,
     reports,
     wallboard,
 )
@@ -99,6 +100,7 @@ PAGES: list[ControllerRouterHandler] = [
     *dnc_internal.PAGES,
     *dnc_scrub.PAGES,
     *audit.PAGES,
+    *privacy.PAGES,
     *ADMIN_PAGES,
     *agent.PAGES,
 ]
