@@ -17,21 +17,24 @@ from api.auth import roles
 from api.principal import Principal
 from campaigns.privacy import export_csv, file_lead_request
 from core.db import utcnow
-from core.errors import ConflictError
+from core.errors import ConflictError, PermissionDeniedError, ValidationError
 from core.models import Role
 from core.privacy import PrivacyRequest, get_request, is_overdue, list_requests
 from core.runtime import Runtime
+from dialer.account_privacy import file_user_request
 
 PRIVACY_ROLES = (Role.COMPLIANCE, Role.ORG_ADMIN)
 
 
 class PrivacyRequestIn(msgspec.Struct, forbid_unknown_fields=True):
     kind: str  # access | deletion | correction
-    phone: str  # the called person's number (E.164, or as typed: it is normalized)
+    phone: str = ""  # the called person's number (E.164, or as typed: it is normalized)
     name: str | None = None
     email: str | None = None
     corrections: dict[str, Any] | None = None  # correction only: first_name, last_name, email
     org_id: uuid.UUID | None = None  # a platform admin names the organization
+    # Instead of a phone: a user of the organization (an agent leaving); org admins only, access or deletion.
+    user_id: uuid.UUID | None = None
 
 
 class PrivacyRequestOut(msgspec.Struct):
@@ -67,7 +70,17 @@ def create_privacy_request(
     data: PrivacyRequestIn, principal: Principal, runtime: Runtime, session: Session
 ) -> PrivacyRequestOut:
     """File a called person's request (access, deletion or correction), due in 30 days; a job carries it
-    out at once. Poll `GET /api/privacy/requests/{id}` for its status and evidence."""
+    out at once. Poll `GET /api/privacy/requests/{id}` for its status and evidence. With `user_id`
+    instead of `phone` (org admins): a platform user's account data, exported or anonymized."""
+    if data.user_id is not None:
+        if principal.role not in (Role.ORG_ADMIN, Role.PLATFORM_ADMIN):
+            raise PermissionDeniedError("only an org admin files requests over a user's account data")
+        if data.phone or data.corrections or data.name or data.email:
+            raise ValidationError("give either phone (a called person) or user_id (a user), not both",
+                                  field="user_id")  # fmt: skip
+        request_id = file_user_request(runtime, org_id=principal.org_for_write(data.org_id), kind=data.kind,
+                                       user_id=data.user_id, requested_by=principal.user_id)  # fmt: skip
+        return PrivacyRequestOut.of(get_request(session, request_id))
     request_id = file_lead_request(
         runtime,
         org_id=principal.org_for_write(data.org_id),

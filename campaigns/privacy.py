@@ -40,19 +40,17 @@ from campaigns.models import CallAttempt, Campaign, Disposition, Lead, LeadList,
 from core import retention
 from core.db import Scope, utcnow
 from core.errors import ValidationError
-from core.jobs import JobReporter, create_job
+from core.jobs import create_job
 from core.legal import retain_until
 from core.models import Job, Organization
 from core.privacy import (
+    HANDLERS,
     JOB_KIND,
     PrivacyRequest,
     RequestKind,
-    RequestStatus,
     due_date,
-    mark,
     optional_text,
     parse_kind,
-    request_of_job,
 )
 from core.public_ids import public_lead_id
 from core.runtime import Runtime
@@ -145,39 +143,8 @@ def file_lead_request(
 # ------------------------------------------------------------------------------------------ the job
 
 
-def run_privacy_job(runtime: Runtime, job_id: uuid.UUID) -> None:
-    """Carry out the request of a job (all in one transaction), then store its evidence."""
-    request_id = request_of_job(runtime.db, job_id)
-    reporter = JobReporter(runtime.db, job_id)
-    try:
-        reporter.started()
-        mark(runtime.db, request_id, status=RequestStatus.RUNNING.value, error=None)
-        with runtime.db.session(_scope_of(runtime, request_id)) as s:
-            request = s.get(PrivacyRequest, request_id)
-            assert request is not None
-            evidence = carry_out_lead_request(s, runtime.settings.home, request, now=utcnow())
-            request.status = RequestStatus.COMPLETED.value
-            request.completed_at = utcnow()
-            request.evidence = evidence
-        reporter.succeeded(result={"privacy_request": str(request_id), "kind": evidence.get("kind")})
-    except Exception as exc:
-        log.exception("privacy request %s failed", request_id)
-        message = str(exc) if isinstance(exc, ValidationError) else f"unexpected error ({type(exc).__name__})"
-        error = f"{message}; nothing was changed, file the request again to retry"
-        mark(runtime.db, request_id, status=RequestStatus.FAILED.value, error=error)
-        reporter.failed(error)
-
-
-def _scope_of(runtime: Runtime, request_id: uuid.UUID) -> Scope:
-    from core.db import ALL_ORGS
-
-    with runtime.db.session(ALL_ORGS) as s:
-        org_id = s.scalars(select(PrivacyRequest.org_id).where(PrivacyRequest.id == request_id)).one()
-    return Scope(org_id)
-
-
 def carry_out_lead_request(
-    session: Session, home: Path, request: PrivacyRequest, *, now: datetime
+    session: Session, home: Path, request: PrivacyRequest, now: datetime
 ) -> dict[str, Any]:
     assert request.phone_e164 is not None
     kind = RequestKind(request.kind)
@@ -188,6 +155,9 @@ def carry_out_lead_request(
     if kind is RequestKind.CORRECTION:
         return {"kind": kind.value, **correct(session, request.phone_e164, request.corrections)}
     return {"kind": kind.value, **delete_person(session, home, request, now=now)}
+
+
+HANDLERS["lead"] = carry_out_lead_request
 
 
 # ------------------------------------------------------------------------------------------- access

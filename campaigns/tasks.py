@@ -8,7 +8,8 @@ import dramatiq
 
 import core.broker  # noqa: F401 - the broker must exist before actors are declared
 from campaigns.jobs import run_import_job, run_purge_job
-from campaigns.privacy import run_privacy_job
+from campaigns.privacy import HANDLERS  # noqa: F401 - registers the lead requests' handler
+from core.privacy import run_privacy_job
 from core.runtime import current_runtime
 
 

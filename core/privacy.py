@@ -10,8 +10,11 @@ once and answered by a worker; `due_at` is 30 days after receipt (`core.legal.PR
 from __future__ import annotations
 
 import enum
+import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text, select
@@ -20,7 +23,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import ALL_ORGS, Base, Database, OrgScoped, utcnow
 from core.errors import NotFoundError, ValidationError
+from core.jobs import JobReporter
 from core.legal import PRIVACY_REQUEST_DAYS
+from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 JsonDict = dict[str, Any]
 
@@ -126,3 +133,41 @@ def mark(db: Database, request_id: uuid.UUID, **values: Any) -> None:
             raise LookupError(f"privacy request {request_id} does not exist")
         for key, value in values.items():
             setattr(request, key, value)
+
+
+# subject -> what carries out its requests: (transaction of the request's organization, the data
+# directory, the request, now) -> evidence. Registered by the package whose data it is ("lead":
+# campaigns.privacy, "user": dialer.account_privacy); the job worker imports both.
+Handler = Callable[[Session, Path, PrivacyRequest, datetime], JsonDict]
+HANDLERS: dict[str, Handler] = {}
+
+
+def run_privacy_job(runtime: Runtime, job_id: uuid.UUID) -> None:
+    """Carry out the request of a job in one transaction, then store its evidence; a failure changes
+    nothing and says why on the request and its job."""
+    from core.db import Scope
+
+    request_id = request_of_job(runtime.db, job_id)
+    reporter = JobReporter(runtime.db, job_id)
+    try:
+        reporter.started()
+        mark(runtime.db, request_id, status=RequestStatus.RUNNING.value, error=None)
+        with runtime.db.session(ALL_ORGS) as s:
+            org_id = s.scalars(select(PrivacyRequest.org_id).where(PrivacyRequest.id == request_id)).one()
+        with runtime.db.session(Scope(org_id)) as s:
+            request = s.get(PrivacyRequest, request_id)
+            assert request is not None
+            handler = HANDLERS.get(request.subject)
+            if handler is None:
+                raise LookupError(f"no handler for {request.subject} requests is loaded in this process")
+            evidence = handler(s, runtime.settings.home, request, utcnow())
+            request.status = RequestStatus.COMPLETED.value
+            request.completed_at = utcnow()
+            request.evidence = evidence
+        reporter.succeeded(result={"privacy_request": str(request_id), "kind": evidence.get("kind")})
+    except Exception as exc:
+        log.exception("privacy request %s failed", request_id)
+        message = str(exc) if isinstance(exc, ValidationError) else f"unexpected error ({type(exc).__name__})"
+        error = f"{message}; nothing was changed, file the request again to retry"
+        mark(runtime.db, request_id, status=RequestStatus.FAILED.value, error=error)
+        reporter.failed(error)
