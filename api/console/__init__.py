@@ -21,6 +21,7 @@ from api.console import filters
 from api.console.auth import ConsoleSessionMiddleware
 from api.console.errors import EXCEPTION_HANDLERS, with_console_pages
 from api.console.pages import (
+    account,
     agent,
     audit,
     campaigns,
@@ -103,6 +104,7 @@ PAGES: list[ControllerRouterHandler] = [
     *privacy.PAGES,
     *ADMIN_PAGES,
     *agent.PAGES,
+    *account.PAGES,
 ]
 
 ROUTES: list[ControllerRouterHandler] = [
