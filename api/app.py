@@ -26,6 +26,7 @@ from api import (
     jobs,
     metrics_route,
     orgs,
+    privacy_routes,
     report_routes,
     users,
     webhooks_routes,
@@ -66,6 +67,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *metrics_route.ROUTES,
         *account_routes.ROUTES,
         *webhooks_routes.ROUTES,
+        *privacy_routes.ROUTES,
     ]
     document_problem_responses(route_handlers)
     app = Litestar(

@@ -45,6 +45,13 @@ CDR_COLUMNS = (
     "retain_until",
 )
 
+# The call_attempts columns the CDR above is made of (and the abandon-rate report, which the TSR's
+# 3% rule needs): what a person's deletion request keeps of their calls (campaigns.privacy).
+CDR_ATTEMPT_COLUMNS = (
+    "id", "org_id", "campaign_id", "caller_id", "e164", "placed_at", "answered_at", "agent_connected_at",
+    "ended_at", "outcome", "disposition", "safe_harbor_at", "agent_id",
+)  # fmt: skip
+
 
 def _seconds(start: datetime | None, end: datetime | None) -> str:
     if start is None or end is None:

@@ -9,7 +9,7 @@ from core.audit_context import set_process
 
 set_process("clearline worker")  # audit rows of changes made outside a job name this process
 
-ACTOR_MODULES: tuple[str, ...] = ("dnc.tasks", "campaigns.tasks", "core.webhooks.tasks")
+ACTOR_MODULES: tuple[str, ...] = ("dnc.tasks", "campaigns.tasks", "core.webhooks.tasks", "dialer.account_privacy")
 
 for _name in ACTOR_MODULES:
     importlib.import_module(_name)

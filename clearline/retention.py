@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, text
+from sqlalchemy import Select, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from campaigns.models import CallAttempt, LeadList, ListStatus
 from core import audit, retention
 from core.db import ALL_ORGS
 from core.models import AuthSession, Job, JobStatus, Organization
+from core.privacy import PrivacyRequest
 from core.runtime import Runtime
 from dialer.models import TrunkAlarm
 from dnc.models import ConsentRecord
@@ -87,6 +88,13 @@ def enforce(runtime: Runtime, now: datetime) -> list[Removed]:
         Job.status.in_([JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED]),
     )
     run("alarms", TrunkAlarm, TrunkAlarm.cleared_at, TrunkAlarm.cleared_at.is_not(None))
+    run(
+        "privacy_requests",
+        PrivacyRequest,
+        PrivacyRequest.completed_at,
+        PrivacyRequest.completed_at.is_not(None),
+    )
+    report.append(_privacy_exports(runtime, now))
 
     usage_cut, compliance_cut = _fixed("audit_log", now), _fixed("audit_compliance", now)
     with runtime.db.session(ALL_ORGS) as s:
@@ -109,6 +117,21 @@ def enforce(runtime: Runtime, now: datetime) -> list[Removed]:
         )
     log.info("retention run at %s removed %s", now.isoformat(), {r.kind: r.count for r in report if r.count})
     return report
+
+
+def _privacy_exports(runtime: Runtime, now: datetime) -> Removed:
+    """Access exports go before their request does: the export is a copy made only for the person."""
+    cut = _fixed("privacy_exports", now)
+    with runtime.db.session(ALL_ORGS) as s:
+        _quietly(s)
+        result = s.execute(
+            update(PrivacyRequest)
+            .where(PrivacyRequest.export.is_not(None), PrivacyRequest.completed_at < cut)
+            .values(export=None)
+            .execution_options(synchronize_session=False)
+        )
+        count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return Removed("privacy_exports", count, cut)
 
 
 def _lead_lists(runtime: Runtime, now: datetime) -> Removed:

@@ -44,3 +44,6 @@ def retain_until(recorded_at: datetime) -> datetime:
         return recorded_at.replace(year=year)
     except ValueError:  # 29 February, and the year it expires in is not a leap year
         return recorded_at.replace(year=year, month=3, day=1)
+# A person's request over their data (access, deletion, correction) is answered within 30 days, as
+# the hosted dialers promise and the GDPR (art. 12(3): one month) and the CCPA (45 days) allow.
+PRIVACY_REQUEST_DAYS = 30

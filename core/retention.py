@@ -22,6 +22,8 @@ MONTHS_12 = 365
 MONTHS_24 = 730
 YEARS_5 = 1827  # five years, leap days included
 
+PRIVACY_EXPORT_DAYS = 30
+
 TSR = "16 CFR 310.5 (Telemarketing Sales Rule, as amended in 2024): records kept 5 years"
 
 
@@ -108,6 +110,26 @@ RULES: tuple[RetentionRule, ...] = (
         per_org=True,
         min_days=1,
         max_days=None,
+    ),
+)
+
+RULES += (
+    RetentionRule(
+        "privacy_requests",
+        "requests of a person over their data (access, deletion, correction): when received and due, "
+        "who filed them, and the evidence of what was deleted, kept and under which rule",
+        "the completion of the request",
+        MONTHS_24,
+        "records of consumer requests and how they were answered are kept 24 months (California CCPA "
+        "regulations, 11 CCR 7101); they prove each request was honored",
+    ),
+    RetentionRule(
+        "privacy_exports",
+        "the access export of a request (a copy of everything held about the person)",
+        "the completion of the request",
+        PRIVACY_EXPORT_DAYS,
+        "a copy of personal data made only to be handed to the person: removed once they had time to "
+        "download it",
     ),
 )
 

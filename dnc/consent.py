@@ -41,6 +41,7 @@ REVOCATION_SOURCES = (
     "phone",
     "email",
     "other",
+    "privacy_request",  # a deletion request of the person (campaigns.privacy)
 )
 UNKNOWN_LINE_TYPES = ("wireless", "not_wireless")
 MAX_TEXT = 10_000

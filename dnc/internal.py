@@ -26,7 +26,7 @@ from dnc.models import AreaCodeBlock, DncRemoval, InternalDncEntry
 from dnc.normalize import is_e164, normalize_number
 from dnc.policy import check_area_code
 
-SOURCES = ("agent", "opt_out_key", "compliance", "import", "api")
+SOURCES = ("agent", "opt_out_key", "compliance", "import", "api", "privacy_request")
 
 
 def _org_scope(session: Session) -> uuid.UUID:
@@ -40,7 +40,7 @@ def _org_scope(session: Session) -> uuid.UUID:
 
 # Sources that record the person's own request (their key press, what they told the agent): such an opt-out
 # is removed only by compliance staff or an org admin, with the reason (e.g. written consent obtained).
-PERSON_SOURCES = frozenset({"agent", "opt_out_key"})
+PERSON_SOURCES = frozenset({"agent", "opt_out_key", "privacy_request"})  # privacy_request: a deletion request
 REMOVER_ROLES = frozenset({Role.ORG_ADMIN, Role.COMPLIANCE})
 
 

@@ -144,6 +144,23 @@ def _webhook_delivery(world: World) -> str:
 # test (it must show none of another organization's ids), not an object to refuse with 404.
 VOCABULARY: dict[str, str] = {"kind": "campaign-by-hour"}
 
+
+def _privacy_request(world: World) -> str:
+    """A completed access request with its export (the downloads need one)."""
+    from datetime import UTC, datetime
+
+    from core.privacy import PrivacyRequest, due_date
+
+    now = datetime.now(UTC)
+    with world.owner.runtime.db.session(Scope(world.owner.org.id)) as s:
+        request = PrivacyRequest(kind="access", subject="lead", phone_e164="+12025550178", status="completed",
+                                 received_at=now, due_at=due_date(now), completed_at=now,
+                                 export={"phone": "+12025550178", "leads": []})  # fmt: skip
+        s.add(request)
+        s.flush()
+        return str(request.id)
+
+
 SAMPLES: dict[str, Callable[[World], str]] = {
     "org_id": lambda w: str(w.owner.org.id),
     "upload_token": _upload_token,
@@ -163,6 +180,7 @@ SAMPLES: dict[str, Callable[[World], str]] = {
     "block_id": _area_code_block,
     "webhook_id": _webhook,
     "delivery_id": _webhook_delivery,
+    "request_id": _privacy_request,
 }
 
 # (METHOD, path template) -> request body (JSON-able) or a callable building one from the world.

@@ -174,4 +174,4 @@ def test_privacy_doc_periods_match_the_rules(repo_root: Path) -> None:
         line = next((ln for ln in text.splitlines() if f"`{rule.kind}`" in ln), "")
         if rule.days is not None:
             years, months = rule.days // 365, round(rule.days / 30.4)
-            assert re.search(rf"\b({years} years?|{months} months)\b", line), (rule.kind, line)
+            assert re.search(rf"\b({years} years?|{months} months|{rule.days} days)\b", line), (rule.kind, line)

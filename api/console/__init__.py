@@ -21,6 +21,7 @@ from api.console import filters
 from api.console.auth import ConsoleSessionMiddleware
 from api.console.errors import EXCEPTION_HANDLERS, with_console_pages
 from api.console.pages import (
+    account,
     agent,
     audit,
     campaigns,
@@ -32,6 +33,7 @@ from api.console.pages import (
     home,
     lead_lists,
     login,
+    privacy,
     reports,
     wallboard,
 )
@@ -101,8 +103,10 @@ PAGES: list[ControllerRouterHandler] = [
     *dnc_internal.PAGES,
     *dnc_scrub.PAGES,
     *audit.PAGES,
+    *privacy.PAGES,
     *ADMIN_PAGES,
     *agent.PAGES,
+    *account.PAGES,
 ]
 
 ROUTES: list[ControllerRouterHandler] = [

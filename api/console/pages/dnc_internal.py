@@ -36,6 +36,7 @@ SOURCE_LABELS = {
     "compliance": "compliance staff",
     "import": "imported file",
     "api": "API",
+    "privacy_request": "the person, deletion request",
 }
 
 
