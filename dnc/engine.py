@@ -134,6 +134,7 @@ class WindowGroup:
     window: str
     state_rule: str
     max_calls_per_24h: int | None
+    holidays: tuple[str, ...] = ()  # the state holidays that refused the calls (see WindowDecision)
 
 
 @dataclass
@@ -245,6 +246,7 @@ class BatchDecision:
                 window=parts.calling_window,
                 state_rule=parts.state_rule,
                 campaign_window=self.campaign_window,
+                holidays=list(group.holidays if group else ()),
             ),
             caps=CapEvidence(
                 calls_last_24h=self.calls_counted.get(i, 0),
@@ -819,7 +821,12 @@ def _windows(
             window_reasons[g] |= np.uint64(1) << np.uint64(reasons.BIT[code])
         groups.append(
             WindowGroup(
-                number_zones, decision.zones, decision.window, decision.state_rule, decision.max_calls_per_24h
+                number_zones,
+                decision.zones,
+                decision.window,
+                decision.state_rule,
+                decision.max_calls_per_24h,
+                decision.holidays,
             )
         )
     group_of = group_of.reshape(-1)
