@@ -25,6 +25,7 @@ from api.console.pages import (
     audit,
     campaigns,
     compliance,
+    consent,
     daily_reports,
     dnc_internal,
     dnc_lists,
@@ -103,6 +104,7 @@ PAGES: list[ControllerRouterHandler] = [
     *audit.PAGES,
     *ADMIN_PAGES,
     *agent.PAGES,
+    *consent.PAGES,
 ]
 
 ROUTES: list[ControllerRouterHandler] = [

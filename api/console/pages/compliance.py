@@ -46,6 +46,7 @@ TABS = (
     ("policy", "Geo / IP policy", "/console/compliance/policy"),
     ("audit", "Audit log", "/console/compliance/audit"),
     ("cdr", "Call records", "/console/compliance/cdr"),
+    ("revocations", "Revocations", "/console/compliance/revocations"),
 )
 EVIDENCE_PAGE = 50
 
