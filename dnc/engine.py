@@ -38,11 +38,13 @@ from dnc.internal import (
     AreaCodeBlocks,
     InternalSet,
     blocks_version,
+    current_version,
     e164_key,
     entries_version,
     load_all_entries,
     load_blocks,
     load_entries_for,
+    version_label,
 )
 from dnc.lead_facts import NO_CONSENT_DAY, LeadColumns
 from dnc.lists import data_dir
@@ -350,7 +352,9 @@ class ComplianceEngine:
         if version != self._blocks.version:
             self._blocks = load_blocks(s, version)
         entries = entries_version(s)
-        label = f"{entries[0]}@{entries[1]};blocks {version[0]}@{version[1]}"
+        # What evidence records: the organization's own version (reproducible with dnc.internal.list_at);
+        # the (count, highest id) pairs above only decide when the process's cache reloads.
+        label = version_label(current_version(s), entries[0], version[0])
         if len(e164s) <= DIRECT_LOOKUP_MAX:
             org_keys, campaign_keys = load_entries_for(s, e164s)
             return InternalSet(label, org_keys, campaign_keys, self._blocks)
