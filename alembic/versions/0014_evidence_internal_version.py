@@ -16,6 +16,26 @@ down_revision: str | None = "0013_floor_safe_harbor"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Existing rows: each organization's entries, then its blocks, numbered 1, 2, ... in the order they were
+# made; the organization's version is their count. Earlier removals stay at 0 (before versions).
+BACKFILL = """
+WITH rows AS (
+    SELECT 'e' AS t, id, org_id FROM dnc_internal_entries
+    UNION ALL SELECT 'b', id, org_id FROM dnc_area_code_blocks
+), numbered AS (
+    SELECT t, id, org_id, row_number() OVER (PARTITION BY org_id ORDER BY t DESC, id) AS n FROM rows
+), entries AS (
+    UPDATE dnc_internal_entries e SET added_seq = n FROM numbered
+    WHERE numbered.t = 'e' AND numbered.id = e.id RETURNING e.id
+), blocks AS (
+    UPDATE dnc_area_code_blocks b SET added_seq = n FROM numbered
+    WHERE numbered.t = 'b' AND numbered.id = b.id RETURNING b.id
+)
+INSERT INTO dnc_internal_versions (id, org_id, seq)
+SELECT gen_random_uuid(), org_id, max(n) FROM numbered GROUP BY org_id
+ON CONFLICT (org_id) DO UPDATE SET seq = EXCLUDED.seq
+"""
+
 
 def upgrade() -> None:
     op.create_table(
@@ -38,26 +58,7 @@ def upgrade() -> None:
     op.add_column(
         "dnc_removals", sa.Column("removed_seq", sa.BigInteger(), server_default="0", nullable=False)
     )
-    # Existing rows: each organization's entries, then its blocks, numbered 1, 2, ... in the order they were
-    # made; the organization's version is their count. Earlier removals stay at 0 (before versions).
-    op.execute(
-        """
-        WITH rows AS (
-            SELECT 'e' AS t, id, org_id FROM dnc_internal_entries
-            UNION ALL SELECT 'b', id, org_id FROM dnc_area_code_blocks
-        ), numbered AS (
-            SELECT t, id, org_id, row_number() OVER (PARTITION BY org_id ORDER BY t DESC, id) AS n FROM rows
-        ), entries AS (
-            UPDATE dnc_internal_entries e SET added_seq = n FROM numbered
-            WHERE numbered.t = 'e' AND numbered.id = e.id RETURNING e.id
-        ), blocks AS (
-            UPDATE dnc_area_code_blocks b SET added_seq = n FROM numbered
-            WHERE numbered.t = 'b' AND numbered.id = b.id RETURNING b.id
-        )
-        INSERT INTO dnc_internal_versions (id, org_id, seq)
-        SELECT gen_random_uuid(), org_id, max(n) FROM numbered GROUP BY org_id
-        """
-    )
+    op.execute(BACKFILL)
 
 
 def downgrade() -> None:

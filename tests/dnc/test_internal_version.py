@@ -81,3 +81,57 @@ def test_the_version_is_the_organizations_own_and_other_organizations_do_not_mov
     with runtime.db.session(Scope(theirs.id)) as s:
         assert current_version(s) == 5
         assert len(list_at(s, 5)[0]) == 5 and list_at(s, 2)[0] <= list_at(s, 5)[0]
+
+
+def test_the_migration_matches_the_models_and_numbers_existing_rows_per_organization(
+    runtime: Runtime,
+) -> None:
+    """0014_evidence_internal_version: the schema the models declare, and existing entries then blocks
+    numbered 1, 2, ... per organization in the order they were made (run again here, rolled back)."""
+    import importlib.util
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import text
+
+    from core.db import Base
+
+    with runtime.db.engine.connect() as connection:
+        diffs = compare_metadata(
+            MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata
+        )
+    ours = [
+        d for d in diffs if any(k in repr(d) for k in ("dnc_internal_versions", "added_seq", "removed_seq"))
+    ]
+    assert ours == [], ours
+
+    path = Path(__file__).resolve().parents[2] / "alembic" / "versions" / "0014_evidence_internal_version.py"
+    spec = importlib.util.spec_from_file_location("migration_0014", path)
+    assert spec and spec.loader
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+
+    tenant = make_tenant(runtime)
+    add(runtime, tenant, A)
+    with runtime.db.session(Scope(tenant.id)) as s:
+        add_area_code_block(s, area_code="907", campaign_id=None, reason="t", added_by=None)
+    add(runtime, tenant, B)
+    org = {"org": tenant.id}
+    with runtime.db.engine.connect() as connection, connection.begin() as tx:
+        # as before the migration: no versions yet
+        connection.execute(text("UPDATE dnc_internal_entries SET added_seq = 0 WHERE org_id = :org"), org)
+        connection.execute(text("UPDATE dnc_area_code_blocks SET added_seq = 0 WHERE org_id = :org"), org)
+        connection.execute(text("DELETE FROM dnc_internal_versions WHERE org_id = :org"), org)
+        connection.execute(text(migration.BACKFILL))
+        entries = connection.execute(
+            text("SELECT e164, added_seq FROM dnc_internal_entries WHERE org_id = :org ORDER BY id"), org
+        ).all()
+        blocks = connection.execute(
+            text("SELECT area_code, added_seq FROM dnc_area_code_blocks WHERE org_id = :org"), org
+        ).all()
+        seq = connection.execute(
+            text("SELECT seq FROM dnc_internal_versions WHERE org_id = :org"), org
+        ).scalar()
+        tx.rollback()
+    assert [tuple(r) for r in entries] == [(A, 1), (B, 2)] and [tuple(r) for r in blocks] == [("907", 3)]
+    assert seq == 3
