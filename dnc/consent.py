@@ -164,7 +164,7 @@ def revoke_consent(
         record.revoked_by = revoked_by
     session.flush()
     emit(
-        session, org_id=records[0].org_id, event_type=CONSENT_REVOKED, occurred_at=now,
+        session, org_id=records[0].org_id, event_type=CONSENT_REVOKED, occurred_at=when,
         data={"e164": e164, "seller": seller.strip() if seller is not None else None, "source": source,
               "consent_ids": [r.id for r in records], "revoked_by": revoked_by},
     )  # fmt: skip

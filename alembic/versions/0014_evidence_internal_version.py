@@ -3,7 +3,7 @@ entry, area-code block and removal was added / removed at (the evidence's intern
 the global row sequence)
 
 Revision ID: 0014_evidence_internal_version
-Revises: 0013_floor_safe_harbor
+Revises: 0014_reports_agent_states
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_evidence_internal_version"
-down_revision: str | None = "0013_floor_safe_harbor"
+down_revision: str | None = "0014_reports_agent_states"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
