@@ -23,10 +23,11 @@ from core.runtime import Runtime
 from dnc.caps import caps_json, parse_call_caps
 from dnc.consent import (
     ConsentSettings,
+    RevocationRequest,
     consents_of,
     read_settings,
     record_consent,
-    revoke_consent,
+    record_revocation,
     save_settings,
 )
 from dnc.models import ConsentRecord
@@ -150,10 +151,18 @@ class ConsentIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RevocationIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Either a revocation told to you (`source`, `note`) or a message received from the consumer
+    (`channel`, `received_at`, `text`: classified, e.g. an SMS reply "STOP")."""
+
     phone: str
-    source: str  # opt_out_key | agent | api | console | message | web_form | phone | email | other
+    source: str | None = (
+        None  # opt_out_key | agent | api | console | message | web_form | phone | email | other
+    )
     seller: str | None = None  # None: every seller's consent
     note: str = ""
+    channel: str | None = None  # sms | email | letter | other: a message received
+    received_at: datetime | None = None  # when the message was received (the revocation's time)
+    text: str | None = None  # the message as received
 
 
 class ConsentOut(msgspec.Struct):
@@ -224,17 +233,21 @@ def create_consent(data: ConsentIn, principal: Principal, session: Session) -> C
     tags=["compliance"],
 )
 def create_revocation(data: RevocationIn, principal: Principal, session: Session) -> list[ConsentOut]:
-    """A consumer revoked consent, by any reasonable means (the source says which): honored at the very
-    next dial-time check, which stamps `honored_at`."""
-    records = revoke_consent(
+    """A consumer revoked consent, by any reasonable means: `source` says how (with their words as
+    `note`), or `channel` + `received_at` + `text` give the message received (an SMS reply, an email or
+    letter forwarded by an integration), which must carry a revocation (STOP, QUIT, END, REVOKE, OPT OUT,
+    CANCEL, UNSUBSCRIBE or a plain request to stop: 47 CFR 64.1200(a)(10)); it counts from `received_at`.
+    Honored at the very next dial-time check, which stamps `honored_at` (`honored_after_s` from the
+    revocation)."""
+    _, records = record_revocation(
         session,
-        phone=data.phone,
-        seller=data.seller,
-        source=data.source,
-        note=data.note,
+        RevocationRequest(
+            phone=data.phone, seller=data.seller, source=data.source, note=data.note, channel=data.channel,
+            received_at=data.received_at, text=data.text,
+        ),
         revoked_by=principal.user_id,
         now=datetime.now(UTC),
-    )
+    )  # fmt: skip
     return [ConsentOut.of(r) for r in records]
 
 

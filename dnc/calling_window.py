@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from dnc import reasons
+from dnc.holidays import Holiday, holiday_days, holiday_ordinals
 from dnc.nanp import STATE_ZONES
 
 FEDERAL = "US"
@@ -48,6 +49,10 @@ class CallingRuleData:
     name: str = ""
     sources: tuple[RuleSource, ...] = ()
     as_of: date | None = None
+    # The holiday calendar a `no_holidays` ban refuses (the state's own days, plus the federal ones when
+    # `holidays_with_federal`: already merged in by the loader).
+    holidays: tuple[Holiday, ...] = ()
+    holidays_with_federal: bool = False
 
     def window_on(self, weekday: int) -> tuple[time, time]:
         """The local window on a weekday (Monday = 0)."""
@@ -76,39 +81,8 @@ class WindowDecision:
     window: str  # the intersected window, e.g. "08:00-20:00 local (America/New_York)"
     state_rule: str
     max_calls_per_24h: int | None
-
-
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    first = date(year, month, 1)
-    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-
-
-def _last_weekday(year: int, month: int, weekday: int) -> date:
-    last = date(year, month + 1, 1) - timedelta(days=1) if month < 12 else date(year, 12, 31)
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
-
-
-def _observed(day: date) -> date:
-    if day.weekday() == 5:
-        return day - timedelta(days=1)
-    if day.weekday() == 6:
-        return day + timedelta(days=1)
-    return day
-
-
-@lru_cache(maxsize=64)
-def federal_holidays(year: int) -> frozenset[date]:
-    """US federal holidays (5 U.S.C. 6103) with their observed dates."""
-    fixed = [date(year, 1, 1), date(year, 6, 19), date(year, 7, 4), date(year, 11, 11), date(year, 12, 25)]
-    floating = [
-        _nth_weekday(year, 1, 0, 3),  # Martin Luther King Jr. Day
-        _nth_weekday(year, 2, 0, 3),  # Washington's Birthday
-        _last_weekday(year, 5, 0),  # Memorial Day
-        _nth_weekday(year, 9, 0, 1),  # Labor Day
-        _nth_weekday(year, 10, 0, 2),  # Columbus Day
-        _nth_weekday(year, 11, 3, 4),  # Thanksgiving
-    ]
-    return frozenset(fixed + [_observed(d) for d in fixed] + floating)
+    # The holidays that refused the call, e.g. "AL: Confederate Memorial Day 2026-04-27 (Ala. Code 1-3-8)"
+    holidays: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=512)
@@ -174,11 +148,11 @@ def _minutes(t: time) -> int:
     return t.hour * 60 + t.minute
 
 
-def _holiday_mask(days: np.ndarray) -> np.ndarray:
-    """days since 1970-01-01 -> bool: a federal holiday (observed dates included)."""
+def _holiday_mask(rule: CallingRuleData, days: np.ndarray) -> np.ndarray:
+    """days since 1970-01-01 -> bool: a day the rule's holiday calendar refuses (observed days included)."""
     first, last = _EPOCH + timedelta(days=int(days.min())), _EPOCH + timedelta(days=int(days.max()))
-    holidays = [(d - _EPOCH).days for y in range(first.year, last.year + 1) for d in federal_holidays(y)]
-    return np.isin(days, holidays)
+    ordinals = holiday_ordinals(rule.holidays, range(first.year, last.year + 1))
+    return np.isin(days, np.asarray(ordinals, dtype=np.int64) - _EPOCH.toordinal())
 
 
 _EPOCH = date(1970, 1, 1)
@@ -233,7 +207,7 @@ def window_reasons(
             if rule.no_sunday:
                 found[reasons.STATE_NO_SUNDAY] |= here & (weekday == 6)
             if rule.no_holidays:
-                found[reasons.STATE_NO_HOLIDAY] |= here & _holiday_mask(day)
+                found[reasons.STATE_NO_HOLIDAY] |= here & _holiday_mask(rule, day)
         if override is not None:
             found[reasons.OUTSIDE_CAMPAIGN_WINDOW] |= here & outside(override[0], override[1])
     for code, hit in found.items():
@@ -271,7 +245,25 @@ def decide_window(
     if override is not None:
         start, end = max(start, override[0]), min(end, override[1])
     window = _describe_window(zones, start, end, at) if zones else ""
-    return WindowDecision(ordered, zones, window, state_rule, min(caps, default=None))
+    holidays = holidays_applied(state_rules, zones, at) if reasons.STATE_NO_HOLIDAY in ordered else ()
+    return WindowDecision(ordered, zones, window, state_rule, min(caps, default=None), holidays)
+
+
+def holidays_applied(
+    state_rules: Iterable[CallingRuleData], zones: tuple[str, ...], at: datetime
+) -> tuple[str, ...]:
+    """Which holiday of which state's calendar falls on the call's local date in some candidate zone."""
+    out = []
+    for rule in state_rules:
+        if not rule.no_holidays:
+            continue
+        for day in sorted({at.astimezone(_zone(z)).date() for z in zones}):
+            names = holiday_days(rule.holidays, day.year).get(day)
+            if names:
+                on_day = [h for h in rule.holidays if day in (*h.days_in(day.year), *h.days_in(day.year + 1))]
+                sources = "; ".join(dict.fromkeys(h.source for h in on_day))
+                out.append(f"{rule.jurisdiction}: {names} {day.isoformat()} ({sources})")
+    return tuple(dict.fromkeys(out))
 
 
 def _describe_window(zones: tuple[str, ...], start: time, end: time, at: datetime) -> str:

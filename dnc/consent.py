@@ -12,10 +12,11 @@ purpose, FCC 24-24, postponed to 2027-01-31) is the organization setting `revoke
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -45,6 +46,19 @@ REVOCATION_SOURCES = (
 )
 UNKNOWN_LINE_TYPES = ("wireless", "not_wireless")
 MAX_TEXT = 10_000
+# A revocation received as a message (an SMS reply, an email or letter forwarded by an integration): its
+# channel; stored as the revocation's source `message:<channel>`.
+MESSAGE_CHANNELS = ("sms", "email", "letter", "other")
+# 47 CFR 64.1200(a)(10) (FCC 24-24): "stop", "quit", "end", "revoke", "opt out", "cancel" or "unsubscribe"
+# sent in reply to a text message is a valid revocation, per se. Matched as whole words, any case.
+REVOCATION_KEYWORDS = ("stop", "quit", "end", "revoke", "opt out", "cancel", "unsubscribe")
+# Other words a reasonable person would read as a revocation (the same rule: "any reasonable means").
+REVOCATION_PHRASES = (
+    "stop calling", "stop texting", "do not call", "don't call", "dont call", "do not text", "don't text",
+    "dont text", "remove me", "take me off", "no more calls", "no more texts", "optout", "stopall",
+)  # fmt: skip
+MAX_MESSAGE_AGE_DAYS = 366  # a message "received" longer ago than this is a typo in received_at
+CLOCK_SKEW_S = 300
 
 
 def _org(session: Session) -> uuid.UUID:
@@ -115,10 +129,14 @@ def revoke_consent(
     note: str = "",
     revoked_by: uuid.UUID | None = None,
     now: datetime,
+    revoked_at: datetime | None = None,
 ) -> list[ConsentRecord]:
     """Record a revocation (of one seller's consent, or every seller's when `seller` is None). It is kept
-    even when no consent was on file: the consumer's request is what counts."""
-    _one_of(source, REVOCATION_SOURCES, "source")
+    even when no consent was on file: the consumer's request is what counts. `revoked_at`: when the
+    consumer revoked (a message's receipt), `now` when not given."""
+    if not source.startswith("message:"):
+        _one_of(source, REVOCATION_SOURCES, "source")
+    when = revoked_at or now
     if len(note) > MAX_TEXT:
         raise ValidationError(f"note is longer than {MAX_TEXT} characters", field="note")
     e164 = _e164(phone)
@@ -141,17 +159,146 @@ def revoke_consent(
         ]
         session.add(records[0])
     for record in records:
-        record.revoked_at = now
+        record.revoked_at = when
         record.revoked_source = source
         record.revoked_note = note
         record.revoked_by = revoked_by
     session.flush()
     emit(
-        session, org_id=records[0].org_id, event_type=CONSENT_REVOKED, occurred_at=now,
+        session, org_id=records[0].org_id, event_type=CONSENT_REVOKED, occurred_at=when,
         data={"e164": e164, "seller": seller.strip() if seller is not None else None, "source": source,
               "consent_ids": [r.id for r in records], "revoked_by": revoked_by},
     )  # fmt: skip
     return records
+
+
+@dataclass(frozen=True)
+class MessageClassification:
+    """Whether a message's text revokes consent, the word or phrase that says so, and the rule applied."""
+
+    revokes: bool
+    matched: str | None
+    rule: str
+
+
+_NON_WORD = re.compile(r"[^a-z0-9']+")
+
+
+def classify_revocation_text(text: str) -> MessageClassification:
+    """Does a consumer's message revoke consent? Pure. The FCC's keywords (47 CFR 64.1200(a)(10): STOP,
+    QUIT, END, REVOKE, OPT OUT, CANCEL, UNSUBSCRIBE) anywhere in the text as whole words, in any case and
+    whatever the punctuation ("Stop!", "opt-out", "STOP ALL"), or a plain request such as "don't call me
+    again" or "remove me from your list". Restrictive by design: "end" in "at the end of the day" counts,
+    since a missed revocation is the violation and an honored one costs a lead."""
+    lowered = text.casefold().replace("\N{RIGHT SINGLE QUOTATION MARK}", "'")
+    words = " ".join(_NON_WORD.sub(" ", lowered).split())
+    padded = f" {words} "
+    for keyword in REVOCATION_KEYWORDS:
+        if f" {keyword} " in padded:
+            return MessageClassification(True, keyword.upper(), "47 CFR 64.1200(a)(10): revocation keyword")
+    for phrase in REVOCATION_PHRASES:
+        if f" {phrase} " in padded:
+            return MessageClassification(
+                True, phrase, "47 CFR 64.1200(a)(10): revocation by any reasonable means"
+            )
+    return MessageClassification(
+        False,
+        None,
+        "no revocation keyword ("
+        + ", ".join(k.upper() for k in REVOCATION_KEYWORDS)
+        + ") or request to stop",
+    )
+
+
+def revoke_by_message(
+    session: Session,
+    *,
+    phone: str,
+    seller: str | None,
+    channel: str,
+    received_at: datetime,
+    text: str,
+    revoked_by: uuid.UUID | None = None,
+    now: datetime,
+) -> tuple[MessageClassification, list[ConsentRecord]]:
+    """A message received from the consumer (an SMS reply "STOP", an email or letter forwarded by an
+    integration): classified by `classify_revocation_text`; a revocation is recorded as received at
+    `received_at` with source `message:<channel>` and the text as its note, and honored at the very next
+    dial-time check like any other. A text that revokes nothing is refused naming the rule (nothing is
+    recorded: staff who read a revocation in other words record it with a `source`)."""
+    _one_of(channel, MESSAGE_CHANNELS, "channel")
+    if received_at.tzinfo is None:
+        raise ValidationError("received_at needs a time zone", field="received_at")
+    if received_at > now + timedelta(seconds=CLOCK_SKEW_S):
+        raise ValidationError(f"received_at {received_at.isoformat()} is in the future", field="received_at")
+    if received_at < now - timedelta(days=MAX_MESSAGE_AGE_DAYS):
+        raise ValidationError(
+            f"received_at {received_at.isoformat()} is more than {MAX_MESSAGE_AGE_DAYS} days ago",
+            field="received_at",
+        )
+    if not text.strip():
+        raise ValidationError("text is empty: give the message as received", field="text")
+    if len(text) > MAX_TEXT:
+        raise ValidationError(f"text is longer than {MAX_TEXT} characters", field="text")
+    verdict = classify_revocation_text(text)
+    if not verdict.revokes:
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ValidationError(f"text {shown!r} does not revoke consent: {verdict.rule}", field="text")
+    records = revoke_consent(
+        session,
+        phone=phone,
+        seller=seller,
+        source=f"message:{channel}",
+        note=f"{verdict.matched}: {text}",
+        revoked_by=revoked_by,
+        now=now,
+        revoked_at=min(received_at, now),
+    )
+    return verdict, records
+
+
+@dataclass(frozen=True)
+class RevocationRequest:
+    """A revocation as the API and the console receive it: either told to staff / the dialer (`source`,
+    with the consumer's words as `note`) or a message received (`channel`, `received_at`, `text`)."""
+
+    phone: str
+    seller: str | None = None  # None: every seller's consent
+    source: str | None = None
+    note: str = ""
+    channel: str | None = None
+    received_at: datetime | None = None
+    text: str | None = None
+
+
+def record_revocation(
+    session: Session, request: RevocationRequest, *, revoked_by: uuid.UUID | None, now: datetime
+) -> tuple[MessageClassification | None, list[ConsentRecord]]:
+    """THE entry for a revocation from a person (API, console): a message is classified and recorded as
+    received (`revoke_by_message`), anything else is recorded now with its source (`revoke_consent`)."""
+    if request.channel is not None:
+        if request.source is not None:
+            raise ValidationError(
+                "give either source (a revocation told to you) or channel (a message received), not both",
+                field="source",
+            )
+        if request.received_at is None:
+            raise ValidationError("a message needs received_at: when it was received", field="received_at")
+        return revoke_by_message(
+            session, phone=request.phone, seller=request.seller, channel=request.channel,
+            received_at=request.received_at, text=request.text or "", revoked_by=revoked_by, now=now,
+        )  # fmt: skip
+    if request.source is None:
+        raise ValidationError(
+            "give source (how the consumer revoked) or channel (the message received)", field="source"
+        )
+    if request.text is not None or request.received_at is not None:
+        raise ValidationError("text and received_at go with channel (a message received)", field="channel")
+    records = revoke_consent(
+        session, phone=request.phone, seller=request.seller, source=request.source, note=request.note,
+        revoked_by=revoked_by, now=now,
+    )  # fmt: skip
+    return None, records
 
 
 def consents_of(session: Session, phone: str) -> list[ConsentRecord]:

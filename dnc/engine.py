@@ -38,11 +38,13 @@ from dnc.internal import (
     AreaCodeBlocks,
     InternalSet,
     blocks_version,
+    current_version,
     e164_key,
     entries_version,
     load_all_entries,
     load_blocks,
     load_entries_for,
+    version_label,
 )
 from dnc.lead_facts import NO_CONSENT_DAY, LeadColumns
 from dnc.lists import data_dir
@@ -134,6 +136,7 @@ class WindowGroup:
     window: str
     state_rule: str
     max_calls_per_24h: int | None
+    holidays: tuple[str, ...] = ()  # the state holidays that refused the calls (see WindowDecision)
 
 
 @dataclass
@@ -245,6 +248,7 @@ class BatchDecision:
                 window=parts.calling_window,
                 state_rule=parts.state_rule,
                 campaign_window=self.campaign_window,
+                holidays=list(group.holidays if group else ()),
             ),
             caps=CapEvidence(
                 calls_last_24h=self.calls_counted.get(i, 0),
@@ -348,7 +352,9 @@ class ComplianceEngine:
         if version != self._blocks.version:
             self._blocks = load_blocks(s, version)
         entries = entries_version(s)
-        label = f"{entries[0]}@{entries[1]};blocks {version[0]}@{version[1]}"
+        # What evidence records: the organization's own version (reproducible with dnc.internal.list_at);
+        # the (count, highest id) pairs above only decide when the process's cache reloads.
+        label = version_label(current_version(s), entries[0], version[0])
         if len(e164s) <= DIRECT_LOOKUP_MAX:
             org_keys, campaign_keys = load_entries_for(s, e164s)
             return InternalSet(label, org_keys, campaign_keys, self._blocks)
@@ -819,7 +825,12 @@ def _windows(
             window_reasons[g] |= np.uint64(1) << np.uint64(reasons.BIT[code])
         groups.append(
             WindowGroup(
-                number_zones, decision.zones, decision.window, decision.state_rule, decision.max_calls_per_24h
+                number_zones,
+                decision.zones,
+                decision.window,
+                decision.state_rule,
+                decision.max_calls_per_24h,
+                decision.holidays,
             )
         )
     group_of = group_of.reshape(-1)

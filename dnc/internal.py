@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from core.models import Role
 from core.webhooks import OPT_OUT_RECORDED
 from core.webhooks.events import emit
-from dnc.models import AreaCodeBlock, DncRemoval, InternalDncEntry
+from dnc.models import AreaCodeBlock, DncRemoval, InternalDncEntry, InternalDncVersion
 from dnc.normalize import is_e164, normalize_number
 from dnc.policy import check_area_code
 
@@ -36,6 +36,57 @@ def _org_scope(session: Session) -> uuid.UUID:
             "internal DNC entries must be written from a session scoped to one organization"
         )
     return scope.org_id
+
+
+def bump_version(session: Session) -> int:
+    """The organization's next internal-list version (+1), taken under a row lock held until the change
+    commits, so versions follow the order changes commit in."""
+    org_id = _org_scope(session)
+    statement = (
+        pg_insert(InternalDncVersion)
+        .values(id=uuid.uuid4(), org_id=org_id, seq=1)
+        .on_conflict_do_update(index_elements=["org_id"], set_={"seq": InternalDncVersion.seq + 1})
+        .returning(InternalDncVersion.seq)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def current_version(session: Session) -> int:
+    """The organization's internal-list version now (0: never changed)."""
+    return int(session.scalars(select(InternalDncVersion.seq)).one_or_none() or 0)
+
+
+def version_label(seq: int, entries: int, blocks: int) -> str:
+    """The internal list's version as evidence records it: the organization's own counter (reproducible
+    with `list_at`), with the sizes for the reader."""
+    return f"v{seq} ({entries} entries, {blocks} area-code blocks)"
+
+
+def list_at(session: Session, seq: int) -> tuple[set[tuple[str, str | None]], set[tuple[str, str | None]]]:
+    """The internal list as it was at version `seq`: (numbers, area codes), each with its campaign (None:
+    organization-wide). Entries and blocks added at or before it, and those removed after it."""
+    numbers = {
+        (e164, str(c) if c else None)
+        for e164, c in session.execute(
+            select(InternalDncEntry.e164, InternalDncEntry.campaign_id).where(
+                InternalDncEntry.added_seq <= seq
+            )
+        )
+    }
+    codes = {
+        (code, str(c) if c else None)
+        for code, c in session.execute(
+            select(AreaCodeBlock.area_code, AreaCodeBlock.campaign_id).where(AreaCodeBlock.added_seq <= seq)
+        )
+    }
+    removed = session.execute(
+        select(DncRemoval.kind, DncRemoval.value, DncRemoval.campaign_id).where(
+            DncRemoval.added_seq > 0, DncRemoval.added_seq <= seq, DncRemoval.removed_seq > seq
+        )
+    )
+    for kind, value, c in removed:
+        (numbers if kind == "number" else codes).add((value, str(c) if c else None))
+    return numbers, codes
 
 
 # Sources that record the person's own request (their key press, what they told the agent): such an opt-out
@@ -76,13 +127,16 @@ def add_internal_dnc(
         .on_conflict_do_nothing()
         .returning(InternalDncEntry.id)
     ).first()
-    if inserted is not None:
-        emit(
-            session, org_id=org_id, event_type=OPT_OUT_RECORDED,
-            data={"entry_id": inserted[0], "e164": number, "campaign_id": campaign_id, "source": source,
-                  "added_by": added_by},
-        )  # fmt: skip
-    return inserted is not None
+    if inserted is None:
+        return False
+    seq = bump_version(session)
+    session.execute(update(InternalDncEntry).where(InternalDncEntry.id == inserted[0]).values(added_seq=seq))
+    emit(
+        session, org_id=org_id, event_type=OPT_OUT_RECORDED,
+        data={"entry_id": inserted[0], "e164": number, "campaign_id": campaign_id, "source": source,
+              "added_by": added_by},
+    )  # fmt: skip
+    return True
 
 
 def add_area_code_block(
@@ -109,7 +163,11 @@ def add_area_code_block(
         .on_conflict_do_nothing()
         .returning(AreaCodeBlock.id)
     ).first()
-    return inserted is not None
+    if inserted is None:
+        return False
+    seq = bump_version(session)
+    session.execute(update(AreaCodeBlock).where(AreaCodeBlock.id == inserted[0]).values(added_seq=seq))
+    return True
 
 
 def area_code_blocks(session: Session) -> list[AreaCodeBlock]:
@@ -171,6 +229,8 @@ def _remove(
         added_at=row.added_at,
         removed_by=removed_by,
         removal_reason=reason,
+        added_seq=row.added_seq,
+        removed_seq=bump_version(session),
     )
     session.add(removal)
     session.delete(row)

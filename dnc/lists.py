@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from core.runtime import current_runtime
 from dnc import bitmap_index
 from dnc.dated_index import write_dated_index
 from dnc.freshness import is_stale, max_age
+from dnc.internal import bump_version
 from dnc.models import DncList, DncListVersion, InternalDncEntry
 from dnc.nanp import STATE_ZONES
 from dnc.normalize import normalize_number
@@ -377,6 +378,9 @@ def _import_change_list(
         return ImportResult(kind, scope, row.id, version.id, seq, result.count, result.added, result.deleted)
 
 
+IMPORTING = -1  # an imported entry's added_seq until the import takes its version
+
+
 def import_internal_file(
     db: Database,
     *,
@@ -426,6 +430,7 @@ def import_internal_file(
                     "reason": reason,
                     "added_by": added_by,
                     "added_at": now,
+                    "added_seq": IMPORTING,
                 }
             )
             if len(batch) == INTERNAL_BATCH:
@@ -438,6 +443,14 @@ def import_internal_file(
         if batch:
             s.execute(pg_insert(InternalDncEntry).on_conflict_do_nothing(), batch)
             count += len(batch)
+        # The whole file is one change of the organization's internal-list version, taken last so the
+        # version's row lock is held for the final update only (an opt-out meanwhile is not kept waiting).
+        s.execute(
+            update(InternalDncEntry)
+            .where(InternalDncEntry.added_seq == IMPORTING)
+            .values(added_seq=bump_version(s))
+            .execution_options(synchronize_session=False)
+        )
         change.detail = {
             "rows": count,
             "campaign_id": str(campaign_id) if campaign_id else None,

@@ -95,6 +95,21 @@ class InternalDncEntry(OrgScoped, Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     added_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The organization's internal-list version (InternalDncVersion.seq) this entry was added at.
+    added_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class InternalDncVersion(OrgScoped, Base):
+    """An organization's own version of its internal DNC list and area-code blocks: +1 at every change
+    (an import counts once), per organization, so the version evidence records neither leaks the global
+    row sequence nor changes with other organizations' work. With the `added_seq` / `removed_seq` of the
+    entries, blocks and removals it rebuilds the list as it was at any version (`dnc.internal.list_at`)."""
+
+    __tablename__ = "dnc_internal_versions"
+    __table_args__ = (UniqueConstraint("org_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class AreaCodeBlock(OrgScoped, Base):
@@ -118,6 +133,7 @@ class AreaCodeBlock(OrgScoped, Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     added_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    added_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class DncRemoval(OrgScoped, Base):
@@ -137,6 +153,9 @@ class DncRemoval(OrgScoped, Base):
     removed_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     removed_at: Mapped[datetime] = mapped_column(default=utcnow)
     removal_reason: Mapped[str] = mapped_column(Text)
+    # The internal-list versions the entry or block was added and removed at (0: before versions were kept)
+    added_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    removed_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class CompliancePolicy(OrgScoped, Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
@@ -19,12 +20,15 @@ from typing import Any
 
 from core.errors import ValidationError
 from dnc.calling_window import FEDERAL, WEEKDAYS, CallingRuleData, RuleSource
+from dnc.holidays import OBSERVANCES, YEARS, Holiday, check_rule
 
 RULES_FILE = Path(__file__).with_name("state_rules.toml")
 _KEYS = frozenset(
     {"name", "hours", "days", "no_sunday", "no_holidays", "max_calls_per_24h", "state_dnc_list", "as_of",
-     "sources"}
+     "sources", "holidays"}
 )  # fmt: skip
+_CALENDAR_KEYS = frozenset({"federal", "source", "days"})
+_HOLIDAY_KEYS = frozenset({"name", "on", "observed", "years", "since", "until", "source"})
 
 
 def _fail(where: str, field: str, value: object, rule: str) -> ValidationError:
@@ -56,6 +60,57 @@ def _date(where: str, field: str, value: object) -> date:
         return date.fromisoformat(str(value))
     except ValueError:
         raise _fail(where, field, value, "not a date YYYY-MM-DD") from None
+
+
+def _holiday(where: str, entry: object, default_source: str) -> Holiday:
+    if not isinstance(entry, dict):
+        raise _fail(
+            where, "holiday", entry, "each holiday is a table { name, on, observed?, years?, since?, until? }"
+        )
+    unknown = sorted(set(entry) - _HOLIDAY_KEYS)
+    if unknown:
+        raise _fail(
+            where, unknown[0], entry[unknown[0]], f"unknown field (known: {', '.join(sorted(_HOLIDAY_KEYS))})"
+        )
+    name, on = entry.get("name"), entry.get("on")
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(where, "name", name, "every holiday has a name")
+    if not isinstance(on, str):
+        raise _fail(where, "on", on, "a date rule as text")
+    if (why := check_rule(on)) is not None:
+        raise _fail(where, "on", on, why)
+    observed, years = entry.get("observed", "none"), entry.get("years", "all")
+    if observed not in OBSERVANCES:
+        raise _fail(where, "observed", observed, f"one of {', '.join(OBSERVANCES)}")
+    if years not in YEARS:
+        raise _fail(where, "years", years, f"one of {', '.join(YEARS)}")
+    since = _date(where, "since", entry["since"]) if "since" in entry else None
+    until = _date(where, "until", entry["until"]) if "until" in entry else None
+    source = entry.get("source", default_source)
+    if not isinstance(source, str) or not source.strip():
+        raise _fail(where, "source", source, "every holiday cites the statute that makes it one")
+    return Holiday(name.strip(), on, observed, years, since, until, source.strip())
+
+
+def _calendar(code: str, body: Any) -> tuple[tuple[Holiday, ...], bool]:
+    """A jurisdiction's own holidays and whether the federal calendar is added to them."""
+    if body is None:
+        return (), False
+    if not isinstance(body, dict):
+        raise _fail(code, "holidays", body, "a table { federal?, source, days = [...] }")
+    unknown = sorted(set(body) - _CALENDAR_KEYS)
+    if unknown:
+        raise _fail(
+            code, f"holidays.{unknown[0]}", body[unknown[0]], "unknown field (known: days, federal, source)"
+        )
+    federal = body.get("federal", False)
+    if not isinstance(federal, bool):
+        raise _fail(code, "holidays.federal", federal, "true or false")
+    days = body.get("days", [])
+    if not isinstance(days, list):
+        raise _fail(code, "holidays.days", days, "a list of holidays")
+    source = str(body.get("source", ""))
+    return tuple(_holiday(f"{code}.holidays.days[{n}]", d, source) for n, d in enumerate(days)), federal
 
 
 def _rule(code: str, body: Any, default_as_of: date | None) -> CallingRuleData:
@@ -96,8 +151,18 @@ def _rule(code: str, body: Any, default_as_of: date | None) -> CallingRuleData:
         if not isinstance(value, bool):
             raise _fail(code, flag, value, "true or false")
         flags[flag] = value
+    holidays, with_federal = _calendar(code, body.get("holidays"))
+    if flags["no_holidays"] and not holidays and not with_federal:
+        raise _fail(
+            code,
+            "no_holidays",
+            True,
+            "a holiday ban needs its calendar ([X.holidays] days or federal = true)",
+        )
     return CallingRuleData(
         jurisdiction=code,
+        holidays=holidays,
+        holidays_with_federal=with_federal,
         window_start=start,
         window_end=end,
         no_sunday=flags["no_sunday"],
@@ -125,6 +190,12 @@ def parse_rules(text: str) -> dict[str, CallingRuleData]:
         rules[code] = _rule(code, body, default_as_of)
     if FEDERAL not in rules:
         raise _fail(FEDERAL, "jurisdiction", None, "the federal rule (US) is required")
+    federal_days = rules[FEDERAL].holidays
+    for code, rule in rules.items():
+        if rule.holidays_with_federal:
+            if not federal_days:
+                raise _fail(code, "holidays.federal", True, "the federal calendar ([US.holidays]) is empty")
+            rules[code] = replace(rule, holidays=(*rule.holidays, *federal_days))
     return rules
 
 

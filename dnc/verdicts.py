@@ -132,6 +132,8 @@ class WindowEvidence(msgspec.Struct, frozen=True, kw_only=True):
     window: str  # the window applied: federal, state and campaign rules intersected
     state_rule: str
     campaign_window: str | None  # the campaign's own window, when it has one
+    # The state holidays that refused the call (`state_no_holiday`): state, holiday, local date, statute
+    holidays: list[str] = msgspec.field(default_factory=list)
 
 
 class PeriodCapEvidence(msgspec.Struct, frozen=True, kw_only=True):

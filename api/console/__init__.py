@@ -26,6 +26,7 @@ from api.console.pages import (
     audit,
     campaigns,
     compliance,
+    consent,
     daily_reports,
     dnc_internal,
     dnc_lists,
@@ -107,6 +108,7 @@ PAGES: list[ControllerRouterHandler] = [
     *ADMIN_PAGES,
     *agent.PAGES,
     *account.PAGES,
+    *consent.PAGES,
 ]
 
 ROUTES: list[ControllerRouterHandler] = [

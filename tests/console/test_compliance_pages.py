@@ -436,3 +436,81 @@ def test_a_platform_admin_edits_a_named_organizations_policy_with_no_lockout_to_
     with runtime.db.session(Scope(tenant.id)) as s:
         rules = read_policy(s, tenant.id)
     assert rules.ip_allow_cidrs == ["10.0.0.0/8"] and rules.blocked_states == []
+
+
+def test_compliance_records_a_text_message_revocation_and_sees_the_next_dial_time_check_honor_it(
+    page: Any, runtime: Runtime, tenant: Tenant
+) -> None:
+    """47 CFR 64.1200(a)(10): a STOP reply is a revocation; the form calls the API's service
+    (`dnc.consent.record_revocation`), refuses a text that revokes nothing next to its field, needs the
+    page's CSRF token, and the record shows when the next dial-time check honored it."""
+    from campaigns.hopper import lease_leads, release_leads
+    from campaigns.models import Campaign
+    from dialer.engine.compliance import DialTimeCompliance
+    from dnc.consent import consents_of
+    from dnc.lists import import_numbers
+    from tests.engine.factories import make_campaign
+
+    number = "+12025557091"
+    at = datetime.combine(
+        datetime.now(UTC).date() + timedelta(days=1), datetime.min.time().replace(hour=12),
+        ZoneInfo("America/New_York"),
+    )  # fmt: skip
+    import_numbers(
+        runtime.db, kind="national", numbers=[], owner_org_id=tenant.id, obtained_at=at.astimezone(UTC) - timedelta(days=2)
+    )  # fmt: skip
+    campaign = make_campaign(runtime, tenant.id, numbers=[number], settings={"seller": "Acme Solar"})
+
+    def dial_time_reasons() -> tuple[str, ...]:
+        with runtime.db.session(Scope(tenant.id)) as s:
+            loaded = s.get(Campaign, campaign.id)
+            assert loaded is not None
+            compliance = DialTimeCompliance(runtime.db, loaded)
+        leases = lease_leads(runtime.db, campaign.id, 1, datetime.now(UTC), holder="crev", lease_s=60)
+        try:
+            [dial] = compliance.decide(leases, at)
+        finally:
+            release_leads(runtime.db, [lead.lead_id for lead in leases], holder="crev")
+        return dial.verdict.reasons
+
+    assert dial_time_reasons() == ()
+    log_in(page, tenant.users["compliance"].email)
+    # CSRF: the session's cookie alone does not record anything
+    refused = page.request.post(
+        "/console/compliance/revocations", form={"phone": number, "how": "sms", "text": "STOP"}
+    )
+    assert refused.status == 403
+    with runtime.db.session(Scope(tenant.id)) as s:
+        assert consents_of(s, number) == []
+
+    page.get_by_role("link", name="Revocations").click()
+    assert_every_control_is_labelled(page)
+    form = page.locator("#record-revocation")
+    form.get_by_label("Phone number", exact=True).fill("(202) 555-7091")
+    form.get_by_label("Seller").fill("Acme Solar")
+    form.get_by_label("How the consumer revoked").select_option("sms")
+    form.get_by_label("The consumer's words").fill("ok thanks")
+    form.get_by_role("button", name="Record the revocation").click()
+    expect(page.locator("#text-error")).to_contain_text("'ok thanks' does not revoke consent")
+    expect(page.get_by_label("The consumer's words")).to_have_value("ok thanks")  # kept as typed
+    with runtime.db.session(Scope(tenant.id)) as s:
+        assert consents_of(s, number) == []
+
+    page.get_by_label("The consumer's words").fill("Stop texting me")
+    page.locator("#record-revocation").get_by_role("button", name="Record the revocation").click()
+    expect(page.locator("#revocation-notice")).to_contain_text(
+        "Revocation recorded (STOP): Acme Solar's calls to +12025557091 stop at the next dial-time check."
+    )
+    records = page.locator("#consent-records")
+    expect(records).to_contain_text("message:sms")
+    expect(records).to_contain_text("STOP: Stop texting me")
+    expect(records).to_contain_text("not yet")
+
+    assert dial_time_reasons() == ("consent_revoked",)
+    page.goto("/console/compliance/revocations?lookup_phone=%2B12025557091")
+    expect(page.locator("#consent-records")).to_contain_text("s after the revocation")
+    with runtime.db.session(Scope(tenant.id)) as s:
+        [record] = consents_of(s, number)
+        assert record.honored_at is not None and record.revoked_at is not None
+        assert (record.honored_at - record.revoked_at).total_seconds() < 120
+    screenshot(page, "compliance-revocations")

@@ -18,7 +18,8 @@ import pytest
 from phonenumbers import timezone as phone_timezone
 
 from dnc import reasons
-from dnc.calling_window import FEDERAL, CallingRuleData, Instants, federal_holidays, window_reasons
+from dnc.calling_window import FEDERAL, CallingRuleData, Instants, window_reasons
+from dnc.holidays import holiday_days
 from dnc.nanp import STATE_ZONES, numbering_plan
 from dnc.state_rules import calling_rules
 
@@ -44,16 +45,21 @@ def area_code_zones() -> dict[int, tuple[str, ...]]:
 
 
 _CALENDAR: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-HOLIDAYS = [(d - EPOCH).days for y in (2025, 2026, 2027) for d in federal_holidays(y)]
+
+
+def rule_holidays(rule: CallingRuleData) -> list[int]:
+    """The days (since 1970-01-01) the rule's holiday calendar refuses around 2026 (the calendar's own
+    dates are checked one by one against their statutes in test_state_rules.py)."""
+    return [(d - EPOCH).days for y in (2025, 2026, 2027) for d in holiday_days(rule.holidays, y)]
 
 
 def local_calendar(offset_min: int, utc_min: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(local minute of day, local weekday (Monday = 0), federal holiday?) at each instant for a UTC
-    offset."""
+    """(local minute of day, local weekday (Monday = 0), local day since 1970-01-01) at each instant for a
+    UTC offset."""
     if offset_min not in _CALENDAR:
         local = utc_min + offset_min
         day = local // 1440
-        _CALENDAR[offset_min] = (local % 1440, WEEKDAY[day - FIRST_DAY], np.isin(day, HOLIDAYS))
+        _CALENDAR[offset_min] = (local % 1440, WEEKDAY[day - FIRST_DAY], day)
     return _CALENDAR[offset_min]
 
 
@@ -84,7 +90,7 @@ def reference(
     found = {code: np.zeros(len(utc_min), dtype=bool) for code in reasons.ALL}
     applying = [rules[s] for s in rule_states if s in rules and s != FEDERAL]
     for v in values:
-        minute, weekday, holiday = local_calendar(v, utc_min)
+        minute, weekday, local_day = local_calendar(v, utc_min)
         sunday = weekday == 6
 
         def outside(
@@ -106,7 +112,7 @@ def reference(
             if rule.no_sunday:
                 found[reasons.STATE_NO_SUNDAY] |= here & sunday
             if rule.no_holidays:
-                found[reasons.STATE_NO_HOLIDAY] |= here & holiday
+                found[reasons.STATE_NO_HOLIDAY] |= here & np.isin(local_day, rule_holidays(rule))
     return found
 
 
@@ -128,7 +134,14 @@ def test_every_area_code_state_and_quarter_hour_of_a_year_gets_the_strictest_win
     def rule_key(state: str) -> tuple[object, ...]:
         rule = rules.get(state)
         return (
-            (rule.window_start, rule.window_end, rule.day_windows, rule.no_sunday, rule.no_holidays)
+            (
+                rule.window_start,
+                rule.window_end,
+                rule.day_windows,
+                rule.no_sunday,
+                rule.no_holidays,
+                rule.holidays,
+            )
             if rule
             else ()
         )

@@ -17,6 +17,7 @@ from core.runtime import Runtime
 from dnc import reasons
 from dnc.engine import ComplianceEngine
 from dnc.internal import add_area_code_block, add_internal_dnc
+from dnc.lead_facts import LeadColumns
 from dnc.lists import import_numbers
 from dnc.verdicts import CampaignRules, Consent, LeadContext
 from tests.conftest import Tenant, make_tenant
@@ -214,6 +215,29 @@ def test_alabama_forbids_sundays_and_louisiana_holidays(runtime: Runtime, own_or
     assert check(runtime, own_org, LeadContext("+12255550111"), at=christmas - timedelta(days=1))[0].callable
 
 
+def test_a_state_holiday_refuses_the_call_and_the_evidence_names_it(
+    runtime: Runtime, own_org: Tenant
+) -> None:
+    """Ala. Admin. Code r. 770-X-5-.17(1)(b) bans holiday calls; Ala. Code 1-3-8 makes the fourth Monday of
+    April (Confederate Memorial Day) a holiday: not a federal one. The dial-time path (`decide` and the
+    evidence it stores) refuses it; the same hour in Mississippi (no holiday ban) and the next day pass."""
+    holiday = datetime(2026, 4, 27, 17, 0, tzinfo=UTC)  # 12:00 CDT
+    import_numbers(
+        runtime.db, kind="national", numbers=[], owner_org_id=own_org.id,
+        obtained_at=holiday - timedelta(days=1), now=holiday,
+    )  # fmt: skip
+    engine = ComplianceEngine.load(runtime.db, own_org.id, None)
+    leads = [LeadContext("+12055550187", state="AL"), LeadContext("+16015550187", state="MS")]
+    decision = engine.decide(LeadColumns.of(leads), holiday)
+    alabama, mississippi = decision.verdicts()
+    assert alabama.reasons == (reasons.STATE_NO_HOLIDAY,) and mississippi.callable
+    window = decision.evidence(0).window
+    assert window.holidays == ["AL: Confederate Memorial Day 2026-04-27 (Ala. Code 1-3-8)"]
+    assert "no holidays" in window.state_rule
+    assert decision.evidence(1).window.holidays == []
+    assert engine.check(leads[:1], holiday + timedelta(days=1))[0].callable
+
+
 def test_texas_calls_wait_until_noon_on_sunday_and_nine_on_other_days(runtime: Runtime, org: Tenant) -> None:
     """Tex. Bus. & Com. Code 301.051: 9 a.m.-9 p.m. Monday-Saturday, noon-9 p.m. Sunday (the lead's state
     or the area code's: 214 is Dallas)."""
@@ -353,4 +377,4 @@ def test_bulk_checks_see_internal_additions_too(runtime: Runtime, own_org: Tenan
         )
     last = engine.check(batch, AT)[-1]
     assert last.reasons == (reasons.INTERNAL_DNC,)
-    assert last.matches[0].version.startswith("1@")  # (count, highest id) of the list it was checked against
+    assert last.matches[0].version == "v1 (1 entries, 0 area-code blocks)"  # the organization's own version

@@ -140,3 +140,52 @@ def test_with_revoke_all_on_a_revocation_for_one_seller_stops_every_sellers_call
         "/api/compliance/revocations", json={"phone": NUMBER, "source": "carrier pigeon"}, headers=headers
     )
     assert bad.status_code == 422 and "source" in bad.text
+
+
+def test_a_stop_reply_forwarded_by_an_integration_revokes_from_its_receipt_and_the_next_check_honors_it(
+    runtime: Runtime, client: TestClient
+) -> None:
+    """47 CFR 64.1200(a)(10): "STOP" in reply to a text is a revocation; honored at the very next dial-time
+    check, the delay measured from the message's receipt."""
+    number = "+12025558023"
+    tenant = make_tenant(runtime)  # unknown line type counts as not wireless: only the revocation blocks
+    registry(runtime, tenant)
+    campaign = make_campaign(runtime, tenant.id, numbers=[number], settings={"seller": "Acme Solar"})
+    headers = tenant.headers("compliance")
+    assert dial_time(runtime, campaign).verdict.callable
+    received = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    message = {"phone": number, "seller": "Acme Solar", "channel": "sms", "received_at": received.isoformat()}
+
+    not_a_revocation = client.post(
+        "/api/compliance/revocations", json={**message, "text": "ok thanks"}, headers=headers
+    )
+    assert not_a_revocation.status_code == 422
+    assert "text" in not_a_revocation.text and "ok thanks" in not_a_revocation.text
+    assert "STOP, QUIT, END, REVOKE, OPT OUT, CANCEL, UNSUBSCRIBE" in not_a_revocation.text
+    assert client.get("/api/compliance/consents", params={"phone": number}, headers=headers).json() == []
+    assert dial_time(runtime, campaign).verdict.callable  # nothing was recorded
+
+    future = {**message, "text": "STOP", "received_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}
+    r = client.post("/api/compliance/revocations", json=future, headers=headers)
+    assert r.status_code == 422 and "received_at" in r.text and "in the future" in r.text
+    r = client.post(
+        "/api/compliance/revocations", json={**message, "text": "STOP", "source": "api"}, headers=headers
+    )
+    assert r.status_code == 422 and "not both" in r.text
+    r = client.post(
+        "/api/compliance/revocations", json={**message, "channel": "pigeon", "text": "STOP"}, headers=headers
+    )
+    assert r.status_code == 422 and "channel" in r.text
+
+    stop = client.post("/api/compliance/revocations", json={**message, "text": "Stop!"}, headers=headers)
+    assert stop.status_code == 201, stop.text
+    [recorded] = stop.json()
+    assert recorded["revoked_source"] == "message:sms" and recorded["revoked_note"] == "STOP: Stop!"
+    assert datetime.fromisoformat(recorded["revoked_at"]) == received
+    refused = dial_time(runtime, campaign)
+    assert refused.verdict.reasons == ("consent_revoked",)
+    assert refused.evidence.consent.revocation_ids == [recorded["id"]]
+    [record] = client.get("/api/compliance/consents", params={"phone": number}, headers=headers).json()
+    assert record["honored_at"] is not None
+    # From the receipt (30 s before it was recorded) to the first check that refused the call: seconds.
+    assert 30 <= record["honored_after_s"] < 120

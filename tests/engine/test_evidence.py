@@ -113,7 +113,7 @@ def test_each_attempt_dialed_or_blocked_stores_the_verdict_it_got_and_the_api_re
         national = next(c for c in checked["lists_checked"] if c["kind"] == "national")
         assert national["list_id"] == str(registry.list_id) and national["age_days"] == 4.0
         internal = next(c for c in checked["lists_checked"] if c["kind"] == "internal")
-        assert internal["version"].startswith("1@")  # one entry, at a reproducible (count@id) version
+        assert internal["version"] == "v1 (1 entries, 0 area-code blocks)"  # the organization's own version
         assert checked["registry_age_days"] == 4.0 and checked["registry_version"].endswith("2026-03-06")
         assert checked["window"]["candidate_zones"] == ["America/New_York"]
         assert checked["window"]["utc_offsets_min"] == {"America/New_York": -240}  # EDT since 2026-03-08
@@ -145,7 +145,7 @@ def test_each_attempt_dialed_or_blocked_stores_the_verdict_it_got_and_the_api_re
     blocked = r.json()
     assert blocked["outcome"] == "blocked" and blocked["evidence"]["attestation"] is None
     assert blocked["evidence"]["compliance"]["reasons"] == ["internal_dnc"]
-    assert blocked["evidence"]["compliance"]["matched"][0].startswith("internal:org:1@")
+    assert blocked["evidence"]["compliance"]["matched"][0].startswith("internal:org:v1 (1 entries")
 
 
 def test_evidence_pages_follow_the_cursor_and_reject_a_bad_phone(

@@ -47,6 +47,7 @@ TABS = (
     ("audit", "Audit log", "/console/compliance/audit"),
     ("cdr", "Call records", "/console/compliance/cdr"),
     ("privacy", "Privacy requests", "/console/compliance/privacy"),
+    ("revocations", "Revocations", "/console/compliance/revocations"),
 )
 EVIDENCE_PAGE = 50
 
