@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_evidence_internal_version"
-down_revision: str | None = "0014_reports_agent_states"
+down_revision: str | None = "0014_privacy_requests"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
