@@ -31,12 +31,13 @@ from pathlib import Path
 import numpy as np
 
 RATE = 8000
-GENERATOR_VERSION = 1  # bump when the recipe changes, so cached corpora are made again
+GENERATOR_VERSION = 2  # bump when the recipe changes, so cached corpora are made again
 
 VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-us+f3", "en-gb+f4", "en-us+m3")
 SPEEDS = (130, 150, 170, 190)  # words per minute (espeak-ng's default is 175)
 NOISES = ("none", "white", "pink", "brown", "hum")
-NOISE_LEVELS_DB = (-45.0, -35.0, -28.0)  # noise level relative to full scale; speech peaks near -6 dBFS
+NOISE_LEVELS_DB = (-50.0, -40.0, -32.0)  # noise peak level (dBFS); speech peaks at -12 to -4 dBFS, so
+# the loudest noise leaves a signal-to-noise ratio of about 10-20 dB, a poor line or a busy room
 
 PEOPLE_GREETINGS = (
     "Hello?",
@@ -209,12 +210,12 @@ def finish_with_sox(
             gain = 10 ** (noise_db / 20)
             if noise == "hum":
                 source = (
-                    f"sox -R -n -r {RATE} -c 1 -b 16 -p synth {seconds} sine 60 sine 180 vol {gain * 2:.5f}"
+                    f"sox -R -n -r {RATE} -c 1 -b 16 -p synth {seconds} sine 60 sine 180 vol {gain:.5f}"
                 )
             else:
                 source = (
                     f"sox -R -n -r {RATE} -c 1 -b 16 -p synth 0:40 {noise}noise "
-                    f"trim {offset} {seconds} vol {gain * 3:.5f}"
+                    f"trim {offset} {seconds} vol {gain:.5f}"
                 )
             subprocess.run(
                 ["sox", "-R", "-m", str(speech), f"|{source}", str(mixed)], check=True, capture_output=True
