@@ -24,6 +24,8 @@ from typing import Protocol
 import numpy as np
 import webrtcvad
 
+from core.errors import ValidationError
+
 FRAME_MS = 20
 VOICE_DROPOUT_MS = 60
 SUPPORTED_RATES = (8000, 16000)
@@ -45,7 +47,7 @@ class Decision:
         return {"result": self.result.value, "cause": self.cause, "decided_at_ms": self.decided_at_ms}
 
 
-class AmdError(ValueError):
+class AmdError(ValidationError):
     """Bad settings or audio: the message names the field, the value and the rule."""
 
 

@@ -209,9 +209,7 @@ def finish_with_sox(
             offset = f"{random.Random(seed).uniform(0, 20):.3f}"
             gain = 10 ** (noise_db / 20)
             if noise == "hum":
-                source = (
-                    f"sox -R -n -r {RATE} -c 1 -b 16 -p synth {seconds} sine 60 sine 180 vol {gain:.5f}"
-                )
+                source = f"sox -R -n -r {RATE} -c 1 -b 16 -p synth {seconds} sine 60 sine 180 vol {gain:.5f}"
             else:
                 source = (
                     f"sox -R -n -r {RATE} -c 1 -b 16 -p synth 0:40 {noise}noise "
