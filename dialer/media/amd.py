@@ -132,14 +132,14 @@ class _Framer:
 class BeepDetector:
     """A steady tone between 1 and 2 kHz (a voicemail beep), by a bank of Goertzel filters.
 
-    Each 20 ms frame is measured at 41 frequencies, 950-1950 Hz every 25 Hz (the Goertzel result at each
-    is the DFT at that frequency; all 41 come from one matrix product). A frame is tonal when one
+    Each 20 ms frame is measured at 45 frequencies, 950-2050 Hz every 25 Hz (the Goertzel result at each
+    is the DFT at that frequency; all 45 come from one matrix product). A frame is tonal when one
     frequency holds most of the frame's energy; a beep is `min_beep_ms` of tonal frames at one frequency
     (within 50 Hz). Speech rarely puts more than a third of its energy in one narrow band, and never
     holds it steady for 160 ms.
     """
 
-    FREQUENCIES = np.arange(950.0, 1951.0, 25.0)
+    FREQUENCIES = np.arange(950.0, 2051.0, 25.0)
     TONAL_SHARE = 0.55
 
     def __init__(self, rate: int, min_beep_ms: int = 160) -> None:

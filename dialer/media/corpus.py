@@ -36,8 +36,8 @@ GENERATOR_VERSION = 2  # bump when the recipe changes, so cached corpora are mad
 VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-us+f3", "en-gb+f4", "en-us+m3")
 SPEEDS = (130, 150, 170, 190)  # words per minute (espeak-ng's default is 175)
 NOISES = ("none", "white", "pink", "brown", "hum")
-NOISE_LEVELS_DB = (-50.0, -40.0, -32.0)  # noise peak level (dBFS); speech peaks at -12 to -4 dBFS, so
-# the loudest noise leaves a signal-to-noise ratio of about 10-20 dB, a poor line or a busy room
+NOISE_LEVELS_DB = (-50.0, -40.0, -32.0)  # noise peak level (dBFS); speech peaks at -12 to -4 dBFS, so the
+# loudest noise (mean absolute sample 70-200) leaves about 15-30 dB between speech and noise: a poor line
 
 PEOPLE_GREETINGS = (
     "Hello?",
