@@ -79,17 +79,19 @@ class AmdSettings:
             value = getattr(self, field.name)
             if field.name == "beep":
                 if not isinstance(value, bool):
-                    raise AmdError(f"AMD setting beep: {value!r} must be true or false")
+                    raise AmdError(f"AMD setting beep: {value!r} must be true or false", field="beep")
                 continue
             low, high = self.LIMITS[field.name]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise AmdError(
-                    f"AMD setting {field.name}: {value!r} must be a whole number from {low} to {high}"
+                    f"AMD setting {field.name}: {value!r} must be a whole number from {low} to {high}",
+                    field=field.name,
                 )
         if self.max_initial_silence_ms >= self.total_analysis_ms:
             raise AmdError(
                 f"AMD setting max_initial_silence_ms: {self.max_initial_silence_ms} must be less than "
-                f"total_analysis_ms ({self.total_analysis_ms})"
+                f"total_analysis_ms ({self.total_analysis_ms})",
+                field="max_initial_silence_ms",
             )
         return self
 
@@ -98,8 +100,27 @@ class AmdSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise AmdError(f"AMD settings: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
+            raise AmdError(
+                f"AMD settings: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})",
+                field=unknown[0],
+            )
         return cls(**data).validate()  # type: ignore[arg-type]
+
+
+def campaign_amd(data: dict[str, object]) -> tuple[bool, AmdSettings]:
+    """A campaign's `amd_settings` ({"enabled": bool, thresholds...}): whether AMD runs, with which settings.
+    A bad one raises AmdError whose field is `amd_settings.<name>`."""
+    values = dict(data)
+    enabled = values.pop("enabled", False)
+    if not isinstance(enabled, bool):
+        raise AmdError(
+            f"amd_settings.enabled: {enabled!r} must be true or false", field="amd_settings.enabled"
+        )
+    try:
+        return enabled, AmdSettings.from_dict(values)
+    except AmdError as exc:
+        field = f"amd_settings.{exc.field}" if exc.field else "amd_settings"
+        raise AmdError(f"amd_settings: {exc}", field=field) from exc
 
 
 class Detector(Protocol):
