@@ -57,3 +57,44 @@ def read_pcm_wav(path: Path) -> tuple[bytes, int]:
     if rate not in SUPPORTED_RATES:
         raise AmdError(f"{path}: {rate} Hz; AMD reads 8000 or 16000 Hz audio, {CONVERT}")
     return frames, rate
+
+
+class GrowingWav:
+    """New samples of a WAV file that is still being written (a pjsua2 `AudioMediaRecorder` in tmpfs).
+
+    The recorder writes the RIFF header first with its sizes not yet filled in and appends the samples in
+    blocks; `read_new()` returns the whole 16-bit samples added since the last call (a half sample waits for
+    the next). The header must be 16-bit mono PCM, as the recorder writes it."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        with self.path.open("rb") as fh:
+            head = fh.read(512)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise AmdError(f"{self.path}: not a WAV file (no RIFF/WAVE header)")
+        at, self.data_offset, rate, channels, bits = 12, -1, 0, 0, 0
+        while at + 8 <= len(head):
+            chunk, size = head[at : at + 4], struct.unpack("<I", head[at + 4 : at + 8])[0]
+            if chunk == b"fmt ":
+                _code, channels, rate = struct.unpack("<HHI", head[at + 8 : at + 16])
+                bits = struct.unpack("<H", head[at + 22 : at + 24])[0]
+            elif chunk == b"data":
+                self.data_offset = at + 8
+                break
+            at += 8 + size + (size & 1)
+        if self.data_offset < 0 or channels != 1 or bits != 16:
+            raise AmdError(
+                f"{self.path}: expected a 16-bit mono PCM WAV header, found {channels} ch {bits} bit"
+            )
+        self.rate = rate
+        self._position = self.data_offset
+        self.samples_read = 0
+
+    def read_new(self) -> bytes:
+        with self.path.open("rb") as fh:
+            fh.seek(self._position)
+            data = fh.read()
+        data = data[: len(data) - len(data) % 2]
+        self._position += len(data)
+        self.samples_read += len(data) // 2
+        return data

@@ -4,6 +4,7 @@ streaming, both sample rates, the app_amd baseline's timing rules, and the CLI a
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -212,3 +213,24 @@ def test_cli_classifies_a_recording_and_refuses_other_formats(repo_root: Path, t
     bad = _clearline(repo_root, str(hello), "--set", "min_speech_ms=5")
     assert bad.returncode == 2
     assert "min_speech_ms: 5 must be a whole number from 20 to 500" in bad.stderr
+
+
+def test_a_growing_recording_is_read_as_it_is_written(tmp_path: Path) -> None:
+    """As a pjsua2 recorder writes it: the header first, sizes not filled in, then blocks of samples."""
+    from dialer.media.wav import GrowingWav
+
+    pcm, _ = spoken(400, "Hello?", 3000)
+    data = pcm.astype("<i2").tobytes()
+    path = tmp_path / "live.wav"
+    header = b"RIFF" + bytes(4) + b"WAVE" + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, RATE, 2 * RATE, 2, 16)
+    path.write_bytes(header + b"data" + bytes(4))
+    reader = GrowingWav(path)
+    detector = AmdDetector(reader.rate)
+    decision = None
+    with path.open("ab") as out:
+        for start in range(0, len(data), 4095):  # odd-sized blocks: a half sample waits for the next read
+            out.write(data[start : start + 4095])
+            out.flush()
+            decision = detector.feed(reader.read_new()) or decision
+    assert reader.samples_read == len(pcm)
+    assert decision == classify(data, RATE)
