@@ -1,7 +1,7 @@
 """campaigns: answering-machine detection settings ({"enabled": bool, thresholds...}, default {}: off)
 
 Revision ID: 0014_amd_campaign_settings
-Revises: 0013_floor_safe_harbor
+Revises: 0014_reports_agent_states
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0014_amd_campaign_settings"
-down_revision: str | None = "0013_floor_safe_harbor"
+down_revision: str | None = "0014_reports_agent_states"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
