@@ -135,6 +135,8 @@ class Campaign(OrgScoped, Base):
     # organization's; counted over the seller's calls across campaigns and caller IDs.
     call_caps: Mapped[list[dict[str, int]]] = mapped_column(JSONB, default=list, server_default="[]")
     safe_harbor_wav: Mapped[str | None] = mapped_column(Text, default=None)
+    # Answering-machine detection on the audio: {"enabled": bool, thresholds...} (dialer.media.amd)
+    amd_settings: Mapped[JsonDict] = mapped_column(JSONB, default=dict, server_default="{}")
     opt_out_key: Mapped[str] = mapped_column(String(1), default="9")
     # Agents: seconds of wrap-up after a call before an undisposed call gets `timeout_disposition` and the
     # agent is READY again; the pause codes agents choose from.

@@ -86,6 +86,7 @@ SETTABLE = (
     "pause_codes",
     "seller",
     "call_caps",
+    "amd_settings",
 )
 # Set by the server only: the stored copy of an uploaded message (POST /api/campaigns/{id}/safe-harbor).
 SERVER_SET = ("safe_harbor_wav",)
@@ -228,6 +229,8 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any], *, validate_
             value = value.strip() or None
         elif name == "call_caps":
             value = caps_json(parse_call_caps(value, field=name, set_by="campaign"))
+        elif name == "amd_settings" and not isinstance(value, dict):
+            raise ValidationError("amd_settings must be an object", field=name)
         elif name == "pacing_settings" and not isinstance(value, dict):
             raise ValidationError("pacing_settings must be an object", field=name)
         elif name in ("trunk_profile", "pacing_policy") and not isinstance(value, str):

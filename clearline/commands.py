@@ -9,6 +9,7 @@ import campaigns.cli
 import clearline.demo
 import dialer.campaign_settings  # registers the dialer's checks of campaign settings
 import dialer.cli
+import dialer.media.cli
 import dialer.simulation.cli
 import dnc.cli
 
@@ -18,5 +19,6 @@ ALL: list[click.Command] = [
     *campaigns.cli.COMMANDS,
     *dialer.cli.COMMANDS,
     *dialer.simulation.cli.COMMANDS,
+    *dialer.media.cli.COMMANDS,
     clearline.demo.demo,
 ]

@@ -15,6 +15,7 @@ from campaigns.models import Campaign
 from campaigns.service import register_settings_validator
 from core.errors import ValidationError
 from dialer import pacing
+from dialer.media.amd import campaign_amd
 from dialer.pacing.guard import MAX_GUARD_LIMIT, guarded
 from dialer.sip.profiles import PROFILES_DIR, RING_TIMEOUT_FLOOR_S, ProfileError, TrunkProfile, load_profile
 
@@ -124,6 +125,8 @@ def validate_campaign_settings(campaign: Campaign, changed: frozenset[str]) -> N
         check_profile_name(campaign.trunk_profile)
     if changed & {"pacing_policy", "pacing_settings", "abandon_target", "max_lines", "max_cps"}:
         _check_pacing(campaign)
+    if "amd_settings" in changed:
+        campaign_amd(campaign.amd_settings or {})
 
 
 def campaign_profile(campaign: Campaign, profiles_dir: Path | None = None) -> TrunkProfile:

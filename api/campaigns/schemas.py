@@ -140,6 +140,13 @@ class CampaignSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
         ),
     ] = msgspec.UNSET
 
+    amd_settings: Annotated[
+        dict[str, Any] | msgspec.UnsetType,
+        msgspec.Meta(
+            description='Answering-machine detection on the callee\'s audio: {"enabled": true} turns it on; thresholds may be given too, e.g. {"enabled": true, "after_greeting_silence_ms": 900, "max_human_greeting_ms": 3500, "beep": true} (docs/media.md lists them with their ranges). An unknown name or a value out of range is refused naming it. Default {} (off).'
+        ),
+    ] = msgspec.UNSET
+
     wrap_up_s: Annotated[
         int | msgspec.UnsetType,
         msgspec.Meta(
