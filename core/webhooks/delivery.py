@@ -10,6 +10,7 @@ A redirect is never followed (it counts as a failed attempt and says where it po
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import socket
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 from sqlalchemy import select
 
 from core.db import ALL_ORGS, Database, utcnow
@@ -170,14 +172,77 @@ def attempt_once(claimed: _Claimed, delivery_id: uuid.UUID, settings: Settings) 
     return outcome, not outcome.ok
 
 
-def deliver(db: Database, settings: Settings, delivery_id: uuid.UUID, seq: int) -> str | None:
+HOLD_KEY = (
+    "clearline:webhooks:hold:"  # + endpoint id: the endpoint failed; nothing is sent to it until expiry
+)
+BUSY_KEY = "clearline:webhooks:busy:"  # + endpoint id: one attempt to a failing endpoint is under way
+
+
+def _endpoint_of(db: Database, delivery_id: uuid.UUID) -> uuid.UUID | None:
+    with db.session(ALL_ORGS) as s:
+        return s.scalar(select(WebhookDelivery.endpoint_id).where(WebhookDelivery.id == delivery_id))
+
+
+def _held_for_ms(client: redis.Redis | None, endpoint_id: uuid.UUID, settings: Settings) -> int:
+    """How long this delivery should wait without trying, because its endpoint is failing: 0 to go.
+
+    After an endpoint's attempt fails, its other deliveries wait until the back-off of that failure ends,
+    and then only one attempt at a time probes it. Without this, one dead receiver would hold every
+    worker thread for its timeout, once per queued event, and every other organization's events (and the
+    lead imports sharing the workers) would wait behind it."""
+    if client is None:
+        return 0
+    try:
+        ttl = int(client.pttl(HOLD_KEY + str(endpoint_id)))
+        if ttl > 0:
+            return ttl
+        if client.exists(HOLD_KEY + str(endpoint_id) + ":failing"):
+            probe_ms = int((settings.webhooks_timeout_s + 5) * 1000)
+            if not client.set(BUSY_KEY + str(endpoint_id), b"1", nx=True, px=probe_ms):
+                return max(100, int(settings.webhooks_timeout_s * 1000))
+        return 0
+    except redis.RedisError:
+        return 0  # Redis away: try, as without the hold
+
+
+def _after_attempt(client: redis.Redis | None, endpoint_id: uuid.UUID, ok: bool, hold_s: float) -> None:
+    if client is None:
+        return
+    key = HOLD_KEY + str(endpoint_id)
+    try:
+        client.delete(BUSY_KEY + str(endpoint_id))
+        if ok:
+            client.delete(key, key + ":failing")
+        else:
+            client.set(key, b"1", px=max(1, int(hold_s * 1000)))
+            client.set(key + ":failing", b"1", ex=MAX_DELAY_S + 3600)
+    except redis.RedisError:
+        pass
+
+
+def deliver(
+    db: Database, settings: Settings, delivery_id: uuid.UUID, seq: int, client: redis.Redis | None = None
+) -> str | None:
     """Run the attempt the message (delivery id, seq) stands for; returns the delivery's new status, or
-    None when the message had nothing to do."""
+    None when the message had nothing to do (or was put back to wait while its endpoint is failing)."""
+    endpoint_id = _endpoint_of(db, delivery_id)
+    if endpoint_id is None:
+        return None
+    wait_ms = _held_for_ms(client, endpoint_id, settings)
+    if wait_ms:
+        send([(delivery_id, seq)], delay_ms=wait_ms)  # not an attempt: the same message, later
+        return None
     now = utcnow()
     claimed = _claim(db, settings, delivery_id, seq, now)
     if claimed is None:
+        if client is not None:
+            with contextlib.suppress(redis.RedisError):
+                client.delete(BUSY_KEY + str(endpoint_id))
         return None
     outcome, retry = attempt_once(claimed, delivery_id, settings)
+    _after_attempt(
+        client, endpoint_id, outcome.ok, retry_delay_s(claimed.attempt, settings.webhooks_retry_base_s)
+    )
     next_seq: int | None = None
     delay_s = 0.0
     with db.session(ALL_ORGS) as s:

@@ -16,4 +16,4 @@ from core.webhooks.events import ACTOR, QUEUE
 def deliver_webhook(delivery_id: str, seq: int) -> None:
     """Retries are not dramatiq's: `deliver` schedules the next attempt itself on the documented back-off."""
     runtime = current_runtime()
-    deliver(runtime.db, runtime.settings, uuid.UUID(delivery_id), seq)
+    deliver(runtime.db, runtime.settings, uuid.UUID(delivery_id), seq, runtime.redis)

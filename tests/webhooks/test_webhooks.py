@@ -390,3 +390,35 @@ def test_an_organization_without_webhooks_writes_no_delivery(runtime: Runtime, t
 
     with runtime.db.session(Scope(tenant.id)) as s:
         assert write_deliveries(s, org_id=tenant.id, event_type="call.ended", data={}) == []
+
+
+def test_a_dead_receiver_does_not_hold_up_other_organizations_deliveries(
+    client: TestClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant, private_targets: Runtime,
+    worker: dramatiq.Worker,
+) -> None:  # fmt: skip
+    """After the dead endpoint's first failed attempt its other deliveries wait out the back-off without
+    connecting (one probe at a time), so another organization's event is not queued behind all of them."""
+    from core.webhooks.models import WebhookDelivery
+
+    runtime.settings = dataclasses.replace(
+        runtime.settings, webhooks_timeout_s=1.0, webhooks_retry_base_s=30.0
+    )
+    with running_receiver(hold=threading.Event()) as dead, running_receiver() as alive:
+        dead_hook = _create(client, tenant, dead.url, ["opt_out.recorded"])
+        _create(client, other_tenant, alive.url, ["opt_out.recorded"])
+        log = DatabaseAttemptLog(runtime.db, Recorder())
+        for i in range(10):
+            log.opted_out(tenant.id, f"+1415555{2770 + i:04d}", "pressed 9")
+        _wait_deliveries(
+            client, tenant, dead_hook["id"], lambda rows: any(r["status"] == "retrying" for r in rows)
+        )
+        log.opted_out(other_tenant.id, "+14155552790", "pressed 9")
+        alive.wait_for(1, timeout_s=20)
+        with runtime.db.session(ALL_ORGS) as s:
+            tried = s.scalars(
+                select(WebhookDelivery.attempts).where(
+                    WebhookDelivery.endpoint_id == uuid.UUID(dead_hook["id"])
+                )
+            ).all()
+    # without the hold, the two worker threads would have tried all ten (a second each) before it
+    assert sum(tried) < 10, tried
