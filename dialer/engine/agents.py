@@ -337,6 +337,18 @@ class AgentBoard:
         agent, worker, leg = (v.decode() for v in result)
         return ClaimedAgent(agent_id=agent, worker=worker, leg_id=leg)
 
+    def reserve(self, agent_id: str, campaign_id: str, *, attempt_id: str) -> ClaimedAgent | None:
+        """Take this READY agent of the campaign for `attempt_id` (INCALL) before the call is dialed: their
+        own callback is bridged to them and no other call takes them meanwhile. None if not READY there."""
+        status = self.status(agent_id)
+        if status is None or status.campaign_id != campaign_id or status.state is not AgentState.READY:
+            return None
+        try:
+            self._run(agent_id, AgentState.INCALL, "READY", None, attempt=attempt_id)
+        except AgentStateError:
+            return None  # claimed or paused in between
+        return ClaimedAgent(agent_id=agent_id, worker=status.worker, leg_id=status.leg_id)
+
     def release_unbridged(self, agent_id: str, attempt_id: str) -> None:
         """A claimed agent whose bridge failed goes straight back to READY (the call never reached them)."""
         self._run(agent_id, AgentState.READY, "INCALL", None, attempt="")

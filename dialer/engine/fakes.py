@@ -121,6 +121,13 @@ class FakeAgentBoard:
         status = self.agents[chosen]
         return ClaimedAgent(agent_id=chosen, worker=status.worker, leg_id=status.leg_id)
 
+    def reserve(self, agent_id: str, campaign_id: str, *, attempt_id: str) -> ClaimedAgent | None:
+        status = self.agents.get(agent_id)
+        if status is None or status.campaign_id != campaign_id or status.state is not AgentState.READY:
+            return None
+        self._set(agent_id, AgentState.INCALL, None, attempt_id=attempt_id)
+        return ClaimedAgent(agent_id=agent_id, worker=status.worker, leg_id=status.leg_id)
+
     def release_unbridged(self, agent_id: str, attempt_id: str) -> None:
         self._require(agent_id, AgentState.INCALL)
         self._set(agent_id, AgentState.READY, None, attempt_id="")

@@ -71,7 +71,7 @@ class LiveCall:
     answered_at: float | None = None
     answered_by_machine: bool = False
     wait_deadline: float = 0.0
-    agent_id: str | None = None
+    agent_id: str | None = None  # claimed at the answer, or reserved when dialed (an agent's own callback)
     agent_connected_at: float | None = None
     abandon_reported: bool = False
     safe_harbor: bool = False
@@ -388,6 +388,14 @@ class Floor:
     # ------------------------------------------------------------------------------------ internals
 
     def _connect(self, call: LiveCall) -> bool:
+        if call.agent_id is not None:  # reserved when dialed (an agent's own callback): bridge to them
+            try:
+                self.lines.bridge(call.attempt_id, call.agent_id)
+                return True
+            except KeyError:
+                log.warning("reserved agent %s has no leg in this pool; any agent", call.agent_id)
+                self._release_claim(call.agent_id, call.attempt_id)
+                call.agent_id = None
         claimed = self.agents.claim(
             str(call.campaign_id), attempt_id=call.attempt_id, prefer_worker=call.worker
         )

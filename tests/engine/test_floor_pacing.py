@@ -135,3 +135,42 @@ def test_an_agent_whose_phone_hangs_up_mid_call_is_not_dialed_for() -> None:
     bench.event(p.Ended(worker_id="w1", at=bench.now, attempt_id=call, sip_status=200,
                         outcome=p.SipOutcome.ANSWERED, reason="bye"))  # fmt: skip
     assert bench.policy.calls_to_place(bench.now + 0.01) == 0
+
+
+def test_a_call_reserved_for_its_agent_is_bridged_to_them_not_to_an_agent_ready_longer() -> None:
+    bench = RatioFloor()
+    owner = str(uuid.UUID(int=0xB0B))
+    bench.board.log_in(owner, org_id=str(ORG), campaign_id=str(bench.campaign_id))
+    bench.now += 1.0
+    bench.board.leg_up(owner, worker="w2", leg_id=owner)  # READY after AGENT: claims would take AGENT
+    bench.lines.legs[owner] = "w2"
+    attempt_id = "callback-1"
+    assert bench.board.reserve(owner, str(bench.campaign_id), attempt_id=attempt_id) is not None
+    bench.lines.calls[attempt_id] = "w1"
+    bench.floor.placed(
+        LiveCall(attempt_id=attempt_id, lead_id=99, org_id=ORG, campaign_id=bench.campaign_id,
+                 e164="+12025559421", trunk="t", worker="w1", placed_at=bench.now, agent_id=owner)
+    )  # fmt: skip
+    bench.event(
+        p.Answered(worker_id="w1", at=bench.now, attempt_id=attempt_id, answered_by=p.AnsweredBy.HUMAN)
+    )
+    assert [(c.attempt_id, c.agent_id) for c in bench.lines.sent if isinstance(c, p.Bridge)] == [
+        (attempt_id, owner)
+    ]
+    assert bench.board.status(AGENT).state is AgentState.READY  # type: ignore[union-attr]
+
+
+def test_a_reserved_agent_whose_callback_is_not_answered_is_ready_again() -> None:
+    bench = RatioFloor()
+    attempt_id = "callback-2"
+    assert bench.board.reserve(AGENT, str(bench.campaign_id), attempt_id=attempt_id) is not None
+    assert bench.board.reserve(AGENT, str(bench.campaign_id), attempt_id="another") is None  # taken
+    bench.lines.calls[attempt_id] = "w1"
+    bench.floor.placed(
+        LiveCall(attempt_id=attempt_id, lead_id=98, org_id=ORG, campaign_id=bench.campaign_id,
+                 e164="+12025559431", trunk="t", worker="w1", placed_at=bench.now, agent_id=AGENT)
+    )  # fmt: skip
+    bench.now += 20.0
+    bench.event(p.Ended(worker_id="w1", at=bench.now, attempt_id=attempt_id, sip_status=487,
+                        outcome=p.SipOutcome.NO_ANSWER, reason="no answer"))  # fmt: skip
+    assert bench.board.status(AGENT).state is AgentState.READY  # type: ignore[union-attr]
