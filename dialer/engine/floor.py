@@ -384,6 +384,17 @@ class Floor:
 
     def _on_worker_died(self, event: p.WorkerDied, now: float) -> None:
         self.worker_lost(event.worker_id, event.attempt_ids, event.at)
+        # Its agents' legs died with it: a customer talking to one of them on another worker is hung up
+        # (never dead air), and a call reserved for one of them is no longer theirs. Either way the call
+        # lets go of the agent, who is called again and may be READY before the call's end is reported.
+        lost_agents = set(event.agent_ids)
+        for call in list(self.calls.values()):
+            if call.agent_id not in lost_agents:
+                continue
+            if call.agent_connected_at is not None:
+                self._agent_lost_mid_call(call, now)
+            elif call.answered_at is None:
+                call.agent_id = None
 
     # ------------------------------------------------------------------------------------ internals
 
@@ -439,6 +450,9 @@ class Floor:
             self.lines.hangup(call.attempt_id)
         if call.agent_id is not None:  # not READY: its leg is gone (AgentLegDown logs it out)
             self._to_wrap(call.agent_id, call.attempt_id, call.campaign_id, now)
+            # The call lets go of the agent now: called again, they may be READY (and claimed by another
+            # call) before this call's end is reported.
+            call.agent_id = None
 
     def _safe_harbor(self, call: LiveCall, now: float) -> None:
         """No agent in time: the safe-harbor message with the opt-out key, then hang up."""
