@@ -1,7 +1,7 @@
 """campaigns: how long an agent's own callback waits for that agent, and what becomes of it after
 
 Revision ID: 0014_floorfix_agent_callbacks
-Revises: 0014_reports_agent_states
+Revises: 0014_evidence_internal_version
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_floorfix_agent_callbacks"
-down_revision: str | None = "0014_reports_agent_states"
+down_revision: str | None = "0014_evidence_internal_version"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
