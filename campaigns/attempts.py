@@ -70,11 +70,14 @@ def start_attempt(
     sip_call_id: str | None = None,
     verdict_reasons: Sequence[str] = (),
     evidence: AttemptEvidence | None = None,
+    attempt_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """Record that a call to a lead leased by `holder` is being placed; returns the attempt id."""
+    """Record that a call to a lead leased by `holder` is being placed; returns the attempt id (`attempt_id`
+    when the dialer chose it before, e.g. to reserve the agent the call is for)."""
     with db.session(ALL_ORGS) as s:
         lead = _held_lead(s, lead_id, holder)
         attempt = CallAttempt(
+            id=attempt_id or uuid.uuid4(),
             org_id=lead.org_id,
             lead_id=lead.id,
             campaign_id=lead.campaign_id,

@@ -10,15 +10,16 @@ whose lease expired, then callable leads by priority (highest first) and upload 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from campaigns.models import (
+    AgentCallbackFallback,
     CallAttempt,
     Campaign,
     CampaignStatus,
@@ -57,15 +58,42 @@ class LeasedLead:
     extra: dict[str, Any]
     lease_holder: str
     lease_expires_at: datetime
+    for_agent: uuid.UUID | None = None  # an agent's own callback, leased while they are READY: theirs
     # Earlier calls to the same number by this organization in the last 24 h (for the engine's caps).
     recent_calls: tuple[datetime, ...] = ()
 
 
-def _candidates(campaign_id: uuid.UUID, now: datetime) -> list[Select[tuple[int]]]:
+def agent_callback_allowed(
+    campaign: Campaign, ready_agents: Collection[uuid.UUID] | None, now: datetime
+) -> ColumnElement[bool]:
+    """The lease rule of callbacks an agent kept for themselves ("mine"): such a lead is leased only while
+    its agent is READY on the campaign (`ready_agents`), to be bridged to that agent. Once its time is the
+    campaign's `agent_callback_window_min` past without them, `give_to_anyone` lets any agent have it and
+    `keep_waiting` keeps it for them. Leads kept for no one are not concerned. `ready_agents=None`: the
+    caller routes no call to an agent (tools, reports): the rule does not apply."""
+    if ready_agents is None:
+        return true()
+    allowed: list[ColumnElement[bool]] = [Lead.callback_agent_id.is_(None)]
+    if ready_agents:
+        allowed.append(Lead.callback_agent_id.in_(sorted(ready_agents)))
+    if campaign.agent_callback_fallback == AgentCallbackFallback.GIVE_TO_ANYONE.value:
+        window = timedelta(minutes=campaign.agent_callback_window_min)
+        allowed.append(Lead.callback_at <= now - window)
+    return or_(*allowed)
+
+
+def _candidates(
+    campaign: Campaign, now: datetime, ready_agents: Collection[uuid.UUID] | None
+) -> list[Select[tuple[int]]]:
+    campaign_id = campaign.id
     active_lists = select(LeadList.id).where(
         LeadList.campaign_id == campaign_id, LeadList.status == ListStatus.ACTIVE.value
     )
-    base = select(Lead.id).where(Lead.campaign_id == campaign_id, Lead.list_id.in_(active_lists))
+    base = select(Lead.id).where(
+        Lead.campaign_id == campaign_id,
+        Lead.list_id.in_(active_lists),
+        agent_callback_allowed(campaign, ready_agents, now),
+    )
     due: ColumnElement[bool] = or_(Lead.next_attempt_at.is_(None), Lead.next_attempt_at <= now)
     return [
         base.where(Lead.status == LeadStatus.CALLBACK.value, Lead.callback_at <= now).order_by(
@@ -79,9 +107,18 @@ def _candidates(campaign_id: uuid.UUID, now: datetime) -> list[Select[tuple[int]
 
 
 def lease_leads(
-    db: Database, campaign_id: uuid.UUID, n: int, now: datetime, *, holder: str, lease_s: float
+    db: Database,
+    campaign_id: uuid.UUID,
+    n: int,
+    now: datetime,
+    *,
+    holder: str,
+    lease_s: float,
+    ready_agents: Collection[uuid.UUID] | None = None,
 ) -> list[LeasedLead]:
-    """Lease up to `n` leads of an active campaign to `holder` until `now + lease_s`."""
+    """Lease up to `n` leads of an active campaign to `holder` until `now + lease_s`. The dialer gives
+    `ready_agents` (the campaign's READY agents): an agent's own callback is leased only for its agent
+    (`LeasedLead.for_agent`), see `agent_callback_allowed`."""
     if n <= 0:
         return []
     expires = now + timedelta(seconds=lease_s)
@@ -90,7 +127,7 @@ def lease_leads(
         if campaign is None or campaign.status != CampaignStatus.ACTIVE.value:
             return []
         ids: list[int] = []
-        for query in _candidates(campaign_id, now):
+        for query in _candidates(campaign, now, ready_agents):
             if len(ids) >= n:
                 break
             locked = query.limit(n - len(ids)).with_for_update(skip_locked=True, of=Lead)
@@ -123,6 +160,9 @@ def lease_leads(
                 attempts=lead.attempts,
                 callback_at=lead.callback_at,
                 callback_agent_id=lead.callback_agent_id,
+                for_agent=lead.callback_agent_id
+                if ready_agents and lead.callback_agent_id in ready_agents
+                else None,
                 extra=dict(lead.extra),
                 lease_holder=holder,
                 lease_expires_at=expires,

@@ -44,6 +44,13 @@ class DialMethod(enum.StrEnum):
     PREVIEW = "preview"
 
 
+class AgentCallbackFallback(enum.StrEnum):
+    """What becomes of a callback an agent kept for themselves when its window passes without them."""
+
+    KEEP_WAITING = "keep_waiting"  # still only for that agent, whenever they are READY again
+    GIVE_TO_ANYONE = "give_to_anyone"  # any READY agent of the campaign takes it
+
+
 class CallerIdMode(enum.StrEnum):
     FIXED = "fixed"  # always `caller_id`
     LOCAL_PRESENCE = "local_presence"  # a number of the organization's TN inventory in the lead's area code
@@ -101,6 +108,9 @@ class Campaign(OrgScoped, Base):
         CheckConstraint(_one_of("dial_method", DialMethod), name="dial_method"),
         CheckConstraint(_one_of("caller_id_mode", CallerIdMode), name="caller_id_mode"),
         CheckConstraint(_one_of("dedupe_scope", DedupeScope), name="dedupe_scope"),
+        CheckConstraint(
+            _one_of("agent_callback_fallback", AgentCallbackFallback), name="agent_callback_fallback"
+        ),
         CheckConstraint(f"abandon_target > 0 AND abandon_target <= {ABANDON_LIMIT}", name="abandon_target"),
     )
 
@@ -143,6 +153,12 @@ class Campaign(OrgScoped, Base):
     wrap_up_s: Mapped[int] = mapped_column(Integer, default=30)
     timeout_disposition: Mapped[str] = mapped_column(String(32), default="TIMEOUT")
     pause_codes: Mapped[list[str]] = mapped_column(JSONB, default=lambda: list(DEFAULT_PAUSE_CODES))
+    # A callback an agent kept for themselves ("mine") is dialed only when that agent is READY; once its
+    # time is `agent_callback_window_min` minutes past without them, `agent_callback_fallback` decides.
+    agent_callback_window_min: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    agent_callback_fallback: Mapped[str] = mapped_column(
+        String(16), default=AgentCallbackFallback.KEEP_WAITING.value, server_default="keep_waiting"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from campaigns.models import (
+    AgentCallbackFallback,
     CallAttempt,
     CallerIdMode,
     Campaign,
@@ -87,6 +88,8 @@ SETTABLE = (
     "seller",
     "call_caps",
     "amd_settings",
+    "agent_callback_window_min",
+    "agent_callback_fallback",
 )
 # Set by the server only: the stored copy of an uploaded message (POST /api/campaigns/{id}/safe-harbor).
 SERVER_SET = ("safe_harbor_wav",)
@@ -105,6 +108,7 @@ NUMERIC_BOUNDS: dict[str, tuple[float, float, bool]] = {
     "max_lines": (1, 100_000, True),
     "max_attempts": (1, 1000, True),
     "wrap_up_s": (5, 3600, True),
+    "agent_callback_window_min": (1, 7 * 24 * 60, True),
 }
 
 # The column defaults of the settings, set on a new campaign before its settings are validated.
@@ -193,6 +197,8 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any], *, validate_
             value = _choice(value, name, CallerIdMode)
         elif name == "dedupe_scope":
             value = _choice(value, name, DedupeScope)
+        elif name == "agent_callback_fallback":
+            value = _choice(value, name, AgentCallbackFallback)
         elif name == "caller_id" and value is not None:
             value = _e164(value, name)
         elif name == "abandon_target" and isinstance(value, int | float) and not 0 < value <= ABANDON_LIMIT:

@@ -11,11 +11,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, DialMethod
 from campaigns.service import register_settings_validator
 from core.errors import ValidationError
 from dialer import pacing
 from dialer.media.amd import campaign_amd
+from dialer.pacing.baselines import ProgressivePolicy
 from dialer.pacing.guard import MAX_GUARD_LIMIT, guarded
 from dialer.sip.profiles import PROFILES_DIR, RING_TIMEOUT_FLOOR_S, ProfileError, TrunkProfile, load_profile
 
@@ -55,14 +56,25 @@ def check_profile_name(name: Any, profiles_dir: Path | None = None) -> str:
     return name
 
 
+def dialing_policy_name(campaign: Campaign) -> str:
+    """The pacing policy a campaign dials with: its dial method decides. Progressive dials one call per
+    READY agent whatever `pacing_policy` says; predictive dials ahead of the agents as its
+    `pacing_policy` (predictive, ratio, vicidial-adaptive, ...) paces it, under the abandon guard."""
+    if campaign.dial_method == DialMethod.PROGRESSIVE.value:
+        return ProgressivePolicy.name
+    return campaign.pacing_policy
+
+
 def policy_settings(
     campaign: Campaign, budget: pacing.AbandonBudget, ring_timeout_s: float
 ) -> dict[str, Any]:
     """The keyword arguments of the campaign's pacing policy: its own pacing_settings plus what the
-    engine provides (abandon target under the legal limit, the budget, ring timeout, line and CPS caps)."""
-    policy_class = pacing.POLICIES[campaign.pacing_policy]
+    engine provides (abandon target under the legal limit, the budget, ring timeout, line and CPS caps).
+    The pacing_settings are those of `pacing_policy`: not used when the dial method picks another."""
+    name = dialing_policy_name(campaign)
+    policy_class = pacing.POLICIES[name]
     accepted = set(inspect.signature(policy_class.__init__).parameters)
-    settings = dict(campaign.pacing_settings or {})
+    settings = dict(campaign.pacing_settings or {}) if name == campaign.pacing_policy else {}
     offered = {
         "abandon_target": min(campaign.abandon_target, MAX_GUARD_LIMIT),
         "budget": budget,
@@ -84,7 +96,7 @@ def build_policy(
     if campaign.pacing_policy not in pacing.POLICIES:
         raise ValidationError(_unknown_policy(campaign.pacing_policy), field="pacing_policy")
     settings = policy_settings(campaign, budget, ring_timeout_s)
-    bare = pacing.make_policy(campaign.pacing_policy, **settings)
+    bare = pacing.make_policy(dialing_policy_name(campaign), **settings)
     return guarded(
         bare,
         budget,
@@ -123,7 +135,14 @@ def validate_campaign_settings(campaign: Campaign, changed: frozenset[str]) -> N
     """The dialer's checks of the settings being changed (see `campaigns.service.register_settings_validator`)."""
     if "trunk_profile" in changed:
         check_profile_name(campaign.trunk_profile)
-    if changed & {"pacing_policy", "pacing_settings", "abandon_target", "max_lines", "max_cps"}:
+    if changed & {
+        "pacing_policy",
+        "pacing_settings",
+        "abandon_target",
+        "max_lines",
+        "max_cps",
+        "dial_method",
+    }:
         _check_pacing(campaign)
     if "amd_settings" in changed:
         campaign_amd(campaign.amd_settings or {})

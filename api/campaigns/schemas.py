@@ -166,6 +166,22 @@ class CampaignSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
         ),
     ] = msgspec.UNSET
 
+    agent_callback_window_min: Annotated[
+        int | msgspec.UnsetType,
+        msgspec.Meta(
+            description="Minutes after its time a callback an agent kept for themselves waits for that agent "
+            "(1 to 10080, default 60): it is dialed only while they are READY on the campaign, and bridged "
+            "to them."
+        ),
+    ] = msgspec.UNSET
+    agent_callback_fallback: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(
+            description="What becomes of such a callback once that window passed without its agent: "
+            "keep_waiting (default: still only for them) or give_to_anyone (any READY agent takes it)."
+        ),
+    ] = msgspec.UNSET
+
     def given(self) -> dict[str, Any]:
         return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not msgspec.UNSET}
 

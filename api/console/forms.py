@@ -139,6 +139,8 @@ def campaign_settings(form: Mapping[str, str], errors: FormErrors) -> dict[str, 
         "timeout_disposition": r.text("timeout_disposition").upper(),
         "pause_codes": r.codes("pause_codes"),
     }
+    if "agent_callback_fallback" in form:  # a form from before the setting keeps the campaign's
+        settings["agent_callback_fallback"] = r.text("agent_callback_fallback")
     numbers = {
         "abandon_target": r.number("abandon_target_pct", scale=0.01),  # the form asks for a percentage
         "max_lines_per_agent": r.number("max_lines_per_agent"),
@@ -147,6 +149,9 @@ def campaign_settings(form: Mapping[str, str], errors: FormErrors) -> dict[str, 
         "max_attempts": r.integer("max_attempts"),
         "wrap_up_s": r.integer("wrap_up_s"),
         "pacing_settings": r.json_object("pacing_settings"),
+        "agent_callback_window_min": r.integer("agent_callback_window_min")
+        if "agent_callback_window_min" in form
+        else None,
     }
     settings.update({k: v for k, v in numbers.items() if v is not None or k in ("max_cps", "max_lines")})
     if "abandon_target" in settings and settings["abandon_target"] is not None:

@@ -337,21 +337,44 @@ class AgentBoard:
         agent, worker, leg = (v.decode() for v in result)
         return ClaimedAgent(agent_id=agent, worker=worker, leg_id=leg)
 
+    def reserve(self, agent_id: str, campaign_id: str, *, attempt_id: str) -> ClaimedAgent | None:
+        """Take this READY agent of the campaign for `attempt_id` (INCALL) before the call is dialed: their
+        own callback is bridged to them and no other call takes them meanwhile. None if not READY there."""
+        status = self.status(agent_id)
+        if status is None or status.campaign_id != campaign_id or status.state is not AgentState.READY:
+            return None
+        try:
+            self._run(agent_id, AgentState.INCALL, "READY", None, attempt=attempt_id)
+        except AgentStateError:
+            return None  # claimed or paused in between
+        return ClaimedAgent(agent_id=agent_id, worker=status.worker, leg_id=status.leg_id)
+
     def release_unbridged(self, agent_id: str, attempt_id: str) -> None:
         """A claimed agent whose bridge failed goes straight back to READY (the call never reached them)."""
         self._run(agent_id, AgentState.READY, "INCALL", None, attempt="")
 
-    def call_ended(self, agent_id: str, attempt_id: str, *, wrap_s: float, at_ms: int | None = None) -> None:
-        """The lead's side hung up: INCALL -> WRAP until a disposition or the wrap deadline."""
+    def call_ended(self, agent_id: str, attempt_id: str, *, wrap_s: float, at_ms: int | None = None) -> bool:
+        """The lead's side hung up: INCALL -> WRAP until a disposition or the wrap deadline. Whether the
+        agent moved to WRAP (not when logged out mid-call or already moved on)."""
         at = at_ms or now_ms()
         deadline = at + int(wrap_s * 1000)
         status = self.status(agent_id)
         if status is None or status.state is not AgentState.INCALL or status.attempt_id != attempt_id:
-            return  # logged out mid-call, or already moved on
-        self._run(
-            agent_id, AgentState.WRAP, "INCALL", at, attempt="", last_attempt=attempt_id, wrap_until=deadline
-        )
+            return False
+        try:
+            self._run(
+                agent_id,
+                AgentState.WRAP,
+                "INCALL",
+                at,
+                attempt="",
+                last_attempt=attempt_id,
+                wrap_until=deadline,
+            )
+        except AgentStateError:
+            return False  # changed in between (logged out by the API)
         self.redis.zadd(WRAP_KEY, {agent_id: deadline})
+        return True
 
     def end_wrap(self, agent_id: str, at_ms: int | None = None) -> AgentState:
         """Disposition given: WRAP -> READY (or PAUSED if a pause was asked for)."""

@@ -86,6 +86,7 @@ def pacing_key(campaign: Campaign) -> tuple[object, ...]:
         campaign.abandon_target,
         campaign.max_lines,
         campaign.max_cps,
+        campaign.dial_method,
     )
 
 

@@ -5,10 +5,12 @@ the caller ID, sign, record the attempt, hand the call to the floor and send the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,7 +18,7 @@ from datetime import UTC, datetime
 from campaigns import attempts as attempt_records
 from campaigns.hopper import LeasedLead, lease_leads, release_leads
 from core.db import Database
-from dialer.engine.agents import AgentBoard, AgentState
+from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
 from dialer.engine.campaign_runs import CampaignRun
 from dialer.engine.compliance import DialVerdict, attempt_evidence, retry_at_for
 from dialer.engine.config import EngineConfig
@@ -71,7 +73,17 @@ class DialPath:
         if n <= 0:
             return
         now_dt = datetime.now(UTC)
-        leases = lease_leads(self.db, run.id, n, now_dt, holder=self.holder, lease_s=self.config.lease_s)
+        agents = self.board.campaign_agents(str(run.id))
+        ready = [a for a in agents if a.state is AgentState.READY]
+        leases = lease_leads(
+            self.db,
+            run.id,
+            n,
+            now_dt,
+            holder=self.holder,
+            lease_s=self.config.lease_s,
+            ready_agents={uuid.UUID(a.agent_id) for a in ready},
+        )
         if not leases:
             return
         at = self.config.compliance_clock(run.id, now_dt) if self.config.compliance_clock else now_dt
@@ -82,9 +94,7 @@ class DialPath:
                 self.db, [lead.lead_id for lead in leases], holder=self.holder
             )  # fail closed: no call
             raise
-        ready_by_worker = Counter(
-            a.worker for a in self.board.campaign_agents(str(run.id)) if a.state is AgentState.READY
-        )
+        ready_by_worker = Counter(a.worker for a in ready)
         unused: list[int] = []
         for lead, dial_verdict in zip(leases, verdicts, strict=True):
             verdict = dial_verdict.verdict
@@ -124,11 +134,20 @@ class DialPath:
         if identity is None:
             log.error("campaign %s has no caller ID for %s: not dialing", run.id, lead.e164)
             return False
+        attempt_uuid = uuid.uuid4()
+        reserved = str(lead.for_agent) if lead.for_agent is not None else None
         with self.lock:
             now = time.time()
             worker = self.fleet.worker_for_call(ready_by_worker)
             gate = self.trunks[run.profile.name]
             if worker is None or gate.allowance(now) <= 0:
+                return False
+            # An agent's own callback: that agent is taken for it now (the lease saw them READY), so it
+            # is bridged to them and no other call takes them while it rings; if they are not READY any
+            # more the lead goes back, to wait for them.
+            if reserved is not None and not self.board.reserve(
+                reserved, str(run.id), attempt_id=str(attempt_uuid)
+            ):
                 return False
             gate.placed(now)  # reserve the trunk slot and the worker slot before the database write
             self.fleet.reserve(worker)
@@ -150,11 +169,15 @@ class DialPath:
                 origid=identity.origid,
                 identity_header_present=bool(identity.identity_header),
                 evidence=evidence,
+                attempt_id=attempt_uuid,
             )
         except Exception:
             with self.lock:
                 gate.ended(time.time(), trunk_failure=False)
                 self.fleet.release(worker)
+                if reserved is not None:
+                    with contextlib.suppress(AgentStateError):  # logged out meanwhile
+                        self.board.release_unbridged(reserved, str(attempt_uuid))
             raise
         call = LiveCall(
             attempt_id=str(attempt_id),
@@ -165,6 +188,7 @@ class DialPath:
             trunk=run.profile.name,
             worker=worker,
             placed_at=time.time(),
+            agent_id=reserved,
         )
         with self.lock:
             self.floor.placed(call)

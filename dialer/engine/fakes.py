@@ -121,14 +121,21 @@ class FakeAgentBoard:
         status = self.agents[chosen]
         return ClaimedAgent(agent_id=chosen, worker=status.worker, leg_id=status.leg_id)
 
+    def reserve(self, agent_id: str, campaign_id: str, *, attempt_id: str) -> ClaimedAgent | None:
+        status = self.agents.get(agent_id)
+        if status is None or status.campaign_id != campaign_id or status.state is not AgentState.READY:
+            return None
+        self._set(agent_id, AgentState.INCALL, None, attempt_id=attempt_id)
+        return ClaimedAgent(agent_id=agent_id, worker=status.worker, leg_id=status.leg_id)
+
     def release_unbridged(self, agent_id: str, attempt_id: str) -> None:
         self._require(agent_id, AgentState.INCALL)
         self._set(agent_id, AgentState.READY, None, attempt_id="")
 
-    def call_ended(self, agent_id: str, attempt_id: str, *, wrap_s: float, at_ms: int | None = None) -> None:
+    def call_ended(self, agent_id: str, attempt_id: str, *, wrap_s: float, at_ms: int | None = None) -> bool:
         status = self.agents.get(agent_id)
         if status is None or status.state is not AgentState.INCALL or status.attempt_id != attempt_id:
-            return
+            return False
         at = at_ms or int(self.clock() * 1000)
         self._set(
             agent_id,
@@ -138,6 +145,7 @@ class FakeAgentBoard:
             last_attempt_id=attempt_id,
             wrap_until_ms=at + int(wrap_s * 1000),
         )
+        return True
 
     def pause(self, agent_id: str, at_ms: int | None = None, *, code: str = "") -> AgentState:
         status = self._require(

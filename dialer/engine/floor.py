@@ -71,7 +71,7 @@ class LiveCall:
     answered_at: float | None = None
     answered_by_machine: bool = False
     wait_deadline: float = 0.0
-    agent_id: str | None = None
+    agent_id: str | None = None  # claimed at the answer, or reserved when dialed (an agent's own callback)
     agent_connected_at: float | None = None
     abandon_reported: bool = False
     safe_harbor: bool = False
@@ -225,12 +225,7 @@ class Floor:
             self._observe_outcome(run, call, outcome, at)
         if call.agent_id is not None:
             if call.agent_connected_at is not None:
-                self.agents.call_ended(
-                    call.agent_id,
-                    call.attempt_id,
-                    wrap_s=self._wrap_s(call.campaign_id),
-                    at_ms=int(at * 1000),
-                )
+                self._to_wrap(call.agent_id, call.attempt_id, call.campaign_id, at)
             else:
                 self._release_claim(call.agent_id, call.attempt_id)
         self.attempts.ended(
@@ -328,9 +323,7 @@ class Floor:
             if call
             else (uuid.UUID(status.campaign_id) if status and status.campaign_id else None)
         )
-        self.agents.call_ended(
-            event.agent_id, event.attempt_id, wrap_s=self._wrap_s(campaign_id), at_ms=int(event.at * 1000)
-        )
+        self._to_wrap(event.agent_id, event.attempt_id, campaign_id, event.at)
 
     def _on_opt_out(self, event: p.OptOut, now: float) -> None:
         call = self.calls.get(event.attempt_id)
@@ -391,10 +384,29 @@ class Floor:
 
     def _on_worker_died(self, event: p.WorkerDied, now: float) -> None:
         self.worker_lost(event.worker_id, event.attempt_ids, event.at)
+        # Its agents' legs died with it: a customer talking to one of them on another worker is hung up
+        # (never dead air), and a call reserved for one of them is no longer theirs. Either way the call
+        # lets go of the agent, who is called again and may be READY before the call's end is reported.
+        lost_agents = set(event.agent_ids)
+        for call in list(self.calls.values()):
+            if call.agent_id not in lost_agents:
+                continue
+            if call.agent_connected_at is not None:
+                self._agent_lost_mid_call(call, now)
+            elif call.answered_at is None:
+                call.agent_id = None
 
     # ------------------------------------------------------------------------------------ internals
 
     def _connect(self, call: LiveCall) -> bool:
+        if call.agent_id is not None:  # reserved when dialed (an agent's own callback): bridge to them
+            try:
+                self.lines.bridge(call.attempt_id, call.agent_id)
+                return True
+            except KeyError:
+                log.warning("reserved agent %s has no leg in this pool; any agent", call.agent_id)
+                self._release_claim(call.agent_id, call.attempt_id)
+                call.agent_id = None
         claimed = self.agents.claim(
             str(call.campaign_id), attempt_id=call.attempt_id, prefer_worker=call.worker
         )
@@ -409,6 +421,18 @@ class Floor:
             call.agent_id = None
             return False
         return True
+
+    def _to_wrap(self, agent_id: str, attempt_id: str, campaign_id: uuid.UUID | None, at: float) -> None:
+        """The agent's call is over: INCALL -> WRAP on the board, and the campaign's pacing policy told at
+        once. The policy also hears it from the board's event stream, but only at the next feed (every
+        100 ms, later under load); until then it would see an agent on a call with no call in flight, and
+        a ratio or predictive policy would dial the next lead for an agent in wrap-up."""
+        moved = self.agents.call_ended(
+            agent_id, attempt_id, wrap_s=self._wrap_s(campaign_id), at_ms=int(at * 1000)
+        )
+        run = self.campaigns.get(campaign_id) if moved and campaign_id is not None else None
+        if run is not None:
+            run.policy.observe(pacing.AgentWrap(agent_id), at)
 
     def _release_claim(self, agent_id: str, attempt_id: str) -> None:
         """A claim that never became a connection: the agent is READY again, if still held for this call."""
@@ -425,9 +449,10 @@ class Floor:
             call.ended_by = "agent_phone"
             self.lines.hangup(call.attempt_id)
         if call.agent_id is not None:  # not READY: its leg is gone (AgentLegDown logs it out)
-            self.agents.call_ended(
-                call.agent_id, call.attempt_id, wrap_s=self._wrap_s(call.campaign_id), at_ms=int(now * 1000)
-            )
+            self._to_wrap(call.agent_id, call.attempt_id, call.campaign_id, now)
+            # The call lets go of the agent now: called again, they may be READY (and claimed by another
+            # call) before this call's end is reported.
+            call.agent_id = None
 
     def _safe_harbor(self, call: LiveCall, now: float) -> None:
         """No agent in time: the safe-harbor message with the opt-out key, then hang up."""

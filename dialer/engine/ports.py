@@ -28,8 +28,8 @@ class AgentClaims(Protocol):
     def release_unbridged(self, agent_id: str, attempt_id: str) -> None:
         """INCALL -> READY for a claim whose bridge never happened; `AgentStateError` if not INCALL."""
 
-    def call_ended(self, agent_id: str, attempt_id: str, *, wrap_s: float, at_ms: int | None = None) -> None:
-        """INCALL on this attempt -> WRAP (anything else: no change)."""
+    def call_ended(self, agent_id: str, attempt_id: str, *, wrap_s: float, at_ms: int | None = None) -> bool:
+        """INCALL on this attempt -> WRAP (anything else: no change); whether the agent moved to WRAP."""
 
 
 class CallControl(Protocol):

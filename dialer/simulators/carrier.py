@@ -246,7 +246,10 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 def read_stats(path: Path) -> dict[str, Any]:
-    """The simulator's latest statistics (empty dict before the first write)."""
+    """The simulator's latest statistics (empty dict before the first write).
+
+    Published twice a second from the simulator's own process: a call may be missing from them for up to
+    half a second after its INVITE or its end (longer under load). Wait for what you look for."""
     try:
         return dict(json.loads(path.read_text()))
     except FileNotFoundError:

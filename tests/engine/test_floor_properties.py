@@ -223,14 +223,20 @@ class FloorMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------------------------ rules: calls
 
     @precondition(lambda self: len(self.model.calls) < 8 and len(self.model.held_leads) < LEADS)
-    @rule()
-    def dial(self) -> None:
+    @rule(reserve=st.booleans())
+    def dial(self, reserve: bool) -> None:
+        """A call; with `reserve`, an agent's own callback: its READY agent taken for it before the dial."""
         free = [lead for lead in range(LEADS) if lead not in self.model.held_leads]
         if not free or len(self.model.calls) >= 8 or not self.model.workers:
             return
         lead = free[0]
         attempt_id = str(uuid.UUID(int=10_000 + len(self.model.placed)))  # stable: steps replay alike
         worker = self.model.workers[len(self.model.placed) % len(self.model.workers)]
+        reserved = None
+        if reserve:
+            ready = [a for a in self.agents if (s := self.board.status(a)) and s.state is AgentState.READY]
+            if ready and self.board.reserve(ready[0], str(self.campaign_id), attempt_id=attempt_id):
+                reserved = ready[0]
         self.model.held_leads[lead] = attempt_id
         self.model.lead_of[attempt_id] = lead
         self.model.placed.append(attempt_id)
@@ -246,6 +252,7 @@ class FloorMachine(RuleBasedStateMachine):
                 trunk="t",
                 worker=worker,
                 placed_at=self.now,
+                agent_id=reserved,
             )
         )
         self._event(p.Dialing(worker_id=worker, at=self.now, attempt_id=attempt_id, sip_call_id=attempt_id))

@@ -23,6 +23,7 @@ from api.uploads import receive_upload
 from campaigns import lead_lists, service
 from campaigns.models import (
     DEFAULT_PAUSE_CODES,
+    AgentCallbackFallback,
     CallerIdMode,
     Campaign,
     CampaignStatus,
@@ -56,6 +57,10 @@ DIAL_METHOD_HELP = {
     DialMethod.PROGRESSIVE.value: "Progressive: one call per free agent.",
     DialMethod.PREVIEW.value: "Preview: the agent sees the lead, then the call is placed.",
 }
+AGENT_CALLBACK_FALLBACKS = [
+    (AgentCallbackFallback.KEEP_WAITING.value, "Keep waiting for that agent"),
+    (AgentCallbackFallback.GIVE_TO_ANYONE.value, "Give it to any free agent"),
+]
 CALLER_ID_MODES = {
     CallerIdMode.FIXED.value: "Fixed: always the caller ID below",
     CallerIdMode.LOCAL_PRESENCE.value: "Local presence: a number of your inventory in the lead's area code",
@@ -100,6 +105,7 @@ def _form_context(
         "v": values,
         "errors": errors,
         "dial_methods": DIAL_METHODS,
+        "agent_callback_fallbacks": AGENT_CALLBACK_FALLBACKS,
         "dial_method_help": " ".join(DIAL_METHOD_HELP.values()),
         "policies": sorted(POLICIES),
         "profiles": profiles if current_profile in profiles else [*profiles, current_profile],
@@ -140,6 +146,8 @@ def _values_of(campaign: Campaign | None) -> dict[str, Any]:
             "timeout_disposition": "TIMEOUT",
             "pause_codes": ", ".join(DEFAULT_PAUSE_CODES),
             "seller": "",
+            "agent_callback_window_min": "60",
+            "agent_callback_fallback": AgentCallbackFallback.KEEP_WAITING.value,
         }
     import json
 
@@ -175,6 +183,8 @@ def _values_of(campaign: Campaign | None) -> dict[str, Any]:
         "timeout_disposition": campaign.timeout_disposition,
         "pause_codes": ", ".join(campaign.pause_codes or []),
         "seller": campaign.seller or "",
+        "agent_callback_window_min": str(campaign.agent_callback_window_min),
+        "agent_callback_fallback": campaign.agent_callback_fallback,
         "safe_harbor": "uploaded" if campaign.safe_harbor_wav else "default",
         "recycle": recycle_rows(campaign.recycle_rules or {}),
     }
