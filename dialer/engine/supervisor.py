@@ -21,8 +21,6 @@ does the periodic work (agent requests, wrap-ups, live stats, campaign refresh, 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
@@ -45,7 +43,7 @@ from dialer.engine.campaign_runs import (
     campaign_run,
     changed_run,
 )
-from dialer.engine.config import EngineConfig
+from dialer.engine.config import EngineConfig, default_supervisor_id, worker_pool_name
 from dialer.engine.dial_path import DialPath
 from dialer.engine.fleet import WorkerFleet
 from dialer.engine.floor import Floor, FloorSettings, LiveCall
@@ -87,9 +85,16 @@ class Engine:
         self.identity = identity
         self.config = config = config or EngineConfig()
         self.board = AgentBoard(runtime.redis)
-        self.pool = LineWorkerPool(runtime.redis_url, pool=config.pool, log_dir=config.worker_log_dir)
+        self.supervisor_id = config.supervisor_id or default_supervisor_id()
+        # Each supervisor has line workers of its own, named by it: their command and event lists are its
+        # alone (two supervisors never pop each other's events nor clear each other's lists).
+        self.pool = LineWorkerPool(
+            runtime.redis_url,
+            pool=worker_pool_name(config.pool, self.supervisor_id),
+            log_dir=config.worker_log_dir,
+        )
         self.recorder = Recorder()
-        self.holder = f"dialer:{socket.gethostname()}:{os.getpid()}:{config.pool}"
+        self.holder = f"dialer:{self.supervisor_id}:{config.pool}"
         self.lock = threading.RLock()
         self.campaigns: dict[uuid.UUID, CampaignRun] = {}
         self.trunks: dict[str, TrunkGate] = {}
@@ -356,7 +361,9 @@ class Engine:
 
     def _periodic(self, now: float) -> None:
         if self._every("requests", 0.1, now):
-            for request in pop_requests(self.runtime.redis):
+            with self.lock:
+                running = [str(c) for c, run in self.campaigns.items() if run.active]
+            for request in pop_requests(self.runtime.redis, running):
                 with self.lock:
                     self.legs.on_request(request)
             for _agent_id, attempt_id in self.board.expire_wraps_of_calls():
