@@ -54,6 +54,7 @@ from dialer.engine.recorder import Recorder
 from dialer.engine.recovery import agents_to_recover, finalize_orphaned_attempts
 from dialer.engine.requests import pop_requests
 from dialer.engine.state_log import record_agent_states
+from dialer.engine.trunk_limits import RENEW_EVERY_S, TrunkLimits
 from dialer.engine.trunks import TrunkGate
 from dialer.sip import protocol as p
 from dialer.sip.client import LineWorkerPool, WorkerNotReadyError
@@ -147,6 +148,7 @@ class Engine:
             floor=self.floor,
             lock=self.lock,
             stopping=self._stop,
+            limits=TrunkLimits(runtime.redis),
         )
         self.alarms = CannotRunAlarms(self.db)
         self._dial_thread: threading.Thread | None = None
@@ -254,6 +256,9 @@ class Engine:
         if gate is not None:
             gate.ended(time.time(), trunk_failure=sip_outcome is p.SipOutcome.TRUNK_FAILURE)
         self.fleet.release(call.worker)
+        slot = self.dial_path.trunk_slots.pop(call.attempt_id, None)
+        if slot is not None and self.dial_path.limits is not None:
+            self.dial_path.limits.release(*slot)
 
     # ------------------------------------------------------------------------------------ campaigns
 
@@ -425,6 +430,14 @@ class Engine:
                     if run.active
                 )
                 self.fleet.size(wanted_room=wanted_room, calls=len(self.floor.calls), now=now)
+        if self._every("trunk-slots", RENEW_EVERY_S, now) and self.dial_path.limits is not None:
+            with self.lock:
+                slots = list(self.dial_path.trunk_slots.values())
+            by_trunk: dict[str, list[str]] = {}
+            for trunk, token in slots:
+                by_trunk.setdefault(trunk, []).append(token)
+            for trunk, tokens in by_trunk.items():
+                self.dial_path.limits.renew(trunk, tokens)
         if self._every("leases", 60.0, now):
             with self.lock:
                 held = [c.lead_id for c in self.floor.calls.values()]
