@@ -112,6 +112,9 @@ class Engine:
         )
         self.handing_over: set[uuid.UUID] = set()  # owned campaigns draining before their lease goes
         self.all_active: set[uuid.UUID] = set()  # every active campaign, whoever runs it
+        # Started engines run only the campaigns they lease; one never started (unit tests driving its
+        # parts by hand) runs what its campaign filter gives it.
+        self._coordinated = False
         self.campaign_takeovers = 0  # campaigns taken from a supervisor that was gone
         self.attempts_recovered = 0  # in-progress attempts of gone supervisors finalized by this one
         self.trunks: dict[str, TrunkGate] = {}
@@ -188,6 +191,7 @@ class Engine:
                 f"{LEASE_TTL_S:.0f} s ago): give this one another --supervisor-id, or wait"
             )
         self.ownership.step({}, now)  # registered: the others count this one from now on
+        self._coordinated = True
         # What an earlier life of this supervisor id or any gone supervisor left in progress (any host).
         self.attempts_recovered += finalize_orphaned_attempts(
             self.db, live_holders=self.ownership.live_holders() - {self.holder}
@@ -269,7 +273,11 @@ class Engine:
         with self.lock:
             self.all_active = set(everything)
             owned = {uuid.UUID(c) for c in self.ownership.held} - self.handing_over
-        active = {cid: c for cid, c in everything.items() if cid in owned and (only is None or cid in only)}
+        active = {
+            cid: c
+            for cid, c in everything.items()
+            if (cid in owned or not self._coordinated) and (only is None or cid in only)
+        }
         with self.lock:
             for campaign_id, run in list(self.campaigns.items()):
                 run.active = campaign_id in active and not run.cannot_run
