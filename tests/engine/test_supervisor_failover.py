@@ -18,7 +18,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from campaigns.models import CallAttempt, Lead
+from campaigns.models import CallAttempt, Campaign, Lead
 from core.db import ALL_ORGS
 from core.runtime import Runtime
 from dialer.engine.agents import AgentBoard, AgentState
@@ -26,7 +26,7 @@ from dialer.engine.ownership import OwnershipStore
 from dialer.engine.sandbox import PROFILE_NAME, free_udp_port, write_profile
 from dialer.simulators.agent_phones import start_agent_phones
 from dialer.simulators.carrier import CarrierBehaviour, read_stats, start_carrier, wait_listening
-from tests.conftest import make_tenant
+from tests.conftest import Tenant, make_tenant
 from tests.engine.conftest import TestCertificates, provision_identity
 from tests.engine.factories import allow_agent_phones, make_campaign
 from tests.engine.test_engine_calls import HISTORY_TRUNK, login, seed_answered_history, wait_for
@@ -118,7 +118,12 @@ def test_a_supervisor_killed_mid_shift_is_taken_over_without_losing_or_redialing
         def owners() -> dict[str, str]:
             return {c: lease.owner for c, lease in store.leases(ids, time.time()).items()}
 
-        wait_for(lambda: len(set(owners().values())) == 2, 60, "each supervisor to own one campaign")
+        def started(name: str) -> bool:
+            return b"started" in (logs / f"{name}.log").read_bytes()
+
+        # Starting (imports, a line worker with pjsua2) takes long on a loaded machine: wait for both.
+        wait_for(lambda: all(started(n) for n in supervisors), 120, "both supervisors to start")
+        wait_for(lambda: len(set(owners().values())) == 2, 30, "each supervisor to own one campaign")
         for tenant, campaign in zip(tenants, campaigns, strict=True):
             agent_id = tenant.users["agent"].id
             login(client, tenant, "agent", f"sip:{agent_id}@127.0.0.1:{phones_port}", campaign.id)
@@ -202,7 +207,7 @@ def _leads(runtime: Runtime, campaign_id: uuid.UUID, *, status: str) -> list[int
         return list(s.scalars(select(Lead.id).where(Lead.campaign_id == campaign_id, Lead.status == status)))
 
 
-def _state(runtime: Runtime, campaigns: list, board: AgentBoard, tenants: list) -> str:  # type: ignore[type-arg]
+def _state(runtime: Runtime, campaigns: list[Campaign], board: AgentBoard, tenants: list[Tenant]) -> str:
     out = []
     for c, t in zip(campaigns, tenants, strict=True):
         rows = _attempts(runtime, c.id)
