@@ -25,26 +25,40 @@ log = logging.getLogger(__name__)
 @click.option(
     "--pool", default="default", show_default=True, help="Line-worker pool name (one per supervisor)."
 )
+@click.option(
+    "--supervisor-id",
+    default=None,
+    help="This supervisor's name among those sharing the database and Redis (default: host:pid).",
+)
 @click.option("--min-workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--max-workers", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option(
     "--profiles-dir", type=click.Path(file_okay=False, path_type=Path), help="Trunk profiles directory."
 )
-def dialer_command(pool: str, min_workers: int, max_workers: int, profiles_dir: Path | None) -> None:
+def dialer_command(
+    pool: str, supervisor_id: str | None, min_workers: int, max_workers: int, profiles_dir: Path | None
+) -> None:
     """Run every active campaign: pace, check, sign and place calls, bridge answers to agents."""
     from attestation.certificate_store import load_trust_anchors
     from core.errors import ConfigurationError, ConflictError
     from core.runtime import current_runtime
+    from dialer.engine.config import default_supervisor_id
     from dialer.engine.identity import platform_identity
     from dialer.engine.supervisor import Engine, EngineConfig
 
+    if supervisor_id is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", supervisor_id):
+        raise click.BadParameter(
+            f"{supervisor_id!r}: 1-64 letters, digits, '_', '.', ':' or '-'", param_hint="--supervisor-id"
+        )
+    supervisor_id = supervisor_id or default_supervisor_id()
     runtime = current_runtime()
     runtime.db.check_migrated()
-    # One supervisor per pool on this host: an orphan of a crashed `clearline up` (or a second start) would
-    # otherwise share the pool's line workers and command queues with this one.
+    # One supervisor per id on this host: a second start under the same name would otherwise share its
+    # line workers and command queues. Supervisors of different ids share the campaigns out.
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{pool}-{supervisor_id}")
     lock = SingleInstance(
-        runtime.settings.home / "run" / f"dialer-{re.sub(r'[^A-Za-z0-9_.-]', '_', pool)}.lock",
-        f"a dialer supervisor of pool {pool!r}",
+        runtime.settings.home / "run" / f"dialer-{name}.lock",
+        f"a dialer supervisor {supervisor_id!r} of pool {pool!r}",
     )
     try:
         lock.acquire()
@@ -65,6 +79,7 @@ def dialer_command(pool: str, min_workers: int, max_workers: int, profiles_dir: 
     )
     config = EngineConfig(
         pool=pool,
+        supervisor_id=supervisor_id,
         min_workers=min(min_workers, max_workers),
         max_workers=max_workers,
         profiles_dir=profiles_dir,
@@ -81,7 +96,8 @@ def dialer_command(pool: str, min_workers: int, max_workers: int, profiles_dir: 
     try:
         engine = Engine(runtime, identity, config)
         click.echo(
-            f"dialer supervisor running (pool {pool}, {config.min_workers}-{max_workers} line workers)"
+            f"dialer supervisor {supervisor_id} running (pool {pool}, "
+            f"{config.min_workers}-{max_workers} line workers)"
         )
         engine.run_until(stop)
         click.echo("dialer stopped")

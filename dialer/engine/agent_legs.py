@@ -47,6 +47,7 @@ class AgentLegs:
         self.pending_logins: list[EngineRequest] = []  # agents waiting for a worker with room for their leg
         # Each org's agent-phone rules and IP firewall, re-read for logins (the 2-second path never waits).
         self.phone_policies: dict[str, tuple[float, list[PhoneRule], IpFirewall]] = {}
+        self.handed_over: set[str] = set()  # agents whose legs we hung up for another supervisor to call
 
     # ------------------------------------------------------------------------------------ requests
 
@@ -124,6 +125,9 @@ class AgentLegs:
 
     def on_leg_down(self, event: p.AgentLegDown) -> None:
         self.fleet.agent_leg_gone(event.agent_id, event.worker_id)
+        if event.agent_id in self.handed_over:
+            self.handed_over.discard(event.agent_id)
+            return  # its campaign went to another supervisor, which calls the phone again: still logged in
         status = self.board.status(event.agent_id)
         if (
             status is not None
@@ -163,6 +167,19 @@ class AgentLegs:
         for agent_id, worker in dict(self.fleet.agent_worker).items():
             self.pool.send(worker, p.ReleaseAgent(agent_id=agent_id))
             self.end_agent(agent_id, reason)
+
+    def hand_over(self, agent_ids: list[str]) -> None:
+        """Their campaign goes to another supervisor: hang up their legs here and leave them logged in,
+        CONNECTING, so that the new owner calls their phones again (`recovery.agents_to_recover`)."""
+        for agent_id in agent_ids:
+            worker = self.fleet.agent_worker.get(agent_id)
+            if worker is None:
+                continue
+            self.handed_over.add(agent_id)
+            self.pool.send(worker, p.ReleaseAgent(agent_id=agent_id))
+            self.fleet.agent_leg_gone(agent_id, worker)
+            if reconnect_request(self.board, agent_id) is None:
+                self.handed_over.discard(agent_id)
 
     def end_agent(self, agent_id: str, reason: str) -> None:
         before = self.board.logout(agent_id)

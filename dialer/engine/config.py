@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,9 +13,22 @@ from pathlib import Path
 from campaigns.hopper import LeasedLead
 
 
+def default_supervisor_id() -> str:
+    """host:pid: unique among the supervisors sharing one PostgreSQL and Redis."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_pool_name(pool: str, supervisor_id: str) -> str:
+    """The Redis namespace of one supervisor's line workers (`dialer.sip.keys`)."""
+    return f"{pool}:{supervisor_id}"
+
+
 @dataclass
 class EngineConfig:
     pool: str = "default"
+    # This supervisor among the others on the same PostgreSQL/Redis (`clearline dialer --supervisor-id`):
+    # its line workers, their event list and the attempts it places are named by it. None: host:pid.
+    supervisor_id: str | None = None
     min_workers: int = 1
     max_workers: int = 8
     calls_per_worker: int = (

@@ -25,6 +25,7 @@ from dialer.engine.config import EngineConfig
 from dialer.engine.fleet import WorkerFleet
 from dialer.engine.floor import Floor, LiveCall
 from dialer.engine.identity import IdentitySource
+from dialer.engine.trunk_limits import TrunkLimits
 from dialer.engine.trunks import TrunkGate
 from dialer.sip import protocol as p
 
@@ -46,6 +47,7 @@ class DialPath:
         floor: Floor,
         lock: threading.RLock,
         stopping: threading.Event,
+        limits: TrunkLimits | None = None,
     ) -> None:
         self.db = db
         self.holder = holder
@@ -58,6 +60,10 @@ class DialPath:
         self.floor = floor
         self.lock = lock
         self.stopping = stopping
+        # The trunks' limits across every supervisor (None: this process's TrunkGate alone), and the slot
+        # each call in progress holds there (attempt id -> (trunk, token)).
+        self.limits = limits
+        self.trunk_slots: dict[str, tuple[str, str]] = {}
 
     def budget(self, run: CampaignRun, now: float) -> int:
         """Calls to start now (under the lock)."""
@@ -65,7 +71,11 @@ class DialPath:
         floor = run.policy.floor
         by_ratio = math.floor(run.max_lines_per_agent * floor.working_agents) - floor.lines_in_use
         gate = self.trunks[run.profile.name]
-        return max(0, min(want, by_ratio, gate.allowance(now), self.fleet.capacity()))
+        n = max(0, min(want, by_ratio, gate.allowance(now), self.fleet.capacity()))
+        if n > 0 and self.limits is not None:
+            profile = run.profile
+            n = self.limits.allowance(profile.name, profile.max_cps, profile.max_concurrent_calls, n)
+        return n
 
     def dial(self, run: CampaignRun) -> None:
         with self.lock:
@@ -142,12 +152,20 @@ class DialPath:
             gate = self.trunks[run.profile.name]
             if worker is None or gate.allowance(now) <= 0:
                 return False
+            slot = None
+            if self.limits is not None:
+                profile = run.profile
+                slot = self.limits.acquire(profile.name, profile.max_cps, profile.max_concurrent_calls)
+                if slot is None:
+                    return False  # another supervisor took the trunk's last slot of this second
             # An agent's own callback: that agent is taken for it now (the lease saw them READY), so it
             # is bridged to them and no other call takes them while it rings; if they are not READY any
             # more the lead goes back, to wait for them.
             if reserved is not None and not self.board.reserve(
                 reserved, str(run.id), attempt_id=str(attempt_uuid)
             ):
+                if slot is not None and self.limits is not None:
+                    self.limits.release(run.profile.name, slot)
                 return False
             gate.placed(now)  # reserve the trunk slot and the worker slot before the database write
             self.fleet.reserve(worker)
@@ -178,6 +196,8 @@ class DialPath:
                 if reserved is not None:
                     with contextlib.suppress(AgentStateError):  # logged out meanwhile
                         self.board.release_unbridged(reserved, str(attempt_uuid))
+            if slot is not None and self.limits is not None:
+                self.limits.release(run.profile.name, slot)
             raise
         call = LiveCall(
             attempt_id=str(attempt_id),
@@ -191,6 +211,8 @@ class DialPath:
             agent_id=reserved,
         )
         with self.lock:
+            if slot is not None:
+                self.trunk_slots[call.attempt_id] = (run.profile.name, slot)
             self.floor.placed(call)
         self.send(
             worker,

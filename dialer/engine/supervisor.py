@@ -21,8 +21,6 @@ does the periodic work (agent requests, wrap-ups, live stats, campaign refresh, 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
@@ -31,7 +29,7 @@ from datetime import UTC, datetime
 from campaigns import attempts as attempt_records
 from campaigns.hopper import renew_leases
 from campaigns.models import Campaign
-from core.errors import ClearlineError
+from core.errors import ClearlineError, ConflictError
 from core.legal import MIN_RING_S
 from core.runtime import Runtime
 from dialer import pacing
@@ -45,16 +43,18 @@ from dialer.engine.campaign_runs import (
     campaign_run,
     changed_run,
 )
-from dialer.engine.config import EngineConfig
+from dialer.engine.config import EngineConfig, default_supervisor_id, worker_pool_name
 from dialer.engine.dial_path import DialPath
 from dialer.engine.fleet import WorkerFleet
 from dialer.engine.floor import Floor, FloorSettings, LiveCall
 from dialer.engine.identity import IdentitySource
 from dialer.engine.live import LiveStats, write_engine_heartbeat, write_live_stats
+from dialer.engine.ownership import HEARTBEAT_S, LEASE_TTL_S, CampaignOwnership, OwnershipStore, Supervisor
 from dialer.engine.recorder import Recorder
 from dialer.engine.recovery import agents_to_recover, finalize_orphaned_attempts
 from dialer.engine.requests import pop_requests
 from dialer.engine.state_log import record_agent_states
+from dialer.engine.trunk_limits import RENEW_EVERY_S, TrunkLimits
 from dialer.engine.trunks import TrunkGate
 from dialer.sip import protocol as p
 from dialer.sip.client import LineWorkerPool, WorkerNotReadyError
@@ -87,11 +87,36 @@ class Engine:
         self.identity = identity
         self.config = config = config or EngineConfig()
         self.board = AgentBoard(runtime.redis)
-        self.pool = LineWorkerPool(runtime.redis_url, pool=config.pool, log_dir=config.worker_log_dir)
+        self.supervisor_id = config.supervisor_id or default_supervisor_id()
+        # Each supervisor has line workers of its own, named by it: their command and event lists are its
+        # alone (two supervisors never pop each other's events nor clear each other's lists).
+        self.pool = LineWorkerPool(
+            runtime.redis_url,
+            pool=worker_pool_name(config.pool, self.supervisor_id),
+            log_dir=config.worker_log_dir,
+        )
         self.recorder = Recorder()
-        self.holder = f"dialer:{socket.gethostname()}:{os.getpid()}:{config.pool}"
+        self.holder = f"dialer:{self.supervisor_id}:{config.pool}"
         self.lock = threading.RLock()
         self.campaigns: dict[uuid.UUID, CampaignRun] = {}
+        # The campaigns this supervisor drives are those it holds a lease on (ownership.py).
+        self.ownership = CampaignOwnership(
+            OwnershipStore(runtime.redis),
+            Supervisor(
+                self.supervisor_id,
+                holder=self.holder,
+                campaigns=frozenset(str(c) for c in config.campaign_ids)
+                if config.campaign_ids is not None
+                else None,
+            ),
+        )
+        self.handing_over: set[uuid.UUID] = set()  # owned campaigns draining before their lease goes
+        self.all_active: set[uuid.UUID] = set()  # every active campaign, whoever runs it
+        # Started engines run only the campaigns they lease; one never started (unit tests driving its
+        # parts by hand) runs what its campaign filter gives it.
+        self._coordinated = False
+        self.campaign_takeovers = 0  # campaigns taken from a supervisor that was gone
+        self.attempts_recovered = 0  # in-progress attempts of gone supervisors finalized by this one
         self.trunks: dict[str, TrunkGate] = {}
         self.fleet = WorkerFleet(
             self.pool,
@@ -126,6 +151,7 @@ class Engine:
             floor=self.floor,
             lock=self.lock,
             stopping=self._stop,
+            limits=TrunkLimits(runtime.redis),
         )
         self.alarms = CannotRunAlarms(self.db)
         self._dial_thread: threading.Thread | None = None
@@ -157,13 +183,21 @@ class Engine:
         for info in self.pool.workers().values():
             if info.ready is not None:
                 self.fleet.worker_ready(info.worker_id)
-        finalize_orphaned_attempts(self.db, holder=self.holder, pool=self.config.pool)
+        now = time.time()
+        if self.ownership.store.is_registered(self.supervisor_id, now):
+            self.pool.close()
+            raise ConflictError(
+                f"a dialer supervisor {self.supervisor_id!r} is already running (or was killed less than "
+                f"{LEASE_TTL_S:.0f} s ago): give this one another --supervisor-id, or wait"
+            )
+        self.ownership.step({}, now)  # registered: the others count this one from now on
+        self._coordinated = True
+        # What an earlier life of this supervisor id or any gone supervisor left in progress (any host).
+        self.attempts_recovered += finalize_orphaned_attempts(
+            self.db, live_holders=self.ownership.live_holders() - {self.holder}
+        )
         self._refresh_campaigns()
-        with self.lock:
-            campaign_ids = list(self.campaigns)
-        recovered = agents_to_recover(self.board, campaign_ids, set(self.fleet.agent_worker))
-        with self.lock:
-            self.legs.pending_logins.extend(recovered)
+        self._ownership_step(time.time())
         self._event_thread = threading.Thread(target=self._event_loop, name="dialer-events", daemon=True)
         self._dial_thread = threading.Thread(target=self._dial_loop, name="dialer-dial", daemon=True)
         self._event_thread.start()
@@ -199,13 +233,21 @@ class Engine:
         with self.lock:
             for call in list(calls.values()):
                 self.floor.finish(call, p.SipOutcome.WORKER_LOST, 0, time.time())
-            self.legs.release_all("dialer_stopped")
+            if self.ownership.others_alive():
+                # Another supervisor takes the campaigns: agents stay logged in, their phones called again
+                # from its workers.
+                self.legs.hand_over(list(self.fleet.agent_worker))
+            else:
+                self.legs.release_all("dialer_stopped")
         self._write_live_stats(running=False)
         self.recorder.flush()
         self.recorder.close()
+        self.ownership.close()
         self.pool.close()
 
     def _drain_once(self) -> None:
+        if self._every("keep-alive", HEARTBEAT_S, time.time()):
+            self.ownership.keep_alive(time.time())  # the calls still draining keep their campaigns here
         for event in self.pool.events(0.05):
             with self.lock:
                 self._on_event(event, time.time())
@@ -218,12 +260,24 @@ class Engine:
         if gate is not None:
             gate.ended(time.time(), trunk_failure=sip_outcome is p.SipOutcome.TRUNK_FAILURE)
         self.fleet.release(call.worker)
+        slot = self.dial_path.trunk_slots.pop(call.attempt_id, None)
+        if slot is not None and self.dial_path.limits is not None:
+            self.dial_path.limits.release(*slot)
 
     # ------------------------------------------------------------------------------------ campaigns
 
     def _refresh_campaigns(self) -> None:
-        active = active_campaigns(self.db, self.config.campaign_ids)
-        self.alarms.clear_all_but(set(active))
+        everything = active_campaigns(self.db, None)
+        self.alarms.clear_all_but(set(everything))  # another supervisor's campaigns keep their alarms
+        only = self.config.campaign_ids
+        with self.lock:
+            self.all_active = set(everything)
+            owned = {uuid.UUID(c) for c in self.ownership.held} - self.handing_over
+        active = {
+            cid: c
+            for cid, c in everything.items()
+            if (cid in owned or not self._coordinated) and (only is None or cid in only)
+        }
         with self.lock:
             for campaign_id, run in list(self.campaigns.items()):
                 run.active = campaign_id in active and not run.cannot_run
@@ -356,7 +410,9 @@ class Engine:
 
     def _periodic(self, now: float) -> None:
         if self._every("requests", 0.1, now):
-            for request in pop_requests(self.runtime.redis):
+            with self.lock:
+                running = [str(c) for c, run in self.campaigns.items() if run.active]
+            for request in pop_requests(self.runtime.redis, running):
                 with self.lock:
                     self.legs.on_request(request)
             for _agent_id, attempt_id in self.board.expire_wraps_of_calls():
@@ -368,6 +424,8 @@ class Engine:
             with self.lock:
                 self.legs.serve_logins()
                 self._feed_agent_events()
+        if self._every("ownership", HEARTBEAT_S, now):
+            self._ownership_step(now)
         if self._every("stats", 0.5, now):
             self._write_live_stats(running=True)
         if self._every("campaigns", CAMPAIGN_REFRESH_S, now):
@@ -380,6 +438,14 @@ class Engine:
                     if run.active
                 )
                 self.fleet.size(wanted_room=wanted_room, calls=len(self.floor.calls), now=now)
+        if self._every("trunk-slots", RENEW_EVERY_S, now) and self.dial_path.limits is not None:
+            with self.lock:
+                slots = list(self.dial_path.trunk_slots.values())
+            by_trunk: dict[str, list[str]] = {}
+            for trunk, token in slots:
+                by_trunk.setdefault(trunk, []).append(token)
+            for trunk, tokens in by_trunk.items():
+                self.dial_path.limits.renew(trunk, tokens)
         if self._every("leases", 60.0, now):
             with self.lock:
                 held = [c.lead_id for c in self.floor.calls.values()]
@@ -391,6 +457,73 @@ class Engine:
                 holder=self.holder,
                 lease_s=self.config.lease_s,
             )
+
+    # ------------------------------------------------------------------------------------ ownership
+
+    def _ownership_step(self, now: float) -> None:
+        """Renew this supervisor's leases, take the campaigns fair share gives it (finalizing what a gone
+        owner left in progress, calling its agents' phones again), stop dialing those it lost, and hand
+        over those fair share moves elsewhere once their calls ended."""
+        with self.lock:
+            active = sorted(self.all_active)
+        agents = {
+            str(c): sum(1 for a in self.board.campaign_agents(str(c)) if a.state is not AgentState.LOGGED_OUT)
+            for c in active
+        }
+        step = self.ownership.step(agents, now)
+        with self.lock:
+            for campaign_id in step.lost:
+                run = self.campaigns.get(uuid.UUID(campaign_id))
+                if run is not None and run.active:
+                    log.error(
+                        "campaign %s: lease lost to another supervisor; no more dials here", campaign_id
+                    )
+                    run.active = False
+            for campaign_id in step.hand_over:
+                cid = uuid.UUID(campaign_id)
+                if cid not in self.handing_over:
+                    log.info("campaign %s: handing over to another supervisor (fair share)", campaign_id)
+                    self.handing_over.add(cid)
+                    run = self.campaigns.get(cid)
+                    if run is not None:
+                        run.active = False
+        for campaign_id in sorted(step.acquired):
+            cid = uuid.UUID(campaign_id)
+            recovered = finalize_orphaned_attempts(
+                self.db, live_holders=self.ownership.live_holders(), campaign_ids=[cid]
+            )
+            self.attempts_recovered += recovered
+            with self.lock:
+                connected = set(self.fleet.agent_worker)
+            agents_back = agents_to_recover(self.board, [cid], connected)
+            with self.lock:
+                self.legs.pending_logins.extend(agents_back)
+                self.handing_over.discard(cid)
+            if recovered or agents_back:
+                self.campaign_takeovers += 1
+            log.info(
+                "campaign %s now run here (%d attempts finalized, %d agents called again)",
+                campaign_id,
+                recovered,
+                len(agents_back),
+            )
+        if step.acquired:
+            self._refresh_campaigns()
+        self._finish_handovers()
+
+    def _finish_handovers(self) -> None:
+        """Campaigns handed over whose calls have all ended: their agents' legs go (the agents stay logged
+        in, CONNECTING, for the new owner to call), then the lease. (A paused campaign stays owned: its
+        agents keep their legs here.)"""
+        with self.lock:
+            done = [cid for cid in self.handing_over if not self.floor.calls_of(cid)]
+            for cid in done:
+                agents = [a.agent_id for a in self.board.campaign_agents(str(cid))]
+                self.legs.hand_over([a for a in agents if a in self.fleet.agent_worker])
+                self.campaigns.pop(cid, None)
+                self.handing_over.discard(cid)
+        for cid in done:
+            self.ownership.release(str(cid))
 
     def _timed_out(self, attempt_id: str) -> None:
         try:

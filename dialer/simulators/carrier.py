@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,8 @@ class CarrierStats:
     identity_failures: Counter[str] = field(default_factory=Counter)
     opt_outs_sent: int = 0
     calls_by_number: Counter[str] = field(default_factory=Counter)
+    max_cps: int = 0
+    """The most INVITEs that arrived within any 1 s (a sliding window, not per calendar second)."""
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per Call-ID: number, caller, behaviour, identity result, PAI, loud packets heard, how it ended."""
 
@@ -114,6 +116,7 @@ class Carrier:
         self.stats = CarrierStats()
         self.rng = random.Random(seed)
         self.dirty = True
+        self._last_second: deque[float] = deque()  # arrival times of the INVITEs of the last second
 
     def on_invite(self, ua: SipUas, dialog: Dialog) -> None:
         invite = dialog.invite
@@ -137,6 +140,11 @@ class Carrier:
         }
         self.stats.invites += 1
         self.stats.calls_by_number[number] += 1
+        arrived = time.monotonic()
+        while self._last_second and self._last_second[0] <= arrived - 1.0:
+            self._last_second.popleft()
+        self._last_second.append(arrived)
+        self.stats.max_cps = max(self.stats.max_cps, len(self._last_second))
         self._record(dialog.call_id, record)
         self.stats.concurrent += 1
         self.stats.max_concurrent = max(self.stats.max_concurrent, self.stats.concurrent)

@@ -20,7 +20,7 @@ from core.public_ids import public_lead_id
 from core.runtime import Runtime
 from dialer.engine.agents import AgentBoard
 from dialer.engine.identity import IdentitySource
-from dialer.engine.requests import REQUESTS_KEY
+from dialer.engine.requests import requests_key
 from dialer.engine.supervisor import Engine, EngineConfig
 from dialer.sip import protocol as p
 from tests.conftest import Tenant
@@ -207,11 +207,13 @@ def test_logging_out_during_a_call_waits_for_the_call_and_its_wrap_up_to_end(
 ) -> None:
     campaign, agent_id = logged_in_agent(client, tenant, runtime, ["+12025550135"])
     attempt_id = connected_call(runtime, campaign, agent_id)
-    requests_before = runtime.redis.llen(REQUESTS_KEY)
+    requests_before = runtime.redis.llen(requests_key(str(campaign.id)))
     out = client.delete("/api/agents/me/session", headers=tenant.headers("agent"))
     assert out.status_code == 200, out.text
     assert (out.json()["state"], out.json()["logout_pending"]) == ("INCALL", True)
-    assert runtime.redis.llen(REQUESTS_KEY) == requests_before  # the phone's leg is not hung up mid-call
+    assert (
+        runtime.redis.llen(requests_key(str(campaign.id))) == requests_before
+    )  # the phone's leg is not hung up mid-call
     board = AgentBoard(runtime.redis)
     attempts.finish_attempt(runtime.db, attempt_id, outcome="human", ended_at=datetime.now(UTC))
     board.call_ended(agent_id, str(attempt_id), wrap_s=30)

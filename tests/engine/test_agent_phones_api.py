@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from core.db import ALL_ORGS, Scope
 from core.runtime import Runtime
-from dialer.engine.requests import REQUESTS_KEY
+from dialer.engine.requests import requests_key
 from dialer.models import AgentSession
 from dialer.phone_policy import PhoneNotAllowedError, check_phone, require_allowed_phone
 from dnc.models import CompliancePolicy
@@ -30,14 +30,16 @@ def _sessions(runtime: Runtime, tenant: Tenant) -> int:
 def test_an_agent_cannot_make_the_dialer_call_a_sip_host_the_org_did_not_allow(
     client: TestClient, tenant: Tenant, runtime: Runtime
 ) -> None:
-    make_campaign(runtime, tenant.id, agent_ids=[tenant.users["agent"].id])
-    before = runtime.redis.llen(REQUESTS_KEY)
+    campaign = make_campaign(runtime, tenant.id, agent_ids=[tenant.users["agent"].id])
+    before = runtime.redis.llen(requests_key(str(campaign.id)))
 
     status, text = _login(client, tenant, "sip:anything@attacker.example.net:5060")
 
     assert status == 403, text
     assert "sip:anything@attacker.example.net:5060" in text and "no agent-phone rules" in text
-    assert runtime.redis.llen(REQUESTS_KEY) == before  # the engine was never asked to call it
+    assert (
+        runtime.redis.llen(requests_key(str(campaign.id))) == before
+    )  # the engine was never asked to call it
     assert _sessions(runtime, tenant) == 0
 
 

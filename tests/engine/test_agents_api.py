@@ -14,7 +14,7 @@ from campaigns.models import CallAttempt
 from core.db import ALL_ORGS
 from core.runtime import Runtime
 from dialer.engine.agents import AgentBoard
-from dialer.engine.requests import REQUESTS_KEY
+from dialer.engine.requests import requests_key
 from dialer.models import AgentSession
 from tests.conftest import Tenant
 from tests.engine.factories import allow_agent_phones, make_campaign
@@ -49,7 +49,7 @@ def test_login_records_a_session_and_asks_the_engine_to_call_the_phone(
     allow_agent_phones(runtime, tenant.id)
     agent = tenant.users["agent"]
     campaign = make_campaign(runtime, tenant.id, agent_ids=[agent.id])
-    before = runtime.redis.llen(REQUESTS_KEY)
+    before = runtime.redis.llen(requests_key(str(campaign.id)))
     r = client.post(
         "/api/agents/me/session",
         json={"sip_uri": "sip:agent@127.0.0.1:5999"},
@@ -58,7 +58,7 @@ def test_login_records_a_session_and_asks_the_engine_to_call_the_phone(
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["state"] == "CONNECTING" and body["campaign_id"] == str(campaign.id)
-    assert runtime.redis.llen(REQUESTS_KEY) == before + 1
+    assert runtime.redis.llen(requests_key(str(campaign.id))) == before + 1
     with runtime.db.session(ALL_ORGS) as s:
         row = s.get(AgentSession, uuid.UUID(body["session_id"]))
         assert row is not None and row.sip_uri == "sip:agent@127.0.0.1:5999" and row.org_id == tenant.id
