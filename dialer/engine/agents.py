@@ -337,6 +337,15 @@ class AgentBoard:
         agent, worker, leg = (v.decode() for v in result)
         return ClaimedAgent(agent_id=agent, worker=worker, leg_id=leg)
 
+    def hold_for_dial(self, agent_id: str, at_ms: int | None = None) -> None:
+        """The agent starts a call themself (preview, manual): READY or PAUSED -> INCALL, so no other call
+        can claim them; `AgentStateError` in any other state. `call_placed` then names the attempt."""
+        self._run(agent_id, AgentState.INCALL, "READY,PAUSED", at_ms, attempt="", pause_code="")
+
+    def call_placed(self, agent_id: str, attempt_id: str) -> None:
+        """The call the agent started has its attempt: it is theirs (INCALL on it) from the first ring."""
+        self._run(agent_id, "", "INCALL", None, attempt=attempt_id)
+
     def release_unbridged(self, agent_id: str, attempt_id: str) -> None:
         """A claimed agent whose bridge failed goes straight back to READY (the call never reached them)."""
         self._run(agent_id, AgentState.READY, "INCALL", None, attempt="")

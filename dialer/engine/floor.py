@@ -80,6 +80,9 @@ class LiveCall:
     stop_hangup: bool = False  # hung up because the engine stops
     safe_harbor_error: str | None = None  # the worker refused to play it: the call was hung up
     dtmf: str = ""  # keys the called party pressed (other than the opt-out key)
+    # The agent started this call (preview, manual): `agent_id` is held for it from the start and the
+    # answer is bridged to them, never to whoever is READY.
+    agent_chosen: bool = False
 
 
 @dataclass(frozen=True)
@@ -395,6 +398,15 @@ class Floor:
     # ------------------------------------------------------------------------------------ internals
 
     def _connect(self, call: LiveCall) -> bool:
+        if call.agent_chosen and call.agent_id is not None:
+            try:
+                self.lines.bridge(call.attempt_id, call.agent_id)
+            except KeyError:  # their leg is gone: any READY agent of the campaign, as for any call
+                log.warning("agent %s who started %s has no leg; releasing", call.agent_id, call.attempt_id)
+                self._release_claim(call.agent_id, call.attempt_id)
+                call.agent_id, call.agent_chosen = None, False
+                return False
+            return True
         claimed = self.agents.claim(
             str(call.campaign_id), attempt_id=call.attempt_id, prefer_worker=call.worker
         )
