@@ -7,9 +7,12 @@ an error naming the reason.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import redis
 from sqlalchemy.orm import Session
@@ -22,6 +25,39 @@ from dialer.engine.agents import AgentBoard, AgentState, AgentStatus
 from dialer.engine.requests import AgentDialReply, AgentDialRequest, push_agent_dial, wait_reply
 from dnc import reasons as dnc_reasons
 from dnc.normalize import normalize_number
+
+REFUSAL_KEY = "clearline:dialer:agent-dial-refusal:"  # per agent: why their last dial was not placed
+REFUSAL_TTL_S = 120
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the agent's last dial or skip was not done, kept for their screen until their next one (a push
+    of the screen, e.g. the next lead offered, must not wipe it). `action`: preview | skip | phone."""
+
+    action: str
+    message: str
+    value: str = ""
+
+
+def last_refusal(client: redis.Redis, agent_id: uuid.UUID) -> Refusal | None:
+    raw: Any = client.get(REFUSAL_KEY + str(agent_id))
+    return Refusal(**json.loads(raw)) if raw else None
+
+
+def _refusals_shown(
+    client: redis.Redis, agent_id: uuid.UUID, action: str, value: str, run: Callable[[], T]
+) -> T:
+    """Run an agent's dial request; a refusal is kept for their screen, a success clears the last one."""
+    key = REFUSAL_KEY + str(agent_id)
+    try:
+        result = run()
+    except ClearlineError as exc:
+        client.set(key, json.dumps({"action": action, "message": str(exc), "value": value}), ex=REFUSAL_TTL_S)
+        raise
+    client.delete(key)
+    return result
 
 
 class DialerNotAnsweringError(ClearlineError):
@@ -94,54 +130,66 @@ def _placed(reply: AgentDialReply, *, field: str, what: str) -> str:
         return reply.attempt_id
     if reply.result == "blocked":
         raise DialRefusedError(
-            f"{what} refused by the dial-time compliance check: {describe_reasons(reply.reasons)}; "
+            f"{what} was refused by the dial-time compliance check: {describe_reasons(reply.reasons)}; "
             f"recorded as blocked call attempt {reply.attempt_id}",
             field=field,
             reasons=reply.reasons,
             attempt_id=reply.attempt_id,
         )
-    raise ConflictError(f"{what} not dialed: {reply.detail}")
+    raise ConflictError(f"{what} was not dialed: {reply.detail}")
 
 
 def dial_preview(client: redis.Redis, *, agent_id: uuid.UUID, lead_id: int) -> str:
     """Dial the lead offered to the agent (internal lead id); returns the attempt id of the call placed."""
-    status = _logged_in(client, agent_id)
-    reply = _ask(client, status, "preview_dial", lead_id=lead_id)
-    return _placed(reply, field="lead_id", what="the call")
+
+    def run() -> str:
+        status = _logged_in(client, agent_id)
+        reply = _ask(client, status, "preview_dial", lead_id=lead_id)
+        return _placed(reply, field="lead_id", what="The call")
+
+    return _refusals_shown(client, agent_id, "preview", "", run)
 
 
 def skip_preview(
     client: redis.Redis, *, agent_id: uuid.UUID, lead_id: int, reason: str, note: str = ""
 ) -> None:
     """Skip the lead offered to the agent, with one of `SKIP_REASONS`; the next one is offered."""
-    reason = check_skip_reason(reason)
-    if len(note) > 500:
-        raise ValidationError(f"note is {len(note)} characters; at most 500", field="note")
-    status = _logged_in(client, agent_id)
-    reply = _ask(client, status, "preview_skip", lead_id=lead_id, reason=reason, note=note)
-    if reply.result != "skipped":
-        raise ConflictError(f"not skipped: {reply.detail}")
+
+    def run() -> None:
+        chosen = check_skip_reason(reason)
+        if len(note) > 500:
+            raise ValidationError(f"note is {len(note)} characters; at most 500", field="note")
+        status = _logged_in(client, agent_id)
+        reply = _ask(client, status, "preview_skip", lead_id=lead_id, reason=chosen, note=note)
+        if reply.result != "skipped":
+            raise ConflictError(f"The lead was not skipped: {reply.detail}")
+
+    _refusals_shown(client, agent_id, "skip", reason, run)
 
 
 def manual_dial(session: Session, client: redis.Redis, *, agent_id: uuid.UUID, phone: str) -> str:
     """Dial the number the agent typed (in the campaign's default region when not in + form); returns the
     attempt id. Refused with the verdict's reasons (422) like any call the check does not allow."""
-    status = _logged_in(client, agent_id)
-    campaign = session.get(Campaign, uuid.UUID(status.campaign_id))
-    if campaign is None:
-        raise NotFoundError("your campaign no longer exists")
-    typed = (phone or "").strip()
-    if len(typed) > 32:
-        raise ValidationError(f"phone {typed[:32]}... is too long to be a phone number", field="phone")
-    number = normalize_number(typed, campaign.default_region or "US")
-    if number.e164 is None:
-        raise ValidationError(
-            f"phone {typed!r} is not a phone number we can dial ({number.reason}); type it with its area code, "
-            "or in +country form",
-            field="phone",
-        )
-    reply = _ask(client, status, "manual_dial", phone=number.e164)
-    return _placed(reply, field="phone", what=f"the call to {number.e164}")
+
+    def run() -> str:
+        status = _logged_in(client, agent_id)
+        campaign = session.get(Campaign, uuid.UUID(status.campaign_id))
+        if campaign is None:
+            raise NotFoundError("your campaign no longer exists")
+        typed = (phone or "").strip()
+        if len(typed) > 32:
+            raise ValidationError(f"phone {typed[:32]}... is too long to be a phone number", field="phone")
+        number = normalize_number(typed, campaign.default_region or "US")
+        if number.e164 is None:
+            raise ValidationError(
+                f"phone {typed!r} is not a phone number we can dial ({number.reason}); type it with its "
+                "area code, or in +country form",
+                field="phone",
+            )
+        reply = _ask(client, status, "manual_dial", phone=number.e164)
+        return _placed(reply, field="phone", what=f"The call to {number.e164}")
+
+    return _refusals_shown(client, agent_id, "phone", phone, run)
 
 
 __all__ = [
@@ -149,7 +197,9 @@ __all__ = [
     "DialRefusedError",
     "DialerNotAnsweringError",
     "PreviewOffer",
+    "Refusal",
     "dial_preview",
+    "last_refusal",
     "manual_dial",
     "preview_offer",
     "skip_preview",

@@ -146,6 +146,7 @@ class AgentDials:
             offer = Offer(agent_id=agent.agent_id, campaign_id=str(run.id), lead=leases[0], offered_at=now)
             self.offers[agent.agent_id] = offer
             self._publish(offer)
+            self.board.screen_changed(agent.agent_id, offer.campaign_id)
 
     def _publish(self, offer: Offer) -> None:
         self.redis.set(
@@ -180,6 +181,7 @@ class AgentDials:
         self.redis.delete(OFFER_KEY + agent_id)
         if offer is not None:
             release_leads(self.db, [offer.lead.lead_id], holder=self.holder)
+            self.board.screen_changed(agent_id, offer.campaign_id)
 
     def _take_offer(self, agent_id: str, lead_id: int) -> Offer | None:
         offer = self.offers.get(agent_id)

@@ -225,6 +225,9 @@ class DialPath:
         if agent_id is not None:
             call.agent_id, call.agent_chosen = agent_id, True
             self.board.call_placed(agent_id, call.attempt_id)
+            self.board.screen_changed(
+                agent_id, str(run.id)
+            )  # their screen shows the call from its first ring
         with self.lock:
             self.floor.placed(call)
         self.send(
