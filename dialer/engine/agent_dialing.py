@@ -94,8 +94,11 @@ def _logged_in(client: redis.Redis, agent_id: uuid.UUID) -> AgentStatus:
 
 
 def preview_offer(session: Session, client: redis.Redis, *, agent_id: uuid.UUID) -> PreviewOffer | None:
-    """The lead offered to the agent in preview (through the caller's scoped session), or None."""
-    status = _logged_in(client, agent_id)
+    """The lead offered to the agent in preview (through the caller's scoped session), or None (also when
+    they are not logged in)."""
+    status = AgentBoard(client).status(str(agent_id))
+    if status is None or status.state is AgentState.LOGGED_OUT:
+        return None
     offer = read_offer(client, str(agent_id))
     if offer is None or offer["campaign_id"] != status.campaign_id:
         return None

@@ -80,7 +80,7 @@ def test_preview_offers_the_next_lead_and_dials_only_on_the_agents_word(
     box.start()
     box.register_phones(tenant.id, [agent_id])
     headers = tenant.headers("agent")
-    assert client.get("/api/agents/me/preview", headers=headers).status_code == 409  # not logged in
+    assert client.get("/api/agents/me/preview", headers=headers).status_code == 404  # not logged in
     login(client, tenant, "agent", box.agent_uri(agent_id), campaign.id)
 
     first = wait_offer(client, headers, skipped)
