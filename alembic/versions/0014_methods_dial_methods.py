@@ -1,7 +1,7 @@
 """dial methods: `manual` campaigns, and the record of leads an agent skipped in preview
 
 Revision ID: 0014_methods_dial_methods
-Revises: 0013_floor_safe_harbor
+Revises: 0014_evidence_internal_version
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_methods_dial_methods"
-down_revision: str | None = "0013_floor_safe_harbor"
+down_revision: str | None = "0014_evidence_internal_version"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
