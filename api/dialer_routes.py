@@ -19,9 +19,10 @@ from campaigns.service import get_campaign
 from core.db import utcnow
 from core.errors import ConflictError, NotFoundError
 from core.models import Role
-from core.public_ids import public_lead_id
+from core.public_ids import internal_lead_id, public_lead_id
 from core.runtime import Runtime
 from dialer.agent_desk import current_call
+from dialer.engine.agent_dialing import SKIP_REASONS, dial_preview, manual_dial, preview_offer, skip_preview
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError, AgentStatus
 from dialer.engine.live import read_campaign_live
 from dialer.engine.sessions import (
@@ -369,6 +370,103 @@ def trunk_alarms(session: Session, open_only: bool = True) -> list[TrunkAlarmOut
     ]
 
 
+class PreviewOut(msgspec.Struct):
+    lead_id: int  # public lead id: what the agent sends back to dial or skip it
+    campaign_id: uuid.UUID
+    e164: str
+    first_name: str | None
+    last_name: str | None
+    state: str | None
+    zip_code: str | None
+    extra: dict[str, Any]
+    attempts: int
+    last_outcome: str | None
+    offered_at: datetime
+    skip_reasons: dict[str, str]
+
+
+class PreviewDialIn(msgspec.Struct, forbid_unknown_fields=True):
+    lead_id: int  # the public lead id of the lead offered
+
+
+class PreviewSkipIn(msgspec.Struct, forbid_unknown_fields=True):
+    lead_id: int
+    reason: str  # one of skip_reasons
+    note: str = ""
+
+
+class ManualDialIn(msgspec.Struct, forbid_unknown_fields=True):
+    phone: str
+
+
+class AgentDialOut(msgspec.Struct):
+    attempt_id: uuid.UUID
+    state: str
+
+
+def _offered_lead(public: int) -> int:
+    internal = internal_lead_id(public)
+    if internal is None:
+        raise NotFoundError(f"lead {public} is not offered to you")
+    return internal
+
+
+@get("/me/preview", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True)
+def get_preview(principal: Principal, session: Session, runtime: Runtime) -> PreviewOut:
+    """The lead offered to you in a preview campaign (leased to you while you look at it); 404 when none
+    is (not a preview campaign, none left, or you are on a call). Dial it or skip it with a reason."""
+    offer = preview_offer(session, runtime.redis, agent_id=principal.user_id)
+    if offer is None:
+        raise NotFoundError("no lead is offered to you right now")
+    lead = offer.lead
+    return PreviewOut(
+        lead_id=public_lead_id(lead.id),
+        campaign_id=offer.campaign.id,
+        e164=lead.phone_e164,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        state=lead.state,
+        zip_code=lead.zip_code,
+        extra=dict(lead.extra),
+        attempts=lead.attempts,
+        last_outcome=lead.last_outcome,
+        offered_at=datetime.fromtimestamp(offer.offered_at, UTC),
+        skip_reasons=dict(SKIP_REASONS),
+    )
+
+
+@post("/me/preview/dial", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True, status_code=202)
+def dial_offered(data: PreviewDialIn, principal: Principal, runtime: Runtime) -> AgentDialOut:
+    """Dial the lead offered to you: the dial-time compliance check runs now (422 naming the reasons when
+    it refuses, e.g. added to a DNC list since it was offered; the blocked attempt is recorded), then the
+    call is signed, placed and bridged to you when answered (202 with its attempt id)."""
+    attempt_id = dial_preview(runtime.redis, agent_id=principal.user_id, lead_id=_offered_lead(data.lead_id))
+    return AgentDialOut(attempt_id=uuid.UUID(attempt_id), state=AgentState.INCALL.value)
+
+
+@post("/me/preview/skip", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True, status_code=200)
+def skip_offered(data: PreviewSkipIn, principal: Principal, runtime: Runtime) -> AgentSessionOut:
+    """Skip the lead offered to you, with a reason (`skip_reasons` of GET /me/preview): recorded, and the
+    lead offered again later or never, as the reason says. The next lead is offered within a second."""
+    skip_preview(
+        runtime.redis,
+        agent_id=principal.user_id,
+        lead_id=_offered_lead(data.lead_id),
+        reason=data.reason,
+        note=data.note,
+    )
+    return AgentSessionOut.of(principal.user_id, _board(runtime).status(str(principal.user_id)))
+
+
+@post("/me/manual-dial", opt=roles(Role.AGENT, Role.MANAGER), sync_to_thread=True, status_code=202)
+def dial_typed(data: ManualDialIn, principal: Principal, session: Session, runtime: Runtime) -> AgentDialOut:
+    """Dial a number you type (READY or PAUSED): the same dial-time compliance check as any call (422
+    naming the reasons when it refuses, recorded as a blocked attempt with its evidence), then signed,
+    placed and bridged to you when answered (202 with its attempt id)."""
+    attempt_id = manual_dial(session, runtime.redis, agent_id=principal.user_id, phone=data.phone)
+    return AgentDialOut(attempt_id=uuid.UUID(attempt_id), state=AgentState.INCALL.value)
+
+
 agents_router = Router(
     "/api/agents",
     route_handlers=[
@@ -380,6 +478,10 @@ agents_router = Router(
         set_disposition,
         current_lead,
         hang_up,
+        get_preview,
+        dial_offered,
+        skip_offered,
+        dial_typed,
     ],
     tags=["agents"],
 )

@@ -42,6 +42,7 @@ class DialMethod(enum.StrEnum):
     PREDICTIVE = "predictive"
     PROGRESSIVE = "progressive"
     PREVIEW = "preview"
+    MANUAL = "manual"  # the engine never dials on its own: agents dial the numbers they type
 
 
 class AgentCallbackFallback(enum.StrEnum):
@@ -331,3 +332,19 @@ class CallAttempt(OrgScoped, Base):
     # The dial-time verdict as the check returned it (campaigns.evidence.AttemptEvidence); never re-derived.
     evidence: Mapped[JsonDict | None] = mapped_column(JSONB, default=None)
     worker: Mapped[str] = mapped_column(String(200), default="")
+
+
+class PreviewSkip(OrgScoped, Base):
+    """An agent skipped a lead offered in preview (`campaigns.agent_dials.skip_offered_lead`): who, when,
+    why. No call was placed, so this is not a call attempt; the lead's next step follows the reason."""
+
+    __tablename__ = "campaign_preview_skips"
+    __table_args__ = (Index("ix_campaign_preview_skips_lead", "lead_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    lead_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+    skipped_at: Mapped[datetime] = mapped_column(default=utcnow)

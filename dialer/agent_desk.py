@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from campaigns import attempts as attempt_rules
 from campaigns.models import CallAttempt, Campaign, Disposition, Lead
 from campaigns.service import list_dispositions
+from dialer.engine.agent_dialing import PreviewOffer, Refusal, last_refusal, preview_offer
 from dialer.engine.agents import AgentBoard, AgentState, AgentStatus
 from dialer.engine.sessions import assigned_campaigns, describe_end, last_session, pause_codes_of
 
@@ -107,6 +108,13 @@ class Desk:
     ended_reason: str = ""  # logged out: why the last session ended, in words
     ended_by_logout: bool = False
     end_pending: bool = False  # the board says logged out; the engine is still recording why
+    preview: PreviewOffer | None = None  # preview campaign, READY or PAUSED: the lead offered to them
+    refusal: Refusal | None = None  # why their last dial (or skip) was not done
+
+    @property
+    def may_dial(self) -> bool:
+        """The agent may start a call (dial the lead offered, or a number they type)."""
+        return self.state in (AgentState.READY, AgentState.PAUSED)
 
     @property
     def key(self) -> str:
@@ -126,6 +134,8 @@ class Desk:
                 s.logout_requested,
                 s.wrap_until_ms,
                 disposed,
+                self.preview.lead.id if self.preview else "",
+                self.refusal,
             )
         )
 
@@ -150,6 +160,9 @@ def read_desk(session: Session, client: redis.Redis, agent_id: uuid.UUID, *, now
     call = current_call(session, status, now=now) or last_call(session, status, now=now)
     dispositions = list_dispositions(session, campaign) if campaign is not None else []
     timeout_code = campaign.timeout_disposition if campaign is not None else ""
+    preview = None
+    if status.state in (AgentState.READY, AgentState.PAUSED) and campaign is not None:
+        preview = preview_offer(session, client, agent_id=agent_id)
     return Desk(
         agent_id=agent_id,
         state=status.state,
@@ -160,4 +173,6 @@ def read_desk(session: Session, client: redis.Redis, agent_id: uuid.UUID, *, now
         dispositions=[d for d in dispositions if d.code != timeout_code],
         pause_codes=pause_codes_of(campaign),
         last_sip_uri=status.sip_uri,
+        preview=preview,
+        refusal=last_refusal(client, agent_id),
     )

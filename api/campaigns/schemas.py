@@ -20,7 +20,7 @@ class CampaignSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
     dial_method: Annotated[
         str | msgspec.UnsetType,
         msgspec.Meta(
-            description="How calls are started: predictive (pacing places calls ahead of free agents), progressive (one call per free agent) or preview (the agent asks for each call)."
+            description="How calls are started: predictive (pacing places calls ahead of free agents), progressive (one call per free agent), preview (the agent is offered each lead and dials or skips it) or manual (agents dial the numbers they type; the dialer dials nothing itself)."
         ),
     ] = msgspec.UNSET
     pacing_policy: Annotated[

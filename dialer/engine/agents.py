@@ -26,6 +26,7 @@ WRAP_KEY = PREFIX + "wrap"  # zset: agents in WRAP scored by their wrap deadline
 CAMPAIGN_AGENTS_KEY = PREFIX + "campaign-agents:"  # set per campaign: every agent with live state
 EVENTS_KEY = PREFIX + "agent-events:"  # stream per campaign: every state change, for the pacing policy
 EVENTS_MAXLEN = 10_000
+SCREEN_CHANGED = "SCREEN"  # an event-stream row that is no change of state (see `screen_changed`)
 
 
 class AgentState(enum.StrEnum):
@@ -348,6 +349,27 @@ class AgentBoard:
         except AgentStateError:
             return None  # claimed or paused in between
         return ClaimedAgent(agent_id=agent_id, worker=status.worker, leg_id=status.leg_id)
+
+    def hold_for_dial(self, agent_id: str, at_ms: int | None = None) -> None:
+        """The agent starts a call themself (preview, manual): READY or PAUSED -> INCALL, so no other call
+        can claim them; `AgentStateError` in any other state. `call_placed` then names the attempt."""
+        self._run(agent_id, AgentState.INCALL, "READY,PAUSED", at_ms, attempt="", pause_code="")
+
+    def call_placed(self, agent_id: str, attempt_id: str) -> None:
+        """The call the agent started has its attempt: it is theirs (INCALL on it) from the first ring."""
+        self._run(agent_id, "", "INCALL", None, attempt=attempt_id)
+
+    def screen_changed(self, agent_id: str, campaign_id: str, at_ms: int | None = None) -> None:
+        """What the agent's screen shows changed without a change of state (a lead offered in preview):
+        a `SCREEN` row in the campaign's event stream wakes their screen (pacing ignores it)."""
+        status = self.status(agent_id)
+        state = status.state.value if status is not None else AgentState.LOGGED_OUT.value
+        self.redis.xadd(
+            EVENTS_KEY + campaign_id,
+            {"agent": agent_id, "old": state, "new": SCREEN_CHANGED, "at": at_ms or now_ms()},
+            maxlen=EVENTS_MAXLEN,
+            approximate=True,
+        )
 
     def release_unbridged(self, agent_id: str, attempt_id: str) -> None:
         """A claimed agent whose bridge failed goes straight back to READY (the call never reached them)."""

@@ -41,6 +41,7 @@ class CampaignRun(FloorCampaign):
     updated_at: datetime | None = None  # the campaign's settings as of this version
     cannot_run: bool = False  # its latest settings cannot run (alarm raised): not dialing
     pacing_key: tuple[object, ...] = ()  # the settings its pacing policy was built from
+    dial_method: str = "predictive"  # who decides to dial: the engine, or its agents (agent_dials.py)
 
 
 def active_campaigns(db: Database, only: frozenset[uuid.UUID] | None) -> dict[uuid.UUID, Campaign]:
@@ -76,6 +77,7 @@ def campaign_run(
         agent_cursor=agent_cursor,
         updated_at=campaign.updated_at,
         pacing_key=pacing_key(campaign),
+        dial_method=campaign.dial_method,
     )
 
 

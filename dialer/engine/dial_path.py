@@ -14,17 +14,19 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Literal
 
 from campaigns import attempts as attempt_records
 from campaigns.hopper import LeasedLead, lease_leads, release_leads
 from core.db import Database
-from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
+from dialer.engine.agents import AgentBoard, AgentState, AgentStateError, AgentStatus
 from dialer.engine.campaign_runs import CampaignRun
 from dialer.engine.compliance import DialVerdict, attempt_evidence, retry_at_for
 from dialer.engine.config import EngineConfig
 from dialer.engine.fleet import WorkerFleet
 from dialer.engine.floor import Floor, LiveCall
 from dialer.engine.identity import IdentitySource
+from dialer.engine.requests import AgentDialReply
 from dialer.engine.trunk_limits import TrunkLimits
 from dialer.engine.trunks import TrunkGate
 from dialer.sip import protocol as p
@@ -96,30 +98,12 @@ class DialPath:
         )
         if not leases:
             return
-        at = self.config.compliance_clock(run.id, now_dt) if self.config.compliance_clock else now_dt
-        try:
-            verdicts = run.compliance.decide(leases, at)
-        except Exception:
-            release_leads(
-                self.db, [lead.lead_id for lead in leases], holder=self.holder
-            )  # fail closed: no call
-            raise
+        verdicts = self.verdicts(run, leases, now_dt)
         ready_by_worker = Counter(a.worker for a in ready)
         unused: list[int] = []
         for lead, dial_verdict in zip(leases, verdicts, strict=True):
-            verdict = dial_verdict.verdict
-            if not verdict.callable:
-                attempt_records.record_blocked(
-                    self.db,
-                    lead.lead_id,
-                    holder=self.holder,
-                    at=now_dt,
-                    verdict_reasons=list(verdict.reasons),
-                    retry_at=retry_at_for(verdict, now_dt),
-                    evidence=attempt_evidence(dial_verdict.evidence),
-                )
-                with self.lock:
-                    run.stats.blocked += 1
+            if not dial_verdict.verdict.callable:
+                self.record_blocked(run, lead, dial_verdict, now_dt)
                 continue
             try:
                 placed = not self.stopping.is_set() and self._place(run, lead, ready_by_worker, dial_verdict)
@@ -131,9 +115,79 @@ class DialPath:
         if unused:
             release_leads(self.db, unused, holder=self.holder)
 
+    def verdicts(self, run: CampaignRun, leases: list[LeasedLead], now_dt: datetime) -> list[DialVerdict]:
+        """The dial-time verdict of leased leads, for every call the engine places, whoever decided to
+        dial it. Fails closed: when the check cannot run, the leads are given back and nothing is dialed."""
+        at = self.config.compliance_clock(run.id, now_dt) if self.config.compliance_clock else now_dt
+        try:
+            return run.compliance.decide(leases, at)
+        except Exception:
+            release_leads(self.db, [lead.lead_id for lead in leases], holder=self.holder)
+            raise
+
+    def record_blocked(
+        self, run: CampaignRun, lead: LeasedLead, dial_verdict: DialVerdict, now_dt: datetime
+    ) -> uuid.UUID:
+        """A lead its verdict does not let us call: the blocked attempt with its reasons and evidence."""
+        verdict = dial_verdict.verdict
+        attempt_id = attempt_records.record_blocked(
+            self.db,
+            lead.lead_id,
+            holder=self.holder,
+            at=now_dt,
+            verdict_reasons=list(verdict.reasons),
+            retry_at=retry_at_for(verdict, now_dt),
+            evidence=attempt_evidence(dial_verdict.evidence),
+        )
+        with self.lock:
+            run.stats.blocked += 1
+        return attempt_id
+
+    def dial_for_agent(self, run: CampaignRun, lead: LeasedLead, agent: AgentStatus) -> AgentDialReply:
+        """A call the agent started (preview, manual) to a lead leased to this engine: the same dial-time
+        verdict, caller ID and signature as any call, placed on the agent's worker and bridged to them
+        when answered. The agent is held (INCALL) from here, so no other call can claim them."""
+        now_dt = datetime.now(UTC)
+        (dial_verdict,) = self.verdicts(run, [lead], now_dt)
+        if not dial_verdict.verdict.callable:
+            attempt_id = self.record_blocked(run, lead, dial_verdict, now_dt)
+            return AgentDialReply(
+                result="blocked", attempt_id=str(attempt_id), reasons=tuple(dial_verdict.verdict.reasons)
+            )
+        try:
+            self.board.hold_for_dial(agent.agent_id)
+        except AgentStateError as exc:
+            release_leads(self.db, [lead.lead_id], holder=self.holder)
+            return AgentDialReply(result="refused", detail=f"you cannot start a call now: {exc}")
+        try:
+            placed = not self.stopping.is_set() and self._place(
+                run, lead, Counter({agent.worker: 1}), dial_verdict, agent_id=agent.agent_id
+            )
+        except Exception:
+            log.exception("placing the call of agent %s to lead %s failed", agent.agent_id, lead.lead_id)
+            placed = False
+        if not placed:
+            release_leads(self.db, [lead.lead_id], holder=self.holder)
+            with contextlib.suppress(AgentStateError):
+                self.board.release_unbridged(agent.agent_id, "")
+            return AgentDialReply(
+                result="refused",
+                detail="the call could not be placed: no free line or trunk slot right now, or no caller ID "
+                "for this number; try again in a moment",
+            )
+        return AgentDialReply(result="placed", attempt_id=str(placed))
+
     def _place(
-        self, run: CampaignRun, lead: LeasedLead, ready_by_worker: Counter[str], dial_verdict: DialVerdict
-    ) -> bool:
+        self,
+        run: CampaignRun,
+        lead: LeasedLead,
+        ready_by_worker: Counter[str],
+        dial_verdict: DialVerdict,
+        *,
+        agent_id: str | None = None,
+    ) -> str | Literal[False]:
+        """Sign, record and send one call; its attempt id, or False when no worker or trunk slot is free.
+        `agent_id`: the agent who started it (held INCALL), to whom the answer is bridged."""
         identity = self.identity.identify(
             org_id=run.org_id,
             lead_e164=lead.e164,
@@ -210,6 +264,12 @@ class DialPath:
             placed_at=time.time(),
             agent_id=reserved,
         )
+        if agent_id is not None:
+            call.agent_id, call.agent_chosen = agent_id, True
+            self.board.call_placed(agent_id, call.attempt_id)
+            self.board.screen_changed(
+                agent_id, str(run.id)
+            )  # their screen shows the call from its first ring
         with self.lock:
             if slot is not None:
                 self.trunk_slots[call.attempt_id] = (run.profile.name, slot)
@@ -226,4 +286,4 @@ class DialPath:
                 extra_headers=self.config.extra_headers(lead) if self.config.extra_headers else {},
             ),
         )
-        return True
+        return call.attempt_id

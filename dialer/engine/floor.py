@@ -80,6 +80,9 @@ class LiveCall:
     stop_hangup: bool = False  # hung up because the engine stops
     safe_harbor_error: str | None = None  # the worker refused to play it: the call was hung up
     dtmf: str = ""  # keys the called party pressed (other than the opt-out key)
+    # The agent started this call (preview, manual): `agent_id` is held for it from the start and the
+    # answer is bridged to them, never to whoever is READY.
+    agent_chosen: bool = False
 
 
 @dataclass(frozen=True)
@@ -399,14 +402,22 @@ class Floor:
     # ------------------------------------------------------------------------------------ internals
 
     def _connect(self, call: LiveCall) -> bool:
-        if call.agent_id is not None:  # reserved when dialed (an agent's own callback): bridge to them
+        if call.agent_id is not None:
+            # The call is that agent's: they started it (preview, manual) or it is their own callback,
+            # reserved when it was dialed.
             try:
                 self.lines.bridge(call.attempt_id, call.agent_id)
                 return True
             except KeyError:
-                log.warning("reserved agent %s has no leg in this pool; any agent", call.agent_id)
+                log.warning(
+                    "agent %s of %s has no leg in this pool; releasing", call.agent_id, call.attempt_id
+                )
                 self._release_claim(call.agent_id, call.attempt_id)
-                call.agent_id = None
+                chosen = call.agent_chosen
+                call.agent_id, call.agent_chosen = None, False
+                if chosen:
+                    return False  # the agent who dialed is gone: any READY agent, at the next pass
+                # a callback whose agent is gone: any READY agent now
         claimed = self.agents.claim(
             str(call.campaign_id), attempt_id=call.attempt_id, prefer_worker=call.worker
         )

@@ -33,6 +33,7 @@ from core.errors import ClearlineError, ConflictError
 from core.legal import MIN_RING_S
 from core.runtime import Runtime
 from dialer import pacing
+from dialer.engine.agent_dials import AgentDials, engine_dials
 from dialer.engine.agent_legs import AgentLegs
 from dialer.engine.agents import AgentBoard, AgentState
 from dialer.engine.attempt_log import DatabaseAttemptLog
@@ -152,6 +153,14 @@ class Engine:
             lock=self.lock,
             stopping=self._stop,
             limits=TrunkLimits(runtime.redis),
+        )
+        self.agent_dials = AgentDials(
+            db=self.db,
+            client=runtime.redis,
+            board=self.board,
+            dial_path=self.dial_path,
+            holder=self.holder,
+            lease_s=config.lease_s,
         )
         self.alarms = CannotRunAlarms(self.db)
         self._dial_thread: threading.Thread | None = None
@@ -343,11 +352,20 @@ class Engine:
             with self.lock:
                 runs = [r for r in self.campaigns.values() if r.active]
             for run in runs:
+                if not engine_dials(run.dial_method):
+                    continue  # preview, manual: only on an agent's word (agent_dials)
                 try:
                     self.dial_path.dial(run)
                 except Exception:
                     log.exception("dialing campaign %s failed", run.id)
+            try:
+                with self.lock:
+                    known = dict(self.campaigns)
+                self.agent_dials.serve(known)
+            except Exception:
+                log.exception("serving agents' dials failed")
             self._stop.wait(self.config.dial_interval_s)
+        self.agent_dials.release_all()
 
     # ------------------------------------------------------------------------------------ event thread
 

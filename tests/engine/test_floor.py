@@ -11,6 +11,7 @@ import pytest
 from campaigns.models import Outcome
 from core.legal import AGENT_CONNECT_DEADLINE_S, MIN_RING_S
 from dialer import pacing
+from dialer.engine.agents import AgentState
 from dialer.engine.fakes import FakeAgentBoard, MemoryAttemptLog, StubLines
 from dialer.engine.floor import Floor, FloorCampaign, LiveCall
 from dialer.pacing.guard import guarded
@@ -176,3 +177,53 @@ def test_stopping_waits_for_a_call_whose_invite_is_not_out_yet() -> None:
     bench.now += 60
     bench.event(p.Dialing(worker_id="w1", at=bench.now, attempt_id="queued", sip_call_id="y"))
     assert bench.floor.hang_up_for_stop(bench.now + MIN_RING_S) == ["queued"]
+
+
+def test_a_call_an_agent_started_is_bridged_to_them_and_frees_them_when_unanswered() -> None:
+    """Preview and manual dials: the agent who dialed is held for the call; the answer goes to them, not to
+    the agent READY longest; a call nobody answers gives them back READY."""
+    bench = Bench(agent=True)  # a1: READY first
+    a2 = str(uuid.uuid4())
+    bench.board.log_in(a2, org_id=str(ORG), campaign_id=str(bench.campaign_id))
+    bench.board.leg_up(a2, worker="w1", leg_id=a2)
+    bench.lines.legs[a2] = "w1"
+
+    def started_by_a2() -> str:
+        attempt_id = bench.place()
+        bench.board._set(a2, AgentState.INCALL, None, attempt_id=attempt_id)  # AgentBoard.hold_for_dial
+        call = bench.floor.calls[attempt_id]
+        call.agent_id, call.agent_chosen = a2, True
+        return attempt_id
+
+    answered = started_by_a2()
+    bench.answer(answered)
+    assert [c.agent_id for c in bench.sent(p.Bridge)] == [a2]  # type: ignore[attr-defined]
+    status_a1 = bench.board.status("a1")
+    assert status_a1 is not None and status_a1.state is AgentState.READY
+    bench.event(p.Bridged(worker_id="w1", at=bench.now + 0.1, attempt_id=answered, agent_id=a2))
+    bench.event(
+        p.Ended(
+            worker_id="w1",
+            at=bench.now + 5,
+            attempt_id=answered,
+            sip_status=200,
+            outcome=p.SipOutcome.ANSWERED,
+            reason="",
+        )
+    )
+    assert bench.log.ends[-1].outcome is Outcome.HUMAN
+
+    bench.board.end_wrap(a2)
+    busy = started_by_a2()
+    bench.event(
+        p.Ended(
+            worker_id="w1",
+            at=bench.now + 1,
+            attempt_id=busy,
+            sip_status=486,
+            outcome=p.SipOutcome.BUSY,
+            reason="",
+        )
+    )
+    status_a2 = bench.board.status(a2)
+    assert status_a2 is not None and status_a2.state is AgentState.READY and not status_a2.attempt_id

@@ -32,10 +32,12 @@ from api.console.render import context, page
 from api.principal import Principal
 from campaigns.models import Disposition
 from core.db import utcnow
-from core.errors import ConflictError, ValidationError
+from core.errors import ClearlineError, ConflictError, ValidationError
 from core.models import Role
+from core.public_ids import internal_lead_id, public_lead_id
 from core.runtime import Runtime
 from dialer.agent_desk import Desk, read_desk
+from dialer.engine.agent_dialing import SKIP_REASONS, dial_preview, manual_dial, skip_preview
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError
 from dialer.engine.sessions import (
     assigned_campaigns,
@@ -103,6 +105,12 @@ def _button_order(d: Disposition) -> tuple[int, str]:
 def _desk_context(
     desk: Desk, errors: FormErrors | None = None, values: dict[str, str] | None = None
 ) -> dict[str, Any]:
+    errors, values = errors or FormErrors(), dict(values or {})
+    refusal = desk.refusal
+    if refusal is not None and desk.may_dial and not errors.get(refusal.action):
+        # Why the last dial was refused stays next to what was clicked, also in the screens pushed after.
+        errors.add(refusal.action, refusal.message)
+        values.setdefault("reason" if refusal.action == "skip" else refusal.action, refusal.value)
     return {
         "desk": desk,
         "buttons": sorted(
@@ -117,10 +125,12 @@ def _desk_context(
         "phone_display": phone_display,
         "ms": _ms,
         "now_ms": _ms(desk.now),
-        "errors": errors or FormErrors(),
-        "v": values or {},
+        "errors": errors,
+        "v": values,
         "campaign_options": [(str(c.id), c.name) for c in desk.campaigns],
         "callback_default": (desk.now + timedelta(days=1)).strftime("%Y-%m-%dT%H:00"),
+        "skip_reasons": SKIP_REASONS,
+        "public_lead_id": public_lead_id,
     }
 
 
@@ -306,6 +316,75 @@ def dispose(
     return _desk(request, _read(session, runtime, principal))
 
 
+def _public_lead(raw: str) -> int:
+    try:
+        internal = internal_lead_id(int(raw))
+    except ValueError:
+        internal = None
+    if internal is None:
+        raise ValidationError(f"{raw!r} is not the lead offered to you", field="preview")
+    return internal
+
+
+def _refused(
+    request: Request[Any, Any, Any],
+    session: Session,
+    runtime: Runtime,
+    principal: Principal,
+    field: str,
+    exc: ClearlineError,
+    values: dict[str, str],
+) -> Template:
+    """A dial the engine or the check refused: the desk again, with the reason next to the control."""
+    status_code = exc.status_code if exc.status_code in (409, 422, 503) else 422
+    # The refusal itself is on the desk (`Desk.refusal`), shown next to the control it is about.
+    return _desk(request, _read(session, runtime, principal), status_code=status_code, values=values)
+
+
+@post("/console/agent/preview/dial", opt=AGENT.opt, include_in_schema=False, sync_to_thread=True)
+def dial_offered(
+    request: Request[Any, Any, Any], session: Session, principal: Principal, runtime: Runtime, data: FormData
+) -> Template:
+    """`POST /api/agents/me/preview/dial`'s service: the dial-time check now, then the call, to you."""
+    try:
+        dial_preview(runtime.redis, agent_id=principal.user_id, lead_id=_public_lead(_field(data, "lead_id")))
+    except ClearlineError as exc:
+        return _refused(request, session, runtime, principal, "preview", exc, {})
+    return _desk(request, _read(session, runtime, principal))
+
+
+@post("/console/agent/preview/skip", opt=AGENT.opt, include_in_schema=False, sync_to_thread=True)
+def skip_offered(
+    request: Request[Any, Any, Any], session: Session, principal: Principal, runtime: Runtime, data: FormData
+) -> Template:
+    """`POST /api/agents/me/preview/skip`'s service: the skip and its reason recorded, the next lead offered."""
+    values = {"reason": _field(data, "reason"), "note": _field(data, "note")}
+    try:
+        skip_preview(
+            runtime.redis,
+            agent_id=principal.user_id,
+            lead_id=_public_lead(_field(data, "lead_id")),
+            reason=values["reason"],
+            note=values["note"],
+        )
+    except ClearlineError as exc:
+        return _refused(request, session, runtime, principal, "skip", exc, values)
+    return _desk(request, _read(session, runtime, principal))
+
+
+@post("/console/agent/manual-dial", opt=AGENT.opt, include_in_schema=False, sync_to_thread=True)
+def dial_typed(
+    request: Request[Any, Any, Any], session: Session, principal: Principal, runtime: Runtime, data: FormData
+) -> Template:
+    """`POST /api/agents/me/manual-dial`'s service: the number checked like any call, then dialed, to you."""
+    values = {"phone": _field(data, "phone")}
+    try:
+        manual_dial(session, runtime.redis, agent_id=principal.user_id, phone=values["phone"])
+    except ClearlineError as exc:
+        return _refused(request, session, runtime, principal, "phone", exc, values)
+    return _desk(request, _read(session, runtime, principal))
+
+
 @get("/console/agent/events", opt=AGENT.opt, include_in_schema=False)
 async def agent_events(
     request: Request[Any, Any, Any], principal: Principal, runtime: Runtime
@@ -359,4 +438,16 @@ async def agent_events(
     return ServerSentEvent(stream(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-PAGES = [agent_page, start_session, pause, resume, end_session, hang_up, dispose, agent_events]
+PAGES = [
+    agent_page,
+    start_session,
+    pause,
+    resume,
+    end_session,
+    hang_up,
+    dispose,
+    agent_events,
+    dial_offered,
+    skip_offered,
+    dial_typed,
+]

@@ -51,11 +51,13 @@ DIAL_METHODS = {
     DialMethod.PREDICTIVE.value: "Predictive",
     DialMethod.PROGRESSIVE.value: "Progressive",
     DialMethod.PREVIEW.value: "Preview",
+    DialMethod.MANUAL.value: "Manual",
 }
 DIAL_METHOD_HELP = {
     DialMethod.PREDICTIVE.value: "Predictive: dials ahead of free agents, paced to the abandon target.",
     DialMethod.PROGRESSIVE.value: "Progressive: one call per free agent.",
     DialMethod.PREVIEW.value: "Preview: the agent sees the lead, then the call is placed.",
+    DialMethod.MANUAL.value: "Manual: agents dial the numbers they type; the dialer dials nothing itself.",
 }
 AGENT_CALLBACK_FALLBACKS = [
     (AgentCallbackFallback.KEEP_WAITING.value, "Keep waiting for that agent"),

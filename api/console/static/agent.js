@@ -59,6 +59,11 @@
     if (!old || !fresh || fresh.dataset.key === old.dataset.key) return;
     var focused = document.activeElement && document.activeElement.id;
     var previous = currentAttempt();
+    // What the agent is typing (a number to dial, a skip note) survives a pushed desk.
+    old.querySelectorAll("input[data-keep]").forEach(function (el) {
+      var twin = el.value && fresh.querySelector("#" + el.id);
+      if (twin && !twin.value) twin.value = el.value;
+    });
     old.replaceWith(fresh);
     if (window.htmx) window.htmx.process(fresh);
     settle(fresh, previous);
