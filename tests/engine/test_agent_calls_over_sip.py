@@ -27,6 +27,19 @@ from tests.sip.conftest import free_udp_port, start_sipp
 pytestmark = pytest.mark.sip
 
 
+def carrier_call(box: Sandbox, e164: str, what: str) -> dict[str, Any]:
+    """The carrier's record of the call to `e164` once it has published it (ended or not: see below)."""
+
+    def record() -> dict[str, Any] | None:
+        calls = box.carrier_stats().get("calls", {})
+        return next((c for c in calls.values() if c["number"] == e164), None)
+
+    wait_for(lambda: record() is not None, 5, what)
+    found = record()
+    assert found is not None
+    return found
+
+
 def carrier_end(box: Sandbox, e164: str, what: str) -> dict[str, Any]:
     """The carrier's record of the call to `e164`, once it has published the call's end.
 

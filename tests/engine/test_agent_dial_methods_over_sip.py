@@ -22,7 +22,7 @@ from dialer.simulators.carrier import CarrierBehaviour
 from dnc.internal import add_internal_dnc
 from tests.conftest import Tenant
 from tests.engine.conftest import MakeSandbox, TestCertificates
-from tests.engine.test_agent_calls_over_sip import carrier_record
+from tests.engine.test_agent_calls_over_sip import carrier_call
 from tests.engine.test_engine_calls import attempts_of, engine_config, login, one_agent_floor, wait_for
 
 pytestmark = pytest.mark.sip
@@ -138,7 +138,7 @@ def test_preview_offers_the_next_lead_and_dials_only_on_the_agents_word(
     assert call.answered_at is not None and call.agent_connected_at is not None
     assert (call.agent_connected_at - call.answered_at).total_seconds() < 2.0
     assert call.safe_harbor_at is None
-    record = carrier_record(box.carrier_stats(), dialed)
+    record = carrier_call(box, dialed, "the carrier to publish the previewed call")
     assert record["identity"] == "verified"  # the carrier verified the PASSporT
     session = client.get("/api/agents/me/session", headers=headers).json()
     assert session["state"] == "INCALL" and session["attempt_id"] == attempt_id
@@ -194,7 +194,7 @@ def test_an_agent_dials_a_typed_number_through_the_same_check_signed_and_bridged
     assert call.e164 == typed and call.agent_id == agent_id
     assert call.identity_header_present and call.attestation
     assert call.evidence is not None and call.evidence["compliance"] and call.evidence["attestation"]
-    assert carrier_record(box.carrier_stats(), typed)["identity"] == "verified"
+    assert carrier_call(box, typed, "the carrier to publish the typed call")["identity"] == "verified"
     with runtime.db.session(ALL_ORGS) as s:
         lead = s.scalars(select(Lead).where(Lead.id == call.lead_id)).one()
         manual_list = s.get(LeadList, lead.list_id)
