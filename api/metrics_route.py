@@ -98,6 +98,31 @@ class StateCollector(Collector):
             )
         yield age
 
+        queues = GaugeMetricFamily(
+            "clearline_job_queue_depth",
+            "Job messages waiting in each dramatiq queue for a worker to take them.",
+            labels=["queue"],
+        )
+        for queue, depth in sorted(job_queue_depths(client).items()):
+            queues.add_metric([queue], depth)
+        yield queues
+
+
+JOB_NAMESPACE = "clearline:"  # core.broker's dramatiq namespace
+
+
+def job_queue_depths(client: Any) -> dict[str, int]:
+    """Waiting messages per queue: dramatiq's Redis broker keeps each queue's message ids in the list
+    `<namespace>:<queue>` beside the hash of its messages `<namespace>:<queue>.msgs` (delayed messages are
+    in the queue `<queue>.DQ`; dead ones, `.XQ`, are not waiting and not counted)."""
+    depths = {}
+    for key in client.scan_iter(match=JOB_NAMESPACE + "*.msgs", count=500):
+        queue = _text(key)[len(JOB_NAMESPACE) : -len(".msgs")]
+        if queue.endswith(".XQ"):
+            continue
+        depths[queue] = int(client.llen(JOB_NAMESPACE + queue))
+    return depths
+
 
 def render(runtime: Runtime) -> bytes:
     directory = metrics.metrics_dir(runtime.settings.home)

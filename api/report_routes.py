@@ -45,36 +45,56 @@ def csv_response(report: reports.Report) -> Response[bytes]:
     )
 
 
-@get("/api/reports/{kind:str}", opt=roles(*REPORT_READERS), sync_to_thread=True, tags=["reports"])
-def report_json(
-    kind: str,
-    session: Session,
-    since: str | None = None,
-    until: str | None = None,
-    campaign_id: uuid.UUID | None = None,
-) -> dict[str, Any]:
-    """A daily report (`agent-performance`, `campaign-by-hour`, `list-penetration`, `dnc-compliance`) for
-    UTC days `since`..`until` (inclusive, ISO dates; default the last 7 days, at most 92), one campaign
-    (`campaign_id`) or the whole organization: its tables, each with columns, rows and a total."""
-    return reports.as_dict(load(session, kind, since, until, campaign_id))
+def _routes(kind: reports.ReportKind) -> list[ControllerRouterHandler]:
+    """The JSON and CSV routes of one report: a fixed path per report, so each is in the OpenAPI
+    document under its own name."""
+    name = kind.name.lower()
+    title = reports.TITLES[kind]
+
+    def as_json(
+        session: Session,
+        since: str | None = None,
+        until: str | None = None,
+        campaign_id: uuid.UUID | None = None,
+    ) -> dict[str, Any]:
+        return reports.as_dict(load(session, kind.value, since, until, campaign_id))
+
+    def as_csv(
+        session: Session,
+        since: str | None = None,
+        until: str | None = None,
+        campaign_id: uuid.UUID | None = None,
+    ) -> Response[bytes]:
+        return csv_response(load(session, kind.value, since, until, campaign_id))
+
+    as_json.__name__, as_csv.__name__ = f"report_{name}", f"report_{name}_csv"
+    opt = roles(*REPORT_READERS)
+    when = (
+        "for UTC days `since`..`until` (inclusive, ISO dates; default the last 7 days, at most 92), one "
+        "campaign (`campaign_id`) or the whole organization"
+    )
+    return [
+        get(
+            f"/api/reports/{kind.value}",
+            operation_id=f"report_{name}",
+            summary=f"{title} report",
+            description=f"{title} {when}: its tables, each with columns, rows and a total (docs/operations.md).",
+            opt=opt,
+            sync_to_thread=True,
+            tags=["reports"],
+        )(as_json),
+        get(
+            f"/api/reports/{kind.value}/csv",
+            operation_id=f"report_{name}_csv",
+            summary=f"{title} report as CSV",
+            description=f"{title} {when}, as one CSV download (each table a block of rows named in its first "
+            "column).",
+            media_type="text/csv",
+            opt=opt,
+            sync_to_thread=True,
+            tags=["reports"],
+        )(as_csv),
+    ]
 
 
-@get(
-    "/api/reports/{kind:str}/csv",
-    opt=roles(*REPORT_READERS),
-    media_type="text/csv",
-    sync_to_thread=True,
-    tags=["reports"],
-)
-def report_csv(
-    kind: str,
-    session: Session,
-    since: str | None = None,
-    until: str | None = None,
-    campaign_id: uuid.UUID | None = None,
-) -> Response[bytes]:
-    """The same report as one CSV download (each table a block of rows named in its first column)."""
-    return csv_response(load(session, kind, since, until, campaign_id))
-
-
-ROUTES: list[ControllerRouterHandler] = [report_json, report_csv]
+ROUTES: list[ControllerRouterHandler] = [route for kind in reports.ReportKind for route in _routes(kind)]

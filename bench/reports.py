@@ -216,6 +216,7 @@ def timed(fn: Any) -> tuple[float, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # figures as they come
     parser.add_argument("--attempts", type=int, default=3_000_000)
     args = parser.parse_args()
 

@@ -231,8 +231,10 @@ def finish_attempt(
             field="outcome",
         )
     with db.session(ALL_ORGS) as s:
-        status, campaign_id = _close(s, attempt_id, outcome, ended_at, sip_status, ended_by)
-    metrics.call_ended(campaign_id, outcome)
+        status, campaign_id, trunk, final_status = _close(
+            s, attempt_id, outcome, ended_at, sip_status, ended_by
+        )
+    metrics.call_ended(campaign_id, outcome, trunk=trunk, sip_status=final_status)
     return status
 
 
@@ -243,7 +245,7 @@ def _close(
     ended_at: datetime,
     sip_status: int | None,
     ended_by: str | None,
-) -> tuple[LeadStatus, uuid.UUID]:
+) -> tuple[LeadStatus, uuid.UUID, str, int | None]:
     attempt = s.get(CallAttempt, attempt_id, with_for_update=True)
     if attempt is None:
         raise NotFoundError(f"call attempt {attempt_id} not found")
@@ -279,7 +281,7 @@ def _close(
         occurred_at=ended_at,
         data=_call_ended(attempt, status),
     )
-    return status, attempt.campaign_id
+    return status, attempt.campaign_id, attempt.trunk, attempt.sip_status
 
 
 def _call_ended(attempt: CallAttempt, lead_status: LeadStatus) -> dict[str, object]:

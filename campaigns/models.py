@@ -292,6 +292,28 @@ class CallAttempt(OrgScoped, Base):
         Index("ix_call_attempts_campaign_placed", "campaign_id", "placed_at"),
         Index("ix_call_attempts_org_e164_placed", "org_id", "e164", "placed_at"),
         Index("ix_call_attempts_org_placed", "org_id", "placed_at"),
+        # The daily reports (dialer/reports.py): the calls bridged to an agent, covering the agent
+        # performance figures (an index-only scan of a fifth of the rows), and the blocked calls.
+        Index(
+            "ix_call_attempts_org_placed_agent",
+            "org_id",
+            "placed_at",
+            postgresql_include=[
+                "agent_id",
+                "campaign_id",
+                "disposition",
+                "agent_connected_at",
+                "ended_at",
+                "disposed_at",
+            ],
+            postgresql_where=text("agent_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_call_attempts_org_placed_blocked",
+            "org_id",
+            "placed_at",
+            postgresql_where=text("outcome = 'blocked'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -65,6 +65,13 @@ JOB_SECONDS = Histogram(
     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
 )
 
+TRUNK_CALLS = Counter(
+    "clearline_trunk_calls",
+    "Placed calls that ended, by trunk profile and final SIP status of the call (none: no final response "
+    "was recorded, e.g. a call answered and hung up by BYE, or one that failed before any response).",
+    ["trunk", "sip_status"],
+)
+
 
 def metrics_dir(home: Path) -> Path:
     return home / "metrics"
@@ -138,8 +145,9 @@ def call_connected(campaign_id: object, answer_to_agent_s: float | None) -> None
 ANSWERED_BY = {"human": "answered_person", "abandoned": "answered_person", "machine": "answered_machine"}
 
 
-def call_ended(campaign_id: object, outcome: str) -> None:
+def call_ended(campaign_id: object, outcome: str, *, trunk: str = "", sip_status: int | None = None) -> None:
     label = campaign_label(campaign_id)
+    TRUNK_CALLS.labels(trunk or "none", str(sip_status) if sip_status is not None else "none").inc()
     CALLS.labels(label, outcome).inc()
     answered = ANSWERED_BY.get(outcome)
     if answered:

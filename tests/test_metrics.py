@@ -138,3 +138,39 @@ def test_the_grafana_dashboard_queries_only_metrics_that_exist(repo_root: Path) 
     }
     assert used and used <= defined, used - defined
     assert len(dashboard["panels"]) >= 8
+
+
+def test_calls_per_trunk_and_sip_status_and_the_job_queue_depth(runtime: Runtime, tenant: Tenant) -> None:
+    import dramatiq
+
+    from core.broker import broker
+
+    numbers = ["+12025550171", "+12025550172", "+12025550173"]
+    campaign = make_campaign(runtime, tenant.id, numbers=numbers)
+    trunk = f"trunk-{uuid.uuid4().hex[:8]}"
+    queue = f"metrics-test-{uuid.uuid4().hex[:8]}"
+    app = _app(runtime, metrics_token=TOKEN)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    now = datetime.now(UTC)
+    leases = lease_leads(runtime.db, campaign.id, 3, now, holder="t", lease_s=60)
+    ids = [
+        attempts.start_attempt(runtime.db, lease.lead_id, holder="t", placed_at=now, trunk=trunk)
+        for lease in leases
+    ]
+    attempts.finish_attempt(runtime.db, ids[0], outcome="busy", ended_at=now, sip_status=486)
+    attempts.finish_attempt(runtime.db, ids[1], outcome="busy", ended_at=now, sip_status=486)
+    attempts.finish_attempt(runtime.db, ids[2], outcome="failed", ended_at=now, sip_status=503)
+    broker.declare_queue(queue)
+    try:
+        for _ in range(2):  # no worker consumes this queue: both wait
+            broker.enqueue(
+                dramatiq.Message(queue_name=queue, actor_name="nothing", args=(), kwargs={}, options={})
+            )
+        with TestClient(app=app) as http:
+            after = samples(http.get("/metrics", headers=auth).text)
+    finally:
+        broker.flush(queue)
+    trunk_calls = "clearline_trunk_calls_total"
+    assert after[(trunk_calls, (("sip_status", "486"), ("trunk", trunk)))] == 2
+    assert after[(trunk_calls, (("sip_status", "503"), ("trunk", trunk)))] == 1
+    assert after[("clearline_job_queue_depth", (("queue", queue),))] == 2

@@ -1,5 +1,7 @@
 """agent state intervals (the durable history of READY / INCALL / WRAP / PAUSED with pause codes that the
-agent performance report reads), and the index the reports' per-agent figures use
+agent performance report reads); for the daily reports on call_attempts: a partial index of the calls
+bridged to an agent (covering the agent performance figures), one of the blocked calls, and statistics on
+the placement hour (without them PostgreSQL expects one group per row and sorts a month of attempts)
 
 Revision ID: 0014_reports_agent_states
 Revises: 0013_floor_safe_harbor
@@ -48,6 +50,34 @@ def upgrade() -> None:
         postgresql_where=sa.text("ended_at IS NULL"),
     )
 
+    op.create_index(
+        "ix_call_attempts_org_placed_agent",
+        "call_attempts",
+        ["org_id", "placed_at"],
+        postgresql_include=[
+            "agent_id",
+            "campaign_id",
+            "disposition",
+            "agent_connected_at",
+            "ended_at",
+            "disposed_at",
+        ],
+        postgresql_where=sa.text("agent_id IS NOT NULL"),
+    )
+    op.create_index(
+        "ix_call_attempts_org_placed_blocked",
+        "call_attempts",
+        ["org_id", "placed_at"],
+        postgresql_where=sa.text("outcome = 'blocked'"),
+    )
+    op.execute(
+        "CREATE STATISTICS st_call_attempts_placed_hour ON (date_trunc('hour', timezone('UTC', placed_at))) "
+        "FROM call_attempts"
+    )
+
 
 def downgrade() -> None:
+    op.execute("DROP STATISTICS IF EXISTS st_call_attempts_placed_hour")
+    op.drop_index("ix_call_attempts_org_placed_blocked", table_name="call_attempts")
+    op.drop_index("ix_call_attempts_org_placed_agent", table_name="call_attempts")
     op.drop_table("dialer_agent_state_intervals")
