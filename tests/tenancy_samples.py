@@ -25,8 +25,6 @@ class World:
     cache: dict[str, str] = field(default_factory=dict)
 
     def sample(self, param: str) -> str:
-        if param in VOCABULARY:
-            return VOCABULARY[param]
         if param not in self.cache:
             factory = SAMPLES.get(param)
             if factory is None:
@@ -138,11 +136,6 @@ def _webhook_delivery(world: World) -> str:
         s.flush()
         return str(delivery.id)
 
-
-# Path parameters that name a word of a fixed vocabulary, not an object of an organization (a report's kind):
-# every organization has its own answer under the same URL, so such a route is a collection to the isolation
-# test (it must show none of another organization's ids), not an object to refuse with 404.
-VOCABULARY: dict[str, str] = {"kind": "campaign-by-hour"}
 
 
 def _privacy_request(world: World) -> str:
