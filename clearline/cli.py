@@ -40,7 +40,7 @@ def fail(message: str) -> None:
 
 
 # Commands that run services (their requests and jobs name their own actors) or change no data.
-NOT_AUDITED = {"up", "worker", "dialer", "demo", "migrate", "amd"}
+NOT_AUDITED = {"up", "worker", "dialer", "demo", "migrate", "amd", "simulate"}  # amd, simulate: pure, no database
 
 
 def _command_words(group: click.Group, args: list[str]) -> list[str]:
@@ -66,8 +66,9 @@ def _audit_command(words: list[str], options: list[str], outcome: str) -> None:
             audit.record(
                 s, action="cli." + ".".join(words), outcome=outcome, detail={"options": sorted(set(options))}
             )
-    except Exception:  # the command's own changes are audited by the database; say this one was not
-        log.warning("could not audit the command %s", " ".join(words), exc_info=True)
+    except Exception as exc:  # the command's own changes are audited by the database; say this one was not
+        log.warning("could not audit the command %s: %s", " ".join(words), exc)
+        log.debug("why the command was not audited", exc_info=True)
 
 
 class ClearlineGroup(click.Group):

@@ -66,3 +66,16 @@ def test_commands_refuse_an_unmigrated_database_and_say_how_to_fix_it(
     out = _clearline(repo_root, "create-org", "Nobody", env=env)
     assert out.returncode == 2
     assert "run `clearline migrate` first" in out.stderr
+
+
+def test_commands_that_change_no_data_need_no_database(repo_root: Path) -> None:
+    """A pacing simulation is pure: it ran, then waited ~20 s for a database it never needed (to audit the
+    command) and printed a traceback about it when none was reachable."""
+    env = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"}
+    out = _clearline(
+        repo_root, "simulate", "--policy", "ratio", "--agents", "3", "--hit-rate", "0.3", "--talk-mean", "60",
+        "--wrap-mean", "5", "--hours", "0.2", "--seed", "1", "--lines-per-agent", "3", env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "abandon_rate" in out.stdout
+    assert "could not audit" not in out.stderr and "Traceback" not in out.stderr, out.stderr
