@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import secrets
+import subprocess
 import sys
 import tempfile
 import threading
@@ -26,6 +27,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -480,7 +482,9 @@ def summarize(
         "opt_outs": sum(1 for e in entries if e.source == "opt_out_key"),
         "answer_to_agent_ms_p50": pct(0.5),
         "answer_to_agent_ms_p99": pct(0.99),
-        "max_concurrent_calls": int(carrier.get("max_concurrent", engine.max_concurrent_calls)),
+        "max_concurrent_calls": int(
+            carrier.get("max_concurrent", engine.max_concurrent_calls if engine is not None else 0)
+        ),
         "carrier_invites": int(carrier.get("invites", 0)),
         "area_codes": plan.area_codes,
         "compliance_clock": plan.clock_override.isoformat() if plan.clock_override else "real time",
@@ -488,10 +492,20 @@ def summarize(
 
 
 def run_demo(
-    seconds: float, agents: int, leads: int, *, out: Any, seed: int | None = None, console: bool = False
+    seconds: float,
+    agents: int,
+    leads: int,
+    *,
+    out: Any,
+    seed: int | None = None,
+    console: bool = False,
+    supervisors: int = 1,
+    kill_one_at: float | None = None,
 ) -> dict[str, Any]:
     """Run the floor for `seconds`; with `console`, serve the web console too and keep the floor running
-    until interrupted (Ctrl-C), leaving the first agent for a person to play in the browser."""
+    until interrupted (Ctrl-C), leaving the first agent for a person to play in the browser. With
+    `supervisors` > 1 the engine runs as that many `clearline dialer` processes sharing the campaign
+    (ownership leases, one trunk limit in Redis); `kill_one_at` kills the campaign's owner with -9 then."""
     from attestation.certificates import load_certificates
     from campaigns.models import Campaign
     from core.db import Scope
@@ -514,6 +528,11 @@ def run_demo(
         )
     else:
         print(f"leads in area codes {', '.join(plan.area_codes)} (inside calling hours right now)", file=out)
+    if supervisors > 1 and plan.clock_override is not None:
+        raise click.ClickException(
+            "--supervisors > 1 needs an area code inside calling hours right now (none is): the separate "
+            "supervisor processes take the compliance verdict at the real time; run it with one supervisor"
+        )
     runtime = start_runtime(home)
     logins = (
         ConsoleLogins(
@@ -563,14 +582,21 @@ def run_demo(
                 max_workers=4,
                 wrap_timeout_s=5.0,
             ),
+            engine_in_process=supervisors == 1,
         ),
     )
+    fleet = SupervisorFleet(home, box.profiles_dir, supervisors) if supervisors > 1 else None
     person = frozenset(world.agent_ids[:1]) if console else frozenset()
     dispositions = AutoDispositions(runtime, world, rng, skip=person)
     summary: dict[str, Any] = {}
     served: ConsoleServer | None = None
     try:
         box.start()
+        if fleet is not None:
+            fleet.start(out)
+            # Agents log in once a supervisor owns the campaign: a login that arrives while the campaign is
+            # being acquired is otherwise answered twice (the takeover calls the agent again too).
+            fleet.wait_for_owner(runtime, campaign_id)
         box.register_phones(world.org_id, world.agent_ids)
         with runtime.db.session(Scope(world.org_id)) as s:
             campaign = s.get(Campaign, campaign_id)
@@ -600,6 +626,14 @@ def run_demo(
             elif elapsed - last_print >= 5 or last_print == 0.0:
                 print(line, file=out, flush=True)
                 last_print = elapsed or 0.001
+            if (
+                fleet is not None
+                and kill_one_at is not None
+                and fleet.killed is None
+                and elapsed >= kill_one_at
+            ):
+                victim = fleet.kill_owner(runtime, campaign_id)
+                print(f"\nkilled supervisor {victim} (kill -9) at {elapsed:.0f} s", file=out, flush=True)
             time.sleep(0.5)
         if tty:
             print(file=out)
@@ -612,16 +646,150 @@ def run_demo(
         if served is not None:
             served.stop()
         dispositions.stop.set()
+        if fleet is not None:
+            fleet.stop()
         box.close(drain_s=3.0)
         if dispositions.thread.is_alive():
             dispositions.thread.join(5)
     summary = summarize(runtime, world, plan, box.carrier_stats(), box.engine)
     summary["dispositions_posted_by_simulated_agents"] = dict(dispositions.posted)
-    summary["workers_restarted"] = box.engine.workers_restarted
+    summary["workers_restarted"] = box.engine.workers_restarted if box.engine is not None else 0
+    summary.update(scale_out_figures(runtime, world, box, supervisors))
     summary["wall_s"] = round(time.monotonic() - started, 1)
     summary["data_dir"] = str(home)
     runtime.db.dispose()
     return summary
+
+
+class SupervisorFleet:
+    """`--supervisors N`: N `clearline dialer` processes (as `clearline up` starts one) on the demo's
+    embedded servers, each with its own id and line workers; they die with the demo (parent-death signal)."""
+
+    def __init__(self, home: Path, profiles_dir: Path, count: int) -> None:
+        self.home = home
+        self.profiles_dir = profiles_dir
+        self.ids = [f"demo-{i + 1}" for i in range(count)]
+        self.procs: dict[str, Any] = {}
+        self.killed: str | None = None
+
+    def start(self, out: Any, timeout_s: float = 120.0) -> None:
+        from core.processes import spawn
+
+        logs = self.home / "floor" / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for sid in self.ids:
+            argv = [sys.executable, "-m", "dialer.cli", "--supervisor-id", sid, "--pool", "demo"]
+            argv += ["--profiles-dir", str(self.profiles_dir), "--min-workers", "1", "--max-workers", "4"]
+            with open(logs / f"supervisor-{sid}.log", "ab") as log_file:
+                self.procs[sid] = spawn(
+                    argv, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy()
+                )
+        deadline = time.monotonic() + timeout_s
+        for sid, proc in self.procs.items():
+            path = logs / f"supervisor-{sid}.log"
+            while b"running" not in path.read_bytes():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = path.read_text(errors="replace")[-2000:]
+                    raise click.ClickException(f"supervisor {sid} did not start:\n{tail}")
+                time.sleep(0.2)
+        print(f"{len(self.ids)} supervisors running: {', '.join(self.ids)}", file=out, flush=True)
+
+    def owner(self, runtime: Runtime, campaign_id: uuid.UUID) -> str | None:
+        from dialer.engine.ownership import OwnershipStore
+
+        lease = OwnershipStore(runtime.redis).leases([str(campaign_id)], time.time()).get(str(campaign_id))
+        return lease.owner if lease is not None and lease.owner in self.procs else None
+
+    def wait_for_owner(self, runtime: Runtime, campaign_id: uuid.UUID, timeout_s: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout_s
+        while (owner := self.owner(runtime, campaign_id)) is None:
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"no supervisor took the campaign within {timeout_s:.0f} s")
+            time.sleep(0.2)
+        return owner
+
+    def kill_owner(self, runtime: Runtime, campaign_id: uuid.UUID) -> str:
+        """kill -9 the supervisor that owns the campaign now (any live one if no lease is held yet)."""
+        import signal
+
+        victim = self.owner(runtime, campaign_id) or self.ids[0]
+        self.procs[victim].send_signal(signal.SIGKILL)
+        self.procs[victim].wait()
+        self.killed = victim
+        return victim
+
+    def stop(self, timeout_s: float = 40.0) -> None:
+        import signal
+
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _supervisor_of(worker: str) -> str:
+    """The supervisor id in an attempt's holder name (`dialer:<supervisor id>:<pool>`)."""
+    parts = worker.split(":")
+    return ":".join(parts[1:-1]) if len(parts) >= 3 else worker
+
+
+def scale_out_figures(runtime: Runtime, world: DemoWorld, box: Any, supervisors: int) -> dict[str, Any]:
+    """What several supervisors did, from the evidence: attempts and leads in PostgreSQL (who placed each
+    call, in order), the carrier's INVITE counts and measured CPS, and the trunk profile's limit."""
+    import tomllib
+
+    from campaigns.models import CallAttempt, Lead
+    from core.db import ALL_ORGS
+    from dialer.engine.sandbox import PROFILE_NAME
+
+    with runtime.db.session(ALL_ORGS) as s:
+        rows = list(
+            s.scalars(
+                select(CallAttempt)
+                .where(CallAttempt.campaign_id == world.campaign_id)
+                .order_by(CallAttempt.placed_at)
+            )
+        )
+        held = set(
+            s.scalars(
+                select(Lead.id).where(Lead.campaign_id == world.campaign_id, Lead.status == "in_progress")
+            )
+        )
+    placed = [r for r in rows if r.outcome != "blocked"]
+    # A takeover: the next call of the campaign placed by another supervisor than the one before.
+    owners = [_supervisor_of(r.worker) for r in placed if r.worker]
+    takeovers = sum(1 for a, b in pairwise(owners) if a != b)
+    # Lost: a lead still held, or an attempt never finalized, after every supervisor stopped.
+    lost = held | {r.lead_id for r in rows if r.outcome == "in_progress"}
+    # Dialed twice: a lead called again while its previous call was still open (no recycle rule allows
+    # that), or a number the carrier got more INVITEs for than the database has calls.
+    twice: set[str] = set()
+    by_lead: dict[int, list[Any]] = {}
+    for r in placed:
+        by_lead.setdefault(r.lead_id, []).append(r)
+    for calls in by_lead.values():
+        for earlier, later in pairwise(calls):
+            if earlier.ended_at is None or later.placed_at < earlier.ended_at:
+                twice.add(later.e164)
+    stats = box.carrier_stats()
+    per_number = Counter(r.e164.lstrip("+") for r in placed)
+    for number, invites in (stats.get("calls_by_number") or {}).items():
+        if invites > per_number[number.lstrip("+")]:
+            twice.add("+" + number.lstrip("+"))
+    profile = tomllib.loads((box.profiles_dir / f"{PROFILE_NAME}.toml").read_text())
+    return {
+        "supervisors": supervisors,
+        "campaign_takeovers": takeovers,
+        "leads_lost": len(lost),
+        "leads_dialed_twice": len(twice),
+        "max_cps_observed": int(stats.get("max_cps", 0)),
+        "trunk_max_cps": float(profile["limits"]["max_cps"]),
+    }
 
 
 DIAL_LEVEL = "dial level = calls in progress per working agent (above 1: calls placed ahead of free agents)"
@@ -691,12 +859,48 @@ def print_summary(summary: dict[str, Any], out: Any) -> None:
     is_flag=True,
     help="Serve the web console and keep the floor running until Ctrl-C; prints the URL and logins.",
 )
-def demo(seconds: float, agents: int, leads: int, seed: int | None, as_json: bool, console: bool) -> None:
+@click.option(
+    "--supervisors",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 8),
+    help="Run the engine as this many supervisor processes sharing the campaign (1: in the demo's process).",
+)
+@click.option(
+    "--kill-one-at",
+    type=click.FloatRange(1, 3600),
+    default=None,
+    help="With --supervisors > 1: kill -9 the supervisor owning the campaign this many seconds in.",
+)
+def demo(
+    seconds: float,
+    agents: int,
+    leads: int,
+    seed: int | None,
+    as_json: bool,
+    console: bool,
+    supervisors: int,
+    kill_one_at: float | None,
+) -> None:
     """Run a sample campaign end to end on simulated carrier and agent phones, then print its figures."""
     for noisy in ("dialer", "httpx", "dnc", "campaigns", "attestation"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     out = sys.stderr if as_json else sys.stdout
-    summary = run_demo(seconds, agents, leads, out=out, seed=seed, console=console)
+    if kill_one_at is not None and supervisors < 2:
+        raise click.BadParameter(
+            f"{kill_one_at:g}: killing a supervisor needs --supervisors 2 or more (got {supervisors})",
+            param_hint="--kill-one-at",
+        )
+    summary = run_demo(
+        seconds,
+        agents,
+        leads,
+        out=out,
+        seed=seed,
+        console=console,
+        supervisors=supervisors,
+        kill_one_at=kill_one_at,
+    )
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     else:

@@ -79,6 +79,9 @@ class SandboxSettings:
     ring_timeout_s: float = 15.0
     seed: int | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
+    # False: no engine in this process; supervisors run as processes of their own (`clearline demo
+    # --supervisors N`) against `profiles_dir`.
+    engine_in_process: bool = True
 
 
 class Sandbox:
@@ -91,7 +94,7 @@ class Sandbox:
         self.phones_port = free_udp_port()
         self.carrier_stats_path = self.workdir / "carrier.json"
         self.phones_stats_path = self.workdir / "phones.json"
-        profiles = self.workdir / "profiles"
+        profiles = self.profiles_dir = self.workdir / "profiles"
         write_profile(
             profiles,
             carrier_port=self.carrier_port,
@@ -107,7 +110,7 @@ class Sandbox:
             if settings.engine.pool != "default"
             else f"sandbox-{uuid.uuid4().hex[:8]}",
         )
-        self.engine = Engine(runtime, identity, config)
+        self.engine = Engine(runtime, identity, config) if settings.engine_in_process else None
         self.children: list[subprocess.Popen[bytes]] = []
         self.started = False
 
@@ -134,7 +137,8 @@ class Sandbox:
         try:
             wait_listening(carrier, self.carrier_stats_path)
             wait_listening(phones, self.phones_stats_path)
-            self.engine.start()
+            if self.engine is not None:
+                self.engine.start()
         except BaseException:
             self._stop_children()
             raise
@@ -167,7 +171,8 @@ class Sandbox:
         try:
             if self.started:
                 self.started = False
-                self.engine.stop(drain_s=drain_s)
+                if self.engine is not None:
+                    self.engine.stop(drain_s=drain_s)
         finally:
             self._stop_children()
 
