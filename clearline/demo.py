@@ -36,6 +36,7 @@ import click
 from sqlalchemy import select
 
 from core.runtime import Runtime
+from dialer.cli import SYNTHETIC_MARKER
 
 # (area code, its zone): none of these states has Sunday or shortened calling hours in the rules table.
 AREA_CODES = (
@@ -518,6 +519,7 @@ def run_demo(
     rng = random.Random(seed)
     started = time.monotonic()
     home = demo_home()
+    (home / SYNTHETIC_MARKER).write_text("made by clearline demo: its campaign may take a synthetic clock\n")
     plan = plan_demo(seconds, agents, leads, datetime.now(UTC), rng)
     print(f"Clearline demo: data dir {home}", file=out)
     if plan.clock_override is not None:
@@ -528,11 +530,6 @@ def run_demo(
         )
     else:
         print(f"leads in area codes {', '.join(plan.area_codes)} (inside calling hours right now)", file=out)
-    if supervisors > 1 and plan.clock_override is not None:
-        raise click.ClickException(
-            "--supervisors > 1 needs an area code inside calling hours right now (none is): the separate "
-            "supervisor processes take the compliance verdict at the real time; run it with one supervisor"
-        )
     runtime = start_runtime(home)
     logins = (
         ConsoleLogins(
@@ -585,7 +582,8 @@ def run_demo(
             engine_in_process=supervisors == 1,
         ),
     )
-    fleet = SupervisorFleet(home, box.profiles_dir, supervisors) if supervisors > 1 else None
+    synthetic = f"{campaign_id}={override.isoformat()}" if override is not None else None
+    fleet = SupervisorFleet(home, box.profiles_dir, supervisors, synthetic) if supervisors > 1 else None
     person = frozenset(world.agent_ids[:1]) if console else frozenset()
     dispositions = AutoDispositions(runtime, world, rng, skip=person)
     summary: dict[str, Any] = {}
@@ -665,8 +663,11 @@ class SupervisorFleet:
     """`--supervisors N`: N `clearline dialer` processes (as `clearline up` starts one) on the demo's
     embedded servers, each with its own id and line workers; they die with the demo (parent-death signal)."""
 
-    def __init__(self, home: Path, profiles_dir: Path, count: int) -> None:
+    def __init__(
+        self, home: Path, profiles_dir: Path, count: int, synthetic_clock: str | None = None
+    ) -> None:
         self.home = home
+        self.synthetic_clock = synthetic_clock  # CAMPAIGN_ID=instant: the demo's campaign at night
         self.profiles_dir = profiles_dir
         self.ids = [f"demo-{i + 1}" for i in range(count)]
         self.procs: dict[str, Any] = {}
@@ -680,6 +681,8 @@ class SupervisorFleet:
         for sid in self.ids:
             argv = [sys.executable, "-m", "dialer.cli", "--supervisor-id", sid, "--pool", "demo"]
             argv += ["--profiles-dir", str(self.profiles_dir), "--min-workers", "1", "--max-workers", "4"]
+            if self.synthetic_clock is not None:
+                argv += ["--synthetic-clock", self.synthetic_clock]
             with open(logs / f"supervisor-{sid}.log", "ab") as log_file:
                 self.procs[sid] = spawn(
                     argv, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy()

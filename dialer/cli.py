@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
@@ -35,8 +37,20 @@ log = logging.getLogger(__name__)
 @click.option(
     "--profiles-dir", type=click.Path(file_okay=False, path_type=Path), help="Trunk profiles directory."
 )
+@click.option(
+    "--synthetic-clock",
+    "synthetic_clock",
+    default=None,
+    hidden=True,  # `clearline demo --supervisors N` at night only: see SYNTHETIC_MARKER
+    help="CAMPAIGN_ID=ISO-8601: that one campaign's dial-time verdict is taken at this instant.",
+)
 def dialer_command(
-    pool: str, supervisor_id: str | None, min_workers: int, max_workers: int, profiles_dir: Path | None
+    pool: str,
+    supervisor_id: str | None,
+    min_workers: int,
+    max_workers: int,
+    profiles_dir: Path | None,
+    synthetic_clock: str | None,
 ) -> None:
     """Run every active campaign: pace, check, sign and place calls, bridge answers to agents."""
     from attestation.certificate_store import load_trust_anchors
@@ -53,6 +67,7 @@ def dialer_command(
     supervisor_id = supervisor_id or default_supervisor_id()
     runtime = current_runtime()
     runtime.db.check_migrated()
+    compliance_clock = _synthetic_clock(synthetic_clock, runtime.settings.home)
     # One supervisor per id on this host: a second start under the same name would otherwise share its
     # line workers and command queues. Supervisors of different ids share the campaigns out.
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{pool}-{supervisor_id}")
@@ -78,6 +93,7 @@ def dialer_command(
         trust_anchors=anchors,
     )
     config = EngineConfig(
+        compliance_clock=compliance_clock,
         pool=pool,
         supervisor_id=supervisor_id,
         min_workers=min(min_workers, max_workers),
@@ -103,6 +119,38 @@ def dialer_command(
         click.echo("dialer stopped")
     finally:
         lock.release()
+
+
+# The file `clearline demo` writes into the fresh data directory it creates. A synthetic clock (a campaign's
+# dial-time verdict taken at another instant than now) is honoured only there: on a real floor it would let a
+# campaign dial outside calling hours.
+SYNTHETIC_MARKER = "demo.synthetic"
+
+
+def _synthetic_clock(value: str | None, home: Path) -> Callable[[uuid.UUID, datetime], datetime] | None:
+    if value is None:
+        return None
+    if not (home / SYNTHETIC_MARKER).is_file():
+        raise click.BadParameter(
+            f"only on a data directory made by `clearline demo` (no {SYNTHETIC_MARKER} in {home})",
+            param_hint="--synthetic-clock",
+        )
+    campaign, _, instant = value.partition("=")
+    try:
+        campaign_id, at = uuid.UUID(campaign), datetime.fromisoformat(instant)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r}: CAMPAIGN_ID=ISO-8601 instant ({exc})", param_hint="--synthetic-clock"
+        ) from exc
+    if at.tzinfo is None:
+        raise click.BadParameter(
+            f"{instant!r}: the instant needs its UTC offset", param_hint="--synthetic-clock"
+        )
+
+    def clock(cid: uuid.UUID, now: datetime) -> datetime:
+        return at if cid == campaign_id else now
+
+    return clock
 
 
 @click.command("start")

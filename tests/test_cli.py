@@ -79,3 +79,14 @@ def test_commands_that_change_no_data_need_no_database(repo_root: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "abandon_rate" in out.stdout
     assert "could not audit" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_a_synthetic_clock_is_refused_outside_a_demo_data_directory(runtime: Runtime, repo_root: Path) -> None:
+    """`clearline dialer --synthetic-clock` (the multi-supervisor demo at night) would let a campaign dial
+    outside calling hours on a real floor: only a data directory the demo made may use it."""
+    out = _clearline(
+        repo_root, "dialer", "--supervisor-id", "clock-probe",
+        "--synthetic-clock", f"{uuid.uuid4()}=2026-06-01T16:00:00+00:00",
+    )  # fmt: skip
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "only on a data directory made by `clearline demo`" in out.stderr
