@@ -886,8 +886,9 @@ def demo(
     kill_one_at: float | None,
 ) -> None:
     """Run a sample campaign end to end on simulated carrier and agent phones, then print its figures."""
-    for noisy in ("dialer", "httpx", "dnc", "campaigns", "attestation"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not click.get_current_context().find_root().params.get("verbose"):  # `clearline -v demo`: every line
+        for noisy in ("dialer", "httpx", "dnc", "campaigns", "attestation"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     out = sys.stderr if as_json else sys.stdout
     if kill_one_at is not None and supervisors < 2:
         raise click.BadParameter(

@@ -1,7 +1,7 @@
 """Logs as one JSON object per line (`CLEARLINE_LOG_FORMAT=json`), for a log shipper; text otherwise.
 
 Each line has `ts` (UTC, ISO 8601), `level`, `logger`, `message`, the context ids that apply where it was
-logged (`request_id`, `org_id`, `campaign_id`, `attempt_id`, `job_id`: bound with `log_context()` or passed
+logged (`request_id`, `org_id`, `campaign_id`, `attempt_id`, `lead_id`, `job_id`, `worker_id`: bound with `log_context()` or passed
 as `extra=`), and `exc` for a traceback. Phone numbers are masked as on every record (core/log_scrub.py,
 applied again here to extras and tracebacks) and fields named like a secret (password, token, secret,
 authorization, cookie, key) are replaced by "[redacted]", whatever logged them.
@@ -23,7 +23,7 @@ from core.log_scrub import scrub
 
 FORMAT_ENV = "CLEARLINE_LOG_FORMAT"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-CONTEXT_FIELDS = ("request_id", "org_id", "campaign_id", "attempt_id", "job_id")
+CONTEXT_FIELDS = ("request_id", "org_id", "campaign_id", "attempt_id", "lead_id", "job_id", "worker_id")
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "cookie", "key")
 
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("clearline_log_context", default=None)
@@ -49,6 +49,19 @@ def log_context(**fields: object) -> Iterator[None]:
 
 def current_context() -> dict[str, str]:
     return dict(_context.get() or {})
+
+
+def add_process_field(name: str, value: object) -> None:
+    """A field on every line this process logs, from any thread (a line worker's `worker_id`): a filter on
+    the root handlers, as pjsua2's threads do not inherit the context of `bind()`."""
+
+    def add(record: logging.LogRecord) -> bool:
+        if not hasattr(record, name):
+            setattr(record, name, value)
+        return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(add)
 
 
 def _is_secret(name: str) -> bool:

@@ -19,13 +19,14 @@ from typing import Literal
 from campaigns import attempts as attempt_records
 from campaigns.hopper import LeasedLead, lease_leads, release_leads
 from core.db import Database
+from core.logging_json import log_context
 from dialer.engine.agents import AgentBoard, AgentState, AgentStateError, AgentStatus
 from dialer.engine.campaign_runs import CampaignRun
 from dialer.engine.compliance import DialVerdict, attempt_evidence, retry_at_for
 from dialer.engine.config import EngineConfig
 from dialer.engine.fleet import WorkerFleet
 from dialer.engine.floor import Floor, LiveCall
-from dialer.engine.identity import IdentitySource
+from dialer.engine.identity import CallIdentity, IdentitySource
 from dialer.engine.requests import AgentDialReply
 from dialer.engine.trunk_limits import TrunkLimits
 from dialer.engine.trunks import TrunkGate
@@ -196,9 +197,25 @@ class DialPath:
             sign=run.profile.stir_shaken,
         )
         if identity is None:
-            log.error("campaign %s has no caller ID for %s: not dialing", run.id, lead.e164)
+            log.error("campaign %s has no caller ID for lead %s: not dialing", run.id, lead.lead_id)
             return False
         attempt_uuid = uuid.uuid4()
+        with log_context(attempt_id=attempt_uuid, lead_id=lead.lead_id):
+            return self._place_attempt(
+                run, lead, ready_by_worker, dial_verdict, identity, attempt_uuid, agent_id=agent_id
+            )
+
+    def _place_attempt(
+        self,
+        run: CampaignRun,
+        lead: LeasedLead,
+        ready_by_worker: Counter[str],
+        dial_verdict: DialVerdict,
+        identity: CallIdentity,
+        attempt_uuid: uuid.UUID,
+        *,
+        agent_id: str | None,
+    ) -> str | Literal[False]:
         reserved = str(lead.for_agent) if lead.for_agent is not None else None
         with self.lock:
             now = time.time()
@@ -284,6 +301,9 @@ class DialPath:
                 ring_timeout_s=run.profile.effective_ring_timeout(run.profile.ring_timeout_s),
                 identity=identity.identity_header,
                 extra_headers=self.config.extra_headers(lead) if self.config.extra_headers else {},
+                campaign_id=str(run.id),
+                lead_id=lead.lead_id,
             ),
         )
+        log.info("placed call attempt %s to lead %s on trunk %s", call.attempt_id, lead.lead_id, call.trunk)
         return call.attempt_id

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 
 from campaigns.models import Outcome
 from core.legal import MIN_RING_S
+from core.logging_json import log_context
 from dialer import pacing
 from dialer.engine.agents import AgentState, AgentStateError
 from dialer.engine.live import LiveStats
@@ -148,26 +149,30 @@ class Floor:
             call = self.calls.get(attempt_id)
             if call is None or call.safe_harbor or call.agent_connected_at is not None:
                 continue
-            assert call.answered_at is not None
-            if call.agent_id is not None:  # bridge sent, not confirmed yet
-                if now >= call.answered_at + self.settings.bridge_wait_s:
-                    log.warning(
-                        "bridge of %s to agent %s not confirmed %.2f s after the answer: safe harbor",
-                        attempt_id,
-                        call.agent_id,
-                        now - call.answered_at,
-                    )
-                    # The worker frees the agent (AgentFree) or reports the bridge failed: not ours now.
-                    call.agent_id = None
-                    self._safe_harbor(call, now)
-                else:
-                    still.append(attempt_id)
-                continue
-            if self._connect(call) or now < call.wait_deadline:
-                still.append(attempt_id)
-            else:
-                self._safe_harbor(call, now)
+            with call_log_context(call):
+                self._tick_waiting(call, now, still)
         self.waiting = still
+
+    def _tick_waiting(self, call: LiveCall, now: float, still: deque[str]) -> None:
+        assert call.answered_at is not None
+        if call.agent_id is not None:  # bridge sent, not confirmed yet
+            if now >= call.answered_at + self.settings.bridge_wait_s:
+                log.warning(
+                    "bridge of %s to agent %s not confirmed %.2f s after the answer: safe harbor",
+                    call.attempt_id,
+                    call.agent_id,
+                    now - call.answered_at,
+                )
+                # The worker frees the agent (AgentFree) or reports the bridge failed: not ours now.
+                call.agent_id = None
+                self._safe_harbor(call, now)
+            else:
+                still.append(call.attempt_id)
+            return
+        if self._connect(call) or now < call.wait_deadline:
+            still.append(call.attempt_id)
+        else:
+            self._safe_harbor(call, now)
 
     def hang_up_for_stop(self, now: float) -> list[str]:
         """The engine stops: hang up every answered call, and every ringing call that has rung for the
@@ -221,6 +226,14 @@ class Floor:
             answered_at=call.answered_at,
             answered_by_machine=call.answered_by_machine,
             agent_connected_at=call.agent_connected_at,
+        )
+        log.info(
+            "call attempt %s of lead %s ended: %s (SIP %s)",
+            call.attempt_id,
+            call.lead_id,
+            outcome,
+            sip_status or "none",
+            extra=call_log_fields(call),
         )
         if self.released is not None:
             self.released(call, sip_outcome, at)
@@ -523,3 +536,17 @@ _HANDLERS: dict[type, Callable[[Floor, object, float], None]] = {
     p.SafeHarborPlayed: Floor._on_safe_harbor_played,  # type: ignore[dict-item]
     p.DtmfReceived: Floor._on_dtmf,  # type: ignore[dict-item]
 }
+
+
+def call_log_fields(call: LiveCall) -> dict[str, object]:
+    """The ids a log line about this call carries (JSON logs); never the number dialed."""
+    return {
+        "attempt_id": call.attempt_id,
+        "campaign_id": str(call.campaign_id),
+        "org_id": str(call.org_id),
+        "lead_id": call.lead_id,
+    }
+
+
+def call_log_context(call: LiveCall) -> contextlib.AbstractContextManager[None]:
+    return log_context(**call_log_fields(call))

@@ -20,6 +20,7 @@ does the periodic work (agent requests, wrap-ups, live stats, campaign refresh, 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -31,6 +32,7 @@ from campaigns.hopper import renew_leases
 from campaigns.models import Campaign
 from core.errors import ClearlineError, ConflictError
 from core.legal import MIN_RING_S
+from core.logging_json import log_context
 from core.runtime import Runtime
 from dialer import pacing
 from dialer.engine.agent_dials import AgentDials, engine_dials
@@ -47,7 +49,7 @@ from dialer.engine.campaign_runs import (
 from dialer.engine.config import EngineConfig, default_supervisor_id, worker_pool_name
 from dialer.engine.dial_path import DialPath
 from dialer.engine.fleet import WorkerFleet
-from dialer.engine.floor import Floor, FloorSettings, LiveCall
+from dialer.engine.floor import Floor, FloorSettings, LiveCall, call_log_context
 from dialer.engine.identity import IdentitySource
 from dialer.engine.live import LiveStats, write_engine_heartbeat, write_live_stats
 from dialer.engine.ownership import HEARTBEAT_S, LEASE_TTL_S, CampaignOwnership, OwnershipStore, Supervisor
@@ -355,7 +357,8 @@ class Engine:
                 if not engine_dials(run.dial_method):
                     continue  # preview, manual: only on an agent's word (agent_dials)
                 try:
-                    self.dial_path.dial(run)
+                    with log_context(campaign_id=run.id, org_id=run.org_id):
+                        self.dial_path.dial(run)
                 except Exception:
                     log.exception("dialing campaign %s failed", run.id)
             try:
@@ -394,13 +397,23 @@ class Engine:
         elif isinstance(event, p.WorkerDied):
             self._on_worker_died(event)
         else:
-            if isinstance(event, p.CommandRejected):
-                log.error(
-                    "worker %s rejected %s %s: %s", event.worker_id, event.command, event.key, event.reason
-                )
-                if event.command == "CallAgent":
-                    self.legs.on_call_agent_rejected(event)
-            self.floor.on_event(event, now)
+            # A lead call's event: whatever is logged while it is handled carries the call's ids.
+            with self._call_log_context(str(getattr(event, "attempt_id", ""))):
+                if isinstance(event, p.CommandRejected):
+                    log.error(
+                        "worker %s rejected %s %s: %s",
+                        event.worker_id,
+                        event.command,
+                        event.key,
+                        event.reason,
+                    )
+                    if event.command == "CallAgent":
+                        self.legs.on_call_agent_rejected(event)
+                self.floor.on_event(event, now)
+
+    def _call_log_context(self, attempt_id: str) -> contextlib.AbstractContextManager[None]:
+        call = self.floor.calls.get(attempt_id) if attempt_id else None
+        return call_log_context(call) if call is not None else log_context(attempt_id=attempt_id or None)
 
     def _on_worker_died(self, event: p.WorkerDied) -> None:
         """Finalize its calls (answered ones keep their answer; others are `failed`, which does not burn

@@ -29,7 +29,8 @@ from typing import Any
 
 import pjsua2 as pj
 
-from core.logging_json import configure_logging
+from core import log_scrub
+from core.logging_json import add_process_field, configure_logging, log_context
 from core.processes import watch_parent
 from dialer.sip import protocol as p
 from dialer.sip.admission import (
@@ -99,16 +100,26 @@ class SipCall(pj.Call):
         self.owner: Leg | None = owner
 
     def onCallState(self, prm: Any) -> None:
-        with _contained("call state"):
+        with _contained("call state"), log_context(**_leg_log_fields(self.owner)):
             self.worker.on_call_state(self, prm)
 
     def onCallMediaState(self, prm: Any) -> None:
-        with _contained("media state"):
+        with _contained("media state"), log_context(**_leg_log_fields(self.owner)):
             self.worker.on_media_state(self)
 
     def onDtmfDigit(self, prm: Any) -> None:
-        with _contained("DTMF"):
+        with _contained("DTMF"), log_context(**_leg_log_fields(self.owner)):
             self.worker.on_dtmf(self, str(prm.digit))
+
+
+def _leg_log_fields(owner: Leg | None) -> dict[str, object]:
+    """The ids a log line about this leg carries (JSON logs): a lead call's attempt, campaign and lead, an
+    agent leg's agent. Never the number dialed."""
+    if isinstance(owner, LeadCall):
+        cmd = owner.command
+        return {"attempt_id": cmd.attempt_id, "campaign_id": cmd.campaign_id or None, "lead_id": cmd.lead_id}
+    agent_id = getattr(owner, "agent_id", None)
+    return {"agent_id": agent_id} if agent_id else {}
 
 
 class WorkerEndpoint(pj.Endpoint):
@@ -498,7 +509,8 @@ class LineWorker:
             )
             return
         try:
-            self._dispatch(command)
+            with log_context(**_command_log_fields(command)):
+                self._dispatch(command)
         except Exception as exc:
             log.exception("line worker: error handling %s", type(command).__name__)
             self._reject(type(command).__name__, _command_key(command), f"internal error: {exc}")
@@ -1054,6 +1066,13 @@ class LineWorker:
         self._unbridge(lead)
         self._stop_player(lead)
         self.leads.pop(lead.command.attempt_id, None)
+        log.info(
+            "line worker: call attempt %s ended: %s, SIP %s",
+            lead.command.attempt_id,
+            getattr(outcome, "value", outcome),
+            status,
+            extra=_leg_log_fields(lead),
+        )
         self.emit(
             p.Ended(
                 worker_id=self.worker_id,
@@ -1096,6 +1115,19 @@ class LineWorker:
 _BRIDGE_TOKEN_KEY = BRIDGE_TOKEN_HEADER.lower()
 _AGENT_KEY = AGENT_HEADER.lower()
 _ATTEMPT_KEY = ATTEMPT_HEADER.lower()
+
+
+def _command_log_fields(command: p.Command) -> dict[str, object]:
+    if isinstance(command, p.DialLead):
+        return {
+            "attempt_id": command.attempt_id,
+            "campaign_id": command.campaign_id or None,
+            "lead_id": command.lead_id,
+        }
+    return {
+        "attempt_id": getattr(command, "attempt_id", None),
+        "agent_id": getattr(command, "agent_id", None),
+    }
 
 
 def _command_key(command: p.Command) -> str:
@@ -1154,6 +1186,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profiles-dir", type=Path)
     args = parser.parse_args(argv)
     configure_logging(logging.INFO)  # JSON lines when CLEARLINE_LOG_FORMAT=json
+    log_scrub.install()  # no phone number in a line, whichever library logs it (pjsua2's own glue too)
+    add_process_field("worker_id", args.worker_id)
     worker = LineWorker(
         redis_url=args.redis_url,
         pool=args.pool,

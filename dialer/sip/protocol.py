@@ -63,6 +63,9 @@ class DialLead(msgspec.Struct, tag=True, frozen=True):
     p_asserted_identity: str = ""
     identity: str = ""
     extra_headers: dict[str, str] = msgspec.field(default_factory=dict)
+    # For the worker's log lines only (campaign_id / lead_id fields), never part of the SIP messages.
+    campaign_id: str = ""
+    lead_id: int | None = None
 
 
 class Hangup(msgspec.Struct, tag=True, frozen=True):
