@@ -72,6 +72,47 @@ TRUNK_CALLS = Counter(
     ["trunk", "sip_status"],
 )
 
+# Each line worker process sets these at its heartbeat (every second); "livesum": a worker that is gone stops
+# counting, and the sum over `worker` is the pool's figure (`clearline_line_workers` summed: workers alive).
+_WORKER = ["pool", "worker"]
+LINE_WORKERS = Gauge(
+    "clearline_line_workers",
+    "Line worker processes alive: 1 per worker.",
+    _WORKER,
+    multiprocess_mode="livesum",
+)
+LINE_WORKER_CALLS = Gauge(
+    "clearline_line_worker_calls",
+    "Lead calls in progress on each line worker (dialing, ringing, answered).",
+    _WORKER,
+    multiprocess_mode="livesum",
+)
+LINE_WORKER_LEGS = Gauge(
+    "clearline_line_worker_legs",
+    "SIP legs on each line worker by kind: lead (a call to a lead), agent (an agent's phone), internal "
+    "(the loopback leg that bridges a lead to an agent).",
+    [*_WORKER, "kind"],
+    multiprocess_mode="livesum",
+)
+LINE_WORKER_HANDLES = Gauge(
+    "clearline_line_worker_pjsua_calls",
+    "pjsua2 call handles in use on each line worker (every leg holds one).",
+    _WORKER,
+    multiprocess_mode="livesum",
+)
+LINE_WORKER_HANDLE_LIMIT = Gauge(
+    "clearline_line_worker_pjsua_calls_limit",
+    "pjsua2 call handles each line worker may use (its max calls).",
+    _WORKER,
+    multiprocess_mode="livesum",
+)
+LINE_WORKER_QUEUED = Gauge(
+    "clearline_line_worker_queued_dials",
+    "Dials waiting on each line worker for its admission rule (a free handle, sockets to settle).",
+    _WORKER,
+    multiprocess_mode="livesum",
+)
+
 
 def metrics_dir(home: Path) -> Path:
     return home / "metrics"
@@ -113,6 +154,15 @@ def configure(home: Path) -> Path:
         os.environ[ENV_DIR] = str(directory)
     values.ValueClass = values.MultiProcessValue()
     return directory
+
+
+def configure_inherited() -> bool:
+    """A child process that does not start a Runtime (a line worker): write to the directory its parent
+    configured, if any; returns whether it does."""
+    if not os.environ.get(ENV_DIR):
+        return False
+    values.ValueClass = values.MultiProcessValue()
+    return True
 
 
 def forget_dead_processes(directory: Path) -> None:
@@ -169,3 +219,23 @@ def dial_verdicts(campaign_id: object, verdicts: list[tuple[bool, tuple[str, ...
 def job_finished(kind: str, status: str, seconds: float | None) -> None:
     if seconds is not None:
         JOB_SECONDS.labels(kind, status).observe(max(0.0, seconds))
+
+
+def line_worker_stats(
+    pool: str,
+    worker: str,
+    *,
+    lead_calls: int,
+    agent_legs: int,
+    internal_legs: int,
+    handles: int,
+    handle_limit: int,
+    queued_dials: int,
+) -> None:
+    LINE_WORKERS.labels(pool, worker).set(1)
+    LINE_WORKER_CALLS.labels(pool, worker).set(lead_calls)
+    for kind, count in (("lead", lead_calls), ("agent", agent_legs), ("internal", internal_legs)):
+        LINE_WORKER_LEGS.labels(pool, worker, kind).set(count)
+    LINE_WORKER_HANDLES.labels(pool, worker).set(handles)
+    LINE_WORKER_HANDLE_LIMIT.labels(pool, worker).set(handle_limit)
+    LINE_WORKER_QUEUED.labels(pool, worker).set(queued_dials)

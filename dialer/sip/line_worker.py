@@ -29,7 +29,7 @@ from typing import Any
 
 import pjsua2 as pj
 
-from core import log_scrub
+from core import log_scrub, metrics
 from core.logging_json import add_process_field, configure_logging, log_context
 from core.processes import watch_parent
 from dialer.sip import protocol as p
@@ -371,6 +371,16 @@ class LineWorker:
         )
         self.emit(stats)
         self.channel.publish_alive(stats, ttl_ms=int(HEARTBEAT_S * 3000))
+        metrics.line_worker_stats(
+            self.pool,
+            self.worker_id,
+            lead_calls=len(self.leads),
+            agent_legs=agents,
+            internal_legs=stats.internal_legs,
+            handles=len(self.live_calls),
+            handle_limit=self.max_calls,
+            queued_dials=stats.queued_dials,
+        )
         now = time.monotonic()
         for token in [t for t, leg in self.expected_legs.items() if leg.expires_at < now]:
             del self.expected_legs[token]
@@ -1186,6 +1196,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profiles-dir", type=Path)
     args = parser.parse_args(argv)
     configure_logging(logging.INFO)  # JSON lines when CLEARLINE_LOG_FORMAT=json
+    metrics.configure_inherited()  # its gauges reach GET /metrics through the supervisor's directory
     log_scrub.install()  # no phone number in a line, whichever library logs it (pjsua2's own glue too)
     add_process_field("worker_id", args.worker_id)
     worker = LineWorker(

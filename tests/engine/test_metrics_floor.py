@@ -1,6 +1,7 @@
 """A real sandbox floor (`clearline demo --console`: supervisor, line workers over loopback SIP, sipp carriers
 and phones, the API) is scraped at GET /metrics with the token while it dials: the call counters of its
-campaign move between two scrapes, and the dial-time check and the agents are there too."""
+campaign move between two scrapes, the dial-time check and the agents are there too, and so are the line
+workers' own gauges (workers, their calls, legs and pjsua2 handles), which move as calls come and go."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.console.test_demo_console import _read_until
+
+
+def _sum(text: str, name: str, **labels: str) -> float:
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
 
 
 def _calls(text: str) -> dict[tuple[str, str], float]:
@@ -65,16 +75,29 @@ def test_metrics_scraped_during_a_sandbox_floor_show_its_calls_moving(repo_root:
             (campaign, placed_first), *_ = placed.items()
             assert re.fullmatch(r"[0-9a-f-]{36}", campaign)  # the campaign's id, not its name or a number
             later = first
+            # The line workers' own gauges (written by each worker process): seen at every scrape.
+            workers, lead_calls, handles, lead_legs, in_progress = set(), set(), set(), set(), set()
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
-                time.sleep(2)
+                time.sleep(1)
                 text = http.get("/metrics", headers=auth).text
                 later = _calls(text)
+                workers.add(_sum(text, "clearline_line_workers"))
+                lead_calls.add(_sum(text, "clearline_line_worker_calls"))
+                handles.add(_sum(text, "clearline_line_worker_pjsua_calls"))
+                lead_legs.add(_sum(text, "clearline_line_worker_legs", kind="lead"))
+                in_progress.add(_sum(text, "clearline_calls_in_progress", campaign=campaign))
                 ended = sum(
                     v for (c, o), v in later.items() if c == campaign and o in ("human", "no_answer", "busy")
                 )
-                if later[(campaign, "placed")] > placed_first and ended > 0:
+                moved = len(lead_calls) > 1 and len(handles) > 1 and len(in_progress) > 1
+                if later[(campaign, "placed")] > placed_first and ended > 0 and moved:
                     break
+            assert max(workers) >= 1, workers  # line worker processes report themselves
+            assert len(lead_calls) > 1 and max(lead_calls) > 0, lead_calls  # calls come and go on it
+            assert len(handles) > 1 and max(handles) >= max(lead_calls), handles  # agents' legs hold some too
+            assert max(lead_legs) > 0 and len(in_progress) > 1, (lead_legs, in_progress)
+            assert 'clearline_line_worker_pjsua_calls_limit{pool="' in text
             assert later[(campaign, "placed")] > placed_first  # the counter moves while the floor dials
             assert f'clearline_dial_verdicts_total{{campaign="{campaign}"' in text
             assert f'clearline_dial_check_seconds_count{{campaign="{campaign}"}}' in text
