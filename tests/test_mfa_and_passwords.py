@@ -202,7 +202,8 @@ def test_an_admin_reset_gives_a_temporary_password_that_must_be_replaced(
 def test_wrong_codes_confirming_an_enrolment_before_login_count_in_the_login_throttle(
     client: TestClient, runtime: Runtime, tenant: Tenant
 ) -> None:
-    r = client.put(f"/api/orgs/{tenant.id}/mfa-policy", json={"required_roles": ["agent"]}, headers=tenant.headers())
+    policy = {"required_roles": ["agent"]}
+    r = client.put(f"/api/orgs/{tenant.id}/mfa-policy", json=policy, headers=tenant.headers())
     assert r.status_code == 200
     agent = tenant.users["agent"]
     creds = {"email": agent.email, "password": PASSWORD}

@@ -126,7 +126,9 @@ def test_a_user_who_must_enrol_sets_up_mfa_at_login_and_only_then_gets_a_session
 def _try(page: Any, code: str) -> int:
     """Submit a code on the enrolment step and wait for the answer; its HTTP status."""
     page.get_by_label("6-digit code").fill(code)
-    with page.expect_response(lambda r: r.url.endswith("/console/login/mfa") and r.request.method == "POST") as r:
+    with page.expect_response(
+        lambda r: r.url.endswith("/console/login/mfa") and r.request.method == "POST"
+    ) as r:
         page.get_by_role("button", name="Turn on and log in").click()
     status: int = r.value.status
     return status
@@ -145,3 +147,32 @@ def test_wrong_codes_at_the_enrolment_step_end_in_the_login_throttle(page: Any, 
     expect(page.locator("#enrol-error")).to_contain_text("Too many failed logins")
     expect(page.locator("#mfa-secret")).to_have_text(secret)
     assert "clearline_session" not in {c["name"] for c in page.context.cookies()}
+
+
+def test_a_temporary_password_gets_no_session_from_the_enrolment_but_the_new_password_step(
+    page: Any, tenant: Tenant
+) -> None:
+    from core import credentials
+
+    _require_mfa_of_agents(tenant)
+    agent = tenant.users["agent"]
+    with tenant.runtime.db.session(ALL_ORGS) as s:
+        row = s.get(User, agent.id)
+        assert row is not None
+        temporary = credentials.reset_password(s, row)
+    page.goto("/console/login")
+    page.get_by_label("Email").fill(agent.email)
+    page.get_by_label("Password").fill(temporary)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/console/login/mfa$"))
+    secret = page.locator("#mfa-secret").text_content() or ""
+    assert _try(page, pyotp.TOTP(secret).now()) == 200
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    expect(page.locator("#choose-next")).to_contain_text("temporary")
+    assert "clearline_session" not in {c["name"] for c in page.context.cookies()}
+    page.get_by_role("link", name="Log in again").click()
+    page.get_by_label("Email").fill(agent.email)
+    page.get_by_label("Password").fill(temporary)
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).at(time.time() + 30))
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()

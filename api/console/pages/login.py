@@ -198,7 +198,9 @@ def _start_enrolment(
         token_version=account.token_version, csrf_token=new_token(), next=safe_next(next_path),
     ))  # fmt: skip
     response = _redirect(request, ENROLMENT_PATH)
-    response.set_cookie(ENROLMENT_COOKIE, token, max_age=ENROLMENT_TTL_S, **_enrolment_cookie(request, runtime))
+    response.set_cookie(
+        ENROLMENT_COOKIE, token, max_age=ENROLMENT_TTL_S, **_enrolment_cookie(request, runtime)
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
