@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request, get, post, put
 from sqlalchemy.orm import Session
 
-from api.auth import PUBLIC, TokenPair, login_user, open_session, reissue_tokens, roles
+from api.auth import PUBLIC, TokenPair, confirm_enrolment, login_user, open_session, reissue_tokens, roles
 from api.client_ip import client_ip
 from api.principal import Principal
 from core import credentials, mfa
@@ -129,13 +129,6 @@ def confirm_mfa(data: CodeIn, principal: Principal, session: Session, runtime: R
     return RecoveryCodesOut(recovery_codes=codes)
 
 
-def _confirm_with_password(runtime: Runtime, user_id: uuid.UUID, code: str) -> RecoveryCodesOut:
-    with runtime.db.session(ALL_ORGS) as s:
-        user = s.get(User, user_id)
-        assert user is not None
-        return RecoveryCodesOut(mfa.confirm_enrolment(s, user, code, runtime.settings.secret_key, utcnow()))
-
-
 @post("/api/auth/mfa/enrol", opt=PUBLIC_THROTTLED, status_code=201, tags=["auth"])
 async def enrol_mfa_before_login(
     data: CredentialsIn, runtime: Runtime, request: Request[Any, Any, Any]
@@ -158,9 +151,12 @@ async def enrol_mfa_before_login(
 async def confirm_mfa_before_login(
     data: CredentialsCodeIn, runtime: Runtime, request: Request[Any, Any, Any]
 ) -> RecoveryCodesOut:
-    """The second step of POST /api/auth/mfa/enrol: turn MFA on with a current code; then log in."""
-    account = await login_user(runtime, data.email, data.password, _ip(request, runtime), password_only=True)
-    return await anyio.to_thread.run_sync(_confirm_with_password, runtime, account.user_id, data.code)
+    """The second step of POST /api/auth/mfa/enrol: turn MFA on with a current code; then log in. A wrong
+    code (422 on `code`) counts in the login throttle like a wrong login code."""
+    ip = _ip(request, runtime)
+    account = await login_user(runtime, data.email, data.password, ip, password_only=True)
+    confirmed = await confirm_enrolment(runtime, account, data.code, ip, log_in=False)
+    return RecoveryCodesOut(confirmed.recovery_codes)
 
 
 @post("/api/users/{user_id:uuid}/mfa/reset", opt=roles(Role.ORG_ADMIN), sync_to_thread=True, status_code=204,

@@ -47,6 +47,7 @@ from core.errors import (
     PasswordChangeRequiredError,
     PermissionDeniedError,
     TooManyRequestsError,
+    ValidationError,
 )
 from core.models import AuditEntry, AuthSession, Organization, Role, User
 from core.passwords import MAX_PASSWORD
@@ -164,13 +165,7 @@ async def login_user(
     `mfa_required`, `mfa_enrolment_required`, `password_change_required` once the password is right) or
     TooManyRequestsError (429)."""
     email = normalize_email(email)
-    verdict = await anyio.to_thread.run_sync(login_throttle.check, runtime.redis, email, ip)
-    if verdict.retry_after_s > 0:
-        raise TooManyRequestsError(
-            "too many failed logins; try again later", retry_after=verdict.retry_after_s
-        )
-    if verdict.slowdown_s > 0:
-        await anyio.sleep(verdict.slowdown_s)  # async: holding back an answer costs no thread
+    await _pass_throttle(runtime, email, ip)
     return await anyio.to_thread.run_sync(
         lambda: _check_credentials(
             runtime, email, password, ip, totp, password_only=password_only, replacing=replacing_password
@@ -178,11 +173,34 @@ async def login_user(
     )
 
 
+async def _pass_throttle(runtime: Runtime, email: str, ip: str | None) -> None:
+    """Refuse (429) or hold back an attempt the login throttle says must wait: every check of a password
+    or a code goes through here first."""
+    verdict = await anyio.to_thread.run_sync(login_throttle.check, runtime.redis, email, ip)
+    if verdict.retry_after_s > 0:
+        raise TooManyRequestsError(
+            "too many failed logins; try again later", retry_after=verdict.retry_after_s
+        )
+    if verdict.slowdown_s > 0:
+        await anyio.sleep(verdict.slowdown_s)  # async: holding back an answer costs no thread
+
+
 class _WrongCode(AuthenticationError):
     pass
 
 
-def _second_factor(runtime: Runtime, s: Session, user: User, totp: str | None) -> ClearlineError | None:
+class MfaEnrolmentPending(MfaEnrolmentRequiredError):
+    """`mfa_enrolment_required`, carrying the account whose password was right: the console takes the user
+    to its restricted enrolment step with it (the API answers the same 401 as its parent)."""
+
+    def __init__(self, message: str, account: AccountState) -> None:
+        super().__init__(message)
+        self.account = account
+
+
+def _second_factor(
+    runtime: Runtime, s: Session, user: User, totp: str | None, account: AccountState
+) -> ClearlineError | None:
     """None when the user may log in as far as MFA goes, else why not."""
     if user.mfa_enabled:
         if not totp:
@@ -197,9 +215,10 @@ def _second_factor(runtime: Runtime, s: Session, user: User, totp: str | None) -
         return _WrongCode("wrong email, password or code")
     org = s.get(Organization, user.org_id) if user.org_id else None
     if org is not None and mfa.required_for(org.settings, user.role):
-        return MfaEnrolmentRequiredError(
+        return MfaEnrolmentPending(
             "your organization requires multi-factor authentication: enrol with POST /api/auth/mfa/enrol "
-            "(email and password), confirm with POST /api/auth/mfa/confirm, then log in with the code"
+            "(email and password), confirm with POST /api/auth/mfa/confirm, then log in with the code",
+            account,
         )
     return None
 
@@ -224,16 +243,13 @@ def _check_credentials(
             account = AccountState(user.id, user.org_id, user.role, user.email, True, user.token_version or 0)
             if password_only:
                 return account  # MFA enrolment, password change: those routes audit what they change
-            refusal = _second_factor(runtime, s, user, totp)
+            refusal = _second_factor(runtime, s, user, totp, account)
             if refusal is None and user.must_change_password and not replacing:
                 refusal = PasswordChangeRequiredError(
                     "this is a temporary password: choose a new one with POST /api/auth/password"
                 )
             if refusal is None:
-                user.last_login_at = utcnow()
-                s.add(AuditEntry(org_id=user.org_id, user_id=user.id, actor=user.email, action="auth.login",
-                                 target=user.email, client_ip=ip, detail={"mfa": user.mfa_enabled}))  # fmt: skip
-                login_throttle.record_success(runtime.redis, email, ip)
+                _record_login(runtime, s, user, ip)
                 return account
             if not isinstance(refusal, _WrongCode):  # the password was right; the client has a step to do
                 s.add(AuditEntry(org_id=user.org_id, user_id=user.id, actor=user.email, action="auth.login",
@@ -244,6 +260,56 @@ def _check_credentials(
         raise refusal
     _record_failure(runtime, email, ip, *failed, reason="wrong code" if refusal else "wrong password")
     raise refusal or AuthenticationError("wrong email or password")
+
+
+def _record_login(runtime: Runtime, s: Session, user: User, ip: str | None) -> None:
+    """An accepted login: audited, its (account, IP) throttle counter cleared."""
+    user.last_login_at = utcnow()
+    s.add(AuditEntry(org_id=user.org_id, user_id=user.id, actor=user.email, action="auth.login",
+                     target=user.email, client_ip=ip, detail={"mfa": user.mfa_enabled}))  # fmt: skip
+    login_throttle.record_success(runtime.redis, user.email, ip)
+
+
+@dataclass(frozen=True)
+class ConfirmedEnrolment:
+    account: AccountState
+    recovery_codes: list[str]  # shown once
+    logged_in: bool  # False: the password is a temporary one, to replace at the next login first
+
+
+async def confirm_enrolment(
+    runtime: Runtime, account: AccountState, code: str, ip: str | None, *, log_in: bool
+) -> ConfirmedEnrolment:
+    """The last step of enrolling before a first login, for an account whose password was just checked
+    (POST /api/auth/mfa/confirm; the console's restricted enrolment step after its login form): the first
+    code turns MFA on (`core.mfa.confirm_enrolment`) and answers the recovery codes. The code goes through
+    the login throttle, and a wrong one counts in it and is audited like a wrong login code (then a
+    ValidationError on `code`). With `log_in` the confirmation is the login itself (audited as such), for
+    the caller to open a session, unless the password is a temporary one. An account changed meanwhile
+    (deactivated, reset: its token version moved) is refused."""
+    await _pass_throttle(runtime, account.email, ip)
+    return await anyio.to_thread.run_sync(lambda: _confirm_enrolment(runtime, account, code, ip, log_in))
+
+
+def _confirm_enrolment(
+    runtime: Runtime, account: AccountState, code: str, ip: str | None, log_in: bool
+) -> ConfirmedEnrolment:
+    with runtime.db.session(ALL_ORGS) as s:
+        # Locked: two confirmations racing with one code must not both pass.
+        user = s.scalars(select(User).where(User.id == account.user_id).with_for_update()).one_or_none()
+        if user is None or not user.is_active or (user.token_version or 0) != account.token_version:
+            raise AuthenticationError("the account changed since the password was checked; log in again")
+        try:
+            codes = mfa.confirm_enrolment(s, user, code, runtime.settings.secret_key, utcnow())
+        except ValidationError as exc:
+            wrong = exc
+        else:
+            logged_in = log_in and not user.must_change_password
+            if logged_in:
+                _record_login(runtime, s, user, ip)
+            return ConfirmedEnrolment(account, codes, logged_in)
+    _record_failure(runtime, account.email, ip, account.org_id, account.user_id, reason="wrong code")
+    raise wrong
 
 
 def _record_failure(

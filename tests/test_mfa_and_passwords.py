@@ -197,3 +197,24 @@ def test_an_admin_reset_gives_a_temporary_password_that_must_be_replaced(
     assert client.get("/api/users/me", headers=_bearer(replaced.json())).status_code == 200
     assert _login(client, user.email, temporary).status_code == 401
     assert _login(client, user.email, new).status_code == 200
+
+
+def test_wrong_codes_confirming_an_enrolment_before_login_count_in_the_login_throttle(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    policy = {"required_roles": ["agent"]}
+    r = client.put(f"/api/orgs/{tenant.id}/mfa-policy", json=policy, headers=tenant.headers())
+    assert r.status_code == 200
+    agent = tenant.users["agent"]
+    creds = {"email": agent.email, "password": PASSWORD}
+    secret = client.post("/api/auth/mfa/enrol", json=creds).json()["secret"]
+    valid = {_code(secret, d) for d in (-1, 0, 1)}
+    wrong = next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
+    answers = [client.post("/api/auth/mfa/confirm", json={**creds, "code": wrong}) for _ in range(4)]
+    assert [a.status_code for a in answers] == [422] * 4
+    assert answers[0].json()["errors"][0]["field"] == "code"
+    throttled = client.post("/api/auth/mfa/confirm", json={**creds, "code": _code(secret)})
+    assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) > 0
+    with runtime.db.session(ALL_ORGS) as s:
+        row = s.get(User, agent.id)
+        assert row is not None and not row.mfa_enabled

@@ -93,6 +93,8 @@ PAGES: list[ControllerRouterHandler] = [
     login.login_page,
     login.login_submit,
     login.new_password_submit,
+    login.enrolment_page,
+    login.enrolment_submit,
     login.logout,
     *campaigns.PAGES,
     *lead_lists.PAGES,

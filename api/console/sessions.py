@@ -114,3 +114,50 @@ def cookie_options(request: Request[Any, Any, Any], runtime: Runtime) -> dict[st
         "secure": cookie_is_secure(request, runtime),
         "path": "/",
     }
+
+
+# ------------------------------------------------------------------ the restricted MFA enrolment step
+
+ENROLMENT_COOKIE = "clearline_mfa_enrolment"
+ENROLMENT_PATH = "/console/login/mfa"  # the cookie is sent to the enrolment step only
+ENROLMENT_TTL_S = 600
+_ENROLMENT_PREFIX = "clearline:console-mfa-enrolment:"
+
+
+@dataclass(frozen=True)
+class PendingEnrolment:
+    """A user whose password was right but whose organization requires MFA they have not set up: they may
+    do one thing, confirm an enrolment. It is not a session: no page or route but the enrolment step reads
+    its cookie (a different name, sent only to ENROLMENT_PATH), and it lasts ENROLMENT_TTL_S."""
+
+    user_id: uuid.UUID
+    org_id: uuid.UUID | None
+    role: str
+    email: str
+    token_version: int
+    csrf_token: str
+    next: str
+
+
+def open_enrolment(runtime: Runtime, pending: PendingEnrolment) -> str:
+    token = new_token()
+    record = {**pending.__dict__, "user_id": str(pending.user_id),
+              "org_id": str(pending.org_id) if pending.org_id else None}  # fmt: skip
+    runtime.redis.set(_ENROLMENT_PREFIX + _key(token), json.dumps(record), ex=ENROLMENT_TTL_S)
+    return token
+
+
+def load_enrolment(runtime: Runtime, token: str | None) -> PendingEnrolment | None:
+    if not token or len(token) > 128:
+        return None
+    raw = runtime.redis.get(_ENROLMENT_PREFIX + _key(token))
+    if raw is None:
+        return None
+    record: dict[str, Any] = json.loads(raw)
+    return PendingEnrolment(**{**record, "user_id": uuid.UUID(record["user_id"]),
+                               "org_id": uuid.UUID(record["org_id"]) if record["org_id"] else None})  # fmt: skip
+
+
+def close_enrolment(runtime: Runtime, token: str | None) -> None:
+    if token:
+        runtime.redis.delete(_ENROLMENT_PREFIX + _key(token))

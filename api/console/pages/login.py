@@ -1,7 +1,10 @@
 """Log in and out of the console. The password check, throttle and audit are the API's own
 (`api.auth.login_user`); only the credential handed back differs: a session cookie. A temporary password
 (after an admin's reset) leads to "Choose a new password", the step of POST /api/auth/password
-(`api.account_routes.replace_password_and_log_in`), which then logs the user in."""
+(`api.account_routes.replace_password_and_log_in`), which then logs the user in. A user whose organization
+requires MFA they have not set up is taken, once the password is right, to a restricted enrolment step
+(`/console/login/mfa`: QR code, secret, first code; `api.auth.confirm_enrolment`, as
+POST /api/auth/mfa/confirm) and gets a session only when the code is confirmed."""
 
 from __future__ import annotations
 
@@ -15,10 +18,11 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 from sqlalchemy import select
 
 from api.account_routes import replace_password_and_log_in
-from api.auth import end_sessions, login_user, principal_for
+from api.auth import MfaEnrolmentPending, confirm_enrolment, end_sessions, login_user, principal_for
 from api.auth import open_session as open_login_session
 from api.client_ip import client_ip
 from api.console.forms import FormErrors
@@ -27,22 +31,31 @@ from api.console.pages.users import PASSWORD_HINT
 from api.console.render import is_htmx, me, page
 from api.console.sessions import (
     CSRF_HEADER,
+    ENROLMENT_COOKIE,
+    ENROLMENT_PATH,
+    ENROLMENT_TTL_S,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     SESSION_TTL_S,
     ConsoleSession,
+    PendingEnrolment,
+    close_enrolment,
     close_session,
     cookie_options,
+    load_enrolment,
     load_session,
     new_token,
+    open_enrolment,
     open_session,
     tokens_match,
 )
 from api.principal import Principal
+from core import mfa
 from core.accounts import AccountState
 from core.db import ALL_ORGS
-from core.errors import AuthenticationError, TooManyRequestsError, ValidationError
-from core.models import Organization, Role
+from core.errors import AuthenticationError, ClearlineError, TooManyRequestsError, ValidationError
+from core.models import Organization, Role, User
+from core.qr import qr_svg
 from core.runtime import Runtime
 
 LOGIN_PAGE_OPT = {"exclude_from_auth": True, "public": True, "console": True}
@@ -80,7 +93,7 @@ LOGIN_MESSAGES = {
     "mfa_required": "Enter the 6-digit code from your authenticator app (or one of your recovery codes).",
     "mfa_enrolment_required": (
         "Your organization requires two-factor authentication and your account has none yet. "
-        "Set it up with POST /api/auth/mfa/enrol (see the API docs), or ask your org admin."
+        "Log in again to set it up."
     ),
     "password_change_required": (
         "This is a temporary password: choose a new one to log in. Type the temporary password again."
@@ -144,6 +157,8 @@ async def login_submit(
     ip = client_ip(request.scope, runtime.settings.trusted_proxies)
     try:
         account = await login_user(runtime, data.email, data.password, ip, data.totp.strip() or None)
+    except MfaEnrolmentPending as pending:
+        return await anyio.to_thread.run_sync(_start_enrolment, request, runtime, pending.account, data.next)
     except (AuthenticationError, TooManyRequestsError) as exc:
         if getattr(exc, "problem_type", "") == "password_change_required":
             return _new_password_page(request, runtime, data.email, data.next, bool(data.totp), FormErrors())
@@ -157,6 +172,113 @@ async def login_submit(
             status_code=exc.status_code,
         )
     return await _logged_in(request, runtime, account, ip, data.next)
+
+
+def _redirect(request: Request[Any, Any, Any], target: str) -> Response[Any]:
+    if is_htmx(request):
+        return Response(content="", status_code=200, headers={"HX-Redirect": target})
+    return Redirect(path=target, status_code=303)
+
+
+def _enrolment_cookie(request: Request[Any, Any, Any], runtime: Runtime) -> dict[str, Any]:
+    return {**cookie_options(request, runtime), "path": ENROLMENT_PATH}
+
+
+def _start_enrolment(
+    request: Request[Any, Any, Any], runtime: Runtime, account: AccountState, next_path: str
+) -> Response[Any]:
+    """The password was right and MFA must be set up first: a new secret (`core.mfa.begin_enrolment`, as
+    POST /api/auth/mfa/enrol) and the restricted enrolment state, whose cookie opens nothing else."""
+    with runtime.db.session(ALL_ORGS) as s:
+        user = s.get(User, account.user_id)
+        assert user is not None
+        mfa.begin_enrolment(s, user, runtime.settings.secret_key)
+    token = open_enrolment(runtime, PendingEnrolment(
+        user_id=account.user_id, org_id=account.org_id, role=account.role.value, email=account.email,
+        token_version=account.token_version, csrf_token=new_token(), next=safe_next(next_path),
+    ))  # fmt: skip
+    response = _redirect(request, ENROLMENT_PATH)
+    response.set_cookie(
+        ENROLMENT_COOKIE, token, max_age=ENROLMENT_TTL_S, **_enrolment_cookie(request, runtime)
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+def _enrolment_page(
+    request: Request[Any, Any, Any],
+    runtime: Runtime,
+    pending: PendingEnrolment,
+    errors: FormErrors,
+    status_code: int = 200,
+) -> Response[Any]:
+    with runtime.db.session(ALL_ORGS) as s:
+        user = s.get(User, pending.user_id)
+        stored = user.mfa_secret if user is not None and not user.mfa_enabled else None
+    if not stored:  # reset, enrolled elsewhere or gone meanwhile: start over from the password
+        return _redirect(request, "/console/login")
+    secret = mfa.decrypt_secret(runtime.settings.secret_key, stored, pending.user_id)
+    uri = mfa.otpauth_uri(secret, pending.email)
+    svg = Markup(qr_svg(uri, title="QR code to scan with your authenticator app"))  # noqa: S704 - our SVG
+    return page(request, "login_mfa.html", csrf=pending.csrf_token, email=pending.email, secret=secret,
+                otpauth_uri=uri, qr=svg, errors=errors, status_code=status_code)  # fmt: skip
+
+
+@get(ENROLMENT_PATH, opt=LOGIN_PAGE_OPT, include_in_schema=False, sync_to_thread=True)
+def enrolment_page(request: Request[Any, Any, Any], runtime: Runtime) -> Response[Any]:
+    pending = load_enrolment(runtime, request.cookies.get(ENROLMENT_COOKIE))
+    if pending is None:
+        return Redirect(path="/console/login", status_code=303)
+    return _enrolment_page(request, runtime, pending, FormErrors())
+
+
+@dataclass
+class EnrolmentForm:
+    code: str = ""
+
+
+@post(ENROLMENT_PATH, opt=LOGIN_PAGE_OPT, include_in_schema=False, status_code=200)
+async def enrolment_submit(
+    request: Request[Any, Any, Any],
+    runtime: Runtime,
+    data: Annotated[EnrolmentForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Response[Any]:
+    """Confirm the enrolment with the first code: MFA on, the login audited, a console session, and the
+    recovery codes shown this once. A wrong code is refused next to the field and counts in the throttle."""
+    cookie = request.cookies.get(ENROLMENT_COOKIE)
+    pending = await anyio.to_thread.run_sync(load_enrolment, runtime, cookie)
+    if pending is None:
+        return _login_page(request, runtime, next="/console", email="", needs_code=False, status_code=401,
+                           error="The set-up expired (it lasts 10 minutes). Log in again.")  # fmt: skip
+    errors = FormErrors()
+    if not tokens_match(pending.csrf_token, request.headers.get(CSRF_HEADER)):
+        errors.add("form", "The form expired. Please reload the page and try again.")
+        return await anyio.to_thread.run_sync(_enrolment_page, request, runtime, pending, errors, 403)
+    account = AccountState(pending.user_id, pending.org_id, Role(pending.role), pending.email, True,
+                           pending.token_version)  # fmt: skip
+    ip = client_ip(request.scope, runtime.settings.trusted_proxies)
+    try:
+        confirmed = await confirm_enrolment(runtime, account, data.code, ip, log_in=True)
+    except ValidationError as exc:
+        errors.add("code", str(exc))
+        return await anyio.to_thread.run_sync(_enrolment_page, request, runtime, pending, errors, 422)
+    except TooManyRequestsError as exc:
+        errors.add("form", login_error_message(exc))
+        return await anyio.to_thread.run_sync(_enrolment_page, request, runtime, pending, errors, 429)
+    except ClearlineError as exc:  # the account changed meanwhile, or MFA is already on: start over
+        await anyio.to_thread.run_sync(close_enrolment, runtime, cookie)
+        response = _login_page(request, runtime, next=pending.next, email=pending.email, needs_code=False,
+                               error=f"The set-up stopped: {exc}.", status_code=401)  # fmt: skip
+        response.delete_cookie(ENROLMENT_COOKIE, path=ENROLMENT_PATH)
+        return response
+    await anyio.to_thread.run_sync(close_enrolment, runtime, cookie)
+    response = page(request, "login_mfa.html", csrf="", recovery_codes=confirmed.recovery_codes,
+                    logged_in=confirmed.logged_in, next=pending.next)  # fmt: skip
+    if confirmed.logged_in:
+        token, _ = await anyio.to_thread.run_sync(start_console_session, runtime, confirmed.account, ip)
+        response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_TTL_S, **cookie_options(request, runtime))
+    response.delete_cookie(ENROLMENT_COOKIE, path=ENROLMENT_PATH)
+    return response
 
 
 def _new_password_page(
