@@ -171,6 +171,12 @@ def generate_campaign_message(
     with tempfile.TemporaryDirectory(prefix="clearline-safe-harbor-") as tmp:
         wav = Path(tmp) / "message.wav"
         speech.synthesize(text, wav)
+        try:
+            check_safe_harbor_wav(wav)
+        except ValidationError as exc:  # e.g. a seller's name so long the message outlasts 30 s
+            raise ValidationError(
+                f"the generated safe-harbor message is refused: {exc}", field="seller"
+            ) from exc
         kept = keep_message(
             session, home, campaign.org_id, wav, source="generated", text=text, campaign_id=campaign.id
         )

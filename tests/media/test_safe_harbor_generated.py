@@ -168,3 +168,15 @@ def test_a_callback_number_that_is_not_a_phone_number_is_refused_naming_the_fiel
         f"/api/campaigns/{campaign['id']}/safe-harbor/generate", headers=tenant.headers("manager")
     )
     assert r.status_code in (400, 422) and "safe_harbor_callback_number" in r.text
+
+
+def test_a_seller_name_so_long_the_message_outlasts_30_s_is_refused_and_nothing_is_saved(
+    client: TestClient, tenant: Tenant
+) -> None:
+    seller = "Harbor " + " ".join(["Very Long Company Name Incorporated"] * 5)
+    name = f"Harbor {time.monotonic_ns()}"
+    body = {"name": name, "seller": seller[:200], "safe_harbor_callback_number": CALLBACK}
+    r = client.post("/api/campaigns", json=body, headers=tenant.headers("manager"))
+    assert r.status_code == 422 and "2 to 30 s" in r.text and "seller" in r.text, r.text
+    names = [c["name"] for c in client.get("/api/campaigns", headers=tenant.headers("manager")).json()]
+    assert name not in names
