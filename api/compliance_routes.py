@@ -59,6 +59,7 @@ class EvidenceOut(msgspec.Struct):
     safe_harbor_played_at: datetime | None = None
     safe_harbor_error: str | None = None
     dtmf_digits: str | None = None
+    safe_harbor_sha256: str | None = None  # the message played: GET /api/safe-harbor-messages/{sha256}
 
 
 class EvidencePageOut(msgspec.Struct):
@@ -89,6 +90,7 @@ def _out(record: EvidenceRecord) -> EvidenceOut:
         safe_harbor_played_at=record.safe_harbor_played_at,
         safe_harbor_error=record.safe_harbor_error,
         dtmf_digits=record.dtmf_digits,
+        safe_harbor_sha256=record.safe_harbor_sha256,
     )
 
 

@@ -167,6 +167,7 @@ def record_progress(
     safe_harbor_played_at: datetime | None = None,
     safe_harbor_error: str | None = None,
     dtmf_digits: str | None = None,
+    safe_harbor_sha256: str | None = None,
 ) -> None:
     """Stamp what happened so far on a call; arguments left as None are not changed."""
     values = {
@@ -175,6 +176,7 @@ def record_progress(
         "agent_connected_at": agent_connected_at,
         "safe_harbor_at": safe_harbor_at,
         "safe_harbor_played_at": safe_harbor_played_at,
+        "safe_harbor_sha256": safe_harbor_sha256,
         "safe_harbor_error": safe_harbor_error[:2000] if safe_harbor_error else None,
         "dtmf_digits": dtmf_digits[:32] if dtmf_digits else None,
         "agent_id": agent_id,

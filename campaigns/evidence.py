@@ -89,6 +89,7 @@ class EvidenceRecord:
     safe_harbor_played_at: datetime | None = None
     safe_harbor_error: str | None = None
     dtmf_digits: str | None = None
+    safe_harbor_sha256: str | None = None  # which message was played: its kept copy's sha256
 
 
 def _query() -> Select[Any]:
@@ -117,6 +118,7 @@ def _record(attempt: CallAttempt, campaign_name: str) -> EvidenceRecord:
         safe_harbor_played_at=attempt.safe_harbor_played_at,
         safe_harbor_error=attempt.safe_harbor_error,
         dtmf_digits=attempt.dtmf_digits,
+        safe_harbor_sha256=attempt.safe_harbor_sha256,
     )
 
 

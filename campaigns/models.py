@@ -146,6 +146,12 @@ class Campaign(OrgScoped, Base):
     # organization's; counted over the seller's calls across campaigns and caller IDs.
     call_caps: Mapped[list[dict[str, int]]] = mapped_column(JSONB, default=list, server_default="[]")
     safe_harbor_wav: Mapped[str | None] = mapped_column(Text, default=None)
+    # The number the safe-harbor message gives for calling back (E.164); with the seller and the opt-out
+    # key it makes the generated message. Which message the campaign plays: `uploaded` (recorded, wins),
+    # `generated` (spoken by espeak-ng) or None (the shipped default); its sha256 names the kept copy.
+    safe_harbor_callback_number: Mapped[str | None] = mapped_column(String(16), default=None)
+    safe_harbor_source: Mapped[str | None] = mapped_column(String(16), default=None)
+    safe_harbor_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     # Answering-machine detection on the audio: {"enabled": bool, thresholds...} (dialer.media.amd)
     amd_settings: Mapped[JsonDict] = mapped_column(JSONB, default=dict, server_default="{}")
     opt_out_key: Mapped[str] = mapped_column(String(1), default="9")
@@ -337,6 +343,8 @@ class CallAttempt(OrgScoped, Base):
     # When the worker finished playing it (its clock): minus the WAV's length, when it really started.
     safe_harbor_played_at: Mapped[datetime | None] = mapped_column(default=None)
     safe_harbor_error: Mapped[str | None] = mapped_column(Text, default=None)  # refused: the call was hung up
+    # Which message was played: the sha256 of its kept copy (SafeHarborMessageCopy).
+    safe_harbor_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     dtmf_digits: Mapped[str | None] = mapped_column(String(32), default=None)  # keys pressed, in order
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     sip_status: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -370,3 +378,21 @@ class PreviewSkip(OrgScoped, Base):
     reason: Mapped[str] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, default="")
     skipped_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SafeHarborMessageCopy(OrgScoped, Base):
+    """A kept copy of each unique safe-harbor message a campaign played (the 2024 TSR record-keeping
+    rule): content-addressed by the sha256 of the WAV, with its words when generated."""
+
+    __tablename__ = "safe_harbor_messages"
+    __table_args__ = (UniqueConstraint("org_id", "sha256", name="uq_safe_harbor_messages_org_sha256"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))  # generated | uploaded | default
+    text: Mapped[str | None] = mapped_column(Text, default=None)  # the words, when generated
+    path: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(default=0.0)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)  # the campaign it was first made for
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -90,9 +90,10 @@ SETTABLE = (
     "amd_settings",
     "agent_callback_window_min",
     "agent_callback_fallback",
+    "safe_harbor_callback_number",
 )
 # Set by the server only: the stored copy of an uploaded message (POST /api/campaigns/{id}/safe-harbor).
-SERVER_SET = ("safe_harbor_wav",)
+SERVER_SET = ("safe_harbor_wav", "safe_harbor_source", "safe_harbor_sha256")
 
 _STATE = re.compile(r"^[A-Z]{2}$")
 _AREA_CODE = re.compile(r"^[2-9][0-9]{2}$")
@@ -199,7 +200,7 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any], *, validate_
             value = _choice(value, name, DedupeScope)
         elif name == "agent_callback_fallback":
             value = _choice(value, name, AgentCallbackFallback)
-        elif name == "caller_id" and value is not None:
+        elif name in ("caller_id", "safe_harbor_callback_number") and value is not None:
             value = _e164(value, name)
         elif name == "abandon_target" and isinstance(value, int | float) and not 0 < value <= ABANDON_LIMIT:
             raise ValidationError(

@@ -154,6 +154,27 @@ def _privacy_request(world: World) -> str:
         return str(request.id)
 
 
+def _kept_safe_harbor_message(world: World) -> str:
+    """A kept safe-harbor message of organization A (a WAV of its own, so its sha256 is A's alone)."""
+    import os
+    import tempfile
+    import wave
+    from pathlib import Path
+
+    from dialer.media.safe_harbor import keep_message
+
+    runtime = world.owner.runtime
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "message.wav"
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(8000)
+            wav.writeframes(os.urandom(8000 * 2 * 2))
+        with runtime.db.session(Scope(world.owner.org.id)) as s:
+            return keep_message(s, runtime.settings.home, world.owner.org.id, path, source="uploaded").sha256
+
+
 SAMPLES: dict[str, Callable[[World], str]] = {
     "org_id": lambda w: str(w.owner.org.id),
     "upload_token": _upload_token,
@@ -174,6 +195,7 @@ SAMPLES: dict[str, Callable[[World], str]] = {
     "webhook_id": _webhook,
     "delivery_id": _webhook_delivery,
     "request_id": _privacy_request,
+    "sha256": _kept_safe_harbor_message,
 }
 
 # (METHOD, path template) -> request body (JSON-able) or a callable building one from the world.

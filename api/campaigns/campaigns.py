@@ -3,13 +3,15 @@ dispositions."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 import msgspec
-from litestar import Request, delete, get, patch, post, put
+from litestar import Request, Response, delete, get, patch, post, put
 from sqlalchemy.orm import Session
 
 from api.auth import roles
@@ -28,18 +30,27 @@ from api.principal import Principal
 from api.uploads import receive_upload
 from campaigns import service
 from campaigns.models import CampaignStatus
+from core import audit
+from core.errors import NotFoundError, ValidationError
+from core.models import Role
 from core.runtime import Runtime
 from dialer import readiness
-from dialer.media import safe_harbor
+from dialer.media import DEFAULT_SAFE_HARBOR_WAV, safe_harbor
+
+KEPT_MESSAGE_READERS = (Role.ORG_ADMIN, Role.MANAGER, Role.COMPLIANCE)
 
 
 @post("/api/campaigns", opt=roles(*MANAGE), sync_to_thread=True, status_code=201)
-def create_campaign(data: CampaignCreate, principal: Principal, session: Session) -> CampaignOut:
+def create_campaign(
+    data: CampaignCreate, principal: Principal, session: Session, runtime: Runtime
+) -> CampaignOut:
     org_id = principal.org_for_write(data.org_id)
     settings = data.given()
     settings.pop("name")
     settings.pop("org_id", None)
-    return CampaignOut.of(service.create_campaign(session, org_id=org_id, name=data.name, settings=settings))
+    campaign = service.create_campaign(session, org_id=org_id, name=data.name, settings=settings)
+    safe_harbor.generate_campaign_message(session, campaign, runtime.settings.home)
+    return CampaignOut.of(campaign)
 
 
 @get("/api/campaigns", opt=roles(*READ), sync_to_thread=True)
@@ -53,9 +64,75 @@ def get_campaign(campaign_id: uuid.UUID, session: Session) -> CampaignOut:
 
 
 @patch("/api/campaigns/{campaign_id:uuid}", opt=roles(*MANAGE), sync_to_thread=True)
-def update_campaign(campaign_id: uuid.UUID, data: CampaignUpdate, session: Session) -> CampaignOut:
+def update_campaign(
+    campaign_id: uuid.UUID, data: CampaignUpdate, session: Session, runtime: Runtime
+) -> CampaignOut:
     campaign = service.get_campaign(session, campaign_id)
-    return CampaignOut.of(service.update_campaign(session, campaign, data.given()))
+    service.update_campaign(session, campaign, data.given())
+    safe_harbor.generate_campaign_message(session, campaign, runtime.settings.home)
+    return CampaignOut.of(campaign)
+
+
+@post(
+    "/api/campaigns/{campaign_id:uuid}/safe-harbor/generate",
+    opt=roles(*MANAGE),
+    sync_to_thread=True,
+    status_code=200,
+    description=(
+        "Generate the campaign's safe-harbor message now (espeak-ng, 8 kHz mono 16-bit PCM) from its seller, "
+        "safe_harbor_callback_number and opt_out_key, replacing a recorded one. 400 when the campaign has "
+        "no callback number."
+    ),
+)
+def generate_safe_harbor(campaign_id: uuid.UUID, session: Session, runtime: Runtime) -> CampaignOut:
+    campaign = service.get_campaign(session, campaign_id)
+    if not campaign.safe_harbor_callback_number:
+        raise ValidationError(
+            "set safe_harbor_callback_number before generating the safe-harbor message",
+            field="safe_harbor_callback_number",
+        )
+    campaign.safe_harbor_source = None  # asked for explicitly: the generated message replaces a recorded one
+    safe_harbor.generate_campaign_message(session, campaign, runtime.settings.home)
+    return CampaignOut.of(campaign)
+
+
+@get(
+    "/api/safe-harbor-messages/{sha256:str}",
+    opt=roles(*KEPT_MESSAGE_READERS),
+    sync_to_thread=True,
+    description=(
+        "Download a kept copy of a safe-harbor message the organization played (an attempt's evidence names "
+        "its sha256): the WAV, with its source and words in the X-Clearline-Source / X-Clearline-Text headers. "
+        "Every download is audited."
+    ),
+)
+def download_safe_harbor_message(sha256: str, session: Session, principal: Principal) -> Response[bytes]:
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValidationError(f"sha256 {sha256[:80]} is not 64 lowercase hex digits", field="sha256")
+    kept = safe_harbor.kept_message(session, sha256)
+    if kept is not None:
+        path, source, text, campaign = Path(kept.path), kept.source, kept.text or "", kept.campaign_id
+    elif sha256 == safe_harbor.DEFAULT_SHA256:  # the shipped placeholder: any organization may have played it
+        path, source, text, campaign = DEFAULT_SAFE_HARBOR_WAV, "default", "", None
+    else:
+        raise NotFoundError(f"no kept safe-harbor message {sha256} in this organization")
+    body = path.read_bytes()
+    audit.record(
+        session,
+        action="safe_harbor_message.download",
+        target=sha256,
+        org_id=kept.org_id if kept is not None else principal.org_id,
+        detail={"source": source, "campaign_id": str(campaign) if campaign else None},
+    )
+    return Response(
+        body,
+        media_type="audio/wav",
+        headers={
+            "Content-Disposition": f'attachment; filename="safe-harbor-{sha256[:12]}.wav"',
+            "X-Clearline-Source": source,
+            "X-Clearline-Text": text.encode("ascii", "replace").decode(),
+        },
+    )
 
 
 @delete(
@@ -199,6 +276,8 @@ ROUTES = [
     pause_campaign,
     finish_campaign,
     upload_safe_harbor,
+    generate_safe_harbor,
+    download_safe_harbor_message,
     list_agents,
     set_agents,
     list_dispositions,

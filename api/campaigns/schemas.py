@@ -127,6 +127,12 @@ class CampaignSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
             description="DTMF key (0-9, * or #) that adds the number to the internal DNC list during the safe-harbor message. Default 9."
         ),
     ] = msgspec.UNSET
+    safe_harbor_callback_number: Annotated[
+        str | msgspec.UnsetType | None,
+        msgspec.Meta(
+            description="The number (E.164) the safe-harbor message gives for calling back. With the seller (or the organization's name) and opt_out_key it makes the generated message (espeak-ng), made when the campaign is saved or started, unless a recorded message was uploaded. Default none: the shipped placeholder message."
+        ),
+    ] = msgspec.UNSET
     seller: Annotated[
         str | msgspec.UnsetType | None,
         msgspec.Meta(
@@ -238,7 +244,8 @@ class CampaignOut(msgspec.Struct):
     @classmethod
     def of(cls, c: Campaign) -> CampaignOut:
         settings = {name: getattr(c, name) for name in service.SETTABLE}
-        settings["safe_harbor_message"] = "uploaded" if c.safe_harbor_wav else "default"
+        settings["safe_harbor_message"] = c.safe_harbor_source or ("uploaded" if c.safe_harbor_wav else "default")
+        settings["safe_harbor_sha256"] = c.safe_harbor_sha256
         for name in ("calling_window_start", "calling_window_end"):
             value = settings[name]
             settings[name] = value.isoformat(timespec="minutes") if value else None

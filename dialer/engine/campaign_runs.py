@@ -21,6 +21,7 @@ from dialer.campaign_settings import build_policy
 from dialer.engine.compliance import DialTimeCompliance
 from dialer.engine.floor import FloorCampaign
 from dialer.media import DEFAULT_SAFE_HARBOR_WAV
+from dialer.media.safe_harbor import DEFAULT_SHA256
 from dialer.models import CAMPAIGN_CANNOT_RUN, TrunkAlarm
 from dialer.sip.profiles import TrunkProfile, load_profile
 
@@ -68,6 +69,7 @@ def campaign_run(
         caller_id_mode=campaign.caller_id_mode,
         caller_id=campaign.caller_id,
         safe_harbor_wav=campaign.safe_harbor_wav or str(DEFAULT_SAFE_HARBOR_WAV),
+        safe_harbor_sha256=(campaign.safe_harbor_sha256 if campaign.safe_harbor_wav else DEFAULT_SHA256),
         opt_out_key=campaign.opt_out_key,
         max_lines_per_agent=campaign.max_lines_per_agent,
         wrap_up_s=campaign.wrap_up_s,

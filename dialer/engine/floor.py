@@ -53,6 +53,7 @@ class FloorCampaign:
     budget: pacing.AbandonBudget
     safe_harbor_wav: str
     opt_out_key: str
+    safe_harbor_sha256: str | None = None  # names the kept copy of the message, on the attempt's evidence
     wrap_up_s: int
     stats: LiveStats = field(default_factory=LiveStats)
     answer_to_agent_ms: list[float] = field(default_factory=list)
@@ -483,7 +484,9 @@ class Floor:
         run = self.campaigns[call.campaign_id]
         call.safe_harbor = True
         self._count_abandoned(run, call, now)
-        self.attempts.progress(call.attempt_id, safe_harbor_at=_dt(now))
+        self.attempts.progress(
+            call.attempt_id, safe_harbor_at=_dt(now), safe_harbor_sha256=run.safe_harbor_sha256
+        )
         self.lines.play_safe_harbor(
             p.PlaySafeHarbor(
                 attempt_id=call.attempt_id,

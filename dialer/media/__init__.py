@@ -1,9 +1,9 @@
 """Media shipped with the dialer: the default safe-harbor message played when no agent is free in 2 s.
 
 `safe_harbor_default.wav` is 8 kHz mono 16-bit PCM (what the conference bridge runs at, so no
-resampling). No text-to-speech engine was available when it was made, so it is a synthesized chime
-sequence (see `generate.py`); campaigns should set their own recorded message (identifying the seller
-and giving the opt-out key), which the line worker plays the same way.
+resampling). It is a synthesized chime sequence (see `generate.py`) that names no seller: a campaign
+with a `safe_harbor_callback_number` gets a spoken message instead (`speech.py`, espeak-ng), or plays
+the recording it uploaded (`safe_harbor.py`), which the line worker plays the same way.
 """
 
 from __future__ import annotations

@@ -9,16 +9,22 @@ copy, never to a path a user typed.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import tempfile
 import uuid
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, SafeHarborMessageCopy
 from core.errors import ValidationError
+from core.models import Organization
+from dialer.media import DEFAULT_SAFE_HARBOR_WAV, speech
 
 SAMPLE_RATES = (8000, 16000)
 MIN_SECONDS, MAX_SECONDS = 2.0, 30.0
@@ -84,8 +90,109 @@ def store_safe_harbor(
 
 def set_campaign_message(session: Session, campaign: Campaign, home: Path, upload: Path) -> SafeHarborMessage:
     """Make an uploaded file the campaign's safe-harbor message (the API's upload route and the console
-    both call this); a file that breaks a rule is refused with the rule and nothing changes."""
+    both call this); a file that breaks a rule is refused with the rule and nothing changes. A recorded
+    message wins over the generated one from then on."""
     path, message = store_safe_harbor(home, campaign.org_id, campaign.id, upload)
-    campaign.safe_harbor_wav = str(path)
+    kept = keep_message(session, home, campaign.org_id, path, source="uploaded", campaign_id=campaign.id)
+    campaign.safe_harbor_wav = kept.path
+    campaign.safe_harbor_source, campaign.safe_harbor_sha256 = "uploaded", kept.sha256
     session.flush()
     return message
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+DEFAULT_SHA256 = sha256_of(DEFAULT_SAFE_HARBOR_WAV)
+
+
+def keep_message(
+    session: Session,
+    home: Path,
+    org_id: uuid.UUID,
+    wav: Path,
+    *,
+    source: str,
+    text: str | None = None,
+    campaign_id: uuid.UUID | None = None,
+) -> SafeHarborMessageCopy:
+    """The kept copy of a message (2024 TSR record-keeping): stored once per organization under the
+    sha256 of its bytes, never overwritten, so the exact audio any attempt names stays retrievable."""
+    message = check_safe_harbor_wav(wav)
+    sha = sha256_of(wav)
+    kept = session.scalars(
+        select(SafeHarborMessageCopy).where(
+            SafeHarborMessageCopy.org_id == org_id, SafeHarborMessageCopy.sha256 == sha
+        )
+    ).one_or_none()
+    if kept is not None:
+        return kept
+    directory = safe_harbor_dir(home, org_id) / "kept"
+    directory.mkdir(exist_ok=True, mode=0o700)
+    target = directory / f"{sha}.wav"
+    if not target.exists():
+        staging = directory / f".{sha}.{uuid.uuid4().hex}.tmp"
+        shutil.copyfile(wav, staging)
+        os.chmod(staging, 0o600)
+        os.replace(staging, target)
+    kept = SafeHarborMessageCopy(
+        org_id=org_id,
+        sha256=sha,
+        source=source,
+        text=text,
+        path=str(target),
+        size_bytes=target.stat().st_size,
+        seconds=message.seconds,
+        campaign_id=campaign_id,
+    )
+    session.add(kept)
+    session.flush()
+    return kept
+
+
+def generate_campaign_message(
+    session: Session, campaign: Campaign, home: Path
+) -> SafeHarborMessageCopy | None:
+    """Speak the campaign's message from its seller, callback number and opt-out key and make it the
+    campaign's message, unless it has a recorded one (which wins) or no callback number (then nothing is
+    generated and the readiness check says why). The same words give the same kept copy."""
+    if campaign.safe_harbor_source == "uploaded" or not campaign.safe_harbor_callback_number:
+        return None
+    seller = campaign.seller or _org_name(session, campaign.org_id)
+    text = speech.safe_harbor_text(seller, campaign.safe_harbor_callback_number, campaign.opt_out_key)
+    current = kept_message(session, campaign.safe_harbor_sha256) if campaign.safe_harbor_sha256 else None
+    if campaign.safe_harbor_source == "generated" and current is not None and current.text == text:
+        return current  # the same words: no need to speak them again
+    with tempfile.TemporaryDirectory(prefix="clearline-safe-harbor-") as tmp:
+        wav = Path(tmp) / "message.wav"
+        speech.synthesize(text, wav)
+        try:
+            check_safe_harbor_wav(wav)
+        except ValidationError as exc:  # e.g. a seller's name so long the message outlasts 30 s
+            raise ValidationError(
+                f"the generated safe-harbor message is refused: {exc}", field="seller"
+            ) from exc
+        kept = keep_message(
+            session, home, campaign.org_id, wav, source="generated", text=text, campaign_id=campaign.id
+        )
+    campaign.safe_harbor_wav = kept.path
+    campaign.safe_harbor_source, campaign.safe_harbor_sha256 = "generated", kept.sha256
+    session.flush()
+    return kept
+
+
+def _org_name(session: Session, org_id: uuid.UUID) -> str:
+    org = session.get(Organization, org_id)
+    return org.name if org is not None else ""
+
+
+def kept_message(session: Session, sha256: str) -> SafeHarborMessageCopy | None:
+    """A kept copy by its sha256, within the session's organization scope."""
+    return session.scalars(
+        select(SafeHarborMessageCopy).where(SafeHarborMessageCopy.sha256 == sha256)
+    ).first()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -187,7 +188,7 @@ def _values_of(campaign: Campaign | None) -> dict[str, Any]:
         "seller": campaign.seller or "",
         "agent_callback_window_min": str(campaign.agent_callback_window_min),
         "agent_callback_fallback": campaign.agent_callback_fallback,
-        "safe_harbor": "uploaded" if campaign.safe_harbor_wav else "default",
+        "safe_harbor": campaign.safe_harbor_source or ("uploaded" if campaign.safe_harbor_wav else "default"),
         "recycle": recycle_rows(campaign.recycle_rules or {}),
     }
 
@@ -239,6 +240,7 @@ def _save(
     principal: Principal,
     campaign: Campaign | None,
     data: dict[str, Any],
+    home: Path,
 ) -> Response[Any]:
     errors = FormErrors()
     settings = campaign_settings({k: _form_value(data, k) for k in data}, errors)
@@ -253,6 +255,7 @@ def _save(
             else:
                 saved = service.update_campaign(session, campaign, settings)
             service.assign_agents(session, saved, [uuid.UUID(a) for a in agent_ids])
+            safe_harbor.generate_campaign_message(session, saved, home)  # as the API's save does
         except ValidationError as exc:
             session.rollback()  # nothing of a refused form is kept
             errors.add_error(exc)
@@ -269,9 +272,9 @@ def _save(
 
 @post("/console/campaigns/new", opt=CAMPAIGNS.opt, include_in_schema=False, sync_to_thread=True)
 def create_campaign(
-    request: Request[Any, Any, Any], session: Session, principal: Principal, data: FormData
+    request: Request[Any, Any, Any], session: Session, principal: Principal, data: FormData, runtime: Runtime
 ) -> Response[Any]:
-    return _save(request, session, principal, None, data)
+    return _save(request, session, principal, None, data, runtime.settings.home)
 
 
 @get(
@@ -301,8 +304,10 @@ def update_campaign(
     session: Session,
     principal: Principal,
     data: FormData,
+    runtime: Runtime,
 ) -> Response[Any]:
-    return _save(request, session, principal, service.get_campaign(session, campaign_id), data)
+    campaign = service.get_campaign(session, campaign_id)
+    return _save(request, session, principal, campaign, data, runtime.settings.home)
 
 
 @post(
@@ -374,7 +379,7 @@ def _campaign_page(
         legal_limit=LEGAL_LIMIT,
         blockers=blockers,
         warnings=list(ready.warnings),
-        uploaded=bool(campaign.safe_harbor_wav),
+        uploaded=campaign.safe_harbor_source != "generated" and bool(campaign.safe_harbor_wav),
         campaign_id=campaign.id,
         rule=SAFE_HARBOR_RULE,
         errors=FormErrors(),
