@@ -9,7 +9,7 @@ without a scope refuses to query organization data at all, so forgetting the sco
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
+    Mapper,
     ORMExecuteState,
     Session,
     declared_attr,
@@ -27,6 +28,7 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
+from sqlalchemy.sql.selectable import Select, TableClause
 from sqlalchemy.types import Uuid
 
 from core import audit_context  # registers the per-transaction actor settings the audit triggers read
@@ -78,6 +80,87 @@ ALL_ORGS = Scope(None)
 _SCOPE_KEY = "clearline_scope"
 
 
+_IMPLIED_FROMS = ("_from_obj", "_correlate", "_correlate_except")
+
+
+@dataclass
+class _OrgDataUse:
+    """What a statement does with organization data (see `_org_data_referenced`)."""
+
+    mappers: set[Mapper[Any]]  # every organization-data mapper it names, anywhere
+    core_tables: list[str]  # organization tables it names as plain Core tables or columns
+    implied: list[str]  # mapped classes that are only an implied FROM (named in WHERE, not selected from)
+
+
+def _org_data_referenced(statement: Any) -> _OrgDataUse:
+    """Walk a statement (columns, FROMs, joins, criteria, subqueries, EXISTS, DML targets) for the
+    organization data it touches, rather than trust its result columns (`all_mappers`): a
+    `select(func.count()).select_from(User)` has no entity among its columns, and was taken for a query on
+    no organization data.
+
+    `with_loader_criteria` filters a mapped class where a SELECT selects it, selects from it or joins it
+    (and a DML statement's target); a class a SELECT names only in its WHERE (`exists().where(User.id ==
+    x)`, `select(literal(1)).where(...)`, an `UPDATE ... FROM`) becomes a FROM the criteria never see,
+    unless it correlates to an enclosing SELECT that has it. Those are reported as `implied`."""
+    org_tables = {
+        table
+        for m in Base.registry.mappers
+        if issubclass(m.class_, OrgScoped | TenantRoot)
+        for table in m.tables
+    }
+    use = _OrgDataUse(set(), [], [])
+
+    def named_in(roots: Iterable[Any]) -> tuple[set[Mapper[Any]], list[Any]]:
+        """Organization mappers named in `roots`, and the SELECTs nested in them (walked separately)."""
+        found: set[Mapper[Any]] = set()
+        nested: list[Any] = []
+        seen: set[int] = set()
+        stack = list(roots)
+        while stack:
+            element = stack.pop()
+            if id(element) in seen:
+                continue
+            seen.add(id(element))
+            if isinstance(element, Select):
+                nested.append(element)
+                continue
+            entity = element._annotations.get("parententity") if hasattr(element, "_annotations") else None
+            if entity is not None:  # a mapped class, an alias of one, or one of their columns
+                if issubclass(entity.mapper.class_, OrgScoped | TenantRoot):
+                    found.add(entity.mapper)
+                continue  # its columns lead back to its plain table, which is judged here, not below
+            if isinstance(element, TableClause):
+                if getattr(element, "__element__", element) in org_tables:
+                    use.core_tables.append(element.name)
+                continue
+            stack.extend(element.get_children())
+        return found, nested
+
+    queue: list[tuple[Any, frozenset[Mapper[Any]]]] = [(statement, frozenset())]
+    while queue:
+        stmt, enclosing = queue.pop()
+        if isinstance(stmt, Select):
+            joins = [part for join in stmt._setup_joins for part in (join[0], join[2]) if part is not None]
+            selected, _ = named_in(stmt._raw_columns)
+            from_given, from_nested = named_in([*stmt._from_obj, *joins])
+            given = selected | from_given
+            # Select.get_children() adds the FROMs its columns imply, as plain tables even for mapped
+            # columns: walk what the statement was given (columns, criteria, explicit FROMs) instead.
+            named, nested = named_in(super(Select, stmt).get_children(omit_attrs=_IMPLIED_FROMS))
+            named |= given
+        else:
+            target = getattr(stmt, "table", None)  # UPDATE / DELETE
+            given, _ = named_in([target] if target is not None else [])
+            from_nested = []
+            named, nested = named_in(stmt.get_children())
+        use.mappers |= named
+        use.implied += [m.class_.__name__ for m in named - given - enclosing]
+        # a SELECT in a FROM does not correlate; one in a column or in the criteria does
+        queue += [(n, frozenset()) for n in from_nested]
+        queue += [(n, enclosing | given) for n in nested if not any(n is f for f in from_nested)]
+    return use
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_orm_queries(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
@@ -85,18 +168,37 @@ def _scope_orm_queries(state: ORMExecuteState) -> None:
     if state.execution_options.get("skip_org_scope", False):  # used only for loading relationships
         return
     scope: Scope | None = state.session.info.get(_SCOPE_KEY)
-    touches_org_data = any(issubclass(m.class_, OrgScoped | TenantRoot) for m in state.all_mappers)
-    if not touches_org_data:
+    use = _org_data_referenced(state.statement)
+    mappers = use.mappers | {m for m in state.all_mappers if issubclass(m.class_, OrgScoped | TenantRoot)}
+    if not (mappers or use.core_tables):
         return
     if scope is None:
         raise PermissionDeniedError("query on organization data from a session without a scope")
     if scope.all_orgs:
         return
+    # Fail closed: what the criteria below cannot reach is refused, never run across organizations.
+    if use.core_tables:
+        raise PermissionDeniedError(
+            f"a Core statement on organization table(s) {', '.join(sorted(set(use.core_tables)))} cannot "
+            "be scoped to the session's organization: use the mapped class (User, not User.__table__)"
+        )
+    if use.implied:
+        raise PermissionDeniedError(
+            f"organization data ({', '.join(sorted(set(use.implied)))}) named only in a WHERE clause, not "
+            "selected from or joined, cannot be scoped to the session's organization: select_from() or "
+            "join() it, e.g. select(Model.id).where(...).exists() rather than exists().where(...)"
+        )
+    if not state.is_orm_statement:
+        raise PermissionDeniedError(
+            "a statement on organization data that is not an ORM statement (such as select(exists()...)) "
+            "cannot be scoped to the session's organization: select from the mapped class, e.g. "
+            "select(Model.id).where(...).exists().select()"
+        )
     org_id = scope.org_id
     options = [with_loader_criteria(OrgScoped, lambda cls: cls.org_id == org_id, include_aliases=True)]
     options += [
         with_loader_criteria(m.class_, m.class_.id == org_id, include_aliases=True)  # type: ignore[attr-defined]
-        for m in state.all_mappers
+        for m in mappers
         if issubclass(m.class_, TenantRoot)
     ]
     state.statement = state.statement.options(*options)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TextIO
 
-from sqlalchemy import and_, exists, func, literal_column, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from campaigns.models import CallAttempt, Campaign, Disposition, Lead, LeadList, LeadStatus, Outcome
@@ -650,13 +650,19 @@ def dnc_compliance(session: Session, rng: ReportRange) -> Report:
 
 
 def _called_by_campaign(rng: ReportRange, org_id: Any, e164: Any, at: Any) -> Any:
-    """The campaign called the number at most a day before `at` (the (org, e164, placed_at) index)."""
-    return exists().where(
-        CallAttempt.org_id == org_id,
-        CallAttempt.e164 == e164,
-        CallAttempt.campaign_id == rng.campaign_id,
-        CallAttempt.placed_at >= at - OPT_OUT_LOOKBACK,
-        CallAttempt.placed_at <= at,
+    """The campaign called the number at most a day before `at` (the (org, e164, placed_at) index).
+    Selected from CallAttempt, not a bare exists(): the organization scope filters only what a query
+    selects from (core.db), and refuses a class named only in a WHERE."""
+    return (
+        select(CallAttempt.id)
+        .where(
+            CallAttempt.org_id == org_id,
+            CallAttempt.e164 == e164,
+            CallAttempt.campaign_id == rng.campaign_id,
+            CallAttempt.placed_at >= at - OPT_OUT_LOOKBACK,
+            CallAttempt.placed_at <= at,
+        )
+        .exists()
     )
 
 
