@@ -94,12 +94,14 @@ def test_killing_clearline_worker_takes_its_dramatiq_workers_with_it(
             sup.kill()
 
 
-def test_a_second_dialer_supervisor_of_the_same_pool_is_refused_naming_the_first(
+def test_a_second_dialer_supervisor_of_the_same_id_is_refused_naming_the_first(
     runtime: Runtime, repo_root: Path
 ) -> None:
+    """Supervisors of one pool share the campaigns out when their ids differ (host:pid by default); a second
+    start under the same id would share the first one's line workers and command lists, so it is refused."""
     from clearline.cli import main
 
-    lock_path = runtime.settings.home / "run" / "dialer-busy-pool.lock"
+    lock_path = runtime.settings.home / "run" / "dialer-busy-pool-probe.lock"
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time; from pathlib import Path; from core.processes import SingleInstance\n"
@@ -108,10 +110,11 @@ def test_a_second_dialer_supervisor_of_the_same_pool_is_refused_naming_the_first
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        result = CliRunner().invoke(main, ["dialer", "--pool", "busy-pool"])
+        result = CliRunner().invoke(main, ["dialer", "--pool", "busy-pool", "--supervisor-id", "probe"])
         assert result.exit_code != 0
         assert (
-            f"a dialer supervisor of pool 'busy-pool' is already running (pid {holder.pid})" in result.output
+            f"a dialer supervisor 'probe' of pool 'busy-pool' is already running (pid {holder.pid})"
+            in result.output
         )
     finally:
         holder.kill()
