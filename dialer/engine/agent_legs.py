@@ -104,6 +104,10 @@ class AgentLegs:
             log.error("agent %s: not calling %s: %s", request.agent_id, request.sip_uri, refusal)
             self.end_agent(request.agent_id, "phone_not_allowed")
             return True
+        if request.agent_id in self.fleet.agent_worker:
+            # Their phone is already being called (or connected): a login request and a campaign takeover
+            # can both ask for it. A second CallAgent was rejected by the worker, which logged the agent out.
+            return True
         worker = self.fleet.worker_for_agent()
         if worker is None:
             return False
@@ -139,6 +143,8 @@ class AgentLegs:
             self.end_agent(event.agent_id, f"leg_down:{event.sip_status}:{event.reason}"[:64])
 
     def on_call_agent_rejected(self, event: p.CommandRejected) -> None:
+        if event.reason == p.AGENT_LEG_EXISTS and self.fleet.agent_worker.get(event.key) == event.worker_id:
+            return  # a second call to a phone that worker already holds: the first leg stands
         self.fleet.agent_leg_gone(event.key, event.worker_id)
         self.end_agent(event.key, "rejected")
 

@@ -589,7 +589,7 @@ class LineWorker:
 
     def _call_agent(self, cmd: p.CallAgent) -> None:
         if cmd.agent_id in self.agents:
-            self._reject("CallAgent", cmd.agent_id, "agent already has a leg on this worker")
+            self._reject("CallAgent", cmd.agent_id, p.AGENT_LEG_EXISTS)
             return
         agent = AgentLeg(agent_id=cmd.agent_id, sip_uri=cmd.sip_uri)
         self.agents[cmd.agent_id] = agent

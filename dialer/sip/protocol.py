@@ -272,6 +272,10 @@ class Ended(msgspec.Struct, tag=True, frozen=True):
     answered: bool = False
 
 
+# The reason a worker gives when asked to call an agent whose leg it already holds (the engine ignores it).
+AGENT_LEG_EXISTS = "agent already has a leg on this worker"
+
+
 class CommandRejected(msgspec.Struct, tag=True, frozen=True):
     """A command was invalid (unknown trunk, duplicate attempt id, unknown agent...). Names the rule."""
 
