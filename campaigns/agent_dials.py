@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns.hopper import LeasedLead, _recent_calls, clear_lease
+from campaigns.hopper import LeasedLead, clear_lease, leased_lead, recent_calls_of
 from campaigns.models import Campaign, Lead, LeadList, LeadStatus, ListStatus, PreviewSkip
 from core.db import ALL_ORGS, Database, Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
@@ -35,28 +35,7 @@ SKIP_REASONS: dict[str, str] = {
 def _leased(
     s: Session, lead: Lead, campaign: Campaign, holder: str, expires: datetime, now: datetime
 ) -> LeasedLead:
-    recent = _recent_calls(s, campaign, {lead.phone_e164}, now)
-    return LeasedLead(
-        lead_id=lead.id,
-        org_id=lead.org_id,
-        campaign_id=lead.campaign_id,
-        list_id=lead.list_id,
-        e164=lead.phone_e164,
-        first_name=lead.first_name,
-        last_name=lead.last_name,
-        state=lead.state,
-        zip_code=lead.zip_code,
-        wireless=lead.wireless,
-        consent=lead.consent,
-        consent_at=lead.consent_at,
-        attempts=lead.attempts,
-        callback_at=lead.callback_at,
-        callback_agent_id=lead.callback_agent_id,
-        extra=dict(lead.extra),
-        lease_holder=holder,
-        lease_expires_at=expires,
-        recent_calls=tuple(recent.get(lead.phone_e164, ())),
-    )
+    return leased_lead(lead, holder, expires, recent_calls_of(s, campaign, {lead.phone_e164}, now))
 
 
 def manual_lead(

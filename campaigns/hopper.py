@@ -141,38 +141,56 @@ def lease_leads(
             .returning(Lead)
             .execution_options(synchronize_session=False)
         ).all()
-        recent = _recent_calls(s, campaign, {lead.phone_e164 for lead in leads}, now)
+        recent = recent_calls_of(s, campaign, {lead.phone_e164 for lead in leads}, now)
         order = {lead_id: i for i, lead_id in enumerate(ids)}
         return [
-            LeasedLead(
-                lead_id=lead.id,
-                org_id=lead.org_id,
-                campaign_id=lead.campaign_id,
-                list_id=lead.list_id,
-                e164=lead.phone_e164,
-                first_name=lead.first_name,
-                last_name=lead.last_name,
-                state=lead.state,
-                zip_code=lead.zip_code,
-                wireless=lead.wireless,
-                consent=lead.consent,
-                consent_at=lead.consent_at,
-                attempts=lead.attempts,
-                callback_at=lead.callback_at,
-                callback_agent_id=lead.callback_agent_id,
+            leased_lead(
+                lead,
+                holder,
+                expires,
+                recent,
                 for_agent=lead.callback_agent_id
                 if ready_agents and lead.callback_agent_id in ready_agents
                 else None,
-                extra=dict(lead.extra),
-                lease_holder=holder,
-                lease_expires_at=expires,
-                recent_calls=tuple(recent.get(lead.phone_e164, ())),
             )
             for lead in sorted(leads, key=lambda lead: order[lead.id])
         ]
 
 
-def _recent_calls(
+def leased_lead(
+    lead: Lead,
+    holder: str,
+    expires: datetime,
+    recent: dict[str, list[datetime]],
+    *,
+    for_agent: uuid.UUID | None = None,
+) -> LeasedLead:
+    """What the dialer needs of a lead it holds, from the lead row and its recent calls (`recent_calls_of`)."""
+    return LeasedLead(
+        lead_id=lead.id,
+        org_id=lead.org_id,
+        campaign_id=lead.campaign_id,
+        list_id=lead.list_id,
+        e164=lead.phone_e164,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        state=lead.state,
+        zip_code=lead.zip_code,
+        wireless=lead.wireless,
+        consent=lead.consent,
+        consent_at=lead.consent_at,
+        attempts=lead.attempts,
+        callback_at=lead.callback_at,
+        callback_agent_id=lead.callback_agent_id,
+        for_agent=for_agent,
+        extra=dict(lead.extra),
+        lease_holder=holder,
+        lease_expires_at=expires,
+        recent_calls=tuple(recent.get(lead.phone_e164, ())),
+    )
+
+
+def recent_calls_of(
     s: Session, campaign: Campaign, numbers: set[str], now: datetime
 ) -> dict[str, list[datetime]]:
     """The numbers' calls placed for the campaign's seller (every campaign and caller ID of it) as far back
