@@ -100,6 +100,7 @@ def generate_safe_harbor(campaign_id: uuid.UUID, session: Session, runtime: Runt
     "/api/safe-harbor-messages/{sha256:str}",
     opt=roles(*KEPT_MESSAGE_READERS),
     sync_to_thread=True,
+    media_type="audio/wav",
     description=(
         "Download a kept copy of a safe-harbor message the organization played (an attempt's evidence names "
         "its sha256): the WAV, with its source and words in the X-Clearline-Source / X-Clearline-Text headers. "
