@@ -48,7 +48,8 @@ def test_clearline_up_serves_health_and_openapi(runtime: Runtime, repo_root: Pat
         assert checks["database"] == checks["redis"] == "ok" and checks["job_workers"].startswith("ok ("), (
             checks
         )
-        doc = httpx.get(f"http://127.0.0.1:{port}/schema/openapi.json", timeout=5)
+        # the first request builds the OpenAPI document (some 200 routes now): seconds on a loaded machine
+        doc = httpx.get(f"http://127.0.0.1:{port}/schema/openapi.json", timeout=30)
         assert doc.status_code == 200 and "/api/health" in doc.json()["paths"]
     finally:
         os.killpg(proc.pid, signal.SIGINT)
