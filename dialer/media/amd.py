@@ -195,7 +195,41 @@ class BeepDetector:
         return self._run == self._needed
 
 
-class AmdDetector:
+class _StreamingDetector:
+    """What both detectors share: audio cut into 20 ms frames as it arrives, one decision, kept once made.
+    A subclass sets `_framer`, `now_ms`, `decision`, defines `_step(frame)` and `ENDED_CAUSE`."""
+
+    ENDED_CAUSE = (
+        "ENDED"  # the cause when the audio ends before a decision (the callee hung up, the file ended)
+    )
+    _framer: _Framer
+    now_ms: int
+    decision: Decision | None
+
+    def _step(self, frame: bytes) -> Decision | None:
+        raise NotImplementedError
+
+    def _decide(self, result: AmdResult, cause: str) -> Decision:
+        self.decision = Decision(result, cause, self.now_ms)
+        return self.decision
+
+    def feed(self, pcm: bytes) -> Decision | None:
+        if self.decision is not None:
+            return self.decision
+        for frame in self._framer.frames(pcm):
+            decision = self._step(frame)
+            if decision is not None:
+                return decision
+        return None
+
+    def finish(self) -> Decision:
+        """The decision when the audio ends before one was made."""
+        if self.decision is not None:
+            return self.decision
+        return self._decide(AmdResult.NOTSURE, f"{self.ENDED_CAUSE}-{self.now_ms}")
+
+
+class AmdDetector(_StreamingDetector):
     """Clearline's detector (see the module docstring and docs/media.md for the rules and why)."""
 
     def __init__(self, rate: int = 8000, settings: AmdSettings | None = None) -> None:
@@ -232,10 +266,6 @@ class AmdDetector:
             return False, False
         return rms >= max(100.0, 3.0 * self._floor), True  # strong: 10 dB over the line's noise
 
-    def _decide(self, result: AmdResult, cause: str) -> Decision:
-        self.decision = Decision(result, cause, self.now_ms)
-        return self.decision
-
     def _step(self, frame: bytes) -> Decision | None:
         s = self.settings
         samples = np.frombuffer(frame, dtype="<i2")
@@ -271,21 +301,6 @@ class AmdDetector:
             return self._decide(AmdResult.NOTSURE, f"TOOLONG-{self.now_ms}")
         return None
 
-    def feed(self, pcm: bytes) -> Decision | None:
-        if self.decision is not None:
-            return self.decision
-        for frame in self._framer.frames(pcm):
-            decision = self._step(frame)
-            if decision is not None:
-                return decision
-        return None
-
-    def finish(self) -> Decision:
-        """The decision when the audio ends before one was made: the callee hung up or the file ended."""
-        if self.decision is not None:
-            return self.decision
-        return self._decide(AmdResult.NOTSURE, f"ENDED-{self.now_ms}")
-
 
 @dataclass(frozen=True)
 class AsteriskAmdSettings:
@@ -302,12 +317,13 @@ class AsteriskAmdSettings:
     maximum_word_length_ms: int = 5000
 
 
-class AsteriskAmd:
+class AsteriskAmd(_StreamingDetector):
     """Asterisk's `app_amd` (isAnsweringMachine) frame loop with its silence detector (`ast_dsp_silence`:
     a frame is silent when its mean absolute sample is below the threshold), re-implemented here so the
     benchmark can compare with what VICIdial runs. The causes are Asterisk's AMDCAUSE strings."""
 
     IN_WORD, IN_SILENCE = 1, 2
+    ENDED_CAUSE = "TOOLONG"  # app_amd's cause when the analysis ends undecided
 
     def __init__(self, rate: int = 8000, settings: AsteriskAmdSettings | None = None) -> None:
         self.s = settings or AsteriskAmdSettings()
@@ -322,10 +338,6 @@ class AsteriskAmd:
         self._words = 0
         self._state = self.IN_WORD  # as in app_amd: a greeting that starts at once counts no first word
         self._consecutive_voice = 0
-
-    def _decide(self, result: AmdResult, cause: str) -> Decision:
-        self.decision = Decision(result, cause, self.now_ms)
-        return self.decision
 
     def _step(self, frame: bytes) -> Decision | None:
         s = self.s
@@ -367,20 +379,6 @@ class AsteriskAmd:
             self._in_initial_silence = False
             self._in_greeting = True
         return None
-
-    def feed(self, pcm: bytes) -> Decision | None:
-        if self.decision is not None:
-            return self.decision
-        for frame in self._framer.frames(pcm):
-            decision = self._step(frame)
-            if decision is not None:
-                return decision
-        return None
-
-    def finish(self) -> Decision:
-        if self.decision is not None:
-            return self.decision
-        return self._decide(AmdResult.NOTSURE, f"TOOLONG-{self.now_ms}")
 
 
 def classify(pcm: bytes, rate: int, detector: Detector | None = None) -> Decision:
