@@ -82,9 +82,12 @@ def fair_share(
     if not live:
         return {}
     owners = {c: lease.owner for c, lease in leases.items() if lease.expires_at > now and lease.owner in live}
-    weight = {c: n + 1 for c, n in agents.items()}
+    # Only campaigns some live supervisor may run are shared out and count towards the fair share: one
+    # that none may run (another pool's) would otherwise raise everyone's share until nothing moves.
+    runnable = {c: n for c, n in agents.items() if any(s.may_run(c) for s in live.values())}
+    weight = {c: n + 1 for c, n in runnable.items()}
     target = sum(weight.values()) / len(live)
-    heaviest_first = sorted(agents, key=lambda c: (-weight[c], c))
+    heaviest_first = sorted(runnable, key=lambda c: (-weight[c], c))
     out: dict[str, str] = {}
     # Owners keep what fits in their fair share (plus half the campaign: whole campaigns rarely divide
     # evenly, and moving one costs its agents a new call to their phones).

@@ -59,6 +59,18 @@ def test_a_supervisor_limited_to_some_campaigns_gets_only_those() -> None:
     assert fair_share([only_c1], {"c2": 1}, {}, now=0.0) == {}  # no one may run c2: it stays unowned
 
 
+def test_campaigns_no_live_supervisor_may_run_do_not_stop_the_others_being_shared_out() -> None:
+    # Two supervisors limited to c1 and c2 on a database with other active campaigns (another pool's, or
+    # an earlier shift's): those must not count towards the fair share, or the first owner keeps both.
+    pool = frozenset({"c1", "c2"})
+    a, b = Supervisor("a", campaigns=pool), Supervisor("b", campaigns=pool)
+    agents = {"c1": 0, "c2": 0, **{f"other{i}": 0 for i in range(10)}}
+    all_on_a = {"c1": Lease("a", expires_at=105.0), "c2": Lease("a", expires_at=105.0)}
+    share = fair_share([a, b], agents, all_on_a, now=100.0)
+    assert sorted(share) == ["c1", "c2"]
+    assert sorted(share.values()) == ["a", "b"]
+
+
 def test_leases_on_redis_one_owner_at_a_time_renewed_only_by_it(runtime: Runtime) -> None:
     store = OwnershipStore(runtime.redis)
     campaign = str(uuid.uuid4())

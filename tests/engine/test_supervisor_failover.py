@@ -125,7 +125,11 @@ def test_a_supervisor_killed_mid_shift_is_taken_over_without_losing_or_redialing
         wait_for(lambda: all(started(n) for n in supervisors), 120, "both supervisors to start")
         # The share-out is not a legal bound (the takeover after the kill, below, is: 10 s). A campaign the
         # first supervisor took alone moves only once its calls have ended, which can take its talk times.
-        wait_for(lambda: len(set(owners().values())) == 2, 90, "each supervisor to own one campaign")
+        try:
+            wait_for(lambda: len(set(owners().values())) == 2, 90, "each supervisor to own one campaign")
+        except AssertionError as exc:  # what each supervisor decided, to tell why it did not share out
+            tails = {n: (logs / f"{n}.log").read_text(errors="replace")[-3000:] for n in supervisors}
+            raise AssertionError(f"{exc}; owners {owners()}; logs {tails}") from None
         for tenant, campaign in zip(tenants, campaigns, strict=True):
             agent_id = tenant.users["agent"].id
             login(client, tenant, "agent", f"sip:{agent_id}@127.0.0.1:{phones_port}", campaign.id)
