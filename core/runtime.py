@@ -16,6 +16,7 @@ import redis
 from core import log_scrub, metrics, public_ids
 from core.db import Database
 from core.embedded import resolve_urls
+from core.file_store import FileStore, LocalFileStore
 from core.home import private_umask, secure_home
 from core.settings import Settings, get_settings
 
@@ -48,6 +49,11 @@ class Runtime:
     @cached_property
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)
+
+    @cached_property
+    def files(self) -> FileStore:
+        """Where files every host must reach are kept (core.file_store)."""
+        return LocalFileStore(self.settings.home / "files")
 
 
 _current: Runtime | None = None
