@@ -27,6 +27,7 @@ from api import (
     metrics_route,
     orgs,
     privacy_routes,
+    recording_routes,
     report_routes,
     users,
     webhooks_routes,
@@ -68,6 +69,7 @@ def create_app(runtime: Runtime | None = None) -> Litestar:
         *account_routes.ROUTES,
         *webhooks_routes.ROUTES,
         *privacy_routes.ROUTES,
+        *recording_routes.ROUTES,
     ]
     document_problem_responses(route_handlers)
     app = Litestar(

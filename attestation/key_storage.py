@@ -1,4 +1,5 @@
-"""Private keys encrypted at rest: AES-256-GCM under a key derived (HKDF-SHA256) from the server secret.
+"""Private keys encrypted at rest: AES-256-GCM under a key derived (HKDF-SHA256) from the server secret
+(`core.encryption`, the one home of key derivation).
 
 The ciphertext is bound to the certificate row it belongs to (its id is the associated data), so a key
 copied into another row, or another organization's row, does not decrypt.
@@ -10,10 +11,9 @@ import os
 import uuid
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from core.encryption import derived_cipher
 from core.errors import ConfigurationError
 
 _VERSION = b"k1"
@@ -21,10 +21,7 @@ _INFO = b"clearline attestation signing-key encryption v1"
 
 
 def _cipher(secret_key: str) -> AESGCM:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"clearline", info=_INFO).derive(
-        secret_key.encode()
-    )
-    return AESGCM(derived)
+    return derived_cipher(secret_key, _INFO)
 
 
 def encrypt_private_key(secret_key: str, key_pem: bytes, *, bound_to: uuid.UUID) -> bytes:

@@ -155,6 +155,9 @@ class Campaign(OrgScoped, Base):
     # Answering-machine detection on the audio: {"enabled": bool, thresholds...} (dialer.media.amd)
     amd_settings: Mapped[JsonDict] = mapped_column(JSONB, default=dict, server_default="{}")
     opt_out_key: Mapped[str] = mapped_column(String(1), default="9")
+    # Call recording: off | on | announced (dnc.recording_consent decides per call from the called
+    # party's state whether it is recorded and whether the announcement plays first).
+    recording_mode: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
     # Agents: seconds of wrap-up after a call before an undisposed call gets `timeout_disposition` and the
     # agent is READY again; the pause codes agents choose from.
     wrap_up_s: Mapped[int] = mapped_column(Integer, default=30)
@@ -395,4 +398,35 @@ class SafeHarborMessageCopy(OrgScoped, Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     seconds: Mapped[float] = mapped_column(default=0.0)
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)  # the campaign it was first made for
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecordingStatus(enum.StrEnum):
+    RECORDED = "recorded"  # the encrypted file is in the file store (file_key)
+    NOT_RECORDED = "not_recorded"  # the campaign records, but this call could not be (reason says why)
+    FAILED = "failed"  # recording was due and did not happen or was not stored (reason says why)
+    EXPIRED = "expired"  # removed by the retention job; the row stays with the attempt's evidence
+
+
+class CallRecording(OrgScoped, Base):
+    """The recording of one attempt's bridged conversation (both sides, mixed, 8 kHz WAV), encrypted at
+    rest per organization (campaigns.recordings); one row per attempt the campaign meant to record."""
+
+    __tablename__ = "call_recordings"
+    __table_args__ = (Index("ix_call_recordings_org_created", "org_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    attempt_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("call_attempts.id", ondelete="CASCADE"), unique=True
+    )
+    campaign_id: Mapped[uuid.UUID] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    announced: Mapped[bool] = mapped_column(default=False)
+    file_key: Mapped[str | None] = mapped_column(Text, default=None)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)  # of the WAV, before encryption
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)  # of the WAV, before encryption
+    seconds: Mapped[float] = mapped_column(default=0.0)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

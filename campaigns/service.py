@@ -34,6 +34,7 @@ from core.models import Role, User
 from core.webhooks import CAMPAIGN_STATE_CHANGED
 from core.webhooks.events import emit
 from dnc.caps import caps_json, parse_call_caps
+from dnc.recording_consent import RecordingMode
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ SETTABLE = (
     "agent_callback_window_min",
     "agent_callback_fallback",
     "safe_harbor_callback_number",
+    "recording_mode",
 )
 # Set by the server only: the stored copy of an uploaded message (POST /api/campaigns/{id}/safe-harbor).
 SERVER_SET = ("safe_harbor_wav", "safe_harbor_source", "safe_harbor_sha256")
@@ -200,6 +202,8 @@ def apply_settings(campaign: Campaign, settings: Mapping[str, Any], *, validate_
             value = _choice(value, name, DedupeScope)
         elif name == "agent_callback_fallback":
             value = _choice(value, name, AgentCallbackFallback)
+        elif name == "recording_mode":
+            value = _choice(value, name, RecordingMode)
         elif name in ("caller_id", "safe_harbor_callback_number") and value is not None:
             value = _e164(value, name)
         elif name == "abandon_target" and isinstance(value, int | float) and not 0 < value <= ABANDON_LIMIT:

@@ -103,7 +103,7 @@ def enforce(runtime: Runtime, now: datetime) -> list[Removed]:
     report.append(Removed("audit_log", usage, usage_cut))
     report.append(Removed("audit_compliance", compliance, compliance_cut))
 
-    report.append(Removed("recordings", 0, None, "no recordings are stored"))
+    report.append(_recordings(runtime, now))
     report.append(_lead_lists(runtime, now))
 
     with runtime.db.session(ALL_ORGS) as s:
@@ -117,6 +117,14 @@ def enforce(runtime: Runtime, now: datetime) -> list[Removed]:
         )
     log.info("retention run at %s removed %s", now.isoformat(), {r.kind: r.count for r in report if r.count})
     return report
+
+
+def _recordings(runtime: Runtime, now: datetime) -> Removed:
+    """Recordings past their organization's period: the encrypted file goes, the row says so."""
+    from campaigns.recordings import purge_expired
+
+    count = purge_expired(runtime.db, runtime.files, now)
+    return Removed("recordings", count, None, "per organization (default 12 months)")
 
 
 def _privacy_exports(runtime: Runtime, now: datetime) -> Removed:

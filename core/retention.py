@@ -93,7 +93,7 @@ RULES: tuple[RetentionRule, ...] = (
     ),
     RetentionRule(
         "recordings",
-        "call recordings (Clearline does not record calls yet: nothing is stored, the rule is ready)",
+        "call recordings (the encrypted audio; the row saying the call was recorded stays with the attempt)",
         "the call",
         MONTHS_12,
         "recordings hold the most personal data; 12 months by default, as customers expect",

@@ -43,6 +43,7 @@ class CampaignRun(FloorCampaign):
     cannot_run: bool = False  # its latest settings cannot run (alarm raised): not dialing
     pacing_key: tuple[object, ...] = ()  # the settings its pacing policy was built from
     dial_method: str = "predictive"  # who decides to dial: the engine, or its agents (agent_dials.py)
+    recording_mode: str = "off"  # off | on | announced (dnc.recording_consent; dialer/engine/recordings.py)
 
 
 def active_campaigns(db: Database, only: frozenset[uuid.UUID] | None) -> dict[uuid.UUID, Campaign]:
@@ -80,6 +81,7 @@ def campaign_run(
         updated_at=campaign.updated_at,
         pacing_key=pacing_key(campaign),
         dial_method=campaign.dial_method,
+        recording_mode=campaign.recording_mode,
     )
 
 

@@ -27,6 +27,7 @@ from dialer.engine.config import EngineConfig
 from dialer.engine.fleet import WorkerFleet
 from dialer.engine.floor import Floor, LiveCall
 from dialer.engine.identity import CallIdentity, IdentitySource
+from dialer.engine.recordings import EngineRecordings
 from dialer.engine.requests import AgentDialReply
 from dialer.engine.trunk_limits import TrunkLimits
 from dialer.engine.trunks import TrunkGate
@@ -51,6 +52,7 @@ class DialPath:
         lock: threading.RLock,
         stopping: threading.Event,
         limits: TrunkLimits | None = None,
+        recordings: EngineRecordings | None = None,
     ) -> None:
         self.db = db
         self.holder = holder
@@ -67,6 +69,7 @@ class DialPath:
         # each call in progress holds there (attempt id -> (trunk, token)).
         self.limits = limits
         self.trunk_slots: dict[str, tuple[str, str]] = {}
+        self.recordings = recordings  # None: this engine records no call (unit tests of its parts)
 
     def budget(self, run: CampaignRun, now: float) -> int:
         """Calls to start now (under the lock)."""
@@ -303,6 +306,9 @@ class DialPath:
                 extra_headers=self.config.extra_headers(lead) if self.config.extra_headers else {},
                 campaign_id=str(run.id),
                 lead_id=lead.lead_id,
+                record=self.recordings.order_for(run.recording_mode, lead, call.attempt_id)
+                if self.recordings is not None
+                else None,
             ),
         )
         log.info("placed call attempt %s to lead %s on trunk %s", call.attempt_id, lead.lead_id, call.trunk)

@@ -54,6 +54,7 @@ from dialer.engine.identity import IdentitySource
 from dialer.engine.live import LiveStats, write_engine_heartbeat, write_live_stats
 from dialer.engine.ownership import HEARTBEAT_S, LEASE_TTL_S, CampaignOwnership, OwnershipStore, Supervisor
 from dialer.engine.recorder import Recorder
+from dialer.engine.recordings import EngineRecordings
 from dialer.engine.recovery import agents_to_recover, finalize_orphaned_attempts
 from dialer.engine.requests import pop_requests
 from dialer.engine.state_log import record_agent_states
@@ -99,6 +100,7 @@ class Engine:
             log_dir=config.worker_log_dir,
         )
         self.recorder = Recorder()
+        self.recordings = EngineRecordings(runtime)
         self.holder = f"dialer:{self.supervisor_id}:{config.pool}"
         self.lock = threading.RLock()
         self.campaigns: dict[uuid.UUID, CampaignRun] = {}
@@ -155,6 +157,7 @@ class Engine:
             lock=self.lock,
             stopping=self._stop,
             limits=TrunkLimits(runtime.redis),
+            recordings=self.recordings,
         )
         self.agent_dials = AgentDials(
             db=self.db,
@@ -253,6 +256,8 @@ class Engine:
         self._write_live_stats(running=False)
         self.recorder.flush()
         self.recorder.close()
+        self.recordings.flush()
+        self.recordings.close()
         self.ownership.close()
         self.pool.close()
 
@@ -388,6 +393,8 @@ class Engine:
 
     def _on_event(self, event: p.Event, now: float) -> None:
         """One line-worker event, to the parts it concerns (under the lock)."""
+        if isinstance(event, p.Bridged | p.RecordingSaved | p.Ended | p.WorkerDied):
+            self.recordings.on_event(event)  # and on to the floor below: it sees these events as before
         if isinstance(event, p.WorkerReady):
             self.fleet.worker_ready(event.worker_id)
         elif isinstance(event, p.AgentLegUp):

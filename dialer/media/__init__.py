@@ -11,3 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 DEFAULT_SAFE_HARBOR_WAV = Path(__file__).resolve().parent / "safe_harbor_default.wav"
+# "This call is being recorded." (espeak-ng, 8 kHz mono): played when the agent is connected to a call
+# into an all-party-consent state, before the recording starts (dnc.recording_consent).
+RECORDING_ANNOUNCEMENT_WAV = Path(__file__).resolve().parent / "recording_announcement.wav"

@@ -195,6 +195,8 @@ class LineWorker:
         self.transports: dict[str, int] = {}
         self.calls_placed = 0
         self.admission_waits = 0
+        self.recordings: dict[str, CallRecording] = {}
+        """Recordings of bridged lead calls in progress, by attempt id (`_start_recording`)."""
 
         self.ep = WorkerEndpoint(self)
         self.ep.libCreate()
@@ -684,6 +686,7 @@ class LineWorker:
             self._expect_bridge(command)
 
     def _bridged(self, lead: LeadCall) -> None:
+        self._start_recording(lead)
         self.emit(
             p.Bridged(
                 worker_id=self.worker_id,
@@ -775,6 +778,84 @@ class LineWorker:
         # The AudioMediaPlayer is dropped here, on the main thread; its conference port goes with it.
         lead.player = None
         lead.opt_out_key = ""
+
+    # ------------------------------------------------------------------------------------ recording
+
+    def _start_recording(self, lead: LeadCall) -> None:
+        """The lead was just bridged and its campaign records it (`DialLead.record`): announce first if
+        asked (to both parties; the bridge is already up, so the 2 s bound is untouched), then record
+        both legs into one WAV. A lead bridged again (a new agent after a lost one) adds that partner."""
+        order = lead.command.record
+        partner = _partner_call(lead)
+        if order is None or lead.call is None or partner is None:
+            return
+        attempt_id = lead.command.attempt_id
+        recording = self.recordings.get(attempt_id)
+        if recording is not None:
+            if recording.recorder is not None:
+                with contextlib.suppress(pj.Error):
+                    _audio(partner).startTransmit(recording.recorder)
+            return
+        recording = self.recordings[attempt_id] = CallRecording(order=order)
+        if not order.announcement_wav:
+            self._begin_recording(lead, recording)
+            return
+        try:
+            with wave.open(order.announcement_wav, "rb") as wav:
+                duration_s = wav.getnframes() / wav.getframerate()
+            player = pj.AudioMediaPlayer()
+            player.createPlayer(order.announcement_wav, pj.PJMEDIA_FILE_NO_LOOP)
+            player.startTransmit(_audio(lead.call))
+            player.startTransmit(_audio(partner))
+        except (OSError, wave.Error, EOFError, pj.Error) as exc:
+            # Never record unannounced where the announcement was due: report the failure instead.
+            recording.error = f"announcement {order.announcement_wav} not played: {_error_text(exc)}"
+            return
+        recording.announcer, recording.announced = player, True
+
+        def announced() -> None:
+            if self.recordings.get(attempt_id) is recording and not lead.ended:
+                recording.announcer = None
+                self._begin_recording(lead, recording)
+
+        self._schedule(duration_s, announced)
+
+    def _begin_recording(self, lead: LeadCall, recording: CallRecording) -> None:
+        partner = _partner_call(lead)
+        if lead.call is None or partner is None:
+            recording.error = "the call ended before recording could start"
+            return
+        try:
+            Path(recording.order.wav_path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            recorder = pj.AudioMediaRecorder()
+            recorder.createRecorder(recording.order.wav_path)
+            _audio(lead.call).startTransmit(recorder)
+            _audio(partner).startTransmit(recorder)
+        except (OSError, pj.Error) as exc:
+            recording.error = f"recorder not started: {_error_text(exc)}"
+            return
+        recording.recorder, recording.started_at = recorder, _now()
+
+    def _stop_recording(self, lead: LeadCall) -> None:
+        """Close the lead's recording (its WAV is complete once the recorder is gone) and report it."""
+        recording = self.recordings.pop(lead.command.attempt_id, None)
+        if recording is None:
+            return
+        had_recorder = recording.recorder is not None
+        recording.announcer = None
+        recording.recorder = None  # pjsua2 closes the WAV (writes its header) as the port is destroyed
+        error = recording.error or ("" if had_recorder else "the call ended during the announcement")
+        self.emit(
+            p.RecordingSaved(
+                worker_id=self.worker_id,
+                at=_now(),
+                attempt_id=lead.command.attempt_id,
+                wav_path=recording.order.wav_path,
+                started_at=recording.started_at,
+                announced=recording.announced,
+                error=error,
+            )
+        )
 
     # ------------------------------------------------------------------------------------ callbacks
 
@@ -1075,6 +1156,7 @@ class LineWorker:
         lead.move(LeadState.ENDED)
         self._unbridge(lead)
         self._stop_player(lead)
+        self._stop_recording(lead)
         self.leads.pop(lead.command.attempt_id, None)
         log.info(
             "line worker: call attempt %s ended: %s, SIP %s",
@@ -1109,6 +1191,7 @@ class LineWorker:
         for lead in self.leads.values():
             lead.player = None
             lead.call = None
+        self.recordings.clear()
         self.leads.clear()
         self.agents.clear()
         self.waiting.clear()
@@ -1154,6 +1237,31 @@ def _response_source(prm: Any) -> str:
         return ""
     rdata = tsx_state.src.rdata
     return response_source(rdata.wholeMsg, str(rdata.srcAddress))
+
+
+class CallRecording:
+    """One lead call's recording: the announcement player while it plays, then the recorder."""
+
+    def __init__(self, order: p.RecordCall) -> None:
+        self.order = order
+        self.announcer: pj.AudioMediaPlayer | None = None
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.announced = False
+        self.started_at = 0.0
+        self.error = ""
+
+
+def _partner_call(lead: LeadCall) -> SipCall | None:
+    """The call the lead is bridged to: the agent's leg on this worker, or the internal leg to theirs."""
+    if lead.agent is not None and lead.agent.call is not None:
+        return lead.agent.call
+    if lead.internal is not None and lead.internal.call is not None:
+        return lead.internal.call
+    return None
+
+
+def _error_text(exc: Exception) -> str:
+    return str(getattr(exc, "reason", "") or exc)  # pj.Error carries its text in `reason`
 
 
 def _audio(call: SipCall | None) -> pj.AudioMedia:

@@ -46,6 +46,17 @@ class AnsweredBy(enum.StrEnum):
 # ------------------------------------------------------------------------------------------- commands
 
 
+class RecordCall(msgspec.Struct, frozen=True):
+    """Record this lead call's bridged conversation (both sides mixed) to `wav_path` on the worker's host.
+
+    With `announcement_wav` the announcement is played to both parties the moment the agent is connected
+    (the bridge itself is not delayed: the 2-second rule counts to the agent's connection) and the
+    recording starts when it has played. The worker reports the closed file with `RecordingSaved`."""
+
+    wav_path: str
+    announcement_wav: str = ""
+
+
 class DialLead(msgspec.Struct, tag=True, frozen=True):
     """Place a call to a lead. `to` is an E.164 number (the profile's proxy makes the URI) or a full SIP URI.
 
@@ -66,6 +77,7 @@ class DialLead(msgspec.Struct, tag=True, frozen=True):
     # For the worker's log lines only (campaign_id / lead_id fields), never part of the SIP messages.
     campaign_id: str = ""
     lead_id: int | None = None
+    record: RecordCall | None = None  # record once bridged (campaign recording mode, dnc.recording_consent)
 
 
 class Hangup(msgspec.Struct, tag=True, frozen=True):
@@ -272,6 +284,20 @@ class Ended(msgspec.Struct, tag=True, frozen=True):
     answered: bool = False
 
 
+class RecordingSaved(msgspec.Struct, tag=True, frozen=True):
+    """A recording of a lead call was closed (the call ended): the WAV is complete at `wav_path`, or
+    `error` says why there is none. Sent before the call's `Ended`. `started_at` is when the recorder
+    started (after the announcement, when there was one)."""
+
+    worker_id: str
+    at: float
+    attempt_id: str
+    wav_path: str
+    started_at: float
+    announced: bool
+    error: str = ""
+
+
 # The reason a worker gives when asked to call an agent whose leg it already holds (the engine ignores it).
 AGENT_LEG_EXISTS = "agent already has a leg on this worker"
 
@@ -312,6 +338,7 @@ Event = (
     | DtmfReceived
     | OptOut
     | Ended
+    | RecordingSaved
     | CommandRejected
     | WorkerDied
 )
