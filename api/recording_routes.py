@@ -53,7 +53,7 @@ class ConsentStateOut(msgspec.Struct):
     note: str
 
 
-def _reader(principal: Principal) -> None:
+def require_org_reader(principal: Principal) -> None:
     if principal.is_platform_admin:
         raise PermissionDeniedError(
             "call recordings are heard only by the organization's managers, compliance staff and org admins"
@@ -89,7 +89,7 @@ def recording_out(session: Session, row: CallRecording) -> RecordingOut:
 def recording_info(session: Session, principal: Principal, attempt_id: uuid.UUID) -> RecordingOut:
     """The attempt's recording: recorded (with its audio URL), or why it was not (not_recorded, failed,
     expired by the retention period). 404 when the campaign did not record the call."""
-    _reader(principal)
+    require_org_reader(principal)
     return recording_out(session, recording_of_attempt(session, attempt_id))
 
 
@@ -105,7 +105,7 @@ def recording_info(session: Session, principal: Principal, attempt_id: uuid.UUID
 def recording_audio(
     session: Session, principal: Principal, runtime: Runtime, attempt_id: uuid.UUID, download: bool = False
 ) -> Stream:
-    _reader(principal)
+    require_org_reader(principal)
     _, audio = open_recording(
         session,
         runtime.files,

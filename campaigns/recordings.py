@@ -285,3 +285,32 @@ def purge_expired(db: Database, files: FileStore, now: datetime) -> int:
             if len(rows) < 500:
                 break
     return removed
+
+
+@dataclass(frozen=True)
+class RecordingListItem:
+    recording: CallRecording
+    e164: str
+    placed_at: datetime
+    campaign_name: str
+
+
+def recent_recordings(
+    session: Session, *, limit: int = 50, before: datetime | None = None
+) -> list[RecordingListItem]:
+    """The organization's recording rows, newest first (the console's Recordings page), one query."""
+    from campaigns.models import Campaign
+
+    query = (
+        select(CallRecording, CallAttempt.e164, CallAttempt.placed_at, Campaign.name)
+        .join(CallAttempt, CallAttempt.id == CallRecording.attempt_id)
+        .join(Campaign, Campaign.id == CallRecording.campaign_id)
+        .order_by(CallRecording.created_at.desc())
+        .limit(min(max(limit, 1), 500))
+    )
+    if before is not None:
+        query = query.where(CallRecording.created_at < before)
+    return [
+        RecordingListItem(recording=row, e164=e164, placed_at=placed_at, campaign_name=name)
+        for row, e164, placed_at, name in session.execute(query)
+    ]

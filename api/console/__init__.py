@@ -35,6 +35,7 @@ from api.console.pages import (
     lead_lists,
     login,
     privacy,
+    recordings,
     reports,
     wallboard,
 )
@@ -107,6 +108,7 @@ PAGES: list[ControllerRouterHandler] = [
     *dnc_scrub.PAGES,
     *audit.PAGES,
     *privacy.PAGES,
+    *recordings.PAGES,
     *ADMIN_PAGES,
     *agent.PAGES,
     *account.PAGES,

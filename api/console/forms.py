@@ -136,9 +136,12 @@ def campaign_settings(form: Mapping[str, str], errors: FormErrors) -> dict[str, 
         "dedupe_scope": r.text("dedupe_scope"),
         "opt_out_key": r.text("opt_out_key"),
         "seller": r.text("seller"),  # empty: the organization itself (the service stores None)
+        "safe_harbor_callback_number": r.optional_text("safe_harbor_callback_number"),
         "timeout_disposition": r.text("timeout_disposition").upper(),
         "pause_codes": r.codes("pause_codes"),
     }
+    if "recording_mode" in form:
+        settings["recording_mode"] = r.text("recording_mode")
     if "agent_callback_fallback" in form:  # a form from before the setting keeps the campaign's
         settings["agent_callback_fallback"] = r.text("agent_callback_fallback")
     numbers = {

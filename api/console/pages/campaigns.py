@@ -44,6 +44,12 @@ from dialer.pacing import POLICIES
 from dialer.sip.profiles import available_profiles
 
 MANAGERS = (Role.MANAGER, Role.ORG_ADMIN)
+# (value, label) of the campaign's recording setting (dnc.recording_consent says what each does).
+RECORDING_MODES = [
+    ("off", "Off"),
+    ("on", "On, no announcement (calls into all-party-consent states are not recorded)"),
+    ("announced", "On, announced where all-party consent is required"),
+]
 CAMPAIGNS = section("Campaigns", "/console/campaigns", MANAGERS, order=10)
 
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -119,6 +125,7 @@ def _form_context(
         "legal_limit_pct": LEGAL_LIMIT * 100,
         "recycle": values.get("recycle") or recycle_rows({}),
         "opt_out_keys": list("0123456789*#"),
+        "recording_modes": RECORDING_MODES,
         "agents": service.assignable_users(session, org_id) if org_id else [],
         "agent_ids": agent_ids,
         "dispositions": service.list_dispositions(session, campaign) if campaign else [],
@@ -149,6 +156,8 @@ def _values_of(campaign: Campaign | None) -> dict[str, Any]:
             "timeout_disposition": "TIMEOUT",
             "pause_codes": ", ".join(DEFAULT_PAUSE_CODES),
             "seller": "",
+            "safe_harbor_callback_number": "",
+            "recording_mode": "off",
             "agent_callback_window_min": "60",
             "agent_callback_fallback": AgentCallbackFallback.KEEP_WAITING.value,
         }
@@ -186,6 +195,8 @@ def _values_of(campaign: Campaign | None) -> dict[str, Any]:
         "timeout_disposition": campaign.timeout_disposition,
         "pause_codes": ", ".join(campaign.pause_codes or []),
         "seller": campaign.seller or "",
+        "safe_harbor_callback_number": campaign.safe_harbor_callback_number or "",
+        "recording_mode": campaign.recording_mode,
         "agent_callback_window_min": str(campaign.agent_callback_window_min),
         "agent_callback_fallback": campaign.agent_callback_fallback,
         "safe_harbor": campaign.safe_harbor_source or ("uploaded" if campaign.safe_harbor_wav else "default"),

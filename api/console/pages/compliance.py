@@ -28,6 +28,7 @@ from api.principal import Principal
 from campaigns.cdr import cdr_csv
 from campaigns.evidence import EvidenceRecord, evidence_for_phone
 from campaigns.models import Outcome
+from campaigns.recordings import recordings_of_attempts
 from core.errors import ValidationError
 from core.runtime import Runtime
 from dnc.policy import PolicyRules, read_policy, update_policy
@@ -115,6 +116,9 @@ def number_lookup(
             error = str(exc)
         else:
             attempts = [_attempt_view(r) for r in found.records]
+            recorded = recordings_of_attempts(session, [r.attempt_id for r in found.records])
+            for view in attempts:
+                view["recording"] = recorded.get(view["r"].attempt_id)
             next_cursor = found.next_cursor
     return compliance_page(
         request,
