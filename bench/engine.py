@@ -2,12 +2,15 @@
 answer→agent-bridged latency with agents spread over workers, and answered calls left unrouted while an
 agent was free.
 
-    .venv/bin/python bench/engine.py [--workers 16] [--cps 32] [--seconds 30] [--agents-per-worker 3]
+    .venv/bin/python bench/engine.py [--workers 16] [--cps 32] [--seconds 30] [--agents-per-worker 3] [--record]
 
 The bench plays the engine: it paces DialLeads round-robin over the workers, routes each answer to a free
 agent (one in the call's own worker first, else any), plays safe harbor when none is free, and hangs up
 bridged calls after the talk time. sipp (with RTP echo) is the carrier and the agents' phones.
 Baseline in the same run: one worker, two agents, 2 calls/s — the unloaded answer→agent latency.
+`--record` runs the load phase a second time with every bridged call recorded (both legs into one WAV,
+`DialLead.record`, as a campaign with `recording_mode` on does) and prints both against the targets, with
+the CPU and disk cost of recording.
 """
 
 from __future__ import annotations
@@ -89,6 +92,11 @@ class Phase:
     concurrency_samples: list[int] = field(default_factory=list)
     admission_waits: int = 0
     hangup_at: dict[str, float] = field(default_factory=dict)
+    record_dir: Path | None = None  # --record: every bridged call recorded here
+    recordings_saved: int = 0
+    recording_errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    recorded_bytes: int = 0
+    recorded_s: float = 0.0
 
     def run(self) -> None:
         for worker, agents in self.agents_by_worker.items():
@@ -120,6 +128,9 @@ class Phase:
                             to=f"+1555{sent:07d}",
                             from_number="+12025550100",
                             trunk=self.trunk,
+                            record=p.RecordCall(wav_path=str(self.record_dir / f"{attempt}.wav"))
+                            if self.record_dir is not None
+                            else None,
                         ),
                     )
                     sent += 1
@@ -172,6 +183,15 @@ class Phase:
             )
         elif isinstance(event, p.AgentFree):
             self.free_agents[self.agent_worker[event.agent_id]].add(event.agent_id)
+        elif isinstance(event, p.RecordingSaved):
+            if event.error:
+                self.recording_errors[event.error] += 1
+            else:
+                wav = Path(event.wav_path)
+                self.recordings_saved += 1
+                self.recorded_bytes += wav.stat().st_size
+                self.recorded_s += event.at - event.started_at
+                wav.unlink()  # measured; keep the disk free for the rest of the run
         elif isinstance(event, p.Ended):
             self.outcomes[event.outcome.value] += 1
             self.hangup_at.pop(event.attempt_id, None)
@@ -230,6 +250,16 @@ class Phase:
         print(f"  admission waits              {self.admission_waits}")
         if self.bridge_failures:
             print(f"  bridge failures              {dict(self.bridge_failures)}")
+        if self.record_dir is not None:
+            rate = self.recorded_bytes / self.recorded_s / 1024 if self.recorded_s else 0.0
+            print(
+                f"  recordings                   {self.recordings_saved} saved, {sum(self.recording_errors.values())} "
+                f"failed, {self.recorded_s:.0f} s of audio, {self.recorded_bytes / 1e6:.1f} MB ({rate:.1f} KiB/s per call)"
+            )
+            if self.recording_errors:
+                print(f"  recording errors             {dict(self.recording_errors)}")
+            figures["recordings_saved"] = self.recordings_saved
+            figures["recording_errors"] = sum(self.recording_errors.values())
         return figures
 
 
@@ -244,6 +274,7 @@ def run_phase(
     seconds: float,
     ring_ms: int,
     talk_s: float,
+    record: bool = False,
 ) -> dict[str, float]:
     directory.mkdir(parents=True, exist_ok=True)
     carrier, carrier_port = start_sipp(directory, ring_ms)
@@ -272,6 +303,7 @@ def run_phase(
             talk_s=talk_s,
             workers=ids,
             agents_by_worker=agents_by_worker,
+            record_dir=directory / "recordings" if record else None,
         )
         time.sleep(0.5)
         processes = [psutil.Process(info.ready.pid) for info in pool.workers().values() if info.ready]
@@ -299,6 +331,21 @@ def run_phase(
                 process.wait(5)
 
 
+def _against_targets(label: str, figures: dict[str, float]) -> None:
+    print(f"\n== against targets ({label})")
+    rows = [
+        ("concurrent legs (max)", figures["concurrent_legs_max"], TARGETS["concurrent_legs"], ">="),
+        ("calls/s sustained", figures["calls_per_s"], TARGETS["calls_per_s"], ">="),
+        ("answer->agent p99 ms", figures["answer_to_agent_p99_ms"], TARGETS["answer_to_agent_p99_ms"], "<="),
+        ("unrouted while agent free", figures["unrouted_while_agent_free"], TARGETS["unrouted"], "<="),
+    ]
+    if "recording_errors" in figures:
+        rows.append(("recordings failed", figures["recording_errors"], 0, "<="))
+    for name, value, target, op in rows:
+        ok = value >= target if op == ">=" else value <= target
+        print(f"  {name:28s} {value:8.1f}  target {op} {target:<6}  {'OK' if ok else 'BELOW TARGET'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=16)
@@ -307,11 +354,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--ring-ms", type=int, default=1000)
     parser.add_argument("--talk-s", type=float, default=8.0)
+    parser.add_argument("--record", action="store_true", help="also run the load with every call recorded")
     args = parser.parse_args()
     if shutil.which("sipp") is None:
         sys.exit("sipp is needed (Debian package sip-tester)")
     home = Path(tempfile.mkdtemp(prefix="clearline-bench-"))
     redis_url = ensure_redis(home)
+    recorded: dict[str, float] | None = None
     try:
         baseline = run_phase(
             redis_url,
@@ -335,19 +384,33 @@ def main() -> None:
             ring_ms=args.ring_ms,
             talk_s=args.talk_s,
         )
+        if args.record:
+            recorded = run_phase(
+                redis_url,
+                home / "load-recorded",
+                label=f"load with recording: {args.workers} workers x {args.agents_per_worker} agents, "
+                f"{args.cps} calls/s offered, every bridged call recorded",
+                workers=args.workers,
+                agents_per_worker=args.agents_per_worker,
+                cps=args.cps,
+                seconds=args.seconds,
+                ring_ms=args.ring_ms,
+                talk_s=args.talk_s,
+                record=True,
+            )
     finally:
         stop_redis(home / "redis")
         shutil.rmtree(home, ignore_errors=True)
-    print("\n== against targets")
-    rows = [
-        ("concurrent legs (max)", loaded["concurrent_legs_max"], TARGETS["concurrent_legs"], ">="),
-        ("calls/s sustained", loaded["calls_per_s"], TARGETS["calls_per_s"], ">="),
-        ("answer->agent p99 ms", loaded["answer_to_agent_p99_ms"], TARGETS["answer_to_agent_p99_ms"], "<="),
-        ("unrouted while agent free", loaded["unrouted_while_agent_free"], TARGETS["unrouted"], "<="),
-    ]
-    for name, value, target, op in rows:
-        ok = value >= target if op == ">=" else value <= target
-        print(f"  {name:28s} {value:8.1f}  target {op} {target:<6}  {'OK' if ok else 'BELOW TARGET'}")
+    _against_targets("load", loaded)
+    if recorded is not None:
+        _against_targets("load with recording", recorded)
+        extra = recorded["worker_cpu_cores"] - loaded["worker_cpu_cores"]
+        print(
+            f"  recording cost: line workers {recorded['worker_cpu_cores']:.2f} vs {loaded['worker_cpu_cores']:.2f} "
+            f"cores ({extra:+.2f}); answer->agent p99 {recorded['answer_to_agent_p99_ms']:.1f} vs "
+            f"{loaded['answer_to_agent_p99_ms']:.1f} ms "
+            f"({recorded['answer_to_agent_p99_ms'] / loaded['answer_to_agent_p99_ms']:.2f}x)"
+        )
     ratio = loaded["answer_to_agent_p50_ms"] / baseline["answer_to_agent_p50_ms"]
     print(
         f"  answer->agent p50 loaded / baseline: {ratio:.2f}x "

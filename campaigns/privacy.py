@@ -66,7 +66,11 @@ log = logging.getLogger(__name__)
 # What a correction may change: the lead's own columns, and `email` among the file's extra columns.
 CORRECTABLE = ("first_name", "last_name", "email")
 DNC_REASON = "do-not-call request implied by the person's deletion request {id}"
-RECORDINGS_NOTE = "Clearline does not record calls: no recordings or recording metadata are held"
+RECORDINGS_NOTE = (
+    "call recordings (campaigns with recording_mode on) are not part of this request yet: they are kept "
+    "encrypted, heard only by managers, compliance staff and org admins, and removed after the "
+    "organization's recording retention period (docs/recordings.md)"
+)
 
 
 def phone_of(value: str) -> str:

@@ -113,7 +113,7 @@ def test_access_correction_and_deletion_of_a_called_person(
         assert (
             doc["consents"][0]["kind"] == "express_written" and doc["consents"][0]["disclosure"] == "terms v2"
         )
-        assert doc["recordings"] == [] and "does not record" in doc["recordings_note"]
+        assert doc["recordings"] == [] and "retention period" in doc["recordings_note"]
         assert OTHER not in export.text
         as_csv = client.get(f"/api/privacy/requests/{access['id']}/export.csv", headers=headers)
         rows = list(csv.reader(io.StringIO(as_csv.text)))
