@@ -29,6 +29,7 @@ class EngineRecordings:
         self.spool = spool or recordings.spool_dir(runtime.settings.home)
         self.writer = Recorder("recording-writer")
         self.not_recorded: dict[str, str] = {}  # attempt id -> why, until bridged or ended
+        self.ordered: dict[str, str] = {}  # attempt id -> spool path, until its RecordingSaved or end
         self.stored = 0
         self.failed = 0
 
@@ -40,8 +41,9 @@ class EngineRecordings:
         if not plan.record:
             self.not_recorded[attempt_id] = plan.reason
             return None
+        self.ordered[attempt_id] = wav_path = str(self.spool / f"{attempt_id}.wav")
         return p.RecordCall(
-            wav_path=str(self.spool / f"{attempt_id}.wav"),
+            wav_path=wav_path,
             announcement_wav=str(RECORDING_ANNOUNCEMENT_WAV) if plan.announce else "",
         )
 
@@ -54,6 +56,7 @@ class EngineRecordings:
                     recordings.note_not_recorded, self.runtime.db, uuid.UUID(event.attempt_id), reason
                 )
         elif isinstance(event, p.RecordingSaved):
+            self.ordered.pop(event.attempt_id, None)
             done = recordings.FinishedRecording(
                 attempt_id=uuid.UUID(event.attempt_id),
                 wav_path=Path(event.wav_path),
@@ -63,9 +66,22 @@ class EngineRecordings:
                 error=event.error,
             )
             self.writer.submit(self._store, done)
-        elif isinstance(event, p.Ended | p.WorkerDied):
-            for attempt_id in getattr(event, "attempt_ids", None) or [getattr(event, "attempt_id", "")]:
+        elif isinstance(event, p.Ended):  # a call never bridged was never recorded: nothing to say
+            self.not_recorded.pop(event.attempt_id, None)
+            self.ordered.pop(event.attempt_id, None)
+        elif isinstance(event, p.WorkerDied):
+            for attempt_id in event.attempt_ids:
                 self.not_recorded.pop(attempt_id, None)
+                wav_path = self.ordered.pop(attempt_id, None)
+                if wav_path is not None and Path(wav_path).exists():  # it was recording when it died
+                    Path(wav_path).unlink(missing_ok=True)
+                    self.writer.submit(
+                        recordings.note_not_recorded,
+                        self.runtime.db,
+                        uuid.UUID(attempt_id),
+                        "recording lost: the line worker died during the call (its unfinished file was discarded)",
+                        failed=True,
+                    )
 
     def _store(self, done: recordings.FinishedRecording) -> None:
         row = recordings.store_recording(
