@@ -275,6 +275,7 @@ def run_phase(
     ring_ms: int,
     talk_s: float,
     record: bool = False,
+    record_dir: Path | None = None,
 ) -> dict[str, float]:
     directory.mkdir(parents=True, exist_ok=True)
     carrier, carrier_port = start_sipp(directory, ring_ms)
@@ -303,7 +304,7 @@ def run_phase(
             talk_s=talk_s,
             workers=ids,
             agents_by_worker=agents_by_worker,
-            record_dir=directory / "recordings" if record else None,
+            record_dir=(record_dir or directory / "recordings") if record else None,
         )
         time.sleep(0.5)
         processes = [psutil.Process(info.ready.pid) for info in pool.workers().values() if info.ready]
@@ -355,6 +356,12 @@ def main() -> None:
     parser.add_argument("--ring-ms", type=int, default=1000)
     parser.add_argument("--talk-s", type=float, default=8.0)
     parser.add_argument("--record", action="store_true", help="also run the load with every call recorded")
+    parser.add_argument(
+        "--record-dir",
+        type=Path,
+        help="with --record: where the WAVs are written (default: the run's temp dir)",
+    )
+    parser.add_argument("--record-first", action="store_true", help="with --record: the recorded load first")
     args = parser.parse_args()
     if shutil.which("sipp") is None:
         sys.exit("sipp is needed (Debian package sip-tester)")
@@ -373,19 +380,22 @@ def main() -> None:
             ring_ms=args.ring_ms,
             talk_s=0.5,
         )
-        loaded = run_phase(
-            redis_url,
-            home / "load",
-            label=f"load: {args.workers} workers x {args.agents_per_worker} agents, {args.cps} calls/s offered",
-            workers=args.workers,
-            agents_per_worker=args.agents_per_worker,
-            cps=args.cps,
-            seconds=args.seconds,
-            ring_ms=args.ring_ms,
-            talk_s=args.talk_s,
-        )
-        if args.record:
-            recorded = run_phase(
+
+        def load() -> dict[str, float]:
+            return run_phase(
+                redis_url,
+                home / "load",
+                label=f"load: {args.workers} workers x {args.agents_per_worker} agents, {args.cps} calls/s offered",
+                workers=args.workers,
+                agents_per_worker=args.agents_per_worker,
+                cps=args.cps,
+                seconds=args.seconds,
+                ring_ms=args.ring_ms,
+                talk_s=args.talk_s,
+            )
+
+        def load_recorded() -> dict[str, float]:
+            return run_phase(
                 redis_url,
                 home / "load-recorded",
                 label=f"load with recording: {args.workers} workers x {args.agents_per_worker} agents, "
@@ -397,7 +407,15 @@ def main() -> None:
                 ring_ms=args.ring_ms,
                 talk_s=args.talk_s,
                 record=True,
+                record_dir=args.record_dir / uuid.uuid4().hex[:8] if args.record_dir else None,
             )
+
+        # The machine's load drifts during a run: --record-first swaps the order to show that drift.
+        if args.record and args.record_first:
+            recorded = load_recorded()
+        loaded = load()
+        if args.record and not args.record_first:
+            recorded = load_recorded()
     finally:
         stop_redis(home / "redis")
         shutil.rmtree(home, ignore_errors=True)

@@ -197,3 +197,39 @@ def test_the_retention_job_removes_recordings_past_their_organizations_period(
         assert f"kept {kept} days" in rows[attempt_id].reason
         assert not runtime.files.exists(recordings.file_key(org_id, attempt_id))
     assert {r.kind: r.count for r in enforce(runtime, now)}["recordings"] == 0  # idempotent
+
+
+def test_the_engine_orders_recording_per_call_and_a_bridged_call_it_may_not_record_says_why(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    from campaigns.hopper import LeasedLead
+    from dialer.engine.recordings import EngineRecordings
+    from dialer.sip import protocol as p
+
+    campaign = make_campaign(runtime, tenant.id, settings={"recording_mode": "on"}, active=False)
+    engine = EngineRecordings(runtime)
+
+    def lead(e164: str, state: str | None) -> LeasedLead:
+        now = datetime.now(UTC)
+        return LeasedLead(0, tenant.id, campaign.id, uuid.uuid4(), e164, None, None, state, None, None,
+                          "none", None, 0, None, None, {}, "t", now)  # fmt: skip
+
+    texas = engine.order_for("on", lead("+15125550100", "TX"), "a1")
+    assert texas is not None and texas.announcement_wav == "" and texas.wav_path.endswith("a1.wav")
+    announced = engine.order_for("announced", lead("+13055550100", None), "a2")  # Miami area code: FL
+    assert announced is not None and announced.announcement_wav.endswith("recording_announcement.wav")
+    assert engine.order_for("off", lead("+15125550100", "TX"), "a3") is None
+    with runtime.db.session(ALL_ORGS) as s:
+        attempt = CallAttempt(
+            org_id=tenant.id, lead_id=0, campaign_id=campaign.id, trunk="t", outcome="human"
+        )
+        s.add(attempt)
+        s.flush()
+        attempt_id = str(attempt.id)
+    assert engine.order_for("on", lead("+14155550100", None), attempt_id) is None  # San Francisco: CA
+    engine.on_event(p.Bridged(worker_id="w", at=0.0, attempt_id=attempt_id, agent_id="x"))
+    assert engine.flush()
+    with runtime.db.session(ALL_ORGS) as s:
+        row = s.scalars(select(CallRecording).where(CallRecording.attempt_id == uuid.UUID(attempt_id))).one()
+        assert row.status == "not_recorded" and "Cal. Penal Code 632" in row.reason
+    engine.close()
