@@ -35,7 +35,7 @@ from tests.engine.test_engine_calls import (
     wait_for,
 )
 
-pytestmark = pytest.mark.sip
+pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
 DC, CA = "+12025557711", "+12135557711"
 
