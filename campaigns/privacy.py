@@ -7,7 +7,7 @@ it out in one transaction of the organization's scope and stores the evidence of
 
 - **access**: every lead with the number (all columns), every call attempt to it with its disposition
   and stored evidence, its consent records, its do-not-call entries and their removals, earlier requests;
-  recordings' metadata (none: Clearline does not record calls). Stored as JSON, downloadable as JSON or CSV.
+  a note on call recordings (not part of the request yet: they expire with their retention period). Stored as JSON, downloadable as JSON or CSV.
 - **deletion**: leads with the number are deleted (a lead on a call at that moment is anonymized and
   closed instead, so the call can end normally); attempts that were never calls (blocked) are deleted;
   call attempts that were calls are minimized to the fields of the TSR call-detail record
