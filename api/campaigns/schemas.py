@@ -136,7 +136,7 @@ class CampaignSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
     recording_mode: Annotated[
         str | msgspec.UnsetType,
         msgspec.Meta(
-            description="Call recording: off (default); on (the bridged conversation is recorded where one party's consent suffices; calls into all-party-consent states such as CA, FL, IL, MD, MA, MT, NH, PA, WA are not recorded, and the attempt says why); announced (in those states \"This call is being recorded.\" plays to both parties when the agent is connected and recording starts after it; elsewhere recorded from the bridge). The list of states, with sources, is GET /api/recording-consent-states."
+            description='Call recording: off (default); on (the bridged conversation is recorded where one party\'s consent suffices; calls into all-party-consent states such as CA, FL, IL, MD, MA, MT, NH, PA, WA are not recorded, and the attempt says why); announced (in those states "This call is being recorded." plays to both parties when the agent is connected and recording starts after it; elsewhere recorded from the bridge). The list of states, with sources, is GET /api/recording-consent-states.'
         ),
     ] = msgspec.UNSET
     seller: Annotated[
