@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,22 +147,27 @@ return set_state(agent, new_state, now_ms, prefix)
 """
 )
 
-# KEYS[1]: the campaign's ready zset. ARGV: prefix, preferred worker, attempt id, now_ms.
-# Oldest-ready first (fair), but an agent on the preferred worker wins over one elsewhere.
+# KEYS[1]: the campaign's ready zset. ARGV: prefix, preferred worker, attempt id, now_ms, the workers an
+# agent's leg may be on (comma list; '' = any). Oldest-ready first (fair), but an agent on the preferred
+# worker wins over one elsewhere; one whose leg is on none of the workers is not taken (another
+# supervisor's: the claimer could not bridge to it).
 _LUA_CLAIM = (
     _LUA_SET_STATE
     + """
-local prefix, worker, attempt, now_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local prefix, worker, attempt, now_ms, allowed = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local chosen, fallback = nil, nil
 for _, id in ipairs(ids) do
   local key = prefix .. 'agent:' .. id
   if redis.call('HGET', key, 'state') == 'READY' then
-    if worker ~= '' and redis.call('HGET', key, 'worker') == worker then
-      chosen = id
-      break
+    local leg_worker = redis.call('HGET', key, 'worker') or ''
+    if allowed == '' or string.find(',' .. allowed .. ',', ',' .. leg_worker .. ',', 1, true) then
+      if worker ~= '' and leg_worker == worker then
+        chosen = id
+        break
+      end
+      if fallback == nil then fallback = id end
     end
-    if fallback == nil then fallback = id end
   else
     redis.call('ZREM', KEYS[1], id)
   end
@@ -328,10 +334,19 @@ class AgentBoard:
         self._run(agent_id, AgentState.LOGGED_OUT, "*", at_ms)
         return status
 
-    def claim(self, campaign_id: str, *, attempt_id: str, prefer_worker: str) -> ClaimedAgent | None:
-        """Atomically take one READY agent of the campaign for `attempt_id` (INCALL), or None."""
+    def claim(
+        self,
+        campaign_id: str,
+        *,
+        attempt_id: str,
+        prefer_worker: str,
+        workers: Collection[str] | None = None,
+    ) -> ClaimedAgent | None:
+        """Atomically take one READY agent of the campaign for `attempt_id` (INCALL), or None. `workers`:
+        only an agent whose leg is on one of them (the claimer's own; None: any)."""
+        allowed = "" if workers is None else ",".join(sorted(workers)) or "-"
         result = self._claim(
-            keys=[READY_KEY + campaign_id], args=[PREFIX, prefer_worker, attempt_id, now_ms()]
+            keys=[READY_KEY + campaign_id], args=[PREFIX, prefer_worker, attempt_id, now_ms(), allowed]
         )
         if not result:
             return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -107,11 +107,19 @@ class FakeAgentBoard:
         self._require(agent_id, AgentState.CONNECTING)
         self._set(agent_id, AgentState.READY, at_ms, worker=worker, leg_id=leg_id)
 
-    def claim(self, campaign_id: str, *, attempt_id: str, prefer_worker: str) -> ClaimedAgent | None:
+    def claim(
+        self,
+        campaign_id: str,
+        *,
+        attempt_id: str,
+        prefer_worker: str,
+        workers: Collection[str] | None = None,
+    ) -> ClaimedAgent | None:
         ready = sorted(
             (order, agent_id)
             for agent_id, order in self._ready_order.items()
             if self.agents[agent_id].campaign_id == campaign_id
+            and (workers is None or self.agents[agent_id].worker in workers)
         )
         if not ready:
             return None

@@ -37,6 +37,23 @@ def test_claim_prefers_an_agent_on_the_worker_that_holds_the_call(runtime: Runti
     assert status is not None and status.state is AgentState.INCALL and status.attempt_id == "a1"
 
 
+def test_claim_takes_no_agent_whose_leg_is_on_another_supervisors_workers(runtime: Runtime) -> None:
+    board = AgentBoard(runtime.redis)
+    campaign = str(uuid.uuid4())
+    theirs = _login(board, campaign, "w-theirs")  # READY longest: a claim for any worker would take it
+    mine = _login(board, campaign, "w-mine-2")
+    claimed = board.claim(
+        campaign, attempt_id="a1", prefer_worker="w-mine-1", workers={"w-mine-1", "w-mine-2"}
+    )
+    assert claimed is not None and claimed.agent_id == mine  # on another worker of the claimer's own
+    assert board.claim(campaign, attempt_id="a2", prefer_worker="w-mine-1", workers={"w-mine-1"}) is None
+    assert board.claim(campaign, attempt_id="a3", prefer_worker="w-mine-1", workers=set()) is None
+    status = board.status(theirs)
+    assert status is not None and status.state is AgentState.READY  # left for the supervisor holding it
+    claimed = board.claim(campaign, attempt_id="a4", prefer_worker="", workers={"w-theirs"})
+    assert claimed is not None and claimed.agent_id == theirs
+
+
 CLAIMER = """
 import json, sys
 import redis
