@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from core.db import ALL_ORGS, Database, Scope
@@ -48,6 +49,9 @@ class AgentLegs:
         # Each org's agent-phone rules and IP firewall, re-read for logins (the 2-second path never waits).
         self.phone_policies: dict[str, tuple[float, list[PhoneRule], IpFirewall]] = {}
         self.handed_over: set[str] = set()  # agents whose legs we hung up for another supervisor to call
+        # Whether this supervisor runs the campaign (the engine's leases); a leg that comes up for one it
+        # lost meanwhile is let go: the new owner calls that phone from its own workers.
+        self.runs_campaign: Callable[[str], bool] = lambda campaign_id: True
 
     # ------------------------------------------------------------------------------------ requests
 
@@ -127,6 +131,9 @@ class AgentLegs:
         status = self.board.status(event.agent_id)
         if status is None or status.state is not AgentState.CONNECTING:
             self.pool.send(event.worker_id, p.ReleaseAgent(agent_id=event.agent_id))  # logged out meanwhile
+            return
+        if not self.runs_campaign(status.campaign_id):
+            self.let_go([event.agent_id])
             return
         self.board.leg_up(event.agent_id, worker=event.worker_id, leg_id=event.agent_id)
         self.recorder.submit(

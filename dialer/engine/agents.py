@@ -231,6 +231,14 @@ class AgentBoard:
             return None
         return AgentStatus.of(agent_id, raw)
 
+    def statuses(self, agent_ids: Collection[str]) -> dict[str, AgentStatus]:
+        """Several agents' states in one round trip (those with no state are left out)."""
+        ids = list(agent_ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for agent_id in ids:
+            pipe.hgetall(AGENT_KEY + agent_id)
+        return {a: AgentStatus.of(a, raw) for a, raw in zip(ids, pipe.execute(), strict=True) if raw}
+
     def campaign_agents(self, campaign_id: str) -> list[AgentStatus]:
         ids = sorted(m.decode() for m in self.redis.smembers(CAMPAIGN_AGENTS_KEY + campaign_id))
         out = []

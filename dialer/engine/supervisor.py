@@ -142,6 +142,9 @@ class Engine:
             workers=self.fleet.ready,  # the same set, kept up to date by the fleet
         )
         self.legs = AgentLegs(self.db, self.board, self.pool, self.fleet, self.floor, self.recorder)
+        self.legs.runs_campaign = lambda campaign_id: (
+            not self._coordinated or campaign_id in self.ownership.held
+        )
         self._stop = threading.Event()
         self.dial_path = DialPath(
             db=self.db,
@@ -557,25 +560,30 @@ class Engine:
         if step.acquired:
             self._refresh_campaigns()
         self._finish_handovers()
-        with self.lock:
-            self.legs.let_go(self._stray_legs())
+        self._let_go_of_stray_legs()
 
-    def _stray_legs(self) -> list[str]:
-        """Agents' legs held here for a campaign this supervisor no longer owns (its lease lapsed and went to
-        another, which calls their phones from its own workers), or whose agent now has a leg elsewhere;
-        an agent on a call here keeps its leg until the call ended. Under the lock."""
+    def _let_go_of_stray_legs(self) -> None:
+        """Hang up the agents' legs held here for a campaign this supervisor no longer owns (its lease lapsed
+        and went to another, which calls their phones from its own workers), or whose agent has a leg
+        elsewhere now; an agent on a call here keeps its leg until the call ended. (The board is read
+        outside the lock: the 2-second path never waits on it.)"""
         if not self._coordinated:
-            return []
-        held, out = self.ownership.held, []
-        on_calls = {c.agent_id for c in self.floor.calls.values() if c.agent_id}
-        for agent_id, worker in list(self.fleet.agent_worker.items()):
-            status = self.board.status(agent_id)
-            if agent_id in on_calls or status is None:
-                continue
-            elsewhere = status.worker not in ("", worker)
-            if status.campaign_id not in held or elsewhere:
-                out.append(agent_id)
-        return out
+            return
+        with self.lock:
+            legs = dict(self.fleet.agent_worker)
+        statuses = self.board.statuses(legs)
+        with self.lock:
+            held = self.ownership.held
+            on_calls = {c.agent_id for c in self.floor.calls.values() if c.agent_id}
+            stray = [
+                agent_id
+                for agent_id, worker in legs.items()
+                if (status := statuses.get(agent_id)) is not None
+                and agent_id not in on_calls
+                and self.fleet.agent_worker.get(agent_id) == worker
+                and (status.campaign_id not in held or status.worker not in ("", worker))
+            ]
+            self.legs.let_go(stray)
 
     def _finish_handovers(self) -> None:
         """Campaigns handed over whose calls have all ended: their agents' legs go (the agents stay logged
@@ -596,12 +604,8 @@ class Engine:
     def _legs_of(self, campaign_id: uuid.UUID) -> list[str]:
         """The agents of this campaign whose legs this supervisor's workers hold (logged out or not: the
         board keeps a logged-out agent's campaign). Under the lock."""
-        out = []
-        for agent_id in list(self.fleet.agent_worker):
-            status = self.board.status(agent_id)
-            if status is not None and status.campaign_id == str(campaign_id):
-                out.append(agent_id)
-        return out
+        statuses = self.board.statuses(list(self.fleet.agent_worker))
+        return [a for a, status in statuses.items() if status.campaign_id == str(campaign_id)]
 
     def _timed_out(self, attempt_id: str) -> None:
         try:
