@@ -9,6 +9,7 @@ logs out and the agent on the call hangs the customer up."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import replace
 
@@ -20,10 +21,14 @@ from campaigns.service import set_status
 from core.db import Scope
 from core.runtime import Runtime
 from dialer.engine.agents import AgentState
+from dialer.engine.config import EngineConfig
+from dialer.engine.floor import LiveCall
 from dialer.engine.live import read_live_stats
 from dialer.engine.sandbox import PROFILE_NAME
 from dialer.engine.supervisor import Engine
 from dialer.simulators.carrier import CarrierBehaviour
+from dialer.sip import protocol as p
+from dialer.sip.keys import command_key
 from tests.conftest import make_tenant
 from tests.engine.conftest import MakeSandbox, TestCertificates, identity_source, provision_identity
 from tests.engine.factories import make_campaign
@@ -161,3 +166,67 @@ def test_a_logout_and_a_hangup_asked_while_a_campaign_drains_for_a_handover_reac
         assert live["connected"] == 1
     finally:
         second.stop(drain_s=1.0)
+
+
+def test_a_supervisor_lets_go_of_agent_legs_of_campaigns_it_no_longer_owns_but_not_mid_call(
+    runtime: Runtime, certificates: TestCertificates
+) -> None:
+    """Its lease lapsed and went to another supervisor (which calls the agents' phones from its own
+    workers): the legs still up here are hung up, the agents left as they are; one on a call here keeps
+    its leg until the call ended, and a campaign still owned keeps its agents' legs."""
+    nothing: frozenset[uuid.UUID] = frozenset()
+    engine = Engine(
+        runtime,
+        identity_source(runtime, certificates),
+        EngineConfig(supervisor_id=f"sup-{uuid.uuid4().hex[:6]}", campaign_ids=nothing),
+    )
+    board = engine.board
+    owned, lost = str(uuid.uuid4()), str(uuid.uuid4())
+    agents = {name: str(uuid.uuid4()) for name in ("owned", "lost", "lost_on_call", "moved")}
+    for name, agent_id in agents.items():
+        campaign = owned if name in ("owned", "moved") else lost
+        board.start_session(
+            agent_id=agent_id, org_id="org", campaign_id=campaign, session_id="", sip_uri="sip:a@127.0.0.1"
+        )
+        engine.fleet.agent_leg(agent_id, "w-here")
+        board.leg_up(agent_id, worker="w-elsewhere" if name == "moved" else "w-here", leg_id=agent_id)
+    engine.floor.calls["a-1"] = LiveCall(
+        attempt_id="a-1",
+        lead_id=1,
+        org_id=uuid.uuid4(),
+        campaign_id=uuid.UUID(lost),
+        e164="+12025550101",
+        trunk="t",
+        worker="w-here",
+        placed_at=0.0,
+        agent_id=agents["lost_on_call"],
+    )
+    engine._coordinated = True  # a started engine's: it drives only the campaigns it holds leases on
+    engine.ownership.held = {owned}
+    try:
+        engine._let_go_of_stray_legs()
+        sent = [
+            p.decode_command(c) for c in runtime.redis.lrange(command_key(engine.pool.pool, "w-here"), 0, -1)
+        ]
+        assert sorted(c.agent_id for c in sent if isinstance(c, p.ReleaseAgent)) == sorted(
+            [agents["lost"], agents["moved"]]
+        )
+        assert len(sent) == 2
+        assert set(engine.fleet.agent_worker) == {agents["owned"], agents["lost_on_call"]}
+        for agent_id in agents.values():  # nobody logged out: their campaign's owner has them
+            status = board.status(agent_id)
+            assert status is not None and status.state is AgentState.READY
+        # Its leg going down (as the worker reports it) does not log the agent out.
+        engine.legs.on_leg_down(
+            p.AgentLegDown(
+                worker_id="w-here", at=time.time(), agent_id=agents["lost"], sip_status=200, reason=""
+            )
+        )
+        status = board.status(agents["lost"])
+        assert status is not None and status.state is AgentState.READY
+    finally:
+        for agent_id in agents.values():
+            board.logout(agent_id)
+        runtime.redis.delete(command_key(engine.pool.pool, "w-here"))
+        engine.recorder.close()
+        engine.pool.close()
