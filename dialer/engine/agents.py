@@ -210,6 +210,40 @@ return ended
 )
 
 
+# ARGV: prefix, agent, now_ms, worker, leg. The phone answered the nailed leg: CONNECTING -> READY, or
+# PAUSED when a pause stands (the agent was paused, or asked to be, when their leg was called again).
+_LUA_LEG_UP = (
+    _LUA_SET_STATE
+    + """
+local prefix, agent, now_ms = ARGV[1], ARGV[2], ARGV[3]
+local key = prefix .. 'agent:' .. agent
+local current = redis.call('HGET', key, 'state') or 'LOGGED_OUT'
+if current ~= 'CONNECTING' then return {err = 'agent is ' .. current} end
+redis.call('HSET', key, 'worker', ARGV[4], 'leg', ARGV[5])
+if redis.call('HGET', key, 'pause_requested') == '1' then
+  redis.call('HSET', key, 'pause_requested', '0')
+  return set_state(agent, 'PAUSED', now_ms, prefix)
+end
+return set_state(agent, 'READY', now_ms, prefix)
+"""
+)
+
+# ARGV: prefix, agent, now_ms. The agent's leg is gone (its worker died, its campaign moved to another
+# supervisor): CONNECTING again, same session; a pause (standing or asked for) is kept for the new leg.
+_LUA_RECONNECT = (
+    _LUA_SET_STATE
+    + """
+local prefix, agent, now_ms = ARGV[1], ARGV[2], ARGV[3]
+local key = prefix .. 'agent:' .. agent
+local current = redis.call('HGET', key, 'state') or 'LOGGED_OUT'
+if current == 'LOGGED_OUT' then return {err = 'agent is LOGGED_OUT'} end
+if current == 'PAUSED' then redis.call('HSET', key, 'pause_requested', '1') end
+redis.call('HSET', key, 'worker', '', 'leg', '', 'attempt', '')
+return set_state(agent, 'CONNECTING', now_ms, prefix)
+"""
+)
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -222,6 +256,8 @@ class AgentBoard:
         self._transition = client.register_script(_LUA_TRANSITION)
         self._claim = client.register_script(_LUA_CLAIM)
         self._expire = client.register_script(_LUA_EXPIRE_WRAPS)
+        self._leg_up = client.register_script(_LUA_LEG_UP)
+        self._reconnect = client.register_script(_LUA_RECONNECT)
 
     # ------------------------------------------------------------------------------------------ reads
 
@@ -316,8 +352,12 @@ class AgentBoard:
         )
 
     def leg_up(self, agent_id: str, *, worker: str, leg_id: str, at_ms: int | None = None) -> None:
-        """The agent's phone answered the nailed leg: the agent is READY."""
-        self._run(agent_id, AgentState.READY, "CONNECTING", at_ms, worker=worker, leg=leg_id)
+        """The agent's phone answered the nailed leg: the agent is READY (PAUSED when a pause stands from
+        before the leg was called again, `reconnect`)."""
+        try:
+            self._leg_up(keys=[], args=[PREFIX, agent_id, at_ms or now_ms(), worker, leg_id])
+        except redis.ResponseError as exc:
+            raise AgentStateError(str(exc)) from exc
 
     def pause(self, agent_id: str, at_ms: int | None = None, *, code: str = "") -> AgentState:
         """READY -> PAUSED now; WRAP/INCALL -> PAUSED when the wrap ends. Returns the resulting state.
@@ -445,14 +485,10 @@ class AgentBoard:
         self._run(agent_id, "", "INCALL,WRAP", at_ms, logout_requested=1)
 
     def reconnect(self, agent_id: str, at_ms: int | None = None) -> None:
-        """The agent's leg was lost with its worker (or the engine restarted): CONNECTING again, same session."""
-        self._run(
-            agent_id,
-            AgentState.CONNECTING,
-            "CONNECTING,READY,INCALL,WRAP,PAUSED",
-            at_ms,
-            worker="",
-            leg="",
-            attempt="",
-            pause_requested=0,
-        )
+        """The agent's leg was lost with its worker, or its campaign moved to another supervisor (or the
+        engine restarted): CONNECTING again, same session. A pause, standing or asked for during the call,
+        is kept: the new leg makes the agent PAUSED, not READY (`leg_up`)."""
+        try:
+            self._reconnect(keys=[], args=[PREFIX, agent_id, at_ms or now_ms()])
+        except redis.ResponseError as exc:
+            raise AgentStateError(str(exc)) from exc

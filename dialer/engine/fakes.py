@@ -104,8 +104,11 @@ class FakeAgentBoard:
         )
 
     def leg_up(self, agent_id: str, *, worker: str, leg_id: str, at_ms: int | None = None) -> None:
-        self._require(agent_id, AgentState.CONNECTING)
-        self._set(agent_id, AgentState.READY, at_ms, worker=worker, leg_id=leg_id)
+        status = self._require(agent_id, AgentState.CONNECTING)
+        if status.pause_requested:
+            self._set(agent_id, AgentState.PAUSED, at_ms, worker=worker, leg_id=leg_id, pause_requested=False)
+        else:
+            self._set(agent_id, AgentState.READY, at_ms, worker=worker, leg_id=leg_id)
 
     def claim(
         self,
@@ -202,7 +205,7 @@ class FakeAgentBoard:
         return ended
 
     def reconnect(self, agent_id: str, at_ms: int | None = None) -> None:
-        self._require(
+        status = self._require(
             agent_id,
             AgentState.CONNECTING,
             AgentState.READY,
@@ -210,8 +213,9 @@ class FakeAgentBoard:
             AgentState.WRAP,
             AgentState.PAUSED,
         )
+        pause = status.pause_requested or status.state is AgentState.PAUSED
         self._set(
-            agent_id, AgentState.CONNECTING, at_ms, worker="", leg_id="", attempt_id="", pause_requested=False
+            agent_id, AgentState.CONNECTING, at_ms, worker="", leg_id="", attempt_id="", pause_requested=pause
         )
 
 
