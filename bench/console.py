@@ -110,7 +110,7 @@ class FakeEngine:
                 updated_ms=now_ms,
                 running=True,
             )
-            write_live_stats(client, str(self.campaign_id), stats)
+            write_live_stats(client, str(self.campaign_id), stats, writer="bench")
             self.writes.append(now_ms)
             self.stop.wait(1.0)
 

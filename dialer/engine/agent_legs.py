@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from core.db import ALL_ORGS, Database, Scope
@@ -48,6 +49,9 @@ class AgentLegs:
         # Each org's agent-phone rules and IP firewall, re-read for logins (the 2-second path never waits).
         self.phone_policies: dict[str, tuple[float, list[PhoneRule], IpFirewall]] = {}
         self.handed_over: set[str] = set()  # agents whose legs we hung up for another supervisor to call
+        # Whether this supervisor runs the campaign (the engine's leases); a leg that comes up for one it
+        # lost meanwhile is let go: the new owner calls that phone from its own workers.
+        self.runs_campaign: Callable[[str], bool] = lambda campaign_id: True
 
     # ------------------------------------------------------------------------------------ requests
 
@@ -55,9 +59,15 @@ class AgentLegs:
         if request.kind == "agent_login":
             self.pending_logins.append(request)
         elif request.kind == "agent_logout":
-            worker = self.fleet.agent_worker.get(request.agent_id) or request.worker
+            worker = self.fleet.agent_worker.get(request.agent_id)
+            if worker is None and request.worker in self.pool.workers():
+                worker = request.worker
             if worker:
                 self.pool.send(worker, p.ReleaseAgent(agent_id=request.agent_id))
+            else:  # never a command to a worker that is not ours: it would wait in a list no one reads
+                log.info(
+                    "agent %s logged out: no leg of theirs on this supervisor's workers", request.agent_id
+                )
         elif request.kind == "agent_hangup":
             self.floor.agent_hangs_up(request.agent_id, request.attempt_id)
 
@@ -122,6 +132,9 @@ class AgentLegs:
         if status is None or status.state is not AgentState.CONNECTING:
             self.pool.send(event.worker_id, p.ReleaseAgent(agent_id=event.agent_id))  # logged out meanwhile
             return
+        if not self.runs_campaign(status.campaign_id):
+            self.let_go([event.agent_id])
+            return
         self.board.leg_up(event.agent_id, worker=event.worker_id, leg_id=event.agent_id)
         self.recorder.submit(
             self._session_connected, status.session_id, event.worker_id, datetime.fromtimestamp(event.at, UTC)
@@ -176,16 +189,37 @@ class AgentLegs:
 
     def hand_over(self, agent_ids: list[str]) -> None:
         """Their campaign goes to another supervisor: hang up their legs here and leave them logged in,
-        CONNECTING, so that the new owner calls their phones again (`recovery.agents_to_recover`)."""
+        CONNECTING, so that the new owner calls their phones again (`recovery.agents_to_recover`). One who
+        asked to log out during their last call is logged out now: that wish is not handed over."""
         for agent_id in agent_ids:
             worker = self.fleet.agent_worker.get(agent_id)
             if worker is None:
+                continue
+            status = self.board.status(agent_id)
+            if status is not None and status.logout_requested:
+                self.pool.send(worker, p.ReleaseAgent(agent_id=agent_id))
+                self.fleet.agent_leg_gone(agent_id, worker)
+                self.end_agent(agent_id, "logout")
                 continue
             self.handed_over.add(agent_id)
             self.pool.send(worker, p.ReleaseAgent(agent_id=agent_id))
             self.fleet.agent_leg_gone(agent_id, worker)
             if reconnect_request(self.board, agent_id) is None:
                 self.handed_over.discard(agent_id)
+
+    def let_go(self, agent_ids: list[str]) -> None:
+        """Hang up these legs and leave their agents as they are: another supervisor, owning their campaign
+        now, calls (or called) their phones from its own workers."""
+        for agent_id in agent_ids:
+            worker = self.fleet.agent_worker.get(agent_id)
+            if worker is None:
+                continue
+            log.warning(
+                "agent %s: leg on %s let go, its campaign is run by another supervisor", agent_id, worker
+            )
+            self.handed_over.add(agent_id)
+            self.pool.send(worker, p.ReleaseAgent(agent_id=agent_id))
+            self.fleet.agent_leg_gone(agent_id, worker)
 
     def end_agent(self, agent_id: str, reason: str) -> None:
         before = self.board.logout(agent_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,22 +147,27 @@ return set_state(agent, new_state, now_ms, prefix)
 """
 )
 
-# KEYS[1]: the campaign's ready zset. ARGV: prefix, preferred worker, attempt id, now_ms.
-# Oldest-ready first (fair), but an agent on the preferred worker wins over one elsewhere.
+# KEYS[1]: the campaign's ready zset. ARGV: prefix, preferred worker, attempt id, now_ms, the workers an
+# agent's leg may be on (comma list; '' = any). Oldest-ready first (fair), but an agent on the preferred
+# worker wins over one elsewhere; one whose leg is on none of the workers is not taken (another
+# supervisor's: the claimer could not bridge to it).
 _LUA_CLAIM = (
     _LUA_SET_STATE
     + """
-local prefix, worker, attempt, now_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local prefix, worker, attempt, now_ms, allowed = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local chosen, fallback = nil, nil
 for _, id in ipairs(ids) do
   local key = prefix .. 'agent:' .. id
   if redis.call('HGET', key, 'state') == 'READY' then
-    if worker ~= '' and redis.call('HGET', key, 'worker') == worker then
-      chosen = id
-      break
+    local leg_worker = redis.call('HGET', key, 'worker') or ''
+    if allowed == '' or string.find(',' .. allowed .. ',', ',' .. leg_worker .. ',', 1, true) then
+      if worker ~= '' and leg_worker == worker then
+        chosen = id
+        break
+      end
+      if fallback == nil then fallback = id end
     end
-    if fallback == nil then fallback = id end
   else
     redis.call('ZREM', KEYS[1], id)
   end
@@ -204,6 +210,40 @@ return ended
 )
 
 
+# ARGV: prefix, agent, now_ms, worker, leg. The phone answered the nailed leg: CONNECTING -> READY, or
+# PAUSED when a pause stands (the agent was paused, or asked to be, when their leg was called again).
+_LUA_LEG_UP = (
+    _LUA_SET_STATE
+    + """
+local prefix, agent, now_ms = ARGV[1], ARGV[2], ARGV[3]
+local key = prefix .. 'agent:' .. agent
+local current = redis.call('HGET', key, 'state') or 'LOGGED_OUT'
+if current ~= 'CONNECTING' then return {err = 'agent is ' .. current} end
+redis.call('HSET', key, 'worker', ARGV[4], 'leg', ARGV[5])
+if redis.call('HGET', key, 'pause_requested') == '1' then
+  redis.call('HSET', key, 'pause_requested', '0')
+  return set_state(agent, 'PAUSED', now_ms, prefix)
+end
+return set_state(agent, 'READY', now_ms, prefix)
+"""
+)
+
+# ARGV: prefix, agent, now_ms. The agent's leg is gone (its worker died, its campaign moved to another
+# supervisor): CONNECTING again, same session; a pause (standing or asked for) is kept for the new leg.
+_LUA_RECONNECT = (
+    _LUA_SET_STATE
+    + """
+local prefix, agent, now_ms = ARGV[1], ARGV[2], ARGV[3]
+local key = prefix .. 'agent:' .. agent
+local current = redis.call('HGET', key, 'state') or 'LOGGED_OUT'
+if current == 'LOGGED_OUT' then return {err = 'agent is LOGGED_OUT'} end
+if current == 'PAUSED' then redis.call('HSET', key, 'pause_requested', '1') end
+redis.call('HSET', key, 'worker', '', 'leg', '', 'attempt', '')
+return set_state(agent, 'CONNECTING', now_ms, prefix)
+"""
+)
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -216,6 +256,8 @@ class AgentBoard:
         self._transition = client.register_script(_LUA_TRANSITION)
         self._claim = client.register_script(_LUA_CLAIM)
         self._expire = client.register_script(_LUA_EXPIRE_WRAPS)
+        self._leg_up = client.register_script(_LUA_LEG_UP)
+        self._reconnect = client.register_script(_LUA_RECONNECT)
 
     # ------------------------------------------------------------------------------------------ reads
 
@@ -224,6 +266,14 @@ class AgentBoard:
         if not raw:
             return None
         return AgentStatus.of(agent_id, raw)
+
+    def statuses(self, agent_ids: Collection[str]) -> dict[str, AgentStatus]:
+        """Several agents' states in one round trip (those with no state are left out)."""
+        ids = list(agent_ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for agent_id in ids:
+            pipe.hgetall(AGENT_KEY + agent_id)
+        return {a: AgentStatus.of(a, raw) for a, raw in zip(ids, pipe.execute(), strict=True) if raw}
 
     def campaign_agents(self, campaign_id: str) -> list[AgentStatus]:
         ids = sorted(m.decode() for m in self.redis.smembers(CAMPAIGN_AGENTS_KEY + campaign_id))
@@ -302,8 +352,12 @@ class AgentBoard:
         )
 
     def leg_up(self, agent_id: str, *, worker: str, leg_id: str, at_ms: int | None = None) -> None:
-        """The agent's phone answered the nailed leg: the agent is READY."""
-        self._run(agent_id, AgentState.READY, "CONNECTING", at_ms, worker=worker, leg=leg_id)
+        """The agent's phone answered the nailed leg: the agent is READY (PAUSED when a pause stands from
+        before the leg was called again, `reconnect`)."""
+        try:
+            self._leg_up(keys=[], args=[PREFIX, agent_id, at_ms or now_ms(), worker, leg_id])
+        except redis.ResponseError as exc:
+            raise AgentStateError(str(exc)) from exc
 
     def pause(self, agent_id: str, at_ms: int | None = None, *, code: str = "") -> AgentState:
         """READY -> PAUSED now; WRAP/INCALL -> PAUSED when the wrap ends. Returns the resulting state.
@@ -328,10 +382,19 @@ class AgentBoard:
         self._run(agent_id, AgentState.LOGGED_OUT, "*", at_ms)
         return status
 
-    def claim(self, campaign_id: str, *, attempt_id: str, prefer_worker: str) -> ClaimedAgent | None:
-        """Atomically take one READY agent of the campaign for `attempt_id` (INCALL), or None."""
+    def claim(
+        self,
+        campaign_id: str,
+        *,
+        attempt_id: str,
+        prefer_worker: str,
+        workers: Collection[str] | None = None,
+    ) -> ClaimedAgent | None:
+        """Atomically take one READY agent of the campaign for `attempt_id` (INCALL), or None. `workers`:
+        only an agent whose leg is on one of them (the claimer's own; None: any)."""
+        allowed = "" if workers is None else ",".join(sorted(workers)) or "-"
         result = self._claim(
-            keys=[READY_KEY + campaign_id], args=[PREFIX, prefer_worker, attempt_id, now_ms()]
+            keys=[READY_KEY + campaign_id], args=[PREFIX, prefer_worker, attempt_id, now_ms(), allowed]
         )
         if not result:
             return None
@@ -422,14 +485,10 @@ class AgentBoard:
         self._run(agent_id, "", "INCALL,WRAP", at_ms, logout_requested=1)
 
     def reconnect(self, agent_id: str, at_ms: int | None = None) -> None:
-        """The agent's leg was lost with its worker (or the engine restarted): CONNECTING again, same session."""
-        self._run(
-            agent_id,
-            AgentState.CONNECTING,
-            "CONNECTING,READY,INCALL,WRAP,PAUSED",
-            at_ms,
-            worker="",
-            leg="",
-            attempt="",
-            pause_requested=0,
-        )
+        """The agent's leg was lost with its worker, or its campaign moved to another supervisor (or the
+        engine restarted): CONNECTING again, same session. A pause, standing or asked for during the call,
+        is kept: the new leg makes the agent PAUSED, not READY (`leg_up`)."""
+        try:
+            self._reconnect(keys=[], args=[PREFIX, agent_id, at_ms or now_ms()])
+        except redis.ResponseError as exc:
+            raise AgentStateError(str(exc)) from exc

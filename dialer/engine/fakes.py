@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -104,14 +104,25 @@ class FakeAgentBoard:
         )
 
     def leg_up(self, agent_id: str, *, worker: str, leg_id: str, at_ms: int | None = None) -> None:
-        self._require(agent_id, AgentState.CONNECTING)
-        self._set(agent_id, AgentState.READY, at_ms, worker=worker, leg_id=leg_id)
+        status = self._require(agent_id, AgentState.CONNECTING)
+        if status.pause_requested:
+            self._set(agent_id, AgentState.PAUSED, at_ms, worker=worker, leg_id=leg_id, pause_requested=False)
+        else:
+            self._set(agent_id, AgentState.READY, at_ms, worker=worker, leg_id=leg_id)
 
-    def claim(self, campaign_id: str, *, attempt_id: str, prefer_worker: str) -> ClaimedAgent | None:
+    def claim(
+        self,
+        campaign_id: str,
+        *,
+        attempt_id: str,
+        prefer_worker: str,
+        workers: Collection[str] | None = None,
+    ) -> ClaimedAgent | None:
         ready = sorted(
             (order, agent_id)
             for agent_id, order in self._ready_order.items()
             if self.agents[agent_id].campaign_id == campaign_id
+            and (workers is None or self.agents[agent_id].worker in workers)
         )
         if not ready:
             return None
@@ -194,7 +205,7 @@ class FakeAgentBoard:
         return ended
 
     def reconnect(self, agent_id: str, at_ms: int | None = None) -> None:
-        self._require(
+        status = self._require(
             agent_id,
             AgentState.CONNECTING,
             AgentState.READY,
@@ -202,8 +213,9 @@ class FakeAgentBoard:
             AgentState.WRAP,
             AgentState.PAUSED,
         )
+        pause = status.pause_requested or status.state is AgentState.PAUSED
         self._set(
-            agent_id, AgentState.CONNECTING, at_ms, worker="", leg_id="", attempt_id="", pause_requested=False
+            agent_id, AgentState.CONNECTING, at_ms, worker="", leg_id="", attempt_id="", pause_requested=pause
         )
 
 

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -108,9 +108,13 @@ class Floor:
         *,
         campaigns: Mapping[uuid.UUID, FloorCampaign] | None = None,
         released: Released | None = None,
+        workers: Collection[str] | None = None,
     ) -> None:
         """`campaigns` are the running campaigns (kept up to date by their owner, the engine);
-        `released(call, sip_outcome, now)` is told when a call gives back its trunk and worker slot."""
+        `released(call, sip_outcome, now)` is told when a call gives back its trunk and worker slot;
+        `workers` (kept up to date by the engine) are the line workers a claimed agent's leg must be on,
+        this supervisor's own: an agent whose leg another supervisor holds is never claimed (None: any)."""
+        self.workers = workers
         self.agents = agents
         self.lines = lines
         self.attempts = attempts
@@ -433,7 +437,7 @@ class Floor:
                     return False  # the agent who dialed is gone: any READY agent, at the next pass
                 # a callback whose agent is gone: any READY agent now
         claimed = self.agents.claim(
-            str(call.campaign_id), attempt_id=call.attempt_id, prefer_worker=call.worker
+            str(call.campaign_id), attempt_id=call.attempt_id, prefer_worker=call.worker, workers=self.workers
         )
         if claimed is None:
             return False

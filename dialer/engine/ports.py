@@ -9,6 +9,7 @@ engine's own unit tests they are the in-memory fakes of `dialer.engine.fakes` (a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -23,7 +24,16 @@ class AgentClaims(Protocol):
 
     def status(self, agent_id: str) -> AgentStatus | None: ...
 
-    def claim(self, campaign_id: str, *, attempt_id: str, prefer_worker: str) -> ClaimedAgent | None: ...
+    def claim(
+        self,
+        campaign_id: str,
+        *,
+        attempt_id: str,
+        prefer_worker: str,
+        workers: Collection[str] | None = None,
+    ) -> ClaimedAgent | None:
+        """A READY agent of the campaign, INCALL for `attempt_id`: one on `prefer_worker` first, and only one
+        whose leg is on one of `workers` (None: any)."""
 
     def release_unbridged(self, agent_id: str, attempt_id: str) -> None:
         """INCALL -> READY for a claim whose bridge never happened; `AgentStateError` if not INCALL."""

@@ -141,8 +141,12 @@ class Engine:
             ),
             campaigns=self.campaigns,
             released=self._call_released,
+            workers=self.fleet.ready,  # the same set, kept up to date by the fleet
         )
         self.legs = AgentLegs(self.db, self.board, self.pool, self.fleet, self.floor, self.recorder)
+        self.legs.runs_campaign = lambda campaign_id: (
+            not self._coordinated or campaign_id in self.ownership.held
+        )
         self._stop = threading.Event()
         self.dial_path = DialPath(
             db=self.db,
@@ -171,6 +175,7 @@ class Engine:
         self._dial_thread: threading.Thread | None = None
         self._event_thread: threading.Thread | None = None
         self._last: dict[str, float] = {}
+        self._live_written: dict[str, LiveStats] = {}  # campaign id -> the figures last written as running
 
     # What the demo, the sandbox and the tests read.
     @property
@@ -449,9 +454,20 @@ class Engine:
     def _periodic(self, now: float) -> None:
         if self._every("requests", 0.1, now):
             with self.lock:
-                running = [str(c) for c, run in self.campaigns.items() if run.active]
-            for request in pop_requests(self.runtime.redis, running):
+                # A campaign being handed over is still driven here until its calls ended and its lease
+                # went: its agents' logouts and hang-ups are served here meanwhile (the new owner could not:
+                # the legs and the calls are on this supervisor's workers).
+                driven = [str(c) for c, run in self.campaigns.items() if run.active or c in self.handing_over]
+            for request in pop_requests(self.runtime.redis, driven):
                 with self.lock:
+                    if request.kind == "agent_login" and uuid.UUID(request.campaign_id) in self.handing_over:
+                        # Not called from here: the new owner calls every CONNECTING agent of the campaign
+                        # when it takes it (`recovery.agents_to_recover`).
+                        log.info(
+                            "agent %s: login left to the campaign's next owner (handing over)",
+                            request.agent_id,
+                        )
+                        continue
                     self.legs.on_request(request)
             for _agent_id, attempt_id in self.board.expire_wraps_of_calls():
                 if attempt_id:  # the wrap-up ran out undisposed: the campaign's timeout disposition
@@ -517,6 +533,9 @@ class Engine:
                         "campaign %s: lease lost to another supervisor; no more dials here", campaign_id
                     )
                     run.active = False
+                self.legs.pending_logins = [
+                    r for r in self.legs.pending_logins if r.campaign_id != campaign_id
+                ]
             for campaign_id in step.hand_over:
                 cid = uuid.UUID(campaign_id)
                 if cid not in self.handing_over:
@@ -548,6 +567,30 @@ class Engine:
         if step.acquired:
             self._refresh_campaigns()
         self._finish_handovers()
+        self._let_go_of_stray_legs()
+
+    def _let_go_of_stray_legs(self) -> None:
+        """Hang up the agents' legs held here for a campaign this supervisor no longer owns (its lease lapsed
+        and went to another, which calls their phones from its own workers), or whose agent has a leg
+        elsewhere now; an agent on a call here keeps its leg until the call ended. (The board is read
+        outside the lock: the 2-second path never waits on it.)"""
+        if not self._coordinated:
+            return
+        with self.lock:
+            legs = dict(self.fleet.agent_worker)
+        statuses = self.board.statuses(legs)
+        with self.lock:
+            held = self.ownership.held
+            on_calls = {c.agent_id for c in self.floor.calls.values() if c.agent_id}
+            stray = [
+                agent_id
+                for agent_id, worker in legs.items()
+                if (status := statuses.get(agent_id)) is not None
+                and agent_id not in on_calls
+                and self.fleet.agent_worker.get(agent_id) == worker
+                and (status.campaign_id not in held or status.worker not in ("", worker))
+            ]
+            self.legs.let_go(stray)
 
     def _finish_handovers(self) -> None:
         """Campaigns handed over whose calls have all ended: their agents' legs go (the agents stay logged
@@ -556,12 +599,20 @@ class Engine:
         with self.lock:
             done = [cid for cid in self.handing_over if not self.floor.calls_of(cid)]
             for cid in done:
-                agents = [a.agent_id for a in self.board.campaign_agents(str(cid))]
-                self.legs.hand_over([a for a in agents if a in self.fleet.agent_worker])
+                # Every leg of the campaign held here, the logged-out agents' too (a logout made while
+                # the campaign drained leaves its leg here: the new owner could not hang it up).
+                self.legs.hand_over(self._legs_of(cid))
+                self.legs.pending_logins = [r for r in self.legs.pending_logins if r.campaign_id != str(cid)]
                 self.campaigns.pop(cid, None)
                 self.handing_over.discard(cid)
         for cid in done:
             self.ownership.release(str(cid))
+
+    def _legs_of(self, campaign_id: uuid.UUID) -> list[str]:
+        """The agents of this campaign whose legs this supervisor's workers hold (logged out or not: the
+        board keeps a logged-out agent's campaign). Under the lock."""
+        statuses = self.board.statuses(list(self.fleet.agent_worker))
+        return [a for a, status in statuses.items() if status.campaign_id == str(campaign_id)]
 
     def _timed_out(self, attempt_id: str) -> None:
         try:
@@ -595,8 +646,17 @@ class Engine:
                 stats.abandon_rate = stats.abandoned / stats.answered if stats.answered else 0.0
                 stats.max_concurrent_calls = self.floor.max_concurrent_calls
                 stats.updated_ms = int(time.time() * 1000)
+                stats.started_ms = stats.started_ms or stats.updated_ms
                 stats.running = running
                 snapshot.append((str(run.id), LiveStats(**vars(stats))))
+            # Campaigns no longer run here (handed over, lost, stopped): their last figures from here say
+            # so at once, not only once they are STALE_AFTER_MS old.
+            for campaign_id in set(self._live_written) - {c for c, _ in snapshot}:
+                gone = self._live_written.pop(campaign_id)
+                gone.calls_in_progress, gone.dial_level, gone.running = 0, 0.0, False
+                gone.updated_ms = int(time.time() * 1000)
+                snapshot.append((campaign_id, gone))
+            self._live_written.update((c, stats) for c, stats in snapshot if stats.running)
         for campaign_id, stats in snapshot:
-            write_live_stats(self.runtime.redis, campaign_id, stats)
+            write_live_stats(self.runtime.redis, campaign_id, stats, writer=self.holder)
         write_engine_heartbeat(self.runtime.redis, self.holder, running=running)

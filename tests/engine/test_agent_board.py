@@ -37,6 +37,50 @@ def test_claim_prefers_an_agent_on_the_worker_that_holds_the_call(runtime: Runti
     assert status is not None and status.state is AgentState.INCALL and status.attempt_id == "a1"
 
 
+def test_claim_takes_no_agent_whose_leg_is_on_another_supervisors_workers(runtime: Runtime) -> None:
+    board = AgentBoard(runtime.redis)
+    campaign = str(uuid.uuid4())
+    theirs = _login(board, campaign, "w-theirs")  # READY longest: a claim for any worker would take it
+    mine = _login(board, campaign, "w-mine-2")
+    claimed = board.claim(
+        campaign, attempt_id="a1", prefer_worker="w-mine-1", workers={"w-mine-1", "w-mine-2"}
+    )
+    assert claimed is not None and claimed.agent_id == mine  # on another worker of the claimer's own
+    assert board.claim(campaign, attempt_id="a2", prefer_worker="w-mine-1", workers={"w-mine-1"}) is None
+    assert board.claim(campaign, attempt_id="a3", prefer_worker="w-mine-1", workers=set()) is None
+    status = board.status(theirs)
+    assert status is not None and status.state is AgentState.READY  # left for the supervisor holding it
+    claimed = board.claim(campaign, attempt_id="a4", prefer_worker="", workers={"w-theirs"})
+    assert claimed is not None and claimed.agent_id == theirs
+
+
+def test_a_pause_survives_the_agents_leg_being_called_again(runtime: Runtime) -> None:
+    """Their worker died or their campaign moved to another supervisor: the phone is called again, and an
+    agent who was paused, or asked to pause during the call, comes back PAUSED with their code, not READY."""
+    board = AgentBoard(runtime.redis)
+    campaign = str(uuid.uuid4())
+    paused, pausing, working = (_login(board, campaign, "w1") for _ in range(3))
+    board.pause(paused, code="LUNCH")
+    assert board.claim(campaign, attempt_id="a1", prefer_worker="w1") is not None
+    assert board.claim(campaign, attempt_id="a2", prefer_worker="w1") is not None
+    assert board.pause(pausing, code="BREAK") is AgentState.INCALL  # asked for during the call
+    for agent in (paused, pausing, working):
+        board.reconnect(agent)
+        status = board.status(agent)
+        assert status is not None and status.state is AgentState.CONNECTING and status.worker == ""
+        board.leg_up(agent, worker="w2", leg_id=agent)
+    got = {a: board.status(a) for a in (paused, pausing, working)}
+    assert [(s.state, s.pause_code, s.worker) for s in got.values() if s is not None] == [
+        (AgentState.PAUSED, "LUNCH", "w2"),
+        (AgentState.PAUSED, "BREAK", "w2"),
+        (AgentState.READY, "", "w2"),
+    ]
+    assert not any(s.pause_requested for s in got.values() if s is not None)
+    assert board.claim(campaign, attempt_id="a3", prefer_worker="w2").agent_id == working  # type: ignore[union-attr]
+    with pytest.raises(AgentStateError):
+        board.leg_up(paused, worker="w3", leg_id=paused)  # not CONNECTING
+
+
 CLAIMER = """
 import json, sys
 import redis
