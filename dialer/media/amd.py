@@ -250,6 +250,11 @@ class AmdDetector(_StreamingDetector):
         self._greeting_start: int | None = None
         self._last_voice_end = 0
 
+    @property
+    def greeting_ended_ms(self) -> int | None:
+        """Audio time the callee's voice last stopped, once a greeting started (None before one)."""
+        return self._last_voice_end if self._greeting_start is not None else None
+
     def _level(self, frame: bytes, samples: np.ndarray) -> tuple[bool, bool]:
         """(strong, weak) voice: strong starts a stretch of voice, weak (quieter, within it) continues it."""
         # Level in the voice band only (300-3400 Hz): mains hum and rumble, however loud, are no voice

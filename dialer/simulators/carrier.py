@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import wave
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,6 +60,10 @@ class CarrierBehaviour:
     opt_out_after_s: float = 3.0
     reject_bad_identity: bool = False
     """Answer an INVITE whose Identity fails verification with the RFC 8224 status (428/436/437/438)."""
+    human_wav: str = ""
+    machine_wav: str = ""
+    """A greeting (8 kHz mono 16-bit PCM WAV, e.g. from `dialer.media.corpus`) a human or machine callee
+    plays after answering, instead of the tone: for answering-machine detection on the audio."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CarrierBehaviour:
@@ -117,6 +122,7 @@ class Carrier:
         self.rng = random.Random(seed)
         self.dirty = True
         self._last_second: deque[float] = deque()  # arrival times of the INVITEs of the last second
+        self._greetings: dict[str, bytes] = {}
 
     def on_invite(self, ua: SipUas, dialog: Dialog) -> None:
         invite = dialog.invite
@@ -166,6 +172,9 @@ class Carrier:
         answered_by = "machine" if behaviour == "machine" else "human"
         if not ua.answer(dialog, {ANSWERED_BY_HEADER: answered_by}):
             return
+        greeting = self.behaviour.machine_wav if behaviour == "machine" else self.behaviour.human_wav
+        if greeting:
+            ua.play(dialog, self._greeting(greeting))
         talk = self.behaviour.machine_talk_s if behaviour == "machine" else self.behaviour.talk_s
         talk_s = _float_header(dialog, TALK_HEADER) or self.rng.uniform(*talk)
         ua.schedule(talk_s, lambda: ua.bye(dialog))
@@ -175,6 +184,14 @@ class Carrier:
         )
         if behaviour == "human" and opts_out:
             ua.schedule(self.behaviour.opt_out_after_s, lambda: self._press_opt_out(ua, dialog))
+
+    def _greeting(self, path: str) -> bytes:
+        if path not in self._greetings:
+            with wave.open(path, "rb") as wav:
+                if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (8000, 1, 2):
+                    raise ValueError(f"carrier greeting {path}: 8 kHz mono 16-bit PCM WAV expected")
+                self._greetings[path] = wav.readframes(wav.getnframes())
+        return self._greetings[path]
 
     def _press_opt_out(self, ua: SipUas, dialog: Dialog) -> None:
         if dialog.state == "confirmed":
@@ -200,6 +217,9 @@ class Carrier:
             packets_heard=dialog.packets_in,
             loud_packets_heard=dialog.loud_packets_in,
             ended_at=time.time(),
+            greeting_started_at=dialog.playback_started_at or None,
+            greeting_played_to_end=bool(dialog.playback_ended_at),
+            first_loud_at=dialog.first_loud_at or None,
         )
         self.dirty = True
 

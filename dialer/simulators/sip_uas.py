@@ -133,6 +133,14 @@ class Dialog:
     loud_packets_in: int = 0
     """Received audio packets that were not near-silence: proves someone's audio reached this call."""
     data: dict[str, Any] = field(default_factory=dict)
+    playback: bytes = b""
+    """G.711 audio sent instead of the tone, one packet's worth per packet received (`SipUas.play`)."""
+    played: int = 0
+    playback_started_at: float = 0.0
+    """Epoch time the first packet of the playback went out (0 before)."""
+    playback_ended_at: float = 0.0
+    first_loud_at: float = 0.0
+    """Epoch time the first loud packet arrived (when a voicemail message started, for instance)."""
 
 
 class UasApp(Protocol):
@@ -406,13 +414,34 @@ class SipUas:
             dialog.packets_in += 1
             if _is_loud(data[12:], pt):
                 dialog.loud_packets_in += 1
+                dialog.first_loud_at = dialog.first_loud_at or time.time()
             if self.media == "none":
                 continue
             dialog.rtp_ts = struct.unpack_from("!I", data, 4)[0]
             dialog.seq = (dialog.seq + 1) & 0xFFFF
             header = struct.pack("!BBHII", 0x80, pt, dialog.seq, dialog.rtp_ts, dialog.ssrc)
-            payload = data[12:] if self.media == "echo" else self.tone[pt][: len(data) - 12]
+            payload = data[12:] if self.media == "echo" else self._payload(dialog, pt, len(data) - 12)
             self.rtp.sendto(header + payload, addr)
+
+    def play(self, dialog: Dialog, pcm: bytes) -> None:
+        """Answer the caller's packets with this audio (8 kHz 16-bit mono PCM), then with silence."""
+        encode = _ulaw if dialog.audio_pt == 0 else _alaw
+        samples = struct.unpack(f"<{len(pcm) // 2}h", pcm[: len(pcm) - len(pcm) % 2])
+        dialog.playback = bytes(encode(x) for x in samples)
+        dialog.played = 0
+
+    def _payload(self, dialog: Dialog, pt: int, size: int) -> bytes:
+        if not dialog.playback:
+            return self.tone[pt][:size]
+        if dialog.played >= len(dialog.playback):
+            if not dialog.playback_ended_at:
+                dialog.playback_ended_at = time.time()
+            return bytes([0xFF if pt == 0 else 0xD5]) * size  # G.711 silence
+        if not dialog.playback_started_at:
+            dialog.playback_started_at = time.time()
+        chunk = dialog.playback[dialog.played : dialog.played + size]
+        dialog.played += size
+        return chunk + bytes([0xFF if pt == 0 else 0xD5]) * (size - len(chunk))
 
     def send_dtmf(self, dialog: Dialog, digit: str, duration_ms: int = 200) -> None:
         """Send one RFC 2833 telephone-event to the caller (needs telephone-event in its offer)."""

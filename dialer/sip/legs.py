@@ -68,6 +68,9 @@ class LeadCall:
     opt_out_key: str = ""
     foreign_source: str = ""
     """Where a response that did not come from the trunk's address came from (the call is then ended)."""
+    amd: Any = None
+    """The answering-machine detection on this call's audio (`dialer.media.live_amd.LiveAmd`), if asked."""
+    amd_recorder: Any = None
 
     @property
     def attempt_id(self) -> str:

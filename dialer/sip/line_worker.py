@@ -18,8 +18,10 @@ import contextlib
 import logging
 import os
 import random
+import shutil
 import signal
 import socket
+import tempfile
 import time
 import wave
 from collections import deque
@@ -32,6 +34,8 @@ import pjsua2 as pj
 from core import log_scrub, metrics
 from core.logging_json import add_process_field, configure_logging, log_context
 from core.processes import watch_parent
+from dialer.media.amd import AmdError, AmdSettings
+from dialer.media.live_amd import LiveAmd
 from dialer.sip import protocol as p
 from dialer.sip.admission import (
     BRIDGE_TOKEN_HEADER,
@@ -77,6 +81,10 @@ URGENT_AFTER_COMMAND_S = 0.2
 HEARTBEAT_S = 1.0
 REFUSAL_LOG_INTERVAL_S = 5.0
 REFUSAL_RTP_ADDRESS = "192.0.2.1"  # TEST-NET-1 (RFC 5737): never a local address
+TMPFS = Path("/dev/shm")  # noqa: S108 - only the parent of the worker's own 0700 directory (mkdtemp)
+"""Where the callee's audio is recorded for AMD while it is analysed (tmpfs: no disk writes)."""
+AMD_POLL_S = 0.04  # the recorder flushes every 0.25 s of audio: polling faster gains little
+VOICEMAIL_TAIL_S = 0.3  # after the message, before the BYE (the last frames reach the machine)
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +241,7 @@ class LineWorker:
         self.refusal_account.create(self._refusal_account_config())
         self.refusal_account_id = self.refusal_account.getId()
         self._selected: tuple[str, dict[str, str], Admission] | None = None
+        self.amd_dir: Path | None = None
 
     @property
     def sip_uri(self) -> str:
@@ -857,6 +866,121 @@ class LineWorker:
             )
         )
 
+    # ------------------------------------------------------------------- answering-machine detection
+
+    def _start_amd(self, lead: LeadCall) -> None:
+        """Record the callee's audio into tmpfs from the answer and read it as it grows (`LiveAmd`): the
+        pinned wheel has no `AudioMediaPort` to take frames from (dialer.media.live_amd)."""
+        attempt_id = lead.command.attempt_id
+        try:
+            settings = AmdSettings.from_dict(dict(lead.command.amd_settings or {}))
+        except AmdError as exc:  # the engine validates them first: a person must never wait on this
+            log.error("line worker: AMD of %s not run: %s", attempt_id, exc)
+            now = _now()
+            self.emit(
+                p.AmdDecided(
+                    worker_id=self.worker_id,
+                    at=now,
+                    attempt_id=attempt_id,
+                    result="notsure",
+                    cause="SETTINGS-INVALID",
+                    decided_at_ms=0,
+                    greeting_ended_at=now,
+                )
+            )
+            return
+        if self.amd_dir is None:  # private to this process (0700): a callee's voice is personal data
+            self.amd_dir = Path(
+                tempfile.mkdtemp(prefix="clearline-amd-", dir=TMPFS if TMPFS.is_dir() else None)
+            )
+        path = self.amd_dir / f"{attempt_id}.wav"
+        recorder = pj.AudioMediaRecorder()
+        recorder.createRecorder(str(path))
+        _audio(lead.call).startTransmit(recorder)
+        lead.amd_recorder = recorder
+        lead.amd = LiveAmd(path, settings, started_at=_now(), voicemail=bool(lead.command.voicemail_wav))
+        self._schedule(AMD_POLL_S, lambda: self._poll_amd(lead))
+
+    def _poll_amd(self, lead: LeadCall) -> None:
+        amd = lead.amd
+        if amd is None or lead.ended:
+            return
+        decided = amd.decision is not None
+        amd.poll(_now())
+        if not decided and amd.decision is not None:
+            decision = amd.decision
+            log.info(
+                "line worker: AMD of %s: %s (%s) at %d ms, seen %d ms late",
+                lead.command.attempt_id,
+                decision.result.value,
+                decision.cause,
+                decision.decided_at_ms,
+                amd.lag_ms,
+            )
+            self.emit(
+                p.AmdDecided(
+                    worker_id=self.worker_id,
+                    at=_now(),
+                    attempt_id=lead.command.attempt_id,
+                    result=decision.result.value,
+                    cause=decision.cause,
+                    decided_at_ms=decision.decided_at_ms,
+                    greeting_ended_at=amd.greeting_ended_at,
+                    lag_ms=amd.lag_ms,
+                )
+            )
+        if amd.cue is not None:
+            cue = amd.cue
+            self._stop_amd(lead)
+            self._leave_voicemail(lead, cue)
+        elif amd.done:
+            self._stop_amd(lead)
+        else:
+            self._schedule(AMD_POLL_S, lambda: self._poll_amd(lead))
+
+    def _stop_amd(self, lead: LeadCall) -> None:
+        amd, recorder = lead.amd, lead.amd_recorder
+        lead.amd, lead.amd_recorder = None, None
+        if recorder is not None and lead.call is not None:
+            with contextlib.suppress(pj.Error):
+                _audio(lead.call).stopTransmit(recorder)
+        del recorder  # the recorder's port goes here, on the main thread, before its file is removed
+        if amd is not None:
+            with contextlib.suppress(OSError):
+                amd.path.unlink()
+
+    def _leave_voicemail(self, lead: LeadCall, cue: str) -> None:
+        """A machine's greeting is over: play the campaign's message into its recording, then hang up."""
+        attempt_id, wav_path = lead.command.attempt_id, lead.command.voicemail_wav
+        if cue == "timeout" or lead.call is None or lead.ended:
+            if lead.call is not None:
+                with contextlib.suppress(pj.Error):
+                    lead.call.hangup(pj.CallOpParam(True))
+            return
+        try:
+            with wave.open(wav_path, "rb") as wav:
+                duration_s = wav.getnframes() / wav.getframerate()
+            player = pj.AudioMediaPlayer()
+            player.createPlayer(wav_path, pj.PJMEDIA_FILE_NO_LOOP)
+        except (OSError, wave.Error, EOFError, pj.Error) as exc:
+            reason = getattr(exc, "reason", None) or str(exc)
+            log.error("line worker: voicemail message %s of %s not played: %s", wav_path, attempt_id, reason)
+            with contextlib.suppress(pj.Error):
+                lead.call.hangup(pj.CallOpParam(True))
+            return
+        lead.player = player
+        player.startTransmit(_audio(lead.call))
+
+        def left() -> None:
+            if lead.ended or lead.player is not player:
+                return
+            self.emit(p.VoicemailLeft(worker_id=self.worker_id, at=_now(), attempt_id=attempt_id, cue=cue))
+            if lead.call is not None:
+                with contextlib.suppress(pj.Error):
+                    lead.call.hangup(pj.CallOpParam(True))
+
+        self._schedule(duration_s + VOICEMAIL_TAIL_S, left)
+
     # ------------------------------------------------------------------------------------ callbacks
 
     def _admission(self, rdata: Any) -> tuple[dict[str, str], Admission]:
@@ -992,7 +1116,11 @@ class LineWorker:
                     sip_status=info.lastStatusCode,
                 )
             )
-        elif state == pj.PJSIP_INV_STATE_CONNECTING and lead.profile.amd_header:
+        elif (
+            state == pj.PJSIP_INV_STATE_CONNECTING
+            and lead.profile.amd_header
+            and lead.command.amd_settings is None  # detection on the audio replaces the carrier's header
+        ):
             if prm.e.type == pj.PJSIP_EVENT_TSX_STATE:
                 value = parse_headers(prm.e.body.tsxState.src.rdata.wholeMsg).get(
                     lead.profile.amd_header.lower(), ""
@@ -1049,6 +1177,8 @@ class LineWorker:
         owner = call.owner
         if isinstance(owner, LeadCall):
             owner.media_ready = True
+            if owner.command.amd_settings is not None and owner.amd is None and not owner.ended:
+                self._start_amd(owner)
             if owner.pending_bridge is not None:
                 self._complete_bridge(owner, owner.pending_bridge)
             if owner.player is not None:
@@ -1157,6 +1287,7 @@ class LineWorker:
         self._unbridge(lead)
         self._stop_player(lead)
         self._stop_recording(lead)
+        self._stop_amd(lead)
         self.leads.pop(lead.command.attempt_id, None)
         log.info(
             "line worker: call attempt %s ended: %s, SIP %s",
@@ -1189,6 +1320,7 @@ class LineWorker:
             self.ep.libHandleEvents(10)
         self.flush()
         for lead in self.leads.values():
+            self._stop_amd(lead)
             lead.player = None
             lead.call = None
         self.recordings.clear()
@@ -1201,6 +1333,8 @@ class LineWorker:
         del self.local_account
         del self.refusal_account
         self.channel.close()
+        if self.amd_dir is not None:
+            shutil.rmtree(self.amd_dir, ignore_errors=True)
         # Calls were hung up and their BYEs answered above; without NO_RX_MSG pjsua sleeps ~1 s more.
         self.ep.libDestroy(pj.PJSUA_DESTROY_NO_RX_MSG)
 

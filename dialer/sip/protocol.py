@@ -78,6 +78,13 @@ class DialLead(msgspec.Struct, tag=True, frozen=True):
     campaign_id: str = ""
     lead_id: int | None = None
     record: RecordCall | None = None  # record once bridged (campaign recording mode, dnc.recording_consent)
+    amd_settings: dict[str, int | bool] | None = None
+    """Answering-machine detection on the callee's audio with these `AmdSettings` thresholds ({} for the
+    defaults): the worker reports `AmdDecided`. None: no detection on the audio (every answer is a person,
+    unless the trunk profile reads a carrier's AMD header)."""
+    voicemail_wav: str = ""
+    """With detection on: the message to leave when a machine answers (after its beep or the end of its
+    greeting; then `VoicemailLeft` and BYE). Empty: the engine hangs a machine up."""
 
 
 class Hangup(msgspec.Struct, tag=True, frozen=True):
@@ -254,6 +261,35 @@ class SafeHarborPlayed(msgspec.Struct, tag=True, frozen=True):
     attempt_id: str
 
 
+class AmdDecided(msgspec.Struct, tag=True, frozen=True):
+    """The answering-machine detector on the callee's audio decided (`DialLead.amd_settings`).
+
+    `result` is `human`, `machine` or `notsure` (an agent takes it); `cause` says why (docs/media.md);
+    `decided_at_ms` is the audio time from the answer at which it decided. `greeting_ended_at` (epoch
+    seconds, worker's clock) is when the callee's greeting ended, the instant the 2-second rule counts
+    from; with no greeting heard it is the decision itself. `lag_ms` is how late the worker saw that
+    audio (the recorder file grows in blocks)."""
+
+    worker_id: str
+    at: float
+    attempt_id: str
+    result: str
+    cause: str
+    decided_at_ms: int
+    greeting_ended_at: float
+    lag_ms: int = 0
+
+
+class VoicemailLeft(msgspec.Struct, tag=True, frozen=True):
+    """The voicemail message (`DialLead.voicemail_wav`) was played to the end into a machine's recording;
+    `cue` is what it waited for: `beep`, `silence` (the greeting ended without one) or `timeout`."""
+
+    worker_id: str
+    at: float
+    attempt_id: str
+    cue: str
+
+
 class DtmfReceived(msgspec.Struct, tag=True, frozen=True):
     worker_id: str
     at: float
@@ -335,6 +371,8 @@ Event = (
     | AgentLegDown
     | AgentFree
     | SafeHarborPlayed
+    | AmdDecided
+    | VoicemailLeft
     | DtmfReceived
     | OptOut
     | Ended
