@@ -168,6 +168,12 @@ def record_progress(
     safe_harbor_error: str | None = None,
     dtmf_digits: str | None = None,
     safe_harbor_sha256: str | None = None,
+    amd_result: str | None = None,
+    amd_cause: str | None = None,
+    amd_decided_ms: int | None = None,
+    amd_greeting_ended_at: datetime | None = None,
+    voicemail_sha256: str | None = None,
+    voicemail_left_at: datetime | None = None,
 ) -> None:
     """Stamp what happened so far on a call; arguments left as None are not changed."""
     values = {
@@ -182,6 +188,12 @@ def record_progress(
         "agent_id": agent_id,
         "sip_call_id": sip_call_id,
         "sip_status": sip_status,
+        "amd_result": amd_result,
+        "amd_cause": amd_cause[:64] if amd_cause else None,
+        "amd_decided_ms": amd_decided_ms,
+        "amd_greeting_ended_at": amd_greeting_ended_at,
+        "voicemail_sha256": voicemail_sha256,
+        "voicemail_left_at": voicemail_left_at,
     }
     with db.session(ALL_ORGS) as s:
         attempt = s.get(CallAttempt, attempt_id, with_for_update=True)

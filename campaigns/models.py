@@ -349,6 +349,16 @@ class CallAttempt(OrgScoped, Base):
     # Which message was played: the sha256 of its kept copy (SafeHarborMessageCopy).
     safe_harbor_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     dtmf_digits: Mapped[str | None] = mapped_column(String(32), default=None)  # keys pressed, in order
+    # Answering-machine detection on the audio (dialer.media.amd): human / machine / notsure, why, the
+    # audio time it decided at (ms from the answer), and when the callee's greeting ended (the instant
+    # the 2-second rule counts from when detection ran).
+    amd_result: Mapped[str | None] = mapped_column(String(8), default=None)
+    amd_cause: Mapped[str | None] = mapped_column(String(64), default=None)
+    amd_decided_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    amd_greeting_ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The voicemail message left on a machine: its kept copy's sha256, and when it finished playing.
+    voicemail_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    voicemail_left_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     sip_status: Mapped[int | None] = mapped_column(Integer, default=None)
     outcome: Mapped[str] = mapped_column(String(16), default=Outcome.IN_PROGRESS.value)

@@ -23,6 +23,12 @@ class Consent(enum.StrEnum):
     EXPRESS_WRITTEN = "express_written"
 
 
+def prerecorded_message_allowed(consent: str) -> bool:
+    """May a telemarketing call leave this lead a prerecorded message (a voicemail drop)? Only with prior
+    express written consent (47 CFR 64.1200(a)(2) and (a)(3)): whatever the line type, fail closed."""
+    return consent == Consent.EXPRESS_WRITTEN.value
+
+
 @dataclass(frozen=True)
 class LeadContext:
     """One number to check, with what the caller knows about the lead."""

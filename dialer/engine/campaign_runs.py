@@ -4,6 +4,7 @@ compliance), and the `campaign_cannot_run` alarm raised when an active campaign 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from dialer.campaign_settings import build_policy
 from dialer.engine.compliance import DialTimeCompliance
 from dialer.engine.floor import FloorCampaign
 from dialer.media import DEFAULT_SAFE_HARBOR_WAV
+from dialer.media.amd import campaign_amd, voicemail_drop
 from dialer.media.safe_harbor import DEFAULT_SHA256
 from dialer.models import CAMPAIGN_CANNOT_RUN, TrunkAlarm
 from dialer.sip.profiles import TrunkProfile, load_profile
@@ -62,6 +64,12 @@ def campaign_run(
     budget = pacing.AbandonBudget()
     budget.seed(abandon_history(db, campaign.id))
     policy = build_policy(campaign, budget, profile.effective_ring_timeout(profile.ring_timeout_s))
+    amd_on, amd_settings = campaign_amd(campaign.amd_settings or {})
+    safe_harbor_wav = campaign.safe_harbor_wav or str(DEFAULT_SAFE_HARBOR_WAV)
+    safe_harbor_sha256 = campaign.safe_harbor_sha256 if campaign.safe_harbor_wav else DEFAULT_SHA256
+    # The voicemail message is the campaign's safe-harbor message (it names the seller and the callback
+    # number), kept by sha256 the same way.
+    leaves_message = voicemail_drop(campaign.amd_settings or {})
     return CampaignRun(
         id=campaign.id,
         org_id=campaign.org_id,
@@ -69,8 +77,11 @@ def campaign_run(
         profile=profile,
         caller_id_mode=campaign.caller_id_mode,
         caller_id=campaign.caller_id,
-        safe_harbor_wav=campaign.safe_harbor_wav or str(DEFAULT_SAFE_HARBOR_WAV),
-        safe_harbor_sha256=(campaign.safe_harbor_sha256 if campaign.safe_harbor_wav else DEFAULT_SHA256),
+        safe_harbor_wav=safe_harbor_wav,
+        safe_harbor_sha256=safe_harbor_sha256,
+        amd_settings=dataclasses.asdict(amd_settings) if amd_on else None,
+        voicemail_wav=safe_harbor_wav if leaves_message else "",
+        voicemail_sha256=safe_harbor_sha256 if leaves_message else None,
         opt_out_key=campaign.opt_out_key,
         max_lines_per_agent=campaign.max_lines_per_agent,
         wrap_up_s=campaign.wrap_up_s,

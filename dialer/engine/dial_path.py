@@ -32,6 +32,7 @@ from dialer.engine.requests import AgentDialReply
 from dialer.engine.trunk_limits import TrunkLimits
 from dialer.engine.trunks import TrunkGate
 from dialer.sip import protocol as p
+from dnc.verdicts import prerecorded_message_allowed
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +274,11 @@ class DialPath:
             if slot is not None and self.limits is not None:
                 self.limits.release(run.profile.name, slot)
             raise
+        voicemail_wav = (
+            run.voicemail_wav
+            if run.amd_settings is not None and prerecorded_message_allowed(lead.consent)
+            else ""
+        )
         call = LiveCall(
             attempt_id=str(attempt_id),
             lead_id=lead.lead_id,
@@ -283,6 +289,8 @@ class DialPath:
             worker=worker,
             placed_at=time.time(),
             agent_id=reserved,
+            amd=run.amd_settings is not None,
+            voicemail=bool(voicemail_wav),
         )
         if agent_id is not None:
             call.agent_id, call.agent_chosen = agent_id, True
@@ -309,6 +317,8 @@ class DialPath:
                 record=self.recordings.order_for(run.recording_mode, lead, call.attempt_id)
                 if self.recordings is not None
                 else None,
+                amd_settings=run.amd_settings,
+                voicemail_wav=voicemail_wav,
             ),
         )
         log.info("placed call attempt %s to lead %s on trunk %s", call.attempt_id, lead.lead_id, call.trunk)

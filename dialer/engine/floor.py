@@ -55,6 +55,9 @@ class FloorCampaign:
     opt_out_key: str
     safe_harbor_sha256: str | None = None  # names the kept copy of the message, on the attempt's evidence
     wrap_up_s: int
+    amd_settings: dict[str, int | bool] | None = None  # AMD on the audio with these thresholds; None: off
+    voicemail_wav: str = ""  # the message left on a machine (leads whose consent allows it); "": none
+    voicemail_sha256: str | None = None
     stats: LiveStats = field(default_factory=LiveStats)
     answer_to_agent_ms: list[float] = field(default_factory=list)
 
@@ -85,6 +88,16 @@ class LiveCall:
     # The agent started this call (preview, manual): `agent_id` is held for it from the start and the
     # answer is bridged to them, never to whoever is READY.
     agent_chosen: bool = False
+    amd: bool = False  # the worker detects machines on the audio: the answer waits for `AmdDecided`
+    voicemail: bool = False  # ...and leaves the campaign's message on a machine (then hangs up itself)
+    amd_result: str | None = None
+    greeting_ended_at: float | None = None  # the callee's greeting ended (worker's clock), from AMD
+
+    @property
+    def connect_from(self) -> float | None:
+        """The instant the 2-second rule counts from: the end of the greeting when AMD heard it, else the
+        answer (earlier, so stricter)."""
+        return self.greeting_ended_at if self.greeting_ended_at is not None else self.answered_at
 
 
 @dataclass(frozen=True)
@@ -159,14 +172,15 @@ class Floor:
         self.waiting = still
 
     def _tick_waiting(self, call: LiveCall, now: float, still: deque[str]) -> None:
-        assert call.answered_at is not None
+        start = call.connect_from
+        assert start is not None
         if call.agent_id is not None:  # bridge sent, not confirmed yet
-            if now >= call.answered_at + self.settings.bridge_wait_s:
+            if now >= start + self.settings.bridge_wait_s:
                 log.warning(
                     "bridge of %s to agent %s not confirmed %.2f s after the answer: safe harbor",
                     call.attempt_id,
                     call.agent_id,
-                    now - call.answered_at,
+                    now - start,
                 )
                 # The worker frees the agent (AgentFree) or reports the bridge failed: not ours now.
                 call.agent_id = None
@@ -231,6 +245,7 @@ class Floor:
             answered_at=call.answered_at,
             answered_by_machine=call.answered_by_machine,
             agent_connected_at=call.agent_connected_at,
+            greeting_ended_at=call.greeting_ended_at,
         )
         log.info(
             "call attempt %s of lead %s ended: %s (SIP %s)",
@@ -286,16 +301,57 @@ class Floor:
         run = self.campaigns[call.campaign_id]
         call.answered_at = event.at
         self.attempts.progress(call.attempt_id, answered_at=_dt(event.at))
+        if call.amd:
+            return  # person or machine: `AmdDecided` says, from the callee's audio
         if event.answered_by is p.AnsweredBy.MACHINE:
-            call.answered_by_machine = True
-            run.policy.observe(pacing.CallAnsweredMachine(call.attempt_id), event.at)
-            self.lines.hangup(call.attempt_id)
+            self._machine(run, call, event.at)
             return
-        run.policy.observe(pacing.CallAnsweredHuman(call.attempt_id), event.at)
+        self._person(run, call, event.at)
+
+    def _person(self, run: FloorCampaign, call: LiveCall, at: float) -> None:
+        """A person answered (or AMD is not sure: a person may be there): an agent at once."""
+        run.policy.observe(pacing.CallAnsweredHuman(call.attempt_id), at)
         run.stats.answered += 1
-        call.wait_deadline = event.at + self.settings.agent_wait_s
+        start = call.connect_from
+        assert start is not None
+        call.wait_deadline = start + self.settings.agent_wait_s
         self._connect(call)
         self.waiting.append(call.attempt_id)  # until the bridge is confirmed (or safe harbor)
+
+    def _machine(self, run: FloorCampaign, call: LiveCall, at: float) -> None:
+        call.answered_by_machine = True
+        run.policy.observe(pacing.CallAnsweredMachine(call.attempt_id), at)
+        if not call.voicemail:  # otherwise the worker leaves the message, then hangs up
+            self.lines.hangup(call.attempt_id)
+
+    def _on_amd_decided(self, event: p.AmdDecided, now: float) -> None:
+        call = self.calls.get(event.attempt_id)
+        if call is None or not call.amd or call.amd_result is not None or call.answered_at is None:
+            return
+        run = self.campaigns[call.campaign_id]
+        call.amd_result = event.result
+        # Never later than the decision, never before the answer: the 2 s count from the greeting's end
+        call.greeting_ended_at = min(max(event.greeting_ended_at, call.answered_at), event.at)
+        self.attempts.progress(
+            call.attempt_id,
+            amd_result=event.result,
+            amd_cause=event.cause,
+            amd_decided_ms=event.decided_at_ms,
+            amd_greeting_ended_at=_dt(call.greeting_ended_at),
+        )
+        if event.result == "machine":
+            self._machine(run, call, event.at)
+        else:
+            self._person(run, call, event.at)
+
+    def _on_voicemail_left(self, event: p.VoicemailLeft, now: float) -> None:
+        call = self.calls.get(event.attempt_id)
+        if call is None or not call.voicemail:
+            return
+        run = self.campaigns[call.campaign_id]
+        self.attempts.progress(
+            call.attempt_id, voicemail_sha256=run.voicemail_sha256, voicemail_left_at=_dt(event.at)
+        )
 
     def _on_bridged(self, event: p.Bridged, now: float) -> None:
         call = self.calls.get(event.attempt_id)
@@ -309,8 +365,8 @@ class Floor:
         run = self.campaigns[call.campaign_id]
         call.agent_connected_at = event.at
         run.policy.observe(pacing.CallConnected(call.attempt_id, event.agent_id), event.at)
-        if call.answered_at is not None:
-            delay = event.at - call.answered_at
+        if call.connect_from is not None:
+            delay = event.at - call.connect_from
             run.answer_to_agent_ms.append(delay * 1000)
             if delay <= AGENT_DEADLINE_S:
                 run.stats.connected += 1
@@ -542,6 +598,8 @@ _HANDLERS: dict[type, Callable[[Floor, object, float], None]] = {
     p.WorkerDied: Floor._on_worker_died,  # type: ignore[dict-item]
     p.SafeHarborPlayed: Floor._on_safe_harbor_played,  # type: ignore[dict-item]
     p.DtmfReceived: Floor._on_dtmf,  # type: ignore[dict-item]
+    p.AmdDecided: Floor._on_amd_decided,  # type: ignore[dict-item]
+    p.VoicemailLeft: Floor._on_voicemail_left,  # type: ignore[dict-item]
 }
 
 

@@ -29,14 +29,17 @@ def final_outcome(
     answered_at: float | None,
     answered_by_machine: bool,
     agent_connected_at: float | None,
+    greeting_ended_at: float | None = None,
 ) -> Outcome:
     """The attempt's outcome. A call answered by a person is `human` only if its agent was bridged within
-    `AGENT_DEADLINE_S` of the answer; otherwise (safe harbor, hang-up while waiting, late bridge) it is
+    `AGENT_DEADLINE_S` of the end of their greeting (`greeting_ended_at`, heard by answering-machine
+    detection), or of the answer when no detection ran (earlier, so stricter); otherwise (safe harbor, hang-up while waiting, late bridge) it is
     `abandoned`, whatever happened at the SIP level afterwards (including the worker dying)."""
     if answered_at is not None:
         if answered_by_machine:
             return Outcome.MACHINE
-        if agent_connected_at is not None and agent_connected_at - answered_at <= AGENT_DEADLINE_S:
+        start = greeting_ended_at if greeting_ended_at is not None else answered_at
+        if agent_connected_at is not None and agent_connected_at - start <= AGENT_DEADLINE_S:
             return Outcome.HUMAN
         return Outcome.ABANDONED
     if sip_outcome is SipOutcome.ANSWERED:  # 200 OK reported only at the end: nobody was waiting for it

@@ -108,19 +108,28 @@ class AmdSettings:
 
 
 def campaign_amd(data: dict[str, object]) -> tuple[bool, AmdSettings]:
-    """A campaign's `amd_settings` ({"enabled": bool, thresholds...}): whether AMD runs, with which settings.
-    A bad one raises AmdError whose field is `amd_settings.<name>`."""
+    """A campaign's `amd_settings` ({"enabled": bool, "voicemail_drop": bool, thresholds...}): whether AMD
+    runs, with which settings (`voicemail_drop` is read by `voicemail_drop`). A bad one raises AmdError
+    whose field is `amd_settings.<name>`."""
     values = dict(data)
     enabled = values.pop("enabled", False)
-    if not isinstance(enabled, bool):
-        raise AmdError(
-            f"amd_settings.enabled: {enabled!r} must be true or false", field="amd_settings.enabled"
-        )
+    for name, value in (("enabled", enabled), ("voicemail_drop", values.pop("voicemail_drop", False))):
+        if not isinstance(value, bool):
+            raise AmdError(
+                f"amd_settings.{name}: {value!r} must be true or false", field=f"amd_settings.{name}"
+            )
     try:
-        return enabled, AmdSettings.from_dict(values)
+        return enabled is True, AmdSettings.from_dict(values)
     except AmdError as exc:
         field = f"amd_settings.{exc.field}" if exc.field else "amd_settings"
         raise AmdError(f"amd_settings: {exc}", field=field) from exc
+
+
+def voicemail_drop(data: dict[str, object]) -> bool:
+    """Does the campaign leave its message on the machines AMD detects (`amd_settings.voicemail_drop`;
+    only where the lead's consent allows a prerecorded message, `dnc.verdicts`)?"""
+    enabled, _ = campaign_amd(data)
+    return enabled and data.get("voicemail_drop") is True
 
 
 class Detector(Protocol):
