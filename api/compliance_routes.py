@@ -60,6 +60,15 @@ class EvidenceOut(msgspec.Struct):
     safe_harbor_error: str | None = None
     dtmf_digits: str | None = None
     safe_harbor_sha256: str | None = None  # the message played: GET /api/safe-harbor-messages/{sha256}
+    # Answering-machine detection on the audio: human / machine / notsure, why, the audio time it decided
+    # at (ms from the answer), and when the greeting ended (the 2-second rule counts from it).
+    amd_result: str | None = None
+    amd_cause: str | None = None
+    amd_decided_ms: int | None = None
+    amd_greeting_ended_at: datetime | None = None
+    # The voicemail message left on a machine: GET /api/safe-harbor-messages/{sha256}, and when it ended.
+    voicemail_sha256: str | None = None
+    voicemail_left_at: datetime | None = None
 
 
 class EvidencePageOut(msgspec.Struct):
@@ -91,6 +100,12 @@ def _out(record: EvidenceRecord) -> EvidenceOut:
         safe_harbor_error=record.safe_harbor_error,
         dtmf_digits=record.dtmf_digits,
         safe_harbor_sha256=record.safe_harbor_sha256,
+        amd_result=record.amd_result,
+        amd_cause=record.amd_cause,
+        amd_decided_ms=record.amd_decided_ms,
+        amd_greeting_ended_at=record.amd_greeting_ended_at,
+        voicemail_sha256=record.voicemail_sha256,
+        voicemail_left_at=record.voicemail_left_at,
     )
 
 

@@ -90,6 +90,15 @@ class EvidenceRecord:
     safe_harbor_error: str | None = None
     dtmf_digits: str | None = None
     safe_harbor_sha256: str | None = None  # which message was played: its kept copy's sha256
+    # Answering-machine detection on the audio: human / machine / notsure, why, the audio time it decided
+    # at (ms from the answer), and when the greeting ended (the 2-second rule counts from it).
+    amd_result: str | None = None
+    amd_cause: str | None = None
+    amd_decided_ms: int | None = None
+    amd_greeting_ended_at: datetime | None = None
+    # The voicemail message left on a machine: GET /api/safe-harbor-messages/{sha256}, and when it ended.
+    voicemail_sha256: str | None = None
+    voicemail_left_at: datetime | None = None
 
 
 def _query() -> Select[Any]:
@@ -119,6 +128,12 @@ def _record(attempt: CallAttempt, campaign_name: str) -> EvidenceRecord:
         safe_harbor_error=attempt.safe_harbor_error,
         dtmf_digits=attempt.dtmf_digits,
         safe_harbor_sha256=attempt.safe_harbor_sha256,
+        amd_result=attempt.amd_result,
+        amd_cause=attempt.amd_cause,
+        amd_decided_ms=attempt.amd_decided_ms,
+        amd_greeting_ended_at=attempt.amd_greeting_ended_at,
+        voicemail_sha256=attempt.voicemail_sha256,
+        voicemail_left_at=attempt.voicemail_left_at,
     )
 
 

@@ -70,6 +70,11 @@ def campaign_run(
     # The voicemail message is the campaign's safe-harbor message (it names the seller and the callback
     # number), kept by sha256 the same way.
     leaves_message = voicemail_drop(campaign.amd_settings or {})
+    if leaves_message and not campaign.safe_harbor_wav:
+        raise ClearlineError(
+            "amd_settings.voicemail_drop: the campaign has no message of its own to leave on machines "
+            "(give it a safe_harbor_callback_number to generate one, or upload a recording)"
+        )
     return CampaignRun(
         id=campaign.id,
         org_id=campaign.org_id,

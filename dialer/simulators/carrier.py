@@ -174,7 +174,7 @@ class Carrier:
             return
         greeting = self.behaviour.machine_wav if behaviour == "machine" else self.behaviour.human_wav
         if greeting:
-            ua.play(dialog, self._greeting(greeting))
+            ua.play(dialog, self.greeting(greeting))
         talk = self.behaviour.machine_talk_s if behaviour == "machine" else self.behaviour.talk_s
         talk_s = _float_header(dialog, TALK_HEADER) or self.rng.uniform(*talk)
         ua.schedule(talk_s, lambda: ua.bye(dialog))
@@ -185,7 +185,7 @@ class Carrier:
         if behaviour == "human" and opts_out:
             ua.schedule(self.behaviour.opt_out_after_s, lambda: self._press_opt_out(ua, dialog))
 
-    def _greeting(self, path: str) -> bytes:
+    def greeting(self, path: str) -> bytes:
         if path not in self._greetings:
             with wave.open(path, "rb") as wav:
                 if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (8000, 1, 2):
@@ -356,6 +356,10 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
     )
     ua = SipUas(carrier, host=args.host, sip_port=args.port, media=args.media, tone_hz=1000)
+    for greeting in (carrier.behaviour.human_wav, carrier.behaviour.machine_wav):
+        if greeting:  # encoded now, not while other calls' packets wait
+            for pt in (0, 8):
+                ua.encoded(carrier.greeting(greeting), pt)
 
     def stop(signum: int, frame: object) -> None:
         ua.running = False

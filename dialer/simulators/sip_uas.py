@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 COMPACT = {
     "v": "via",
     "f": "from",
@@ -169,6 +171,8 @@ class SipUas:
         self.host = host
         self.media = media
         self.tone = {0: _tone(tone_hz, _ulaw), 8: _tone(tone_hz, _alaw)}
+        self._encoded: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+        self._g711: dict[int, np.ndarray] = {}
         self.sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sip.bind((host, sip_port))
         self.sip_port = self.sip.getsockname()[1]
@@ -425,10 +429,20 @@ class SipUas:
 
     def play(self, dialog: Dialog, pcm: bytes) -> None:
         """Answer the caller's packets with this audio (8 kHz 16-bit mono PCM), then with silence."""
-        encode = _ulaw if dialog.audio_pt == 0 else _alaw
-        samples = struct.unpack(f"<{len(pcm) // 2}h", pcm[: len(pcm) - len(pcm) % 2])
-        dialog.playback = bytes(encode(x) for x in samples)
+        dialog.playback = self.encoded(pcm, dialog.audio_pt)
         dialog.played = 0
+
+    def encoded(self, pcm: bytes, pt: int) -> bytes:
+        """The audio in G.711 (PCMU 0, PCMA 8), encoded once: encoding in Python takes long enough to starve
+        other calls of their packets, so a simulator encodes its audio before it answers (see carrier)."""
+        key = (id(pcm), pt)
+        if key not in self._encoded:
+            if pt not in self._g711:  # every 16-bit sample's code, looked up by table
+                encode = _ulaw if pt == 0 else _alaw
+                self._g711[pt] = np.frombuffer(bytes(encode(x) for x in range(-32768, 32768)), dtype=np.uint8)
+            samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.int32) + 32768
+            self._encoded[key] = (pcm, self._g711[pt][samples].tobytes())
+        return self._encoded[key][1]
 
     def _payload(self, dialog: Dialog, pt: int, size: int) -> bytes:
         if not dialog.playback:

@@ -63,11 +63,18 @@ class AmdBench:
         return next(c for c in stats["calls"].values() if c["number"] == number)
 
 
-@pytest.fixture(scope="module")
-def amd_bench(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AmdBench]:
+@dataclass
+class Greetings:
+    human_wav: Path
+    human_greeting_end_ms: int  # where "Hello, this is Maria." ends in it
+    machine_wav: Path
+    beep_end_ms: int  # where the voicemail greeting's beep ends in it
+
+
+def make_greetings(directory: Path) -> Greetings:
+    """A person's and a machine's greeting (about 2 and 5 s of sound, then silence), spoken by espeak-ng."""
     if not corpus.tools_present():
         pytest.fail("espeak-ng and sox are needed (./run tests installs them)")
-    directory = tmp_path_factory.mktemp("amd")
     words = corpus.speak("Hello, this is Maria.", "en-us", 160)
     human = [corpus.silence(HUMAN_LEAD_MS), words, corpus.silence(5000)]
     corpus.write_wav(directory / "human.wav", corpus.normalise(np.concatenate(human), 14000))
@@ -75,8 +82,19 @@ def amd_bench(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Ite
     for sentence in ("Hi, you have reached John.", "I can't come to the phone.", "Leave a message."):
         greeting += [corpus.speak(sentence, "en-gb", 160), corpus.silence(300)]
     greeting = [corpus.normalise(np.concatenate(greeting), 14000), corpus.beep(1400.0, 500)]
-    beep_end_ms = sum(len(part) for part in greeting) * 1000 // corpus.RATE
     corpus.write_wav(directory / "machine.wav", np.concatenate([*greeting, corpus.silence(6000)]))
+    return Greetings(
+        human_wav=directory / "human.wav",
+        human_greeting_end_ms=HUMAN_LEAD_MS + len(words) * 1000 // corpus.RATE,
+        machine_wav=directory / "machine.wav",
+        beep_end_ms=sum(len(part) for part in greeting) * 1000 // corpus.RATE,
+    )
+
+
+@pytest.fixture(scope="module")
+def amd_bench(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AmdBench]:
+    directory = tmp_path_factory.mktemp("amd")
+    made = make_greetings(directory)
     voicemail = directory / "voicemail.wav"
     synthesize("This is Clearline. Please call us back.", voicemail)
 
@@ -87,8 +105,8 @@ def amd_bench(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Ite
             ring_s=(0.1, 0.2),
             talk_s=(4.5, 4.5),
             machine_talk_s=(12.0, 12.0),
-            human_wav=str(directory / "human.wav"),
-            machine_wav=str(directory / "machine.wav"),
+            human_wav=str(made.human_wav),
+            machine_wav=str(made.machine_wav),
         )
         carrier_port, carrier_stats = simulators.carrier(behaviour)
         phones_port, _ = simulators.phones()
@@ -100,8 +118,8 @@ def amd_bench(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Ite
             trunk=write_profile(directory, "sim", carrier_port),
             carrier_stats=carrier_stats,
             phones_port=phones_port,
-            human_greeting_end_ms=HUMAN_LEAD_MS + len(words) * 1000 // corpus.RATE,
-            beep_end_ms=beep_end_ms,
+            human_greeting_end_ms=made.human_greeting_end_ms,
+            beep_end_ms=made.beep_end_ms,
             voicemail_wav=voicemail,
         )
     finally:
