@@ -6,7 +6,10 @@ likewise fix the talk time and whether the callee presses the opt-out key). It r
 answers with `X-Sim-Answered-By: human|machine` — this header stands in for the carrier's answering-
 machine detection (the `loopback-sim` profile reads it) — talks for a random talk time and sends BYE.
 A no-answer call rings until the caller CANCELs. A human may press the opt-out key (RFC 2833) some seconds
-after answering. Every INVITE's `Identity` header is checked with `attestation.verify.verify_identity`
+after answering. With `human_wav` / `machine_wav` configured, the callee plays that greeting (8 kHz WAV,
+e.g. from `dialer.media.corpus`) after answering instead of the tone, for answering-machine detection on
+the audio; its record then has `greeting_started_at` and `first_loud_at` (when the caller's audio, such as
+a voicemail message, was first heard). Every INVITE's `Identity` header is checked with `attestation.verify.verify_identity`
 against a pinned certificate chain (when configured), and every result is counted.
 
 Statistics go to a JSON file (`--stats`), rewritten atomically twice a second: the engine, `clearline
