@@ -40,7 +40,7 @@ CDR_COLUMNS = (
     "telemarketer",  # the organization that placed the call
     "seller",
     "good_or_service",  # the campaign
-    "prerecorded_message",  # yes when the safe-harbor message played
+    "prerecorded_message",  # yes when the safe-harbor message played or a voicemail message was left
     "agent_id",
     "retain_until",
 )
@@ -49,7 +49,7 @@ CDR_COLUMNS = (
 # 3% rule needs): what a person's deletion request keeps of their calls (campaigns.privacy).
 CDR_ATTEMPT_COLUMNS = (
     "id", "org_id", "campaign_id", "caller_id", "e164", "placed_at", "answered_at", "agent_connected_at",
-    "ended_at", "outcome", "disposition", "safe_harbor_at", "agent_id",
+    "ended_at", "outcome", "disposition", "safe_harbor_at", "agent_id", "voicemail_left_at",
 )  # fmt: skip
 
 
@@ -116,7 +116,7 @@ def _pages(db: Database, org_id: uuid.UUID, since: datetime, until: datetime) ->
                     telemarketer,
                     telemarketer,  # the organization sells for itself: campaigns name no other seller
                     campaigns.get(a.campaign_id, str(a.campaign_id)),
-                    "yes" if a.safe_harbor_at else "no",
+                    "yes" if a.safe_harbor_at or a.voicemail_left_at else "no",
                     str(a.agent_id) if a.agent_id else "",
                     retain_until(a.placed_at).date().isoformat(),
                 ]

@@ -274,9 +274,12 @@ class DialPath:
             if slot is not None and self.limits is not None:
                 self.limits.release(run.profile.name, slot)
             raise
+        # AMD on the audio for the calls the engine dials; an agent who dialed (preview, manual) is bridged
+        # at the answer and hears for themselves who answered.
+        amd_settings = run.amd_settings if agent_id is None else None
         voicemail_wav = (
             run.voicemail_wav
-            if run.amd_settings is not None and prerecorded_message_allowed(lead.consent)
+            if amd_settings is not None and prerecorded_message_allowed(lead.consent)
             else ""
         )
         call = LiveCall(
@@ -289,7 +292,7 @@ class DialPath:
             worker=worker,
             placed_at=time.time(),
             agent_id=reserved,
-            amd=run.amd_settings is not None,
+            amd=amd_settings is not None,
             voicemail=bool(voicemail_wav),
         )
         if agent_id is not None:
@@ -317,7 +320,7 @@ class DialPath:
                 record=self.recordings.order_for(run.recording_mode, lead, call.attempt_id)
                 if self.recordings is not None
                 else None,
-                amd_settings=run.amd_settings,
+                amd_settings=amd_settings,
                 voicemail_wav=voicemail_wav,
             ),
         )

@@ -71,6 +71,8 @@ class LeadCall:
     amd: Any = None
     """The answering-machine detection on this call's audio (`dialer.media.live_amd.LiveAmd`), if asked."""
     amd_recorder: Any = None
+    amd_started: bool = False
+    """Detection ran or runs: a later media update (re-INVITE) does not start it again."""
 
     @property
     def attempt_id(self) -> str:

@@ -872,6 +872,7 @@ class LineWorker:
         """Record the callee's audio into tmpfs from the answer and read it as it grows (`LiveAmd`): the
         pinned wheel has no `AudioMediaPort` to take frames from (dialer.media.live_amd)."""
         attempt_id = lead.command.attempt_id
+        lead.amd_started = True
         try:
             settings = AmdSettings.from_dict(dict(lead.command.amd_settings or {}))
         except AmdError as exc:  # the engine validates them first: a person must never wait on this
@@ -1177,7 +1178,7 @@ class LineWorker:
         owner = call.owner
         if isinstance(owner, LeadCall):
             owner.media_ready = True
-            if owner.command.amd_settings is not None and owner.amd is None and not owner.ended:
+            if owner.command.amd_settings is not None and not owner.amd_started and not owner.ended:
                 self._start_amd(owner)
             if owner.pending_bridge is not None:
                 self._complete_bridge(owner, owner.pending_bridge)

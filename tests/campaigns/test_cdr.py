@@ -78,6 +78,10 @@ def test_the_cdr_export_lists_every_call_of_the_range_with_the_tsr_fields(
                  "ended_at": DAY + timedelta(hours=16, seconds=94), "outcome": "human", "disposition": "sale"},
                 {**base, "id": uuid.uuid4(), "lead_id": 3, "e164": "+12025550133",
                  "placed_at": DAY + timedelta(hours=17), "ended_at": DAY + timedelta(hours=17), "outcome": "blocked"},
+                {**base, "id": uuid.uuid4(), "lead_id": 5, "e164": "+12025550155", "caller_id": "+12025550100",
+                 "placed_at": DAY + timedelta(hours=18), "answered_at": DAY + timedelta(hours=18, seconds=3),
+                 "voicemail_left_at": DAY + timedelta(hours=18, seconds=15),
+                 "ended_at": DAY + timedelta(hours=18, seconds=16), "outcome": "machine"},
                 {**base, "id": uuid.uuid4(), "lead_id": 4, "e164": "+12025550144", "caller_id": "+12025550100",
                  "placed_at": DAY + timedelta(days=2), "ended_at": DAY + timedelta(days=2, seconds=30),
                  "outcome": "no_answer"},
@@ -97,6 +101,7 @@ def test_the_cdr_export_lists_every_call_of_the_range_with_the_tsr_fields(
     ] == [
         ("+12025550111", "abandoned", "14.0", "yes"),
         ("+12025550122", "human/sale", "90.0", "no"),
+        ("+12025550155", "machine", "13.0", "yes"),  # a voicemail message was left: prerecorded
     ]  # the blocked attempt was never a call; the no-answer one is outside the range
     first = rows[0]
     assert (first["calling_number"], first["date"], first["time"]) == (
@@ -124,7 +129,7 @@ def test_the_cdr_export_lists_every_call_of_the_range_with_the_tsr_fields(
         cwd=repo_root, capture_output=True, text=True, timeout=120, env=os.environ.copy(),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert len(list(csv.DictReader(out.open()))) == 3
+    assert len(list(csv.DictReader(out.open()))) == 4
 
 
 def test_the_cdr_export_streams_in_memory_that_does_not_grow_with_the_number_of_calls(
