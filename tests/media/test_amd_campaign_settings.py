@@ -3,9 +3,11 @@ what is refused leaves the stored settings as they were."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 
+import pytest
 from litestar.testing import TestClient
 
 from campaigns.models import Campaign
@@ -50,3 +52,30 @@ def test_amd_settings_are_validated_stored_and_read_back(
         assert stored is not None
         enabled, settings = campaign_amd(stored.amd_settings)
     assert enabled and settings == AmdSettings(after_greeting_silence_ms=900, beep=False)
+
+
+def test_a_campaign_leaving_voicemail_needs_a_message_of_its_own_and_says_so(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    from core.db import Scope
+    from core.errors import ClearlineError
+    from dialer.engine.campaign_runs import campaign_run
+    from tests.engine.factories import make_campaign
+
+    campaign = make_campaign(runtime, tenant.id, settings={"amd_settings": {"enabled": True}})
+    run = campaign_run(runtime.db, campaign, agent_cursor="0", profiles_dir=None)
+    assert run.amd_settings == dataclasses.asdict(AmdSettings()) and run.voicemail_wav == ""
+    with runtime.db.session(Scope(tenant.id)) as s:
+        row = s.get(Campaign, campaign.id)
+        assert row is not None
+        row.amd_settings = {"enabled": True, "voicemail_drop": True}
+    with runtime.db.session(Scope(tenant.id)) as s:
+        stored = s.get(Campaign, campaign.id)
+        assert stored is not None
+        with pytest.raises(
+            ClearlineError, match=r"amd_settings\.voicemail_drop: the campaign has no message"
+        ):
+            campaign_run(runtime.db, stored, agent_cursor="0", profiles_dir=None)
+        stored.safe_harbor_wav, stored.safe_harbor_sha256 = "/srv/message.wav", "cd" * 32
+        leaving = campaign_run(runtime.db, stored, agent_cursor="0", profiles_dir=None)
+    assert (leaving.voicemail_wav, leaving.voicemail_sha256) == ("/srv/message.wav", "cd" * 32)
