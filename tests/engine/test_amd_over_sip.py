@@ -105,6 +105,14 @@ def test_amd_bridges_the_person_hangs_up_a_machine_and_leaves_the_message_where_
     assert (left.outcome, left.amd_result) == ("machine", "machine"), left.amd_cause
     assert left.voicemail_sha256 == message_sha and left.voicemail_left_at is not None
     assert left.agent_connected_at is None
+    # the machine heard the message, and only once its beep was over
+    wait_for(lambda: _carrier_call(box.carrier_stats(), MACHINE_WITH_CONSENT) is not None, 5, "its record")
+    recorded = _carrier_call(box.carrier_stats(), MACHINE_WITH_CONSENT)
+    assert recorded is not None and recorded["first_loud_at"] is not None
+    beep_end = recorded["greeting_started_at"] + greetings.beep_end_ms / 1000
+    assert recorded["first_loud_at"] >= beep_end - 0.05, (recorded, beep_end)
+    unheard = _carrier_call(box.carrier_stats(), MACHINE)
+    assert unheard is not None and unheard["first_loud_at"] is None  # hung up: nothing was played to it
 
     r = client.get(f"/api/compliance/evidence/{left.id}", headers=tenant.headers("compliance"))
     assert r.status_code == 200, r.text
@@ -114,5 +122,6 @@ def test_amd_bridges_the_person_hangs_up_a_machine_and_leaves_the_message_where_
     print(
         f"person connected {connect_s:.2f} s after the greeting heard {heard_late_s * 1000:.0f} ms late "
         f"({person.amd_cause}, decided at "
-        f"{person.amd_decided_ms} ms); machines: {machine.amd_cause}, {left.amd_cause}"
+        f"{person.amd_decided_ms} ms); machines: {machine.amd_cause}, {left.amd_cause}; message started "
+        f"{recorded['first_loud_at'] - beep_end:.2f} s after the beep"
     )

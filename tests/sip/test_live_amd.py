@@ -2,11 +2,11 @@
 callee plays a person's or a machine's greeting (made here with espeak-ng, a few seconds each) after
 answering; the line worker records it into tmpfs, reads it as it grows and reports `AmdDecided`. The test
 plays the engine's part (Bridge a person, Hangup a machine) and checks the 2-second rule from the end of
-the person's greeting as the carrier sent it. One carrier, one phones simulator and one worker for all."""
+the person's greeting as the carrier sent it. One carrier, one phones simulator and one worker for all.
+The voicemail message after the beep is tested end to end with the engine (tests/engine/test_amd_over_sip.py)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +19,6 @@ import pytest
 from core.legal import AGENT_CONNECT_DEADLINE_S
 from core.runtime import Runtime
 from dialer.media import corpus
-from dialer.media.speech import synthesize
 from dialer.simulators.carrier import CarrierBehaviour
 from dialer.sip import protocol as p
 from dialer.sip.client import LineWorkerPool
@@ -38,10 +37,8 @@ class AmdBench:
     carrier_stats: Path
     phones_port: int
     human_greeting_end_ms: int  # in the human WAV: where "Hello, this is Maria." ends
-    beep_end_ms: int  # in the machine WAV: where its beep ends
-    voicemail_wav: Path
 
-    def dial(self, attempt_id: str, to: str, behaviour: str, voicemail: bool = False) -> None:
+    def dial(self, attempt_id: str, to: str, behaviour: str) -> None:
         self.pool.send(
             self.worker,
             p.DialLead(
@@ -51,7 +48,6 @@ class AmdBench:
                 trunk=self.trunk,
                 extra_headers={"X-Sim-Behaviour": behaviour},
                 amd_settings={},
-                voicemail_wav=str(self.voicemail_wav) if voicemail else "",
             ),
         )
 
@@ -95,8 +91,6 @@ def make_greetings(directory: Path) -> Greetings:
 def amd_bench(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AmdBench]:
     directory = tmp_path_factory.mktemp("amd")
     made = make_greetings(directory)
-    voicemail = directory / "voicemail.wav"
-    synthesize("This is Clearline. Please call us back.", voicemail)
 
     simulators = Simulators(directory=directory, processes=[])
     pool = LineWorkerPool(runtime.redis_url, pool=f"test-{uuid.uuid4().hex[:8]}", log_dir=directory)
@@ -119,8 +113,6 @@ def amd_bench(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Ite
             carrier_stats=carrier_stats,
             phones_port=phones_port,
             human_greeting_end_ms=made.human_greeting_end_ms,
-            beep_end_ms=made.beep_end_ms,
-            voicemail_wav=voicemail,
         )
     finally:
         pool.close()
@@ -174,24 +166,3 @@ def test_a_machine_is_detected_and_not_bridged(amd_bench: AmdBench) -> None:
     call = amd_bench.carrier_call(number)
     assert call["ended"] == "bye_received" and not call["greeting_played_to_end"]
     print(f"machine: {decided.cause} at {decided.decided_at_ms} ms of audio, seen {decided.lag_ms} ms late")
-
-
-def test_a_voicemail_message_is_left_after_the_beep(amd_bench: AmdBench) -> None:
-    pool = amd_bench.pool
-    attempt, number = f"amd-v-{uuid.uuid4().hex[:6]}", "+12025550163"
-    started = time.monotonic()
-    amd_bench.dial(attempt, number, "machine", voicemail=True)
-    events = collect(pool, lambda evs: ended(evs, {attempt}), 20)
-    decided = first(events, p.AmdDecided, attempt_id=attempt)
-    left = first(events, p.VoicemailLeft, attempt_id=attempt)
-    assert isinstance(decided, p.AmdDecided) and decided.result == "machine", decided
-    assert isinstance(left, p.VoicemailLeft) and left.cue == "beep", left
-    call = amd_bench.carrier_call(number)
-    beep_end = call["greeting_started_at"] + amd_bench.beep_end_ms / 1000
-    # the machine heard our message, and only once its beep was over
-    assert call["first_loud_at"] is not None and call["first_loud_at"] >= beep_end - 0.05, (call, beep_end)
-    assert call["ended"] == "bye_received"
-    print(
-        f"voicemail: message started {call['first_loud_at'] - beep_end:.2f} s after the beep ended "
-        f"(whole call {time.monotonic() - started:.1f} s)"
-    )
