@@ -11,10 +11,13 @@ from typing import Any
 from dialer.pacing import POLICIES, AbandonBudget, make_policy, policy_keeps_budget
 from dialer.pacing.guard import MAX_GUARD_LIMIT, guarded
 from dialer.pacing.policy import PacingPolicy
+from dialer.simulation.informed import InformedPolicy
 from dialer.simulation.model import Scenario, Shift, ShiftResult
 from dialer.simulation.oracle import OraclePolicy
 
 POLICY_NAMES = (*POLICIES, OraclePolicy.name)
+# Simulation only, for estimating the ceiling of a dialer that cannot read the future (bench --ceiling).
+CEILING_POLICY = InformedPolicy.name
 
 
 def simulate(
@@ -25,8 +28,8 @@ def simulate(
     Under the guard, `abandon_target` is also the guard's limit (for any policy; at most 2.9%). The
     oracle is never guarded: it reads the future and drops nothing.
     """
-    if policy not in POLICY_NAMES:
-        raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICY_NAMES)}")
+    if policy not in (*POLICY_NAMES, CEILING_POLICY):
+        raise ValueError(f"unknown policy {policy!r}; known: {', '.join((*POLICY_NAMES, CEILING_POLICY))}")
 
     def build(shift: Shift) -> PacingPolicy:
         own = dict(settings)
@@ -34,6 +37,10 @@ def simulate(
             own.pop("abandon_target", None)
             return OraclePolicy(shift, **own)
         limit = min(own.get("abandon_target", MAX_GUARD_LIMIT), MAX_GUARD_LIMIT)
+        if policy == CEILING_POLICY:  # knows the scenario's distributions; keeps its own budget
+            budget = own.setdefault("budget", AbandonBudget())
+            informed = InformedPolicy(scenario, **own)
+            return guarded(informed, budget, limit=limit, policy_feeds_budget=True) if guard else informed
         keeps_budget = policy_keeps_budget(policy)
         if not keeps_budget:
             own.pop("abandon_target", None)  # the guard's limit only
