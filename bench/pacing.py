@@ -136,14 +136,23 @@ def main(argv: list[str] | None = None) -> int:
             agent_sizes, HIT_RATES, TALK_MEANS, range(args.first_seed, args.first_seed + seeds), policies
         )
     ]
-    # Longest first, so the two workers finish together.
-    jobs.sort(key=lambda j: -j[1] / j[2] / j[3] * (3 if j[0] in ("predictive", "oracle") else 1))
+    # Longest first, so the two workers finish together; the ceiling's seed by seed, so that a run cut
+    # short (the saved file is rewritten as shifts finish) still has every cell on its first seeds.
+    jobs.sort(
+        key=lambda j: (
+            j[5] if args.ceiling else 0,
+            -j[1] / j[2] / j[3] * (3 if j[0] in ("predictive", "oracle") else 1),
+        )
+    )
+    saved = (args.out / "pacing-ceiling.json") if args.ceiling else (args.out / "pacing.json")
+    args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     results = []
     with multiprocessing.Pool(args.workers) as pool:
         for done, result in enumerate(pool.imap_unordered(run_one, jobs), start=1):
             results.append(result)
             if done % 50 == 0 or done == len(jobs):
+                saved.write_text(json.dumps(results, indent=1))
                 print(
                     f"  {done}/{len(jobs)} shifts, {time.monotonic() - started:.0f} s",
                     file=sys.stderr,
@@ -151,15 +160,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
     elapsed = time.monotonic() - started
     out = args.out
-    out.mkdir(parents=True, exist_ok=True)
     if args.ceiling:
-        (out / "pacing-ceiling.json").write_text(json.dumps(results, indent=1))
         print(summarize_ceiling(results))
         print(
             f"\n{len(jobs)} shifts ({seeds} seeds x {hours:g} h) in {elapsed:.0f} s on {args.workers} workers"
         )
         return 0
-    (out / "pacing.json").write_text(json.dumps(results, indent=1))
     report = summarize(results, policies)
     print(report)
     print(guard_note(policies))
