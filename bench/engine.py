@@ -3,6 +3,7 @@ answer→agent-bridged latency with agents spread over workers, and answered cal
 agent was free.
 
     .venv/bin/python bench/engine.py [--workers 16] [--cps 32] [--seconds 30] [--agents-per-worker 3] [--record]
+    .venv/bin/python bench/engine.py --supervisors 1,2,4 [--seconds 30]   (the whole engine, bench/supervisors.py)
 
 The bench plays the engine: it paces DialLeads round-robin over the workers, routes each answer to a free
 agent (one in the call's own worker first, else any), plays safe harbor when none is free, and hangs up
@@ -349,6 +350,10 @@ def _against_targets(label: str, figures: dict[str, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--supervisors",
+        help="e.g. 1,2,4: run the whole engine as that many supervisor processes instead (bench/supervisors.py)",
+    )
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--agents-per-worker", type=int, default=3)
     parser.add_argument("--cps", type=float, default=32.0)
@@ -365,6 +370,14 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("sipp") is None:
         sys.exit("sipp is needed (Debian package sip-tester)")
+    if args.supervisors:
+        from bench.supervisors import run_supervisors
+
+        counts = [int(n) for n in args.supervisors.split(",") if n.strip()]
+        if not counts or min(counts) < 1:
+            sys.exit(f"--supervisors {args.supervisors!r}: a comma-separated list of counts >= 1, e.g. 1,2,4")
+        run_supervisors(counts, seconds=args.seconds, ring_ms=args.ring_ms)
+        return
     home = Path(tempfile.mkdtemp(prefix="clearline-bench-"))
     redis_url = ensure_redis(home)
     recorded: dict[str, float] | None = None
