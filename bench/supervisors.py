@@ -24,6 +24,7 @@ load average before and after (the machine may be shared). It uses the engine te
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -348,6 +349,10 @@ def run_supervisors(counts: list[int], *, seconds: float, ring_ms: int) -> None:
 
     home = Path(tempfile.mkdtemp(prefix="clearline-bench-sup-"))
     os.environ["CLEARLINE_HOME"] = str(home)  # this bench's, for the supervisors it starts too
+    if not os.environ.get("BENCH_KEEP"):
+        # Registered before the runtime starts, so it runs after the embedded servers' exit hooks stop them
+        # (atexit runs last-registered first); removing the directory first would leave them running.
+        atexit.register(shutil.rmtree, home, True)
     os.environ.setdefault("CLEARLINE_DAILY_RETENTION", "0")
     from attestation.certificates import TestCertificateAuthority, load_certificates
     from core.runtime import Runtime, set_runtime
@@ -401,7 +406,5 @@ def run_supervisors(counts: list[int], *, seconds: float, ring_ms: int) -> None:
         )
     load_after = os.getloadavg()
     print(f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
-    if not os.environ.get("BENCH_KEEP"):
-        shutil.rmtree(home, ignore_errors=True)
-    else:
+    if os.environ.get("BENCH_KEEP"):
         print(f"kept {home}")
