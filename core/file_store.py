@@ -17,6 +17,7 @@ import re
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -228,3 +229,35 @@ class PostgresFileStore:
         check_key(key)
         with self.engine.begin() as conn:
             return conn.execute(delete(StoredFileRow).where(StoredFileRow.key == key)).rowcount > 0
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    """A local file's bytes in chunks, for `FileStore.put`."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            yield chunk
+
+
+def stash_upload(store: FileStore, path: Path, *, org_id: uuid.UUID | None) -> str:
+    """Move a received upload from this host's disk into the store, where the job that reads it finds it
+    on whichever host it runs; returns its key. The local file is removed either way."""
+    key = f"uploads/{org_id or 'platform'}/{uuid.uuid4().hex}.upload"
+    try:
+        store.put(key, file_chunks(path), org_id=org_id)
+    finally:
+        path.unlink(missing_ok=True)
+    return key
+
+
+@contextmanager
+def local_copy(store: FileStore, key: str, directory: Path) -> Iterator[Path]:
+    """The stored file as a private local file (for parsers that need a path), removed afterwards."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / f"{uuid.uuid4().hex}.fetched"
+    try:
+        with path.open("wb") as out:
+            for chunk in store.open(key):
+                out.write(chunk)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)

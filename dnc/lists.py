@@ -29,6 +29,7 @@ from core import audit
 from core.db import ALL_ORGS, Database, Scope, utcnow
 from core.errors import ConflictError, ValidationError
 from core.file_limits import LIMITS, bounded_lines
+from core.file_store import stash_upload
 from core.jobs import create_job
 from core.runtime import current_runtime
 from dnc import bitmap_index, index_files
@@ -89,12 +90,16 @@ def queue_list_import(
     imported_by: uuid.UUID | None = None,
     replace_smaller: bool = False,
 ) -> uuid.UUID:
-    """Queue the import of an uploaded file into an organization's list; returns the job id. The job
-    deletes the file whatever the outcome; so does this function if the job cannot be queued."""
+    """Queue the import of an uploaded file into an organization's list; returns the job id. The file is
+    moved into the shared store (the job may run on another host), and the job deletes it whatever the
+    outcome; so does this function if the job cannot be queued."""
+    store = current_runtime().files
+    file_key = None
     try:
         check_import_kind(kind)
+        file_key = stash_upload(store, path, org_id=org_id)
         params = {
-            "path": str(path),
+            "file_key": file_key,
             "kind": kind,
             "state": state,
             "change_list": change_list,
@@ -110,6 +115,8 @@ def queue_list_import(
         )
     except BaseException:
         path.unlink(missing_ok=True)
+        if file_key is not None:
+            store.delete(file_key)
         raise
     from dnc import tasks
 

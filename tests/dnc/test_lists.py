@@ -136,7 +136,9 @@ def test_index_that_does_not_match_its_recorded_version_fails_closed(
     # A number of its own, so the cached copy this test damages is no other test's (copies are shared by
     # content: every list holding the same numbers at the same version has the same one).
     own = f"20255{uuid.uuid4().int % 10**5:05d}"
-    result = import_numbers(runtime.db, kind="national", numbers=[own], owner_org_id=tenant.id, obtained_at=AT)
+    result = import_numbers(
+        runtime.db, kind="national", numbers=[own], owner_org_id=tenant.id, obtained_at=AT
+    )
     with runtime.db.session(ALL_ORGS) as s:
         version = s.get(DncListVersion, result.version_id)
         assert version is not None
