@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import psycopg
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
@@ -207,16 +208,24 @@ class PostgresFileStore:
 
     @staticmethod
     def _chunks(conn: Connection, key: str, file_id: uuid.UUID, size: int) -> Iterator[bytes]:
+        query = (
+            select(StoredFileChunk.data)
+            .where(StoredFileChunk.file_id == file_id)
+            .order_by(StoredFileChunk.seq)
+            .compile(dialect=conn.dialect)
+        )
         with conn:
-            result = conn.execution_options(yield_per=4).execute(
-                select(StoredFileChunk.data)
-                .where(StoredFileChunk.file_id == file_id)
-                .order_by(StoredFileChunk.seq)
-            )
-            read = 0
-            for (data,) in result:
-                read += len(data)
-                yield bytes(data)
+            # psycopg's own server-side cursor, for its binary result format: bytea as text would be
+            # hex, twice the bytes to send and to decode (SQLAlchemy's cursors ask for text).
+            raw = conn.connection.dbapi_connection
+            assert isinstance(raw, psycopg.Connection)
+            with raw.cursor(name=f"clearline_file_{file_id.hex}", binary=True) as cursor:
+                cursor.itersize = 2  # chunks held at a time
+                cursor.execute(str(query), query.params)
+                read = 0
+                for (data,) in cursor:
+                    read += len(data)
+                    yield data
             if read != size:
                 raise FileNotStoredError(f"stored file {key!r} has {read} of its {size} bytes")
 
