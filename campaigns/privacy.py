@@ -36,6 +36,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.cdr import CDR_ATTEMPT_COLUMNS
+from campaigns.jobs import is_stored_report
 from campaigns.models import CallAttempt, Campaign, Disposition, Lead, LeadList, LeadStatus, Outcome
 from core import retention
 from core.db import Scope, utcnow
@@ -358,10 +359,11 @@ def scrub_csv_file(path: Path, e164: str) -> int:
 def _stored_reports(session: Session) -> Iterator[tuple[str, Path | tuple[uuid.UUID, str]]]:
     """Every kept report of the organization: a path on this host, or (organization, key) in the shared
     file store."""
-    for list_id, report in session.execute(
-        select(LeadList.id, LeadList.error_report).where(LeadList.error_report.is_not(None))
+    for list_id, org_id, report in session.execute(
+        select(LeadList.id, LeadList.org_id, LeadList.error_report).where(LeadList.error_report.is_not(None))
     ):
-        yield f"lead list {list_id} error report", Path(report)
+        name = f"lead list {list_id} error report"
+        yield name, (org_id, report) if is_stored_report(report) else Path(report)
     for report_id, org_id in session.execute(select(ScrubReport.id, ScrubReport.org_id)):
         yield f"scrub report {report_id}", (org_id, report_key(org_id, report_id))
 
