@@ -170,3 +170,32 @@ def test_put_and_open_stream_in_bounded_memory(runtime: Runtime) -> None:
     assert total == 64 * len(piece)
     assert put_peak < 6 * CHUNK_BYTES, put_peak
     assert open_peak < 8 * CHUNK_BYTES, open_peak
+
+
+def test_the_migration_creates_the_file_tables_as_the_models_declare_them(runtime: Runtime) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    import dnc.models  # noqa: F401 - dnc_list_versions.index_sha256
+    from core.db import Base
+
+    ours = {"stored_files", "stored_file_chunks", "dnc_list_versions"}
+    with runtime.db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diffs = compare_metadata(context, Base.metadata)
+
+    def table_of(diff: object) -> str | None:
+        if isinstance(diff, list):
+            return table_of(diff[0])
+        assert isinstance(diff, tuple)
+        for item in diff[1:]:
+            table = getattr(item, "table", None)
+            if table is not None:
+                return str(table.name)
+            if isinstance(item, str) and item in ours:
+                return item
+            if getattr(item, "name", None) in ours:
+                return str(item.name)
+        return None
+
+    assert [d for d in diffs if table_of(d) in ours] == []
