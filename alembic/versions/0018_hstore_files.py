@@ -1,8 +1,8 @@
 """files every host reaches: the shared file store (stored_files + their bytea chunks), and the content
 hash of each DNC list version's index in that store
 
-Revision ID: 0017_hstore_files
-Revises: 0016_hrecord_call_recordings
+Revision ID: 0018_hstore_files
+Revises: 0017_hamdlive_amd_evidence
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_hstore_files"
-down_revision: str | None = "0016_hrecord_call_recordings"
+revision: str = "0018_hstore_files"
+down_revision: str | None = "0017_hamdlive_amd_evidence"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
