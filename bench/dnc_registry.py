@@ -213,7 +213,7 @@ def main() -> None:
 def bench_scrub(runtime: object, org_id: object, registry: Path, count: int, cache: Path) -> None:
     from dnc.bitmap_index import BASE, IndexHandle
     from dnc.engine import ComplianceEngine
-    from dnc.lists import data_dir
+    from dnc.index_files import cache_root
     from dnc.normalize import e164_to_national
     from dnc.scrub import scrub_file
     from dnc.verdicts import LeadContext
@@ -294,7 +294,8 @@ def bench_scrub(runtime: object, org_id: object, registry: Path, count: int, cac
           f"{e2e_cpu:.2f} s CPU ({e2e_cpu / 15:.2f}x); {counts}")  # fmt: skip
     print(f"CSV -> report / columnar decide() of the same leads: {e2e / decide_s:.2f}x wall, "
           f"{e2e_cpu / decide_cpu:.2f}x CPU (target <= 2.5x)")  # fmt: skip
-    print(f"report: {report} ({report.stat().st_size / 1e6:.0f} MB); index in {data_dir()}")
+    cached = cache_root(runtime.settings.home)  # type: ignore[attr-defined]
+    print(f"report: {report} ({report.stat().st_size / 1e6:.0f} MB); index cached in {cached}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from campaigns.importer import ImportRequest, import_lead_file
 from campaigns.models import Lead, LeadList, ListStatus
 from core.db import ALL_ORGS, Scope, utcnow
 from core.errors import ClearlineError
+from core.file_store import FileNotStoredError, file_chunks, local_copy, stash_upload
 from core.jobs import JobCancelled, JobReporter, create_job
 from core.models import Job
 from core.runtime import Runtime
@@ -51,13 +52,20 @@ def create_import_job(
     created_by: uuid.UUID | None = None,
     delete_file_after: bool = True,
 ) -> tuple[uuid.UUID, uuid.UUID]:
-    """A queued import job for a file already on disk; returns (job id, id the new list will have)."""
+    """A queued import job for a file on this host's disk; returns (job id, id the new list will have).
+    An upload (`delete_file_after`) is moved into the shared file store first: the job may run on another
+    host. A file the CLI names stays where it is (the CLI runs the job itself)."""
     list_id = uuid.uuid4()
+    where = (
+        {"file_key": stash_upload(runtime.files, path, org_id=org_id)}
+        if delete_file_after
+        else {"path": str(path)}
+    )
     params: dict[str, Any] = {
         "org_id": str(org_id),
         "campaign_id": str(campaign_id),
         "list_id": str(list_id),
-        "path": str(path),
+        **where,
         "file_name": file_name,
         "list_name": list_name or file_name,
         "mapping": mapping,
@@ -67,8 +75,24 @@ def create_import_job(
         "priority": priority,
         "delete_file_after": delete_file_after,
     }
-    job_id = create_job(runtime.db, Scope(org_id), kind=IMPORT_KIND, params=params, created_by=created_by)
+    try:
+        job_id = create_job(runtime.db, Scope(org_id), kind=IMPORT_KIND, params=params, created_by=created_by)
+    except BaseException:
+        if "file_key" in where:
+            runtime.files.delete(where["file_key"])
+        raise
     return job_id, list_id
+
+
+def error_report_key(org_id: uuid.UUID, list_id: uuid.UUID) -> str:
+    """Where a lead list's rejected rows are kept in the shared file store."""
+    return f"reports/lead-errors/{org_id}/{list_id}.csv"
+
+
+def is_stored_report(error_report: str) -> bool:
+    """`LeadList.error_report` names a key of the shared store (else a path on the importing host, as
+    lists imported before the store have it)."""
+    return error_report.startswith("reports/")
 
 
 def _job(runtime: Runtime, job_id: uuid.UUID) -> Job:
@@ -83,12 +107,26 @@ def _job(runtime: Runtime, job_id: uuid.UUID) -> Job:
 def run_import_job(runtime: Runtime, job_id: uuid.UUID) -> None:
     job = _job(runtime, job_id)
     p = job.params
+    if not p.get("file_key"):
+        _run_import(runtime, job, Path(p["path"]))
+        return
+    try:
+        with local_copy(runtime.files, p["file_key"], lead_files_dir(runtime)) as path:
+            _run_import(runtime, job, path)
+    except FileNotStoredError as exc:
+        JobReporter(runtime.db, job_id).failed(f"the uploaded file is gone ({exc}); upload it again")
+    finally:
+        runtime.files.delete(p["file_key"])
+
+
+def _run_import(runtime: Runtime, job: Job, path: Path) -> None:
+    p, job_id = job.params, job.id
     reporter = JobReporter(runtime.db, job_id)
     request = ImportRequest(
         org_id=uuid.UUID(p["org_id"]),
         campaign_id=uuid.UUID(p["campaign_id"]),
         list_id=uuid.UUID(p["list_id"]),
-        path=Path(p["path"]),
+        path=path,
         list_name=p["list_name"],
         file_name=p["file_name"],
         mapping=p.get("mapping"),
@@ -108,6 +146,8 @@ def run_import_job(runtime: Runtime, job_id: uuid.UUID) -> None:
             report_dir=lead_files_dir(runtime),
             progress=reporter.progress,
         )
+        if result.error_report is not None:
+            _store_error_report(runtime, request.org_id, request.list_id, result.error_report)
         reporter.succeeded(counts=result.counts.as_dict(), result=result.as_dict())
     except JobCancelled:
         reporter.cancelled()
@@ -119,6 +159,15 @@ def run_import_job(runtime: Runtime, job_id: uuid.UUID) -> None:
     finally:
         if p.get("delete_file_after"):
             request.path.unlink(missing_ok=True)
+
+
+def _store_error_report(runtime: Runtime, org_id: uuid.UUID, list_id: uuid.UUID, path: Path) -> None:
+    """Move the rejected rows the import wrote on this host into the shared store, for every API host."""
+    key = error_report_key(org_id, list_id)
+    runtime.files.put(key, file_chunks(path), org_id=org_id)
+    with runtime.db.session(Scope(org_id)) as s:
+        s.execute(update(LeadList).where(LeadList.id == list_id).values(error_report=key))
+    path.unlink(missing_ok=True)
 
 
 def create_purge_job(
@@ -172,7 +221,9 @@ def run_purge_job(runtime: Runtime, job_id: uuid.UUID) -> None:
             reporter.progress(100.0 * deleted / max(total, deleted + 1), {"deleted": deleted})
         with runtime.db.session(scope) as s:
             s.execute(delete(LeadList).where(LeadList.id == list_id))
-        if report:
+        if report and is_stored_report(report):
+            runtime.files.delete(report)
+        elif report:
             Path(report).unlink(missing_ok=True)
         reporter.succeeded(counts={"deleted": deleted})
     except JobCancelled:

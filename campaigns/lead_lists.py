@@ -15,13 +15,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from campaigns.importer import same_file_list
-from campaigns.jobs import IMPORT_KIND, create_import_job, create_purge_job, lead_files_dir
+from campaigns.jobs import IMPORT_KIND, create_import_job, create_purge_job, is_stored_report, lead_files_dir
 from campaigns.lead_columns import Columns, resolve_columns
 from campaigns.lead_files import LeadFile
 from campaigns.models import CampaignStatus, Lead, LeadList, LeadStatus, ListStatus
 from campaigns.service import get_campaign
 from core.db import Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
+from core.file_store import FileStore
 from core.models import Job, JobStatus
 from core.runtime import Runtime
 from core.uploads import StoredUpload
@@ -172,12 +173,17 @@ def delete_lead_list(
     return job_id
 
 
-def error_report_file(session: Session, list_id: uuid.UUID) -> Path:
-    """The CSV of the rows a list's import rejected, or NotFoundError when there were none."""
+def error_report_file(session: Session, store: FileStore, list_id: uuid.UUID) -> Path | str:
+    """The CSV of the rows a list's import rejected (a key of the shared store, or a path on this host
+    for lists imported before it), or NotFoundError when there were none."""
     lead_list = get_lead_list(session, list_id)
-    if not lead_list.error_report or not Path(lead_list.error_report).exists():
-        raise NotFoundError(f"lead list {list_id} has no rejected rows")
-    return Path(lead_list.error_report)
+    report = lead_list.error_report
+    if report and is_stored_report(report):
+        if store.exists(report):
+            return report
+    elif report and Path(report).exists():
+        return Path(report)
+    raise NotFoundError(f"lead list {list_id} has no rejected rows")
 
 
 def blocked_reasons(session: Session, list_id: uuid.UUID) -> list[tuple[str, int]]:

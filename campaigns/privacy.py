@@ -36,10 +36,12 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.cdr import CDR_ATTEMPT_COLUMNS
+from campaigns.jobs import is_stored_report
 from campaigns.models import CallAttempt, Campaign, Disposition, Lead, LeadList, LeadStatus, Outcome
 from core import retention
 from core.db import Scope, utcnow
 from core.errors import ValidationError
+from core.file_store import FileStore, file_chunks, local_copy
 from core.jobs import create_job
 from core.legal import retain_until
 from core.models import Job, Organization
@@ -53,13 +55,13 @@ from core.privacy import (
     parse_kind,
 )
 from core.public_ids import public_lead_id
-from core.runtime import Runtime
+from core.runtime import Runtime, current_runtime
 from core.safe_csv import SafeWriter
 from dnc.consent import revoke_consent
 from dnc.internal import add_internal_dnc
 from dnc.models import ConsentRecord, DncRemoval, InternalDncEntry, ScrubReport
 from dnc.normalize import normalize_number
-from dnc.scrub import report_path
+from dnc.scrub import report_key
 
 log = logging.getLogger(__name__)
 
@@ -354,13 +356,27 @@ def scrub_csv_file(path: Path, e164: str) -> int:
     return removed
 
 
-def _stored_reports(session: Session, home: Path) -> Iterator[tuple[str, Path]]:
-    for list_id, report in session.execute(
-        select(LeadList.id, LeadList.error_report).where(LeadList.error_report.is_not(None))
+def _stored_reports(session: Session) -> Iterator[tuple[str, Path | tuple[uuid.UUID, str]]]:
+    """Every kept report of the organization: a path on this host, or (organization, key) in the shared
+    file store."""
+    for list_id, org_id, report in session.execute(
+        select(LeadList.id, LeadList.org_id, LeadList.error_report).where(LeadList.error_report.is_not(None))
     ):
-        yield f"lead list {list_id} error report", Path(report)
-    for (report_id,) in session.execute(select(ScrubReport.id)):
-        yield f"scrub report {report_id}", report_path(home, report_id)
+        name = f"lead list {list_id} error report"
+        yield name, (org_id, report) if is_stored_report(report) else Path(report)
+    for report_id, org_id in session.execute(select(ScrubReport.id, ScrubReport.org_id)):
+        yield f"scrub report {report_id}", (org_id, report_key(org_id, report_id))
+
+
+def scrub_stored_csv(store: FileStore, org_id: uuid.UUID, key: str, e164: str, workdir: Path) -> int:
+    """`scrub_csv_file` of a report kept in the shared store: fetched, rewritten, stored again."""
+    if not store.exists(key):
+        return 0
+    with local_copy(store, key, workdir) as path:
+        removed = scrub_csv_file(path, e164)
+        if removed:
+            store.put(key, file_chunks(path), org_id=org_id)
+    return removed
 
 
 def _rule(kind: str) -> dict[str, Any]:
@@ -405,8 +421,12 @@ def delete_person(session: Session, home: Path, request: PrivacyRequest, *, now:
     minimized = _minimize_attempts(session, e164)
 
     report_rows: dict[str, int] = {}
-    for name, path in _stored_reports(session, home):
-        removed = scrub_csv_file(path, e164)
+    store = current_runtime().files
+    for name, where in _stored_reports(session):
+        if isinstance(where, Path):
+            removed = scrub_csv_file(where, e164)
+        else:
+            removed = scrub_stored_csv(store, *where, e164, home / "privacy")
         if removed:
             report_rows[name] = removed
     earlier = _count(

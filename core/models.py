@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -161,3 +161,33 @@ class Job(OrgScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class StoredFileRow(Base):
+    """One file of the shared file store (`core.file_store.PostgresFileStore`). `key` is NULL while the
+    file is being written, so no reader can find a half-written file; `org_id` names the organization it
+    belongs to (NULL: platform files such as a national DNC index), and deleting the organization deletes
+    its files."""
+
+    __tablename__ = "stored_files"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    key: Mapped[str | None] = mapped_column(String(500), unique=True, default=None)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True, default=None
+    )
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoredFileChunk(Base):
+    """The bytes of a stored file, in chunks of `core.file_store.CHUNK_BYTES` (the last one shorter)."""
+
+    __tablename__ = "stored_file_chunks"
+
+    file_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stored_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

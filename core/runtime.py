@@ -16,7 +16,7 @@ import redis
 from core import log_scrub, metrics, public_ids
 from core.db import Database
 from core.embedded import resolve_urls
-from core.file_store import FileStore, LocalFileStore
+from core.file_store import FileStore, LocalFileStore, PostgresFileStore
 from core.home import private_umask, secure_home
 from core.settings import Settings, get_settings
 
@@ -52,8 +52,10 @@ class Runtime:
 
     @cached_property
     def files(self) -> FileStore:
-        """Where files every host must reach are kept (core.file_store)."""
-        return LocalFileStore(self.settings.home / "files")
+        """Where files every host must reach are kept (core.file_store; CLEARLINE_FILE_STORE)."""
+        if self.settings.file_store == "local":
+            return LocalFileStore(self.settings.home / "files")
+        return PostgresFileStore(self.db.engine)
 
 
 _current: Runtime | None = None

@@ -35,6 +35,10 @@ class Settings:
     webhooks_allow_private: bool = False
     webhooks_retry_base_s: float = 30.0  # CLEARLINE_WEBHOOKS_RETRY_BASE_S: first retry delay (x3 each time)
     webhooks_timeout_s: float = 10.0  # CLEARLINE_WEBHOOKS_TIMEOUT_S: connect and response timeout
+    # CLEARLINE_FILE_STORE: where files every host must reach are kept (core.file_store): `postgres` (the
+    # default: every process already reaches the database, so a second host works with no shared disk) or
+    # `local` (under $CLEARLINE_HOME/files: one host, or a directory every host mounts)
+    file_store: str = "postgres"
 
     @property
     def uses_embedded_postgres(self) -> bool:
@@ -72,6 +76,17 @@ def _networks(name: str, raw: str) -> tuple[str, ...]:
     return nets
 
 
+FILE_STORES = ("postgres", "local")
+
+
+def _file_store(raw: str) -> str:
+    if raw not in FILE_STORES:
+        raise ValueError(
+            f"CLEARLINE_FILE_STORE: {raw!r} is not a file store; one of {', '.join(FILE_STORES)}"
+        )
+    return raw
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     home = Path(env.get("CLEARLINE_HOME", "./.clearline")).expanduser().resolve()
@@ -100,6 +115,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         webhooks_allow_private=env.get("CLEARLINE_WEBHOOKS_ALLOW_PRIVATE", "") == "1",
         webhooks_retry_base_s=float(env.get("CLEARLINE_WEBHOOKS_RETRY_BASE_S", "30")),
         webhooks_timeout_s=float(env.get("CLEARLINE_WEBHOOKS_TIMEOUT_S", "10")),
+        file_store=_file_store(env.get("CLEARLINE_FILE_STORE", "postgres")),
     )
 
 

@@ -132,15 +132,13 @@ class ChangeResult:
     added: int  # numbers that were absent and are now present
     deleted: int  # numbers that were present and are now absent
     count: int
-    undo_added: np.ndarray
-    undo_deleted: np.ndarray
 
 
 def apply_changes(
     directory: Path, *, from_seq: int, to_seq: int, adds: np.ndarray, deletes: np.ndarray
 ) -> ChangeResult:
-    """Apply a change list in place: version `from_seq` becomes `to_seq`. Returns what actually flipped,
-    so the caller can `undo_changes` if recording the new version in the database fails."""
+    """Apply a change list in place: version `from_seq` becomes `to_seq`. `dnc.lists` applies it to a
+    private copy of the current index, stored as the new version, so no reader sees it change."""
     meta = IndexMeta.read(directory)
     if meta.seq != from_seq or meta.state != "clean":
         raise StaleIndexError(f"{directory}: index is at {meta.seq}/{meta.state}, expected {from_seq}/clean")
@@ -156,19 +154,7 @@ def apply_changes(
     del bits
     count = meta.count + len(newly_added) - len(really_deleted)
     IndexMeta(seq=to_seq, state="clean", count=count).write(directory)
-    return ChangeResult(len(newly_added), len(really_deleted), count, newly_added, really_deleted)
-
-
-def undo_changes(directory: Path, *, back_to_seq: int, result: ChangeResult) -> None:
-    meta = IndexMeta.read(directory)
-    IndexMeta(seq=meta.seq, state="applying", count=meta.count).write(directory)
-    bits = np.memmap(directory / "bits.u8", dtype=np.uint8, mode="r+", shape=(FILE_BYTES,))
-    _set_bits(bits, result.undo_added - BASE, False)
-    _set_bits(bits, result.undo_deleted - BASE, True)
-    bits.flush()
-    del bits
-    count = meta.count - result.added + result.deleted
-    IndexMeta(seq=back_to_seq, state="clean", count=count).write(directory)
+    return ChangeResult(len(newly_added), len(really_deleted), count)
 
 
 class IndexHandle:

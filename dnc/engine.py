@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session
 
 from core.db import Database, Scope
 from core.errors import ValidationError
+from core.file_store import FileNotStoredError
 from core.legal import REGISTRY_MAX_AGE
+from core.runtime import current_runtime
 from dnc import reasons
 from dnc.bitmap_index import IndexHandle, StaleIndexError
 from dnc.calling_window import CallingRuleData, calls_in_last_24h, decide_window
@@ -34,6 +36,7 @@ from dnc.caps import CallCap, CapCount, count_caps, parse_call_caps
 from dnc.consent import ConsentFact, load_consents
 from dnc.dated_index import DatedIndexHandle
 from dnc.freshness import ListCopy, StaleList, is_stale, max_age, stale_lists
+from dnc.index_files import CachedIndex, IndexPackError, local_index
 from dnc.internal import (
     AreaCodeBlocks,
     InternalSet,
@@ -93,7 +96,8 @@ class ActiveList:
     version_id: uuid.UUID
     seq: int
     obtained_at: datetime
-    index_dir: str
+    index_dir: str  # the stored pack's key (dnc.index_files), or a legacy directory under $CLEARLINE_HOME/dnc
+    index_sha256: str | None  # the pack's content hash; None for a legacy directory
 
     def match(self) -> ListMatch:
         return ListMatch(
@@ -336,6 +340,7 @@ class ComplianceEngine:
         self.calling_rules = calling_rules
         self.plan = numbering_plan()
         self._handles: dict[tuple[uuid.UUID, int], IndexHandle | DatedIndexHandle] = {}
+        self._held: dict[tuple[uuid.UUID, int], CachedIndex] = {}  # cache entries the handles map
         self._blocks = AreaCodeBlocks()
         self._entries_version: tuple[int, int] = (-1, -1)
         self._entries: tuple[np.ndarray, dict[str, np.ndarray]] = _no_entries()
@@ -381,6 +386,7 @@ class ComplianceEngine:
                     seq=ver.seq,
                     obtained_at=ver.obtained_at,
                     index_dir=ver.index_dir,
+                    index_sha256=ver.index_sha256,
                 )
                 for lst, ver in rows
             ]
@@ -413,17 +419,35 @@ class ComplianceEngine:
         if handle is None:
             for old in [k for k in self._handles if k[0] == lst.list_id]:
                 del self._handles[old]
-            directory = Path(data_dir()) / lst.index_dir
+                held = self._held.pop(old, None)
+                if held is not None:
+                    held.release()
             try:
+                directory = self._local_directory(lst, key)
                 handle = (
                     DatedIndexHandle(directory, lst.seq)
                     if lst.kind == "reassigned"
                     else IndexHandle(directory, lst.seq)
                 )
-            except StaleIndexError:
+            except (StaleIndexError, FileNotStoredError, IndexPackError):
+                # Not stored any more (replaced by a newer version since the snapshot's query: the next
+                # snapshot finds that one) or not what the database recorded: the list's checks fail
+                # closed with list_index_stale until a good copy is there.
+                held = self._held.pop(key, None)
+                if held is not None:
+                    held.release()
                 return None
             self._handles[key] = handle
         return handle
+
+    def _local_directory(self, lst: ActiveList, key: tuple[uuid.UUID, int]) -> Path:
+        """The list version's index on this host: the cached copy of its stored pack, fetched on first use."""
+        if lst.index_sha256 is None:
+            return Path(data_dir()) / lst.index_dir
+        runtime = current_runtime()
+        held = local_index(runtime.files, runtime.settings.home, lst.index_dir, lst.index_sha256)
+        self._held[key] = held
+        return held.directory
 
     # ------------------------------------------------------------------ the decision
 

@@ -1,9 +1,11 @@
 """Importing lists: each import is a new version (full copy or change list) recorded in PostgreSQL, with
-the numbers themselves in an index directory under `$CLEARLINE_HOME/dnc/lists/<list id>/`.
+the numbers themselves in an index packed into the shared file store (`dnc.index_files`), where every
+host's checks fetch it from.
 
-A full import builds a fresh directory and switches the list's current version to it in one transaction;
-a change list is validated completely, then applied in place to the current index while the list row is
-locked, and undone if the new version cannot be recorded. A malformed file leaves no trace.
+A full import builds a fresh index, stores it, and switches the list's current version to it in one
+transaction; a change list is validated completely, then applied to a private copy of the current index
+while the list row is locked, and that copy stored as the new version. A malformed file leaves no trace:
+nothing is recorded and the stored pack of a version that was not recorded is deleted again.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from core import audit
 from core.db import ALL_ORGS, Database, Scope, utcnow
 from core.errors import ConflictError, ValidationError
 from core.file_limits import LIMITS, bounded_lines
+from core.file_store import stash_upload
 from core.jobs import create_job
 from core.runtime import current_runtime
-from dnc import bitmap_index
+from dnc import bitmap_index, index_files
 from dnc.dated_index import write_dated_index
 from dnc.freshness import is_stale, max_age
 from dnc.internal import bump_version
@@ -87,12 +90,16 @@ def queue_list_import(
     imported_by: uuid.UUID | None = None,
     replace_smaller: bool = False,
 ) -> uuid.UUID:
-    """Queue the import of an uploaded file into an organization's list; returns the job id. The job
-    deletes the file whatever the outcome; so does this function if the job cannot be queued."""
+    """Queue the import of an uploaded file into an organization's list; returns the job id. The file is
+    moved into the shared store (the job may run on another host), and the job deletes it whatever the
+    outcome; so does this function if the job cannot be queued."""
+    store = current_runtime().files
+    file_key = None
     try:
         check_import_kind(kind)
+        file_key = stash_upload(store, path, org_id=org_id)
         params = {
-            "path": str(path),
+            "file_key": file_key,
             "kind": kind,
             "state": state,
             "change_list": change_list,
@@ -108,6 +115,8 @@ def queue_list_import(
         )
     except BaseException:
         path.unlink(missing_ok=True)
+        if file_key is not None:
+            store.delete(file_key)
         raise
     from dnc import tasks
 
@@ -263,7 +272,10 @@ def _import_full(
     with db.session(ALL_ORGS) as s:
         list_id = _list_row(s, kind, scope, owner_org_id).id
         seq = _next_seq(s, list_id)
-    directory = data_dir() / "lists" / str(list_id) / f"v{seq}-{uuid.uuid4().hex[:8]}"
+    runtime = current_runtime()
+    directory = index_files.work_dir(runtime.settings.home)
+    key = _index_key(list_id, seq)
+    stored = None
     hashing = ThreadPoolExecutor(max_workers=1)
     digest_future = hashing.submit(_sha256, path)  # hashlib releases the GIL: overlaps with parsing
     try:
@@ -279,6 +291,7 @@ def _import_full(
                 )
             count = builder.finish()
         digest = digest_future.result()
+        stored = index_files.publish(runtime.files, runtime.settings.home, directory, key, owner_org_id)
         with db.session(ALL_ORGS) as s:
             row = _list_row(s, kind, scope, owner_org_id)
             if _next_seq(s, list_id) != seq:
@@ -298,26 +311,38 @@ def _import_full(
                 deleted=0,
                 obtained_at=obtained,
                 imported_by=imported_by,
-                index_dir=str(directory.relative_to(data_dir())),
+                index_dir=key,
+                index_sha256=stored.sha256,
             )
             s.add(version)
             s.flush()
             row.current_version_id = version.id
             version_id = version.id
+            replaced = current
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
+        if stored is not None:
+            runtime.files.delete(key)
         raise
     finally:
         hashing.shutdown(wait=True)
-    _remove_other_versions(directory)
+    _remove_replaced(replaced)
     return ImportResult(kind, scope, list_id, version_id, seq, count, count, 0)
 
 
-def _remove_other_versions(current: Path) -> None:
-    """Older full copies are no longer current; processes that still map them keep their mapping."""
-    for sibling in current.parent.iterdir():
-        if sibling != current and sibling.is_dir():
-            shutil.rmtree(sibling, ignore_errors=True)
+def _index_key(list_id: uuid.UUID, seq: int) -> str:
+    return f"dnc/lists/{list_id}/v{seq}-{uuid.uuid4().hex[:8]}.pack"
+
+
+def _remove_replaced(version: DncListVersion | None) -> None:
+    """The index of a version that is no longer current is not needed any more: its row stays (what was
+    imported when), and processes that still map their cached copy keep their mapping."""
+    if version is None:
+        return
+    if version.index_sha256 is None:  # kept on the importing host's disk before the shared store
+        shutil.rmtree(data_dir() / version.index_dir, ignore_errors=True)
+    else:
+        current_runtime().files.delete(version.index_dir)
 
 
 def _import_change_list(
@@ -349,12 +374,16 @@ def _import_change_list(
                 f"the {kind} list has no full copy yet: import a full list before a change list",
                 field="change_list",
             )
-        directory = data_dir() / current.index_dir
+        runtime = current_runtime()
+        directory = _private_copy(current)
         seq = _next_seq(s, row.id)
-        result = bitmap_index.apply_changes(
-            directory, from_seq=current.seq, to_seq=seq, adds=add_array, deletes=delete_array
-        )
+        key = _index_key(row.id, seq)
+        stored = None
         try:
+            result = bitmap_index.apply_changes(
+                directory, from_seq=current.seq, to_seq=seq, adds=add_array, deletes=delete_array
+            )
+            stored = index_files.publish(runtime.files, runtime.settings.home, directory, key, owner_org_id)
             version = DncListVersion(
                 list_id=row.id,
                 seq=seq,
@@ -366,16 +395,31 @@ def _import_change_list(
                 deleted=result.deleted,
                 obtained_at=obtained,
                 imported_by=imported_by,
-                index_dir=current.index_dir,
+                index_dir=key,
+                index_sha256=stored.sha256,
             )
             s.add(version)
             s.flush()
             row.current_version_id = version.id
             s.commit()
         except BaseException:
-            bitmap_index.undo_changes(directory, back_to_seq=current.seq, result=result)
+            shutil.rmtree(directory, ignore_errors=True)
+            if stored is not None:
+                runtime.files.delete(key)
             raise
-        return ImportResult(kind, scope, row.id, version.id, seq, result.count, result.added, result.deleted)
+    _remove_replaced(current)
+    return ImportResult(kind, scope, row.id, version.id, seq, result.count, result.added, result.deleted)
+
+
+def _private_copy(version: DncListVersion) -> Path:
+    """A writable copy of a version's index, to apply a change list to."""
+    runtime = current_runtime()
+    home = runtime.settings.home
+    if version.index_sha256 is not None:
+        return index_files.copy_of(runtime.files, home, version.index_dir, version.index_sha256)
+    target = index_files.work_dir(home)  # a version kept on this host's disk before the shared store
+    index_files.unpack(index_files.pack(data_dir() / version.index_dir), target)
+    return target
 
 
 IMPORTING = -1  # an imported entry's added_seq until the import takes its version

@@ -68,7 +68,11 @@ class DncListVersion(Base):
     obtained_at: Mapped[datetime] = mapped_column()  # when this copy was downloaded: the 31-day clock
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
     imported_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
-    index_dir: Mapped[str] = mapped_column(String(500))  # relative to $CLEARLINE_HOME
+    # With index_sha256: the key of the packed index in the file store (core.file_store; every host
+    # fetches it into its local cache, dnc.index_files). Without (versions imported before the shared
+    # store): a directory relative to $CLEARLINE_HOME/dnc on the importing host.
+    index_dir: Mapped[str] = mapped_column(String(500))
+    index_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class InternalDncEntry(OrgScoped, Base):

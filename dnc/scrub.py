@@ -27,7 +27,9 @@ from sqlalchemy.orm import Session
 from core.db import Database, Scope
 from core.errors import NotFoundError, ValidationError
 from core.file_limits import LIMITS, FileLimitError, bounded_lines
+from core.file_store import FileStore, stash_upload
 from core.jobs import create_job
+from core.runtime import current_runtime
 from core.safe_csv import neutralize
 from dnc.engine import ComplianceEngine, LeadColumns, VerdictParts
 from dnc.lead_facts import (
@@ -324,8 +326,9 @@ def scrub_file(
     return counts
 
 
-def report_path(home: Path, report_id: uuid.UUID) -> Path:
-    return home / "dnc" / "reports" / f"{report_id}.csv"
+def report_key(org_id: uuid.UUID, report_id: uuid.UUID) -> str:
+    """Where a scrub report's CSV is kept in the shared file store (`core.file_store`)."""
+    return f"reports/scrub/{org_id}/{report_id}.csv"
 
 
 def queue_scrub_report(
@@ -343,8 +346,10 @@ def queue_scrub_report(
     at = checked_at if checked_at.tzinfo else checked_at.replace(tzinfo=UTC)
     rules = rules or CampaignRules()
     campaign_id = rules.campaign_id
+    store = current_runtime().files
+    file_key = stash_upload(store, path, org_id=org_id)  # the job may run on another host
     params = {
-        "path": str(path),
+        "file_key": file_key,
         "org_id": str(org_id),
         "campaign_id": str(campaign_id) if campaign_id else None,
         "rules": rules.to_params(),
@@ -360,7 +365,7 @@ def queue_scrub_report(
             s.flush()
             s.expunge(report)
     except BaseException:
-        path.unlink(missing_ok=True)
+        store.delete(file_key)
         raise
     from dnc import tasks
 
@@ -375,10 +380,10 @@ def get_scrub_report(session: Session, report_id: uuid.UUID) -> ScrubReport:
     return report
 
 
-def finished_report_file(session: Session, home: Path, report_id: uuid.UUID) -> Path:
-    """The CSV of a scrub report whose job succeeded, or NotFoundError saying what state it is in."""
+def finished_report_key(session: Session, store: FileStore, report_id: uuid.UUID) -> str:
+    """The stored CSV of a scrub report whose job succeeded, or NotFoundError saying what state it is in."""
     report = get_scrub_report(session, report_id)
-    path = report_path(home, report.id)
-    if report.status != "succeeded" or not path.exists():
+    key = report_key(report.org_id, report.id)
+    if report.status != "succeeded" or not store.exists(key):
         raise NotFoundError(f"scrub report {report_id} is {report.status}, not ready")
-    return path
+    return key

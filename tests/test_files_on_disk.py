@@ -18,7 +18,7 @@ import psycopg
 from core.home import secure_home
 from core.runtime import Runtime
 from dnc.lists import import_numbers
-from dnc.scrub import report_path, scrub_file
+from dnc.scrub import scrub_file
 from tests.conftest import Tenant
 
 AT = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
@@ -47,7 +47,7 @@ def test_data_files_of_every_kind_are_private_and_the_data_dir_lets_only_postgre
     )
     leads = tmp_path / "leads.csv"
     leads.write_text("phone\n2025550143\n2025550150\n")
-    scrub_file(runtime.db, tenant.id, leads, report_path(home, uuid.uuid4()), at=AT)
+    scrub_file(runtime.db, tenant.id, leads, home / "dnc" / "reports" / f"{uuid.uuid4()}.csv", at=AT)
     runtime.redis.set(f"probe-{uuid.uuid4().hex}", "+12025550143")
     runtime.redis.bgrewriteaof()
     runtime.redis.bgsave(schedule=True)

@@ -8,13 +8,14 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Request, get, post
-from litestar.response import File
+from litestar.response import Stream
 from sqlalchemy.orm import Session
 
 from api.auth import roles
 from api.dnc.access import STAFF, own_org
 from api.dnc.schemas import ReportOut
 from api.principal import Principal
+from api.stored_files import stored_file_response
 from api.uploads import receive_upload
 from campaigns.scrubbing import rules_for_campaign
 from core.db import Scope
@@ -23,7 +24,7 @@ from core.models import Role
 from core.runtime import Runtime
 from dnc.lists import upload_dir
 from dnc.models import ScrubReport
-from dnc.scrub import finished_report_file, get_scrub_report, queue_scrub_report
+from dnc.scrub import finished_report_key, get_scrub_report, queue_scrub_report
 from dnc.verdicts import CampaignRules
 
 
@@ -90,8 +91,13 @@ def get_scrub_report_route(report_ref: str, session: Session, runtime: Runtime) 
         raise NotFoundError(f"scrub report {report_ref} not found") from exc
     if not as_csv:
         return ReportOut.of(get_scrub_report(session, report_id))
-    path = finished_report_file(session, runtime.settings.home, report_id)
-    return File(path=path, filename=f"scrub-{report_id}.csv", media_type="text/csv")  # type: ignore[return-value]
+    return report_download(session, runtime, report_id)  # type: ignore[return-value]
+
+
+def report_download(session: Session, runtime: Runtime, report_id: uuid.UUID) -> Stream:
+    """The report's CSV, from the shared file store (it may have been written on another host)."""
+    key = finished_report_key(session, runtime.files, report_id)
+    return stored_file_response(runtime.files, key, filename=f"scrub-{report_id}.csv", media_type="text/csv")
 
 
 ROUTES = [create_scrub_report, get_scrub_report_route]

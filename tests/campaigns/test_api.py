@@ -96,6 +96,10 @@ def test_an_uploaded_file_is_imported_by_the_worker_and_its_leads_searchable_and
     assert (lead_list["name"], lead_list["has_error_report"]) == ("Spring list", True)
     errors = client.get(f"/api/lead-lists/{list_id}/errors", headers=tenant.headers("manager"))
     assert list(csv.reader(io.StringIO(errors.text)))[1][:2] == ["4", "phone"]
+    assert errors.headers["content-type"].startswith("text/csv")
+    # Kept in the shared file store, so every API host serves it; the importing host keeps no copy.
+    assert tenant.runtime.files.exists(f"reports/lead-errors/{tenant.id}/{list_id}.csv")
+    assert not list(tenant.runtime.settings.home.joinpath("lead-files").glob(f"{list_id}*"))
 
     leads = client.get(
         f"/api/campaigns/{campaign['id']}/leads",

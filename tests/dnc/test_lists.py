@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from core.file_limits import FileLimitError
 from core.runtime import Runtime
 from dnc import reasons
 from dnc.engine import ComplianceEngine
-from dnc.lists import data_dir, import_list_file, import_numbers
+from dnc.index_files import cache_root
+from dnc.lists import import_list_file, import_numbers
 from dnc.models import DncList, DncListVersion, InternalDncEntry
 from dnc.registry_files import MalformedFileError, parse_number_file
 from dnc.verdicts import CampaignRules, Consent, LeadContext
@@ -111,7 +113,8 @@ def test_malformed_file_names_its_lines_and_imports_nothing(
     with runtime.db.session(ALL_ORGS) as s:
         lists = s.query(DncList).filter(DncList.owner_org_id == tenant.id).all()
         assert all(lst.current_version_id is None for lst in lists)
-    assert not [p for lst in lists for p in (data_dir() / "lists" / str(lst.id)).glob("v*")]
+    assert not [lst for lst in lists if runtime.files.exists(f"dnc/lists/{lst.id}")]
+    assert list((cache_root(runtime.settings.home) / "building").iterdir()) == []
 
 
 def test_malformed_change_list_changes_nothing(runtime: Runtime, tenant: Tenant, tmp_path: Path) -> None:
@@ -130,11 +133,17 @@ def test_malformed_change_list_changes_nothing(runtime: Runtime, tenant: Tenant,
 def test_index_that_does_not_match_its_recorded_version_fails_closed(
     runtime: Runtime, tenant: Tenant
 ) -> None:
-    result = import_numbers(runtime.db, kind="national", numbers=[], owner_org_id=tenant.id, obtained_at=AT)
+    # A number of its own, so the cached copy this test damages is no other test's (copies are shared by
+    # content: every list holding the same numbers at the same version has the same one).
+    own = f"20255{uuid.uuid4().int % 10**5:05d}"
+    result = import_numbers(
+        runtime.db, kind="national", numbers=[own], owner_org_id=tenant.id, obtained_at=AT
+    )
     with runtime.db.session(ALL_ORGS) as s:
         version = s.get(DncListVersion, result.version_id)
         assert version is not None
-        meta_path = data_dir() / version.index_dir / "meta.json"
+        assert version.index_sha256 is not None
+        meta_path = cache_root(runtime.settings.home) / version.index_sha256 / "meta.json"
     meta = json.loads(meta_path.read_text())
     meta_path.write_text(json.dumps({**meta, "state": "applying"}))  # as if a change list crashed half-way
     assert verdict_reasons(runtime, tenant, "+12025550143") == [(reasons.LIST_INDEX_STALE,)]

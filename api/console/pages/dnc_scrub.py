@@ -8,19 +8,19 @@ import uuid
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.response import File, Template
+from litestar.response import Stream, Template
 from sqlalchemy.orm import Session
 
 from api.console.pages.compliance import COMPLIANCE, compliance_page
 from api.console.render import page
-from api.dnc.scrub import receive_scrub_upload
+from api.dnc.scrub import receive_scrub_upload, report_download
 from api.principal import Principal
 from campaigns import service
 from core.errors import NotFoundError
 from core.jobs import get_job
 from core.runtime import Runtime
 from dnc.models import ScrubReport
-from dnc.scrub import PHONE_COLUMNS, finished_report_file, get_scrub_report
+from dnc.scrub import PHONE_COLUMNS, get_scrub_report
 
 FINISHED = {"succeeded", "failed", "cancelled"}
 
@@ -91,10 +91,9 @@ def scrub_progress(
     include_in_schema=False,
     sync_to_thread=True,
 )
-def scrub_download(report_ref: str, session: Session, runtime: Runtime) -> File:
+def scrub_download(report_ref: str, session: Session, runtime: Runtime) -> Stream:
     report_id = _report_id(report_ref)
-    path = finished_report_file(session, runtime.settings.home, report_id)
-    return File(path=path, filename=f"scrub-{report_id}.csv", media_type="text/csv")
+    return report_download(session, runtime, report_id)
 
 
 PAGES = [scrub_page, upload_scrub_file, scrub_progress, scrub_download]

@@ -13,9 +13,10 @@ import anyio.to_thread
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
-from litestar.response import File, Template
+from litestar.response import File, Stream, Template
 from sqlalchemy.orm import Session
 
+from api.campaigns.lead_lists import error_report_download
 from api.console.pages.campaigns import CAMPAIGNS
 from api.console.render import page
 from api.console.staging import stage, staged, staging_dir, unstage
@@ -272,12 +273,8 @@ def delete_list(
     include_in_schema=False,
     sync_to_thread=True,
 )
-def error_report(list_id: uuid.UUID, session: Session) -> File:
-    return File(
-        path=lead_lists.error_report_file(session, list_id),
-        filename=f"lead-list-{list_id}-errors.csv",
-        media_type="text/csv",
-    )
+def error_report(list_id: uuid.UUID, session: Session, runtime: Runtime) -> File | Stream:
+    return error_report_download(session, runtime, list_id)
 
 
 PAGES = [
