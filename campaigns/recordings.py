@@ -187,7 +187,8 @@ def store_recording(
         digest = hashlib.sha256()
         key = file_key(org_id, done.attempt_id)
         size = done.wav_path.stat().st_size
-        files.put(key, encrypt(secret_key, org_id, done.attempt_id, _file_chunks(done.wav_path, digest)))
+        chunks = encrypt(secret_key, org_id, done.attempt_id, _file_chunks(done.wav_path, digest))
+        files.put(key, chunks, org_id=org_id)  # the organization's deletion removes its recordings too
         row.status, row.file_key, row.size_bytes = RecordingStatus.RECORDED.value, key, size
         row.sha256, row.seconds = digest.hexdigest(), _wav_seconds(done.wav_path)
         row.reason = "announced, then recorded" if done.announced else "recorded"
