@@ -26,6 +26,7 @@ def test_phone_numbers_are_masked_in_every_log_record(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="uvicorn.access")  # whatever level an earlier uvicorn left it at
     # A uvicorn started by another test (the console's) stops its access log from propagating to caplog.
     monkeypatch.setattr(logging.getLogger("uvicorn.access"), "propagate", True)
     monkeypatch.setattr(logging.getLogger("uvicorn.access"), "disabled", False)

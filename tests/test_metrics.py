@@ -3,7 +3,6 @@ answer→agent histogram and the dial-time verdicts move when the single places 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from campaigns import attempts
 from campaigns.hopper import lease_leads
 from core.runtime import Runtime
 from core.settings import load_settings
-from tests.conftest import Tenant
+from tests.conftest import Tenant, run_outside_event_loop
 from tests.engine.factories import make_campaign
 
 TOKEN = "scrape-" + uuid.uuid4().hex
@@ -62,7 +61,7 @@ def _get_from(app: object, peer: str) -> httpx.Response:
         async with httpx.AsyncClient(transport=transport, base_url="http://clearline") as http:
             return await http.get("/metrics")
 
-    return asyncio.run(go())
+    return run_outside_event_loop(go)  # type: ignore[no-any-return]
 
 
 def test_an_allowed_network_scrapes_without_the_token_and_others_cannot(runtime: Runtime) -> None:

@@ -68,8 +68,11 @@ def console_server(runtime: Runtime) -> Iterator[ConsoleServer]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # What the page shows after a server round trip can take seconds on a loaded 2-core machine (the
+    # engine's own bounds are asserted on the server's timestamps, not on these UI waits).
+    expect.set_options(timeout=15_000)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
