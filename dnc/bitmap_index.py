@@ -144,8 +144,7 @@ def apply_changes(
         raise StaleIndexError(f"{directory}: index is at {meta.seq}/{meta.state}, expected {from_seq}/clean")
     IndexMeta(seq=from_seq, state="applying", count=meta.count).write(directory)
     bits = np.memmap(directory / "bits.u8", dtype=np.uint8, mode="r+", shape=(FILE_BYTES,))
-    adds = _sorted_unique(adds)
-    deletes = _sorted_unique(deletes)
+    adds, deletes = normalized_changes(adds, deletes)
     newly_added = adds[~probe(bits, adds)]
     really_deleted = deletes[probe(bits, deletes)]
     _set_bits(bits, newly_added - BASE, True)
@@ -155,6 +154,30 @@ def apply_changes(
     count = meta.count + len(newly_added) - len(really_deleted)
     IndexMeta(seq=to_seq, state="clean", count=count).write(directory)
     return ChangeResult(len(newly_added), len(really_deleted), count)
+
+
+def normalized_changes(adds: np.ndarray, deletes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A change list's adds and deletes as sorted distinct numbers: what a stored delta holds."""
+    return _sorted_unique(adds), _sorted_unique(deletes)
+
+
+def _among(sorted_values: np.ndarray, national: np.ndarray) -> np.ndarray:
+    if len(sorted_values) == 0:
+        return np.zeros(len(national), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_values, national), len(sorted_values) - 1)
+    return np.asarray(sorted_values[pos] == national)
+
+
+def contains_after(
+    bits: np.ndarray, changes: list[tuple[np.ndarray, np.ndarray]], national: np.ndarray
+) -> np.ndarray:
+    """Membership after applying the normalized `(adds, deletes)` change lists in order to `bits`,
+    without writing them: exactly what `apply_changes` would leave (a number both added and deleted by
+    one change list ends up deleted)."""
+    member = probe(bits, national)
+    for adds, deletes in changes:
+        member = (member | _among(adds, national)) & ~_among(deletes, national)
+    return member
 
 
 class IndexHandle:

@@ -36,7 +36,7 @@ from dnc.caps import CallCap, CapCount, count_caps, parse_call_caps
 from dnc.consent import ConsentFact, load_consents
 from dnc.dated_index import DatedIndexHandle
 from dnc.freshness import ListCopy, StaleList, is_stale, max_age, stale_lists
-from dnc.index_files import CachedIndex, IndexPackError, local_index
+from dnc.index_files import CachedIndex, DeltaRef, IndexPackError, local_index
 from dnc.internal import (
     AreaCodeBlocks,
     InternalSet,
@@ -98,6 +98,7 @@ class ActiveList:
     obtained_at: datetime
     index_dir: str  # the stored pack's key (dnc.index_files), or a legacy directory under $CLEARLINE_HOME/dnc
     index_sha256: str | None  # the pack's content hash; None for a legacy directory
+    index_deltas: tuple[DeltaRef, ...] = ()  # change lists stored as deltas on that pack, in order
 
     def match(self) -> ListMatch:
         return ListMatch(
@@ -387,6 +388,7 @@ class ComplianceEngine:
                     obtained_at=ver.obtained_at,
                     index_dir=ver.index_dir,
                     index_sha256=ver.index_sha256,
+                    index_deltas=tuple(DeltaRef.from_json(d) for d in ver.index_deltas or []),
                 )
                 for lst, ver in rows
             ]
@@ -441,11 +443,14 @@ class ComplianceEngine:
         return handle
 
     def _local_directory(self, lst: ActiveList, key: tuple[uuid.UUID, int]) -> Path:
-        """The list version's index on this host: the cached copy of its stored pack, fetched on first use."""
+        """The list version's index on this host: the cached copy of its stored pack (with its deltas
+        applied), fetched or built on first use."""
         if lst.index_sha256 is None:
             return Path(data_dir()) / lst.index_dir
         runtime = current_runtime()
-        held = local_index(runtime.files, runtime.settings.home, lst.index_dir, lst.index_sha256)
+        held = local_index(
+            runtime.files, runtime.settings.home, lst.index_dir, lst.index_sha256, lst.index_deltas
+        )
         self._held[key] = held
         return held.directory
 

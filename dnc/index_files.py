@@ -10,6 +10,13 @@ A pack is a JSON line naming each file with its size and data extents (the bitma
 with ~410 MB of data for a national registry: holes are neither stored nor fetched), then the extents'
 bytes in order. Cache entries are immutable (named by content); a process holds a shared lock on each
 entry it maps, and entries nobody holds are removed once they have not been used for `CACHE_KEEP`.
+
+A change list is not stored as a new pack: its normalized adds and deletes go into a small delta file
+(`pack_delta`), and the version records its base pack plus the ordered chain of deltas on top of it
+(`DeltaRef`, with each file's SHA-256). A host builds that version's copy from its cached base and the
+deltas (`bitmap_index.apply_changes`, the change-list code) in a work directory and renames it into the
+cache under `chain_name(base, deltas)`; a delta that is not what the database recorded refuses the whole
+build (`IndexPackError`). `dnc.lists` decides when a chain is compacted back into a full pack.
 """
 
 from __future__ import annotations
@@ -17,18 +24,24 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import numpy as np
 
 from core.file_store import CHUNK_BYTES, FileStore, StoredFile
+from dnc import bitmap_index
 
 PACK_FORMAT = "clearline-index-pack-1"
+DELTA_FORMAT = "clearline-index-delta-1"
 LOCK_NAME = ".lock"
 CACHE_KEEP_S = 3600.0  # an entry no process holds is kept this long after its last use, then removed
 
@@ -203,8 +216,88 @@ def _hold(entry: Path) -> CachedIndex | None:
     return CachedIndex(entry, lock)
 
 
-def local_index(store: FileStore, home: Path, key: str, sha256: str) -> CachedIndex:
-    """This host's copy of the stored index `key` with content `sha256`, fetched on first use."""
+@dataclass(frozen=True)
+class DeltaRef:
+    """One stored change list on top of a base pack, as a version row records it (`as_json`)."""
+
+    key: str
+    sha256: str
+    size: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"key": self.key, "sha256": self.sha256, "size": self.size}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DeltaRef:
+        return cls(key=str(data["key"]), sha256=str(data["sha256"]), size=int(data["size"]))
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A change list's normalized content: sorted, distinct national numbers (int64)."""
+
+    from_seq: int
+    to_seq: int
+    adds: np.ndarray
+    deletes: np.ndarray
+
+
+def pack_delta(delta: Delta) -> Iterator[bytes]:
+    """A delta as one stream: a header line, then the adds and the deletes as little-endian int64."""
+    header = {
+        "format": DELTA_FORMAT,
+        "from_seq": delta.from_seq,
+        "to_seq": delta.to_seq,
+        "adds": len(delta.adds),
+        "deletes": len(delta.deletes),
+    }
+    yield (json.dumps(header) + "\n").encode()
+    for values in (delta.adds, delta.deletes):
+        data = memoryview(np.ascontiguousarray(values, dtype="<i8").tobytes())
+        for start in range(0, len(data), CHUNK_BYTES):
+            yield bytes(data[start : start + CHUNK_BYTES])
+
+
+def unpack_delta(chunks: Iterable[bytes], expected_sha256: str, key: str) -> Delta:
+    """A stored delta, refused unless its content is the SHA-256 the database recorded."""
+    stream = _Stream(chunks)
+    header = json.loads(stream.line())
+    if header.get("format") != DELTA_FORMAT:
+        raise IndexPackError(f"stored delta {key!r} is not an index delta (format {header.get('format')!r})")
+    arrays = []
+    for count in (int(header["adds"]), int(header["deletes"])):
+        buffer = io.BytesIO()
+        stream.copy(count * 8, buffer)
+        arrays.append(np.frombuffer(buffer.getbuffer(), dtype="<i8").astype(np.int64))
+    if not stream.at_end():
+        raise IndexPackError(f"stored delta {key!r} has bytes after its numbers")
+    got = stream.digest.hexdigest()
+    if got != expected_sha256:
+        raise IndexPackError(
+            f"stored delta {key!r} has SHA-256 {got}, the database recorded {expected_sha256}"
+        )
+    return Delta(int(header["from_seq"]), int(header["to_seq"]), arrays[0], arrays[1])
+
+
+def publish_delta(store: FileStore, delta: Delta, key: str, org_id: uuid.UUID | None) -> DeltaRef:
+    stored = store.put(key, pack_delta(delta), org_id=org_id)
+    return DeltaRef(key=stored.key, sha256=stored.sha256, size=stored.size)
+
+
+def chain_name(base_sha256: str, deltas: Sequence[DeltaRef]) -> str:
+    """The cache entry of a base pack with deltas applied: named by the content of all of them."""
+    if not deltas:
+        return base_sha256
+    return hashlib.sha256("\n".join([base_sha256, *(d.sha256 for d in deltas)]).encode()).hexdigest()
+
+
+def local_index(
+    store: FileStore, home: Path, key: str, sha256: str, deltas: Sequence[DeltaRef] = ()
+) -> CachedIndex:
+    """This host's copy of the stored index `key` with content `sha256` (and the change lists `deltas`
+    applied in order), fetched or built on first use."""
+    if deltas:
+        return _local_chain(store, home, key, sha256, deltas)
     entry = cache_root(home) / sha256
     held = _hold(entry)
     if held is not None:
@@ -226,9 +319,41 @@ def local_index(store: FileStore, home: Path, key: str, sha256: str) -> CachedIn
     return held
 
 
-def copy_of(store: FileStore, home: Path, key: str, sha256: str) -> Path:
+def _local_chain(
+    store: FileStore, home: Path, key: str, sha256: str, deltas: Sequence[DeltaRef]
+) -> CachedIndex:
+    name = chain_name(sha256, deltas)
+    entry = cache_root(home) / name
+    held = _hold(entry)
+    if held is not None:
+        return held
+    # Every delta is fetched and checked before the base is copied: a bad one costs no 400 MB copy.
+    changes = [unpack_delta(store.open(d.key), d.sha256, d.key) for d in deltas]
+    target = copy_of(store, home, key, sha256)
+    try:
+        for change in changes:
+            bitmap_index.apply_changes(
+                target,
+                from_seq=change.from_seq,
+                to_seq=change.to_seq,
+                adds=change.adds,
+                deletes=change.deletes,
+            )
+        (target / LOCK_NAME).touch()
+        _adopt(target, entry)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    evict_unused(home, keep={name, sha256})
+    held = _hold(entry)
+    if held is None:
+        raise FileNotFoundError(f"cached index {entry} vanished right after it was built")
+    return held
+
+
+def copy_of(store: FileStore, home: Path, key: str, sha256: str, deltas: Sequence[DeltaRef] = ()) -> Path:
     """A private, writable copy of a stored index (a change list is applied to it, then published)."""
-    held = local_index(store, home, key, sha256)
+    held = local_index(store, home, key, sha256, deltas)
     target = work_dir(home)
     try:
         unpack(pack(held.directory), target)

@@ -3,8 +3,9 @@ the numbers themselves in an index packed into the shared file store (`dnc.index
 host's checks fetch it from.
 
 A full import builds a fresh index, stores it, and switches the list's current version to it in one
-transaction; a change list is validated completely, then applied to a private copy of the current index
-while the list row is locked, and that copy stored as the new version. A malformed file leaves no trace:
+transaction; a change list is validated completely, then stored (while the list row is locked) as a
+small delta on the current version's base pack, which every host replays onto its cached base; a chain
+grown too long is compacted into a full pack again (`needs_compaction`). A malformed file leaves no trace:
 nothing is recorded and the stored pack of a version that was not recorded is deleted again.
 """
 
@@ -326,7 +327,7 @@ def _import_full(
         raise
     finally:
         hashing.shutdown(wait=True)
-    _remove_replaced(replaced)
+    _remove_replaced(replaced, keep={key})
     return ImportResult(kind, scope, list_id, version_id, seq, count, count, 0)
 
 
@@ -334,15 +335,22 @@ def _index_key(list_id: uuid.UUID, seq: int) -> str:
     return f"dnc/lists/{list_id}/v{seq}-{uuid.uuid4().hex[:8]}.pack"
 
 
-def _remove_replaced(version: DncListVersion | None) -> None:
-    """The index of a version that is no longer current is not needed any more: its row stays (what was
-    imported when), and processes that still map their cached copy keep their mapping."""
+def _stored_keys(version: DncListVersion) -> set[str]:
+    """The store files a version's index is made of: its pack (or base pack) and its deltas."""
+    return {version.index_dir, *(str(d["key"]) for d in version.index_deltas or [])}
+
+
+def _remove_replaced(version: DncListVersion | None, *, keep: set[str]) -> None:
+    """The index files of a version that is no longer current are not needed any more, except those the
+    new version is built from too (`keep`: the base pack and earlier deltas of a chain). The row stays
+    (what was imported when), and processes that still map their cached copy keep their mapping."""
     if version is None:
         return
     if version.index_sha256 is None:  # kept on the importing host's disk before the shared store
         shutil.rmtree(data_dir() / version.index_dir, ignore_errors=True)
-    else:
-        current_runtime().files.delete(version.index_dir)
+        return
+    for key in sorted(_stored_keys(version) - keep):
+        current_runtime().files.delete(key)
 
 
 def _import_change_list(
@@ -363,8 +371,10 @@ def _import_change_list(
         adds.append(chunk.numbers[chunk.is_add])
         deletes.append(chunk.numbers[~chunk.is_add])
         progress(50.0 * chunk.bytes_read / max(chunk.total_bytes, 1), {"bytes_read": chunk.bytes_read})
-    add_array = np.concatenate(adds) if adds else np.zeros(0, dtype=np.int64)
-    delete_array = np.concatenate(deletes) if deletes else np.zeros(0, dtype=np.int64)
+    add_array, delete_array = bitmap_index.normalized_changes(
+        np.concatenate(adds) if adds else np.zeros(0, dtype=np.int64),
+        np.concatenate(deletes) if deletes else np.zeros(0, dtype=np.int64),
+    )
     digest = _sha256(path)
     with db.session(ALL_ORGS) as s:
         row = _list_row(s, kind, scope, owner_org_id)  # locked until commit: change lists apply one at a time
@@ -375,15 +385,33 @@ def _import_change_list(
                 field="change_list",
             )
         runtime = current_runtime()
-        directory = _private_copy(current)
         seq = _next_seq(s, row.id)
-        key = _index_key(row.id, seq)
-        stored = None
+        delta = index_files.Delta(current.seq, seq, add_array, delete_array)
+        chain = _delta_chain(current)
+        stored_keys: list[str] = []
         try:
-            result = bitmap_index.apply_changes(
-                directory, from_seq=current.seq, to_seq=seq, adds=add_array, deletes=delete_array
-            )
-            stored = index_files.publish(runtime.files, runtime.settings.home, directory, key, owner_org_id)
+            if chain is None or needs_compaction(
+                [d.size for d in chain], _delta_bytes(delta), runtime.files.stat(current.index_dir).size
+            ):
+                directory = _private_copy(current)
+                try:
+                    result = bitmap_index.apply_changes(
+                        directory, from_seq=current.seq, to_seq=seq, adds=add_array, deletes=delete_array
+                    )
+                    key = _index_key(row.id, seq)
+                    stored = index_files.publish(
+                        runtime.files, runtime.settings.home, directory, key, owner_org_id
+                    )
+                finally:
+                    shutil.rmtree(directory, ignore_errors=True)  # gone already once published (adopted)
+                stored_keys.append(key)
+                base_key, base_sha256, deltas = key, stored.sha256, []
+            else:
+                assert current.index_sha256 is not None
+                result = _change_counts(current, chain, delta)
+                ref = index_files.publish_delta(runtime.files, delta, _delta_key(row.id, seq), owner_org_id)
+                stored_keys.append(ref.key)
+                base_key, base_sha256, deltas = current.index_dir, current.index_sha256, [*chain, ref]
             version = DncListVersion(
                 list_id=row.id,
                 seq=seq,
@@ -395,28 +423,86 @@ def _import_change_list(
                 deleted=result.deleted,
                 obtained_at=obtained,
                 imported_by=imported_by,
-                index_dir=key,
-                index_sha256=stored.sha256,
+                index_dir=base_key,
+                index_sha256=base_sha256,
+                index_deltas=[d.as_json() for d in deltas],
             )
             s.add(version)
             s.flush()
             row.current_version_id = version.id
             s.commit()
         except BaseException:
-            shutil.rmtree(directory, ignore_errors=True)
-            if stored is not None:
+            for key in stored_keys:
                 runtime.files.delete(key)
             raise
-    _remove_replaced(current)
+    _remove_replaced(current, keep=_stored_keys(version))
     return ImportResult(kind, scope, row.id, version.id, seq, result.count, result.added, result.deleted)
+
+
+# A change list is stored as a delta on the current version's base pack unless the chain would then be
+# longer than MAX_DELTAS, or its deltas together larger than MAX_DELTA_SHARE of the base pack: then the
+# new version is stored as a full pack again (compaction). Every host builds a chained version by
+# copying its base and replaying the deltas, so the chain bounds that work (a daily national change list
+# of ~1 M records is ~8 MB against a ~370 MB base: compacted about once a week) while a change list
+# costs its own size in the database, not the whole index's.
+MAX_DELTAS = 7
+MAX_DELTA_SHARE = 0.25
+
+
+def needs_compaction(chain_sizes: list[int], new_delta_bytes: int, base_bytes: int) -> bool:
+    """Whether a new change list on a chain of deltas (`chain_sizes`, bytes) over a base pack of
+    `base_bytes` is stored as a full pack instead of one more delta."""
+    if len(chain_sizes) + 1 > MAX_DELTAS:
+        return True
+    return sum(chain_sizes) + new_delta_bytes > MAX_DELTA_SHARE * base_bytes
+
+
+def _delta_bytes(delta: index_files.Delta) -> int:
+    return 8 * (len(delta.adds) + len(delta.deletes))
+
+
+def _delta_chain(version: DncListVersion) -> list[index_files.DeltaRef] | None:
+    """The deltas a version is stored as (empty: a full pack); None for a version kept on one host's
+    disk before the shared store, which cannot carry a delta."""
+    if version.index_sha256 is None:
+        return None
+    return [index_files.DeltaRef.from_json(d) for d in version.index_deltas or []]
+
+
+def _change_counts(
+    current: DncListVersion, chain: list[index_files.DeltaRef], delta: index_files.Delta
+) -> bitmap_index.ChangeResult:
+    """What applying `delta` to the current version changes, counted as `bitmap_index.apply_changes`
+    does, from the cached base and the chain's deltas (no copy of the index is written)."""
+    assert current.index_sha256 is not None
+    runtime = current_runtime()
+    store, home = runtime.files, runtime.settings.home
+    earlier = [index_files.unpack_delta(store.open(d.key), d.sha256, d.key) for d in chain]
+    held = index_files.local_index(store, home, current.index_dir, current.index_sha256)
+    try:
+        bits = np.memmap(
+            held.directory / "bits.u8", dtype=np.uint8, mode="r", shape=(bitmap_index.FILE_BYTES,)
+        )
+        changes = [(d.adds, d.deletes) for d in earlier]
+        added = int((~bitmap_index.contains_after(bits, changes, delta.adds)).sum())
+        deleted = int(bitmap_index.contains_after(bits, changes, delta.deletes).sum())
+        del bits
+    finally:
+        held.release()
+    return bitmap_index.ChangeResult(added, deleted, current.record_count + added - deleted)
+
+
+def _delta_key(list_id: uuid.UUID, seq: int) -> str:
+    return f"dnc/lists/{list_id}/v{seq}-{uuid.uuid4().hex[:8]}.delta"
 
 
 def _private_copy(version: DncListVersion) -> Path:
     """A writable copy of a version's index, to apply a change list to."""
     runtime = current_runtime()
     home = runtime.settings.home
-    if version.index_sha256 is not None:
-        return index_files.copy_of(runtime.files, home, version.index_dir, version.index_sha256)
+    chain = _delta_chain(version)
+    if version.index_sha256 is not None and chain is not None:
+        return index_files.copy_of(runtime.files, home, version.index_dir, version.index_sha256, chain)
     target = index_files.work_dir(home)  # a version kept on this host's disk before the shared store
     index_files.unpack(index_files.pack(data_dir() / version.index_dir), target)
     return target

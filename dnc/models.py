@@ -73,6 +73,10 @@ class DncListVersion(Base):
     # store): a directory relative to $CLEARLINE_HOME/dnc on the importing host.
     index_dir: Mapped[str] = mapped_column(String(500))
     index_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    # A change list stored as a delta: index_dir/index_sha256 name its base pack and this is the ordered
+    # chain of delta files on top of it ([{key, sha256, size}], dnc.index_files.DeltaRef); empty for a
+    # version stored as a whole pack. dnc.lists decides when a chain is compacted into a full pack.
+    index_deltas: Mapped[list[dict[str, Any]]] = mapped_column(JSONB_, default=list)
 
 
 class InternalDncEntry(OrgScoped, Base):

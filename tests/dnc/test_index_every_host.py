@@ -14,9 +14,13 @@ from pathlib import Path
 import dramatiq
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import select, update
 
+from core.db import ALL_ORGS
 from core.runtime import Runtime
 from dnc import reasons
+from dnc.index_files import DeltaRef, chain_name
+from dnc.models import DncList, DncListVersion
 from tests.conftest import Tenant, job_worker
 from tests.dnc.test_api import upload
 
@@ -84,12 +88,26 @@ def test_a_list_uploaded_through_the_api_blocks_its_numbers_on_a_host_with_an_em
     other_home.mkdir(mode=0o700)
     other = OtherHost(runtime, other_home, repo_root, tenant)
     try:
-        _check_both_versions(client, tenant, other, other_home)
+        _check_both_versions(runtime, client, tenant, other, other_home, repo_root)
     finally:
         other.stop()
 
 
-def _check_both_versions(client: TestClient, tenant: Tenant, other: OtherHost, other_home: Path) -> None:
+def _national_versions(runtime: Runtime, tenant: Tenant) -> list[DncListVersion]:
+    with runtime.db.session(ALL_ORGS) as s:
+        return list(
+            s.scalars(
+                select(DncListVersion)
+                .join(DncList, DncList.id == DncListVersion.list_id)
+                .where(DncList.owner_org_id == tenant.id, DncList.kind == "national")
+                .order_by(DncListVersion.seq)
+            )
+        )
+
+
+def _check_both_versions(
+    runtime: Runtime, client: TestClient, tenant: Tenant, other: OtherHost, other_home: Path, repo_root: Path
+) -> None:
     listed, unlisted = "+12025550143", "+12025550150"
     assert other.check(listed, unlisted) == [
         [reasons.NATIONAL_DNC],
@@ -109,4 +127,36 @@ def _check_both_versions(client: TestClient, tenant: Tenant, other: OtherHost, o
         [],
         [reasons.NATIONAL_DNC],
     ]
-    assert len([p for p in (other_home / "cache" / "dnc-index").iterdir() if p.name != "building"]) == 2
+    cached = {p.name for p in (other_home / "cache" / "dnc-index").iterdir() if p.name != "building"}
+    # The change list is stored as a small delta on the first version's pack, not as a pack of its own:
+    # the other host built its copy from its cached base plus the delta, under the chain's name.
+    full, changed = _national_versions(runtime, tenant)
+    assert (changed.index_dir, changed.index_sha256) == (full.index_dir, full.index_sha256)
+    [delta] = [DeltaRef.from_json(d) for d in changed.index_deltas]
+    assert runtime.files.stat(delta.key).size == delta.size < 200  # its header and two int64 numbers
+    assert runtime.files.exists(full.index_dir)  # kept: the current version is built from it
+    assert full.index_sha256 is not None
+    assert cached == {full.index_sha256, chain_name(full.index_sha256, [delta])}
+
+    # A delta that is not what the database recorded blocks the list on a host that has to build it.
+    third_home = other_home.parent / "third-host"
+    third_home.mkdir(mode=0o700)
+    with runtime.db.session(ALL_ORGS) as s:
+        s.execute(
+            update(DncListVersion)
+            .where(DncListVersion.id == changed.id)
+            .values(index_deltas=[{**delta.as_json(), "sha256": "0" * 64}])
+        )
+    third = OtherHost(runtime, third_home, repo_root, tenant)
+    try:
+        assert third.check(listed, unlisted) == [[reasons.LIST_INDEX_STALE]] * 2
+    finally:
+        third.stop()
+        with runtime.db.session(ALL_ORGS) as s:
+            s.execute(
+                update(DncListVersion)
+                .where(DncListVersion.id == changed.id)
+                .values(index_deltas=[delta.as_json()])
+            )
+    # The deltas are checked before the base is fetched or copied: nothing half-built is left behind.
+    assert [p for p in (third_home / "cache").rglob("*") if p.is_file()] == []
