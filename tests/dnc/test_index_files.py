@@ -12,7 +12,19 @@ import pytest
 
 from core.file_store import LocalFileStore
 from dnc import bitmap_index, index_files
-from dnc.index_files import IndexPackError, cache_root, local_index, pack, publish, unpack, work_dir
+from dnc.index_files import (
+    Delta,
+    IndexPackError,
+    cache_root,
+    chain_name,
+    local_index,
+    pack,
+    pack_delta,
+    publish,
+    publish_delta,
+    unpack,
+    work_dir,
+)
 
 
 def _index(home: Path, numbers: list[int]) -> Path:
@@ -58,3 +70,34 @@ def test_an_unused_entry_is_evicted_but_one_a_process_maps_is_kept(tmp_path: Pat
     assert index_files.evict_unused(home, keep=set(), now=later) == [two.sha256]
     held.release()
     assert index_files.evict_unused(home, keep=set(), now=later) == [one.sha256]
+
+
+def test_a_chained_version_is_built_from_the_cached_base_and_its_checked_deltas(tmp_path: Path) -> None:
+    store = LocalFileStore(tmp_path / "shared")
+    base = publish(
+        store, tmp_path / "api-host", _index(tmp_path / "api-host", [2025550143]), "dnc/b.pack", None
+    )
+    deltas = [
+        publish_delta(
+            store, Delta(3, 4, np.array([2025550144]), np.array([2025550143])), "dnc/4.delta", None
+        ),
+        publish_delta(
+            store, Delta(4, 5, np.array([2025550145]), np.array([], dtype=np.int64)), "dnc/5.delta", None
+        ),
+    ]
+    home = tmp_path / "dialer-host"
+    held = local_index(store, home, "dnc/b.pack", base.sha256, deltas)
+    assert held.directory == cache_root(home) / chain_name(base.sha256, deltas)
+    probe = np.array([2025550143, 2025550144, 2025550145])
+    assert bitmap_index.IndexHandle(held.directory, 5).contains(probe).tolist() == [False, True, True]
+    assert bitmap_index.IndexHandle(cache_root(home) / base.sha256, 3).contains(probe).tolist() == [
+        True,
+        False,
+        False,
+    ]
+
+    # A delta replaced in the store by other content is refused, and nothing is built or fetched for it.
+    store.put("dnc/5.delta", pack_delta(Delta(4, 5, np.array([2025550146]), np.array([], dtype=np.int64))))
+    with pytest.raises(IndexPackError, match="SHA-256"):
+        local_index(store, tmp_path / "third-host", "dnc/b.pack", base.sha256, deltas)
+    assert not (tmp_path / "third-host").exists()

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from core.db import ALL_ORGS
 from core.errors import ConflictError, ValidationError
@@ -16,7 +17,7 @@ from core.runtime import Runtime
 from dnc import reasons
 from dnc.engine import ComplianceEngine
 from dnc.index_files import cache_root
-from dnc.lists import import_list_file, import_numbers
+from dnc.lists import MAX_DELTA_SHARE, MAX_DELTAS, import_list_file, import_numbers, needs_compaction
 from dnc.models import DncList, DncListVersion, InternalDncEntry
 from dnc.registry_files import MalformedFileError, parse_number_file
 from dnc.verdicts import CampaignRules, Consent, LeadContext
@@ -87,6 +88,50 @@ def test_change_list_adds_and_deletes_in_place_as_a_new_version(
     verdicts = engine.check([LeadContext(n) for n in ("+12025550143", "+12025550144", "+12025550145")], AT)
     assert [v.reasons for v in verdicts] == [(), (reasons.NATIONAL_DNC,), (reasons.NATIONAL_DNC,)]
     assert verdicts[1].matches[0].version == "2"
+
+
+def test_change_lists_chain_as_deltas_until_the_chain_is_compacted_into_a_full_pack(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    import_list_file(
+        runtime.db, kind="national", path=write(tmp_path, "f.txt", "2025550100\n"), owner_org_id=tenant.id,
+        obtained_at=AT,
+    )  # fmt: skip
+    engine = ComplianceEngine.load(runtime.db, tenant.id)
+    for day in range(1, MAX_DELTAS + 2):  # one change list more than a chain holds
+        import_list_file(
+            runtime.db, kind="national", path=write(tmp_path, f"c{day}.txt", f"20255501{day:02d},A\n"),
+            owner_org_id=tenant.id, change_list=True, obtained_at=AT,
+        )  # fmt: skip
+        if day == MAX_DELTAS:  # a running engine builds the chained version from base + 7 deltas
+            assert [v.reasons for v in engine.check([LeadContext("+12025550107")], AT)] == [
+                (reasons.NATIONAL_DNC,)
+            ]
+    with runtime.db.session(ALL_ORGS) as s:
+        versions = s.scalars(
+            select(DncListVersion).join(DncList).where(DncList.owner_org_id == tenant.id)
+            .order_by(DncListVersion.seq)
+        ).all()  # fmt: skip
+    assert [len(v.index_deltas) for v in versions] == [0, *range(1, MAX_DELTAS + 1), 0]
+    chained, compacted = versions[-2], versions[-1]
+    assert compacted.index_dir != versions[0].index_dir and compacted.record_count == MAX_DELTAS + 2
+    # The compacted version replaced the chain: its base pack and deltas are gone from the store.
+    assert not runtime.files.exists(chained.index_dir)
+    assert not any(runtime.files.exists(str(d["key"])) for d in chained.index_deltas)
+    numbers = [f"+120255501{n:02d}" for n in range(MAX_DELTAS + 3)]
+    assert [v.reasons for v in engine.check([LeadContext(n) for n in numbers], AT)] == [
+        *[(reasons.NATIONAL_DNC,)] * (MAX_DELTAS + 2),
+        (),
+    ]
+
+
+def test_the_compaction_rule() -> None:
+    base = 370_000_000
+    assert not needs_compaction([], 8_000_000, base)
+    assert not needs_compaction([8_000_000] * (MAX_DELTAS - 1), 8_000_000, base)
+    assert needs_compaction([8_000_000] * MAX_DELTAS, 8_000_000, base)  # one delta too many
+    assert needs_compaction([80_000_000], 20_000_000, base)  # deltas above a quarter of the base
+    assert needs_compaction([], int(MAX_DELTA_SHARE * base) + 1, base)
 
 
 def test_a_change_list_needs_a_full_copy_first(runtime: Runtime, tenant: Tenant, tmp_path: Path) -> None:
