@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from core.errors import ValidationError
-from core.file_limits import LIMITS, FileLimitError, FileLimits
+from core.file_limits import LIMITS, FileLimitError, FileLimits, allow_csv_cells_up_to, longest_cell
 
 DELIMITERS = (",", "\t", "|", ";")
 SNIFF_BYTES = 64 * 1024
@@ -183,7 +183,7 @@ class LeadFile:
 
     def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
         limits = self.limits
-        csv.field_size_limit(max(limits.max_cell_chars, 1))
+        allow_csv_cells_up_to(limits.max_cell_chars)
         with open(self.path, "rb") as fh:
             self._fh = fh
             sample = decode_line(fh.read(SNIFF_BYTES).removeprefix(b"\xef\xbb\xbf"))
@@ -213,6 +213,13 @@ class LeadFile:
                     raise ValidationError(
                         f"line {start}: the file cannot be read as CSV ({exc})", row=start
                     ) from exc
+                if longest_cell(row) > limits.max_cell_chars:
+                    raise FileLimitError(
+                        f"a cell is longer than the {limits.max_cell_chars}-character cell limit",
+                        row=start,
+                        limit="cell_chars",
+                        value=limits.max_cell_chars,
+                    )
                 if "".join(row).strip():
                     self._check_row(start, row)
                     yield start, row

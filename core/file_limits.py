@@ -7,11 +7,24 @@ The upload size itself is `Settings.max_upload_bytes` (checked while the upload 
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
 from core.errors import ValidationError
+
+
+def allow_csv_cells_up_to(chars: int) -> None:
+    """The csv module's cell limit is one value for the whole process, every thread included: it is only
+    ever raised here, so that a reader with a small limit never cuts another reader's cells short. Each
+    reader checks its own `max_cell_chars` on the rows it reads (`longest_cell`)."""
+    if csv.field_size_limit() < chars:
+        csv.field_size_limit(chars)
+
+
+def longest_cell(row: list[str]) -> int:
+    return max(map(len, row), default=0)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DataError
 
+from core import log_scrub
 from core.db import ALL_ORGS
 from core.runtime import Runtime
 from tests.conftest import Tenant
@@ -25,11 +26,13 @@ def test_a_failing_statement_does_not_carry_its_bound_parameters(runtime: Runtim
 def test_phone_numbers_are_masked_in_every_log_record(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    log_scrub.install()  # what every Clearline process does at start (Runtime.start)
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.INFO, logger="uvicorn.access")  # whatever level an earlier uvicorn left it at
     # A uvicorn started by another test (the console's) stops its access log from propagating to caplog.
     monkeypatch.setattr(logging.getLogger("uvicorn.access"), "propagate", True)
     monkeypatch.setattr(logging.getLogger("uvicorn.access"), "disabled", False)
+    monkeypatch.setattr(logging.getLogger("uvicorn"), "propagate", True)  # uvicorn's config stops it there
     logging.getLogger("any.library").info(
         "dialing %s for lead %s", "+12025550123", {"phone": "(303) 555-0187"}
     )

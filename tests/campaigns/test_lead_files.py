@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import subprocess
 import sys
@@ -240,3 +242,15 @@ def test_an_xlsx_upload_is_read_whatever_its_stored_file_name(tmp_path: Path) ->
     path = tmp_path / "0123abcd.upload"
     book.save(path)
     assert list(LeadFile(path).rows()) == [(1, ["phone", "first_name"]), (2, ["2025550143", "Ada"])]
+
+
+def test_a_reader_with_a_small_cell_limit_does_not_cut_the_next_readers_cells_short(tmp_path: Path) -> None:
+    # The csv module's cell limit is one value per process (every thread): a scrub or import read under
+    # small limits once left it at 50 characters for every later CSV reader of the process (the privacy
+    # export's, a thread's import under other limits).
+    small = tmp_path / "small.csv"
+    small.write_bytes(b"phone,note\n2025550143," + b"x" * 60 + b"\n")
+    with pytest.raises(FileLimitError, match="50-character cell limit"):
+        read_all(small)
+    assert list(csv.reader(io.StringIO("a," + "x" * 60))) == [["a", "x" * 60]]
+    assert read_all(small, FileLimits())[1] == (2, ["2025550143", "x" * 60])
