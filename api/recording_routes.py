@@ -32,7 +32,7 @@ from dnc.recording_consent import all_party_states
 class RecordingOut(msgspec.Struct):
     attempt_id: uuid.UUID
     campaign_id: uuid.UUID
-    status: str  # recorded | not_recorded | failed | expired
+    status: str  # recorded | not_recorded | failed | expired | deleted (privacy request)
     reason: str
     announced: bool
     seconds: float

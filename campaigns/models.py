@@ -416,6 +416,7 @@ class RecordingStatus(enum.StrEnum):
     NOT_RECORDED = "not_recorded"  # the campaign records, but this call could not be (reason says why)
     FAILED = "failed"  # recording was due and did not happen or was not stored (reason says why)
     EXPIRED = "expired"  # removed by the retention job; the row stays with the attempt's evidence
+    DELETED = "deleted"  # removed on the called person's deletion request (campaigns.privacy)
 
 
 class CallRecording(OrgScoped, Base):

@@ -7,12 +7,14 @@ it out in one transaction of the organization's scope and stores the evidence of
 
 - **access**: every lead with the number (all columns), every call attempt to it with its disposition
   and stored evidence, its consent records, its do-not-call entries and their removals, earlier requests;
-  a note on call recordings (not part of the request yet: they expire with their retention period). Stored as JSON, downloadable as JSON or CSV.
+  the number's call recordings (when, how long, announced; not the audio). Stored as JSON, downloadable
+  as JSON or CSV.
 - **deletion**: leads with the number are deleted (a lead on a call at that moment is anonymized and
   closed instead, so the call can end normally); attempts that were never calls (blocked) are deleted;
   call attempts that were calls are minimized to the fields of the TSR call-detail record
   (`campaigns.cdr.CDR_ATTEMPT_COLUMNS`), kept for their 5 years; rows naming the number are removed from
-  the organization's stored reports (lead-list error reports, scrub reports) and earlier access exports.
+  the organization's stored reports (lead-list error reports, scrub reports) and earlier access exports;
+  the audio of the number's call recordings is deleted from the file store (their rows say so).
   Kept, because the law requires it: the number on the internal do-not-call list (a deletion request
   is a do-not-call request, source `privacy_request`), the consent records (revoked), the minimized
   call-detail records, and the audit rows of compliance changes that name the number.
@@ -35,6 +37,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from campaigns import recordings
 from campaigns.cdr import CDR_ATTEMPT_COLUMNS
 from campaigns.jobs import is_stored_report
 from campaigns.models import CallAttempt, Campaign, Disposition, Lead, LeadList, LeadStatus, Outcome
@@ -69,10 +72,11 @@ log = logging.getLogger(__name__)
 CORRECTABLE = ("first_name", "last_name", "email")
 DNC_REASON = "do-not-call request implied by the person's deletion request {id}"
 RECORDINGS_NOTE = (
-    "call recordings (campaigns with recording_mode on) are not part of this request yet: they are kept "
-    "encrypted, heard only by managers, compliance staff and org admins, and removed after the "
-    "organization's recording retention period (docs/recordings.md)"
+    "call recordings of the number (campaigns with recording_mode on) are listed under recordings, without "
+    "their audio, which only managers, compliance staff and org admins can hear (docs/recordings.md); a "
+    "deletion request deletes the audio of every one of them, each row then says it was deleted and why"
 )
+RECORDING_DELETED = "deleted on the called person's deletion request {id}"
 
 
 def phone_of(value: str) -> str:
@@ -235,7 +239,9 @@ def access_export(session: Session, e164: str, *, request_id: uuid.UUID, now: da
         "consents": consents,
         "do_not_call": dnc,
         "do_not_call_removals": removals,
-        "recordings": [],
+        "recordings": [
+            _row(r, skip=("org_id", "file_key")) for r in recordings.recordings_of_number(session, e164)
+        ],
         "recordings_note": RECORDINGS_NOTE,
         "privacy_requests": earlier,
     }
@@ -418,10 +424,13 @@ def delete_person(session: Session, home: Path, request: PrivacyRequest, *, now:
         )
     )
     cdr_until = _cdr_kept_until(session, e164)
+    store = current_runtime().files
+    recordings_deleted = recordings.delete_recordings_of_number(
+        session, store, e164, RECORDING_DELETED.format(id=request.id)
+    )
     minimized = _minimize_attempts(session, e164)
 
     report_rows: dict[str, int] = {}
-    store = current_runtime().files
     for name, where in _stored_reports(session):
         if isinstance(where, Path):
             removed = scrub_csv_file(where, e164)
@@ -459,6 +468,7 @@ def delete_person(session: Session, home: Path, request: PrivacyRequest, *, now:
         "deleted": {
             "leads": deleted_leads,
             "blocked_attempts": blocked,
+            "recordings": recordings_deleted,
             "report_rows": report_rows,
             "earlier_requests_cleared": earlier,
             "name_and_email_of_this_request": True,

@@ -288,6 +288,35 @@ def purge_expired(db: Database, files: FileStore, now: datetime) -> int:
     return removed
 
 
+def recordings_of_number(session: Session, e164: str) -> list[CallRecording]:
+    """Every recording row of the calls placed to the number, oldest first (the session's scope)."""
+    return list(
+        session.scalars(
+            select(CallRecording)
+            .join(CallAttempt, CallAttempt.id == CallRecording.attempt_id)
+            .where(CallAttempt.e164 == e164)
+            .order_by(CallRecording.created_at)
+        )
+    )
+
+
+def delete_recordings_of_number(session: Session, files: FileStore, e164: str, reason: str) -> int:
+    """A privacy deletion of the number: the encrypted audio of each of its recordings leaves the file
+    store, the row stays as `deleted` with the reason (the attempt still shows it was recorded). The
+    count of files deleted."""
+    deleted = 0
+    for row in recordings_of_number(session, e164):
+        if row.file_key is None:
+            continue
+        files.delete(row.file_key)
+        row.file_key, row.status, row.reason = None, RecordingStatus.DELETED.value, reason
+        deleted += 1
+    session.flush()
+    if deleted:
+        log.info("deleted %d call recording(s) on a privacy request", deleted)
+    return deleted
+
+
 @dataclass(frozen=True)
 class RecordingListItem:
     recording: CallRecording

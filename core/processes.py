@@ -14,7 +14,10 @@ import ctypes
 import fcntl
 import logging
 import os
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -28,6 +31,52 @@ log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 PARENT_PID_ENV = "CLEARLINE_PARENT_PID"
+# A spool directory owned by one process: <prefix><host>.<pid>, optionally followed by -<mkdtemp suffix>.
+_OWNED_NAME = re.compile(r"^(?P<host>.+)\.(?P<pid>\d+)(?:-[^.]*)?$")
+
+
+def owner_tag() -> str:
+    """This process's name for a spool directory it owns (`sweep_dead_owners` removes it once it is gone)."""
+    return f"{socket.gethostname()}.{os.getpid()}"
+
+
+def pid_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def sweep_dead_owners(parent: Path, prefix: str) -> list[Path]:
+    """Remove the directories `<prefix><owner_tag>` under `parent` whose process (on this host) is dead:
+    what a killed process left (a recording or AMD spool, personal data). A directory of another host, or
+    of a live process (even one reusing a dead one's pid: kept, never a live one's removed) is kept.
+    Returns and logs what was removed."""
+    removed: list[Path] = []
+    host = socket.gethostname()
+    try:
+        entries = list(parent.iterdir())
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(prefix) or not entry.is_dir() or entry.is_symlink():
+            continue
+        owned = _OWNED_NAME.match(entry.name[len(prefix) :])
+        if owned is None or owned["host"] != host or pid_is_alive(int(owned["pid"])):
+            continue
+        files = sum(1 for f in entry.rglob("*") if f.is_file())
+        shutil.rmtree(entry, ignore_errors=True)
+        if entry.exists():
+            log.warning("spool directory %s of dead process %s could not be removed", entry, owned["pid"])
+            continue
+        log.warning(
+            "removed spool directory %s of dead process %s (%d file(s) it left)", entry, owned["pid"], files
+        )
+        removed.append(entry)
+    return removed
 
 
 def _die_with_parent(parent_pid: int, armed: bool) -> None:

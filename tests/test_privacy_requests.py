@@ -7,6 +7,7 @@ import csv
 import io
 import time
 import uuid
+import wave
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ from typing import Any
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from campaigns import recordings
 from campaigns.cdr import cdr_csv
-from campaigns.models import CallAttempt, Lead, LeadList
+from campaigns.models import CallAttempt, CallRecording, Lead, LeadList
 from core.db import ALL_ORGS, Scope
 from core.models import AuditEntry
 from core.runtime import Runtime
@@ -82,10 +84,23 @@ def _person(runtime: Runtime, tenant: Tenant) -> dict[str, Any]:
                             placed_at=now - timedelta(minutes=2), outcome="busy", verdict_reasons=[], dtmf_digits="5")  # fmt: skip
         s.add_all([answered, blocked, other])
         s.flush()
-        return {
-            "world": world, "report": report, "leads": [lead.id for lead in leads], "answered": answered.id,
-            "blocked": blocked.id, "other": other.id, "since": now - timedelta(hours=1),
-        }  # fmt: skip
+        ids = {"answered": answered.id, "other": other.id}
+    for name, attempt_id in list(ids.items()):  # both recorded: a stored encrypted file and its row
+        spooled = runtime.settings.home / f"privacy-{attempt_id}.wav"
+        with wave.open(str(spooled), "wb") as out:
+            out.setnchannels(1), out.setsampwidth(2), out.setframerate(8000)
+            out.writeframes(b"\x10\x00" * 8000)
+        done = recordings.FinishedRecording(
+            attempt_id, spooled, now.timestamp() - 1, now.timestamp(), announced=False
+        )
+        row = recordings.store_recording(runtime.db, runtime.files, runtime.settings.secret_key, done)
+        assert row.file_key and runtime.files.exists(row.file_key)
+        ids[f"{name}_recording"] = row.file_key
+    return {
+        "world": world, "report": report, "leads": [lead.id for lead in leads], "answered": answered.id,
+        "blocked": blocked.id, "other": other.id, "since": now - timedelta(hours=1),
+        "answered_recording": ids["answered_recording"], "other_recording": ids["other_recording"],
+    }  # fmt: skip
 
 
 def test_access_correction_and_deletion_of_a_called_person(
@@ -113,7 +128,9 @@ def test_access_correction_and_deletion_of_a_called_person(
         assert (
             doc["consents"][0]["kind"] == "express_written" and doc["consents"][0]["disclosure"] == "terms v2"
         )
-        assert doc["recordings"] == [] and "retention period" in doc["recordings_note"]
+        assert [(r["attempt_id"], r["status"], r["seconds"]) for r in doc["recordings"]] == [
+            (str(data["answered"]), "recorded", 1.0)]  # fmt: skip
+        assert "file_key" not in doc["recordings"][0] and "deletion request deletes" in doc["recordings_note"]
         assert OTHER not in export.text
         as_csv = client.get(f"/api/privacy/requests/{access['id']}/export.csv", headers=headers)
         rows = list(csv.reader(io.StringIO(as_csv.text)))
@@ -135,6 +152,10 @@ def test_access_correction_and_deletion_of_a_called_person(
     evidence = gone["evidence"]
     assert evidence["deleted"]["leads"] == 2 and evidence["deleted"]["blocked_attempts"] == 1
     assert evidence["deleted"]["earlier_requests_cleared"] == 2
+    assert evidence["deleted"]["recordings"] == 1
+    # The person's recording is deleted from the file store, its row says so; the other person's stays.
+    assert not runtime.files.exists(data["answered_recording"])
+    assert runtime.files.exists(data["other_recording"])
     assert sum(evidence["deleted"]["report_rows"].values()) == 2  # both lists share one report file
     assert {k["rule"] for k in evidence["kept"]} == {"do_not_call", "call_records", "consent_records",
                                                     "audit_compliance"}  # fmt: skip
@@ -146,6 +167,13 @@ def test_access_correction_and_deletion_of_a_called_person(
         kept = s.get(CallAttempt, data["answered"])
         assert kept is not None and kept.e164 == PHONE and kept.disposition == "SALE"
         assert (kept.lead_id, kept.dtmf_digits, kept.sip_call_id, kept.evidence) == (0, None, None, None)
+        deleted = s.scalars(select(CallRecording).where(CallRecording.attempt_id == data["answered"])).one()
+        assert (deleted.status, deleted.file_key) == ("deleted", None)
+        assert deleted.reason == f"deleted on the called person's deletion request {gone['id']}"
+        kept_recording = s.scalars(
+            select(CallRecording).where(CallRecording.attempt_id == data["other"])
+        ).one()
+        assert (kept_recording.status, kept_recording.file_key) == ("recorded", data["other_recording"])
         untouched = s.get(CallAttempt, data["other"])
         assert untouched is not None and untouched.dtmf_digits == "5"
         dnc = s.scalars(select(InternalDncEntry).where(InternalDncEntry.e164 == PHONE)).one()

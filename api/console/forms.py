@@ -28,7 +28,10 @@ class FormErrors:
         self.by_field.setdefault(name, message)
 
     def add_error(self, exc: ValidationError) -> None:
-        self.add(FIELD_ALIASES.get(exc.field or "", exc.field or "form"), str(exc))
+        name = exc.field or "form"
+        if name not in FIELD_ALIASES and name.startswith("amd_settings."):
+            name = "amd_thresholds"  # a threshold's error shows under the thresholds' JSON
+        self.add(FIELD_ALIASES.get(name, name), str(exc))
 
     def __bool__(self) -> bool:
         return bool(self.by_field)
@@ -46,7 +49,12 @@ FIELD_ALIASES = {
     "calling_window": "calling_window_start",
     "agent_ids": "agents",
     "code": "disposition_code",
+    "amd_settings": "amd_thresholds",
+    "amd_settings.enabled": "amd_enabled",
+    "amd_settings.voicemail_drop": "amd_voicemail_drop",
 }
+# The campaign form's AMD selects; any other value is handed on as typed, for the domain to refuse.
+AMD_SWITCH = {"true": True, "false": False}
 
 
 def split_list(text: str, *, upper: bool) -> list[str]:
@@ -142,6 +150,14 @@ def campaign_settings(form: Mapping[str, str], errors: FormErrors) -> dict[str, 
     }
     if "recording_mode" in form:
         settings["recording_mode"] = r.text("recording_mode")
+    if "amd_enabled" in form:  # a form from before the setting keeps the campaign's
+        thresholds = r.json_object("amd_thresholds")
+        if thresholds is not None:  # checked by the service, as the API's amd_settings (dialer.media.amd)
+            settings["amd_settings"] = {
+                **thresholds,
+                "enabled": AMD_SWITCH.get(r.text("amd_enabled"), r.text("amd_enabled")),
+                "voicemail_drop": AMD_SWITCH.get(r.text("amd_voicemail_drop"), r.text("amd_voicemail_drop")),
+            }
     if "agent_callback_fallback" in form:  # a form from before the setting keeps the campaign's
         settings["agent_callback_fallback"] = r.text("agent_callback_fallback")
     numbers = {

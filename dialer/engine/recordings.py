@@ -11,22 +11,41 @@ delays the evidence writes of other calls.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import uuid
 from pathlib import Path
 
 from campaigns import recordings
 from campaigns.hopper import LeasedLead
+from core.processes import owner_tag, sweep_dead_owners
 from core.runtime import Runtime
 from dialer.engine.recorder import Recorder
 from dialer.media import RECORDING_ANNOUNCEMENT_WAV
 from dialer.sip import protocol as p
 from dnc.recording_consent import RecordingMode, called_party_states, recording_plan
 
+log = logging.getLogger(__name__)
+SPOOL_PREFIX = "supervisor-"  # spool_dir(home)/supervisor-<host>.<pid>: one supervisor's recordings
+
+
+def sweep_recording_spool(home: Path) -> list[Path]:
+    """At a supervisor's start: remove what supervisors of this host killed before storing it left in
+    the spool (their directories, and WAVs of the layout before per-supervisor directories, which no
+    running supervisor writes). Those calls' rows were left as they were: the audio is not stored."""
+    spool = recordings.spool_dir(home)
+    removed = sweep_dead_owners(spool, SPOOL_PREFIX)
+    for old in spool.glob("*.wav") if spool.is_dir() else ():
+        old.unlink(missing_ok=True)
+        log.warning("removed recording spool file %s (left by a supervisor that was killed)", old)
+        removed.append(old)
+    return removed
+
 
 class EngineRecordings:
     def __init__(self, runtime: Runtime, *, spool: Path | None = None) -> None:
         self.runtime = runtime
-        self.spool = spool or recordings.spool_dir(runtime.settings.home)
+        self.spool = spool or recordings.spool_dir(runtime.settings.home) / f"{SPOOL_PREFIX}{owner_tag()}"
         self.writer = Recorder("recording-writer")
         self.not_recorded: dict[str, str] = {}  # attempt id -> why, until bridged or ended
         self.ordered: dict[str, str] = {}  # attempt id -> spool path, until its RecordingSaved or end
@@ -97,3 +116,7 @@ class EngineRecordings:
 
     def close(self) -> None:
         self.writer.close()
+        if self.spool.name.startswith(SPOOL_PREFIX):  # our own directory: gone once nothing waits in it
+            # not there (nothing recorded), or a recording not stored: kept for the next start's sweep
+            with contextlib.suppress(OSError):
+                self.spool.rmdir()

@@ -54,7 +54,7 @@ from dialer.engine.identity import IdentitySource
 from dialer.engine.live import LiveStats, write_engine_heartbeat, write_live_stats
 from dialer.engine.ownership import HEARTBEAT_S, LEASE_TTL_S, CampaignOwnership, OwnershipStore, Supervisor
 from dialer.engine.recorder import Recorder
-from dialer.engine.recordings import EngineRecordings
+from dialer.engine.recordings import EngineRecordings, sweep_recording_spool
 from dialer.engine.recovery import agents_to_recover, finalize_orphaned_attempts
 from dialer.engine.requests import pop_requests
 from dialer.engine.state_log import record_agent_states
@@ -193,6 +193,7 @@ class Engine:
     # ------------------------------------------------------------------------------------ lifecycle
 
     def start(self, *, wait_ready_s: float = 30.0) -> None:
+        sweep_recording_spool(self.runtime.settings.home)  # what killed supervisors of this host left
         ids = [self.fleet.start_worker(time.time()) for _ in range(self.config.min_workers)]
         try:
             self.pool.wait_ready(ids, timeout_s=wait_ready_s)

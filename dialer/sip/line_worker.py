@@ -33,7 +33,7 @@ import pjsua2 as pj
 
 from core import log_scrub, metrics
 from core.logging_json import add_process_field, configure_logging, log_context
-from core.processes import watch_parent
+from core.processes import owner_tag, sweep_dead_owners, watch_parent
 from dialer.media.amd import AmdError, AmdSettings
 from dialer.media.live_amd import LiveAmd
 from dialer.sip import protocol as p
@@ -82,6 +82,19 @@ HEARTBEAT_S = 1.0
 REFUSAL_LOG_INTERVAL_S = 5.0
 REFUSAL_RTP_ADDRESS = "192.0.2.1"  # TEST-NET-1 (RFC 5737): never a local address
 TMPFS = Path("/dev/shm")  # noqa: S108 - only the parent of the worker's own 0700 directory (mkdtemp)
+AMD_SPOOL_PREFIX = "clearline-amd-"  # <prefix><host>.<pid>-<random>: swept once its worker is dead
+
+
+def amd_spool_parent() -> Path:
+    return TMPFS if TMPFS.is_dir() else Path(tempfile.gettempdir())
+
+
+def sweep_amd_spool(parent: Path | None = None) -> list[Path]:
+    """At a line worker's start: remove the AMD spools of line workers of this host that were killed
+    (their callees' audio, in memory on tmpfs, which their own stop would have removed)."""
+    return sweep_dead_owners(parent or amd_spool_parent(), AMD_SPOOL_PREFIX)
+
+
 """Where the callee's audio is recorded for AMD while it is analysed (tmpfs: no disk writes)."""
 AMD_POLL_S = 0.04  # the recorder flushes every 0.25 s of audio: polling faster gains little
 VOICEMAIL_TAIL_S = 0.3  # after the message, before the BYE (the last frames reach the machine)
@@ -318,6 +331,7 @@ class LineWorker:
     # ---------------------------------------------------------------------------------------- loop
 
     def run(self) -> None:
+        sweep_amd_spool()
         self.emit(
             p.WorkerReady(
                 worker_id=self.worker_id,
@@ -892,7 +906,7 @@ class LineWorker:
             return
         if self.amd_dir is None:  # private to this process (0700): a callee's voice is personal data
             self.amd_dir = Path(
-                tempfile.mkdtemp(prefix="clearline-amd-", dir=TMPFS if TMPFS.is_dir() else None)
+                tempfile.mkdtemp(prefix=f"{AMD_SPOOL_PREFIX}{owner_tag()}-", dir=amd_spool_parent())
             )
         path = self.amd_dir / f"{attempt_id}.wav"
         recorder = pj.AudioMediaRecorder()

@@ -233,3 +233,48 @@ def test_the_engine_orders_recording_per_call_and_a_bridged_call_it_may_not_reco
         row = s.scalars(select(CallRecording).where(CallRecording.attempt_id == uuid.UUID(attempt_id))).one()
         assert row.status == "not_recorded" and "Cal. Penal Code 632" in row.reason
     engine.close()
+
+
+def test_spools_left_by_killed_processes_are_swept_at_start_and_a_live_ones_kept(
+    runtime: Runtime, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from core.processes import owner_tag
+    from dialer.engine.recordings import EngineRecordings, sweep_recording_spool
+    from dialer.sip.line_worker import sweep_amd_spool
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = int(gone.stdout)  # that process has exited: its pid owns nothing now
+    host = socket.gethostname()
+    spool = recordings.spool_dir(runtime.settings.home)
+    stale = spool / f"supervisor-{host}.{dead}"
+    live = EngineRecordings(runtime).spool  # this process's own directory
+    other_host = spool / f"supervisor-elsewhere.example.{dead}"
+    for directory in (stale, live, other_host):
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{uuid.uuid4()}.wav").write_bytes(b"RIFF")
+    flat = spool / f"{uuid.uuid4()}.wav"  # the layout before per-supervisor directories
+    flat.write_bytes(b"RIFF")
+    assert live.name == f"supervisor-{owner_tag()}"
+    with caplog.at_level("WARNING"):
+        removed = sweep_recording_spool(runtime.settings.home)
+    assert set(removed) == {stale, flat} and not stale.exists() and not flat.exists()
+    assert any(live.iterdir()) and any(other_host.iterdir())
+    assert f"removed spool directory {stale} of dead process {dead} (1 file(s) it left)" in caplog.text
+
+    shm = tmp_path / "shm"  # the line worker's AMD spools (tmpfs), named <host>.<pid>-<mkdtemp suffix>
+    amd_dead, amd_live = (
+        shm / f"clearline-amd-{host}.{dead}-k2x_9a",
+        shm / f"clearline-amd-{owner_tag()}-p0q1",
+    )
+    unrelated = shm / f"someone-else-{host}.{dead}"
+    for directory in (amd_dead, amd_live, unrelated):
+        directory.mkdir(parents=True)
+        (directory / "a.wav").write_bytes(b"RIFF")
+    assert sweep_amd_spool(shm) == [amd_dead]
+    assert amd_live.exists() and unrelated.exists() and not amd_dead.exists()

@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
+from campaigns.models import Campaign
+from core.db import ALL_ORGS
 from tests.conftest import Tenant, job_worker
 from tests.console.conftest import assert_every_control_is_labelled, log_in, screenshot
 from tests.engine.conftest import TestCertificates, provision_identity
@@ -171,9 +174,31 @@ def test_a_bad_setting_is_shown_next_to_its_field_and_nothing_is_saved(page: Any
     expect(page.locator("#pause_codes-error")).to_contain_text("pause codes")
     page.get_by_label("Pause codes").fill("BREAK, COFFEE")
     page.get_by_label("Wrap-up time (seconds)").fill("45")
+    # AMD next to call recording: a threshold out of range gets the API's own message (dialer.media.amd)
+    page.get_by_label("Answering-machine detection").select_option("true")
+    page.get_by_label("On a machine").select_option("true")
+    page.get_by_label("Detection thresholds (JSON, advanced)").fill('{"after_greeting_silence_ms": 50}')
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.locator("#amd_thresholds-error")).to_contain_text(
+        "amd_settings: AMD setting after_greeting_silence_ms: 50 must be a whole number from 300 to 3000"
+    )
+    page.get_by_label("Detection thresholds (JSON, advanced)").fill('{"after_greeting_silence_ms": 900}')
     page.get_by_role("button", name="Create campaign").click()
     expect(page.locator("#pause-codes")).to_have_text("BREAK, COFFEE")
     expect(page.locator("dl.settings")).to_contain_text("45 s, then TIMEOUT")
+    expect(page.locator("#amd")).to_have_text("detected; on a machine: leave the campaign's message")
+    with tenant.runtime.db.session(ALL_ORGS) as session:
+        saved = session.scalars(select(Campaign).where(Campaign.name == "Good settings")).one()
+        assert saved.amd_settings == {
+            "after_greeting_silence_ms": 900,
+            "enabled": True,
+            "voicemail_drop": True,
+        }
+    page.get_by_role("link", name="Edit settings").click()  # the form shows what is stored, thresholds kept
+    expect(page.get_by_label("Answering-machine detection")).to_have_value("true")
+    expect(page.get_by_label("Detection thresholds (JSON, advanced)")).to_have_value(
+        '{"after_greeting_silence_ms": 900}'
+    )
 
 
 def test_the_abandon_report_shows_a_chart_a_table_and_downloads_as_csv(

@@ -50,6 +50,12 @@ RECORDING_MODES = [
     ("on", "On, no announcement (calls into all-party-consent states are not recorded)"),
     ("announced", "On, announced where all-party consent is required"),
 ]
+# (value, label) of the campaign's answering-machine detection switches (`amd_settings`, dialer.media.amd).
+AMD_MODES = [("false", "Off: every answer goes to an agent"), ("true", "On: detect machines on the audio")]
+AMD_ON_MACHINE = [
+    ("false", "Hang up"),
+    ("true", "Leave the campaign's message after the beep (where the lead's consent allows it)"),
+]
 CAMPAIGNS = section("Campaigns", "/console/campaigns", MANAGERS, order=10)
 
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -126,6 +132,8 @@ def _form_context(
         "recycle": values.get("recycle") or recycle_rows({}),
         "opt_out_keys": list("0123456789*#"),
         "recording_modes": RECORDING_MODES,
+        "amd_modes": AMD_MODES,
+        "amd_on_machine": AMD_ON_MACHINE,
         "agents": service.assignable_users(session, org_id) if org_id else [],
         "agent_ids": agent_ids,
         "dispositions": service.list_dispositions(session, campaign) if campaign else [],
@@ -158,6 +166,9 @@ def _values_of(campaign: Campaign | None) -> dict[str, Any]:
             "seller": "",
             "safe_harbor_callback_number": "",
             "recording_mode": "off",
+            "amd_enabled": "false",
+            "amd_voicemail_drop": "false",
+            "amd_thresholds": "{}",
             "agent_callback_window_min": "60",
             "agent_callback_fallback": AgentCallbackFallback.KEEP_WAITING.value,
         }
@@ -197,10 +208,23 @@ def _values_of(campaign: Campaign | None) -> dict[str, Any]:
         "seller": campaign.seller or "",
         "safe_harbor_callback_number": campaign.safe_harbor_callback_number or "",
         "recording_mode": campaign.recording_mode,
+        **_amd_values(campaign.amd_settings or {}),
         "agent_callback_window_min": str(campaign.agent_callback_window_min),
         "agent_callback_fallback": campaign.agent_callback_fallback,
         "safe_harbor": campaign.safe_harbor_source or ("uploaded" if campaign.safe_harbor_wav else "default"),
         "recycle": recycle_rows(campaign.recycle_rules or {}),
+    }
+
+
+def _amd_values(amd_settings: dict[str, Any]) -> dict[str, str]:
+    """The AMD controls' values: the two switches, and the campaign's own thresholds (kept as they are)."""
+    import json
+
+    thresholds = {k: v for k, v in amd_settings.items() if k not in ("enabled", "voicemail_drop")}
+    return {
+        "amd_enabled": json.dumps(amd_settings.get("enabled") is True),
+        "amd_voicemail_drop": json.dumps(amd_settings.get("voicemail_drop") is True),
+        "amd_thresholds": json.dumps(thresholds),
     }
 
 
