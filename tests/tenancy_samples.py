@@ -78,7 +78,13 @@ def _upload_token(world: World) -> str:
         writer.write(b"phone\n2025550143\n")
         upload = writer.finish("sample.csv")
     campaign_id = uuid.UUID(world.sample("campaign_id"))
-    return stage(runtime, upload, campaign_id=campaign_id, user_id=world.owner.users["manager"].id).token
+    return stage(
+        runtime,
+        upload,
+        org_id=world.owner.org.id,
+        campaign_id=campaign_id,
+        user_id=world.owner.users["manager"].id,
+    ).token
 
 
 def _large_id() -> int:
