@@ -310,3 +310,30 @@ def local_copy(store: FileStore, key: str, directory: Path) -> Iterator[Path]:
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+def cached_copy(store: FileStore, key: str, sha256: str, directory: Path, *, suffix: str = "") -> Path:
+    """This host's copy of a stored file whose content is `sha256`, for readers that need a path (a media
+    player): `directory/<sha256><suffix>`, fetched once and checked against the hash; content-addressed,
+    so a cached copy is never stale. Raises `FileNotStoredError` if the store's bytes are not `sha256`."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError(f"sha256 {sha256[:80]!r} is not 64 lowercase hex digits")
+    target = directory / f"{sha256}{suffix}"
+    if target.is_file():
+        return target
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    partial = directory / f".{sha256}.{uuid.uuid4().hex}.partial"
+    try:
+        digest = hashlib.sha256()
+        with partial.open("wb") as out:
+            for chunk in store.open(key):
+                out.write(chunk)
+                digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            raise FileNotStoredError(
+                f"stored file {key!r} has SHA-256 {digest.hexdigest()}, expected {sha256}"
+            )
+        os.replace(partial, target)  # two processes fetching at once both rename the same bytes in
+    finally:
+        partial.unlink(missing_ok=True)
+    return target

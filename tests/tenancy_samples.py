@@ -178,7 +178,7 @@ def _kept_safe_harbor_message(world: World) -> str:
             wav.setframerate(8000)
             wav.writeframes(os.urandom(8000 * 2 * 2))
         with runtime.db.session(Scope(world.owner.org.id)) as s:
-            return keep_message(s, runtime.settings.home, world.owner.org.id, path, source="uploaded").sha256
+            return keep_message(s, runtime.files, world.owner.org.id, path, source="uploaded").sha256
 
 
 SAMPLES: dict[str, Callable[[World], str]] = {

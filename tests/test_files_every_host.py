@@ -137,3 +137,65 @@ def test_the_local_store_lists_old_uploads_by_their_time(tmp_path: Path) -> None
     later = datetime.now(UTC) + timedelta(seconds=5)
     assert store.keys_stored_before(UPLOADS_PREFIX, later) == [f"{UPLOADS_PREFIX}org/a.upload"]
     assert store.keys_stored_before(UPLOADS_PREFIX, later - timedelta(hours=1)) == []
+
+
+def test_a_safe_harbor_message_kept_on_one_host_is_played_and_downloaded_on_another(
+    runtime: Runtime, other_host: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    import hashlib
+    import wave
+
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+    from campaigns.models import Campaign
+    from core.runtime import current_runtime, set_runtime
+    from dialer.engine.campaign_runs import campaign_run
+    from dialer.media import safe_harbor
+
+    world = make_world(runtime, tenant)
+    recording = tmp_path / "message.wav"
+    with wave.open(str(recording), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(bytes(range(256)) * 250)  # 4 s
+    content = recording.read_bytes()
+    with runtime.db.session(Scope(tenant.id)) as s:
+        campaign = s.get(Campaign, world.campaign_id)
+        assert campaign is not None
+        safe_harbor.set_campaign_message(s, campaign, runtime.files, recording)
+        sha = campaign.safe_harbor_sha256
+    assert sha == hashlib.sha256(content).hexdigest() and not recording.exists()
+
+    # The line worker's host: its campaign run names a WAV fetched into its own (empty) cache.
+    before = current_runtime()
+    set_runtime(other_host)
+    try:
+        with other_host.db.session(Scope(tenant.id)) as s:
+            campaign = s.get(Campaign, world.campaign_id)
+            assert campaign is not None
+            run = campaign_run(other_host.db, campaign, agent_cursor="0", profiles_dir=None)
+    finally:
+        set_runtime(before)
+    played = Path(run.safe_harbor_wav)
+    assert played.is_relative_to(other_host.settings.home) and played.read_bytes() == content
+    assert run.safe_harbor_sha256 == sha
+
+    # The API on another host downloads the kept copy from the store.
+    with TestClient(app=create_app(other_host)) as client:
+        r = client.get(f"/api/safe-harbor-messages/{sha}", headers=tenant.headers("compliance"))
+    assert r.status_code == 200 and r.content == content, r.text
+
+
+def test_a_cached_message_is_refused_when_the_store_holds_other_bytes(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from core.file_store import FileNotStoredError, cached_copy
+
+    key = f"tests/{uuid.uuid4().hex}.wav"
+    runtime.files.put(key, [b"not the recorded bytes"])
+    with pytest.raises(FileNotStoredError, match="SHA-256"):
+        cached_copy(runtime.files, key, "ab" * 32, tmp_path / "cache", suffix=".wav")
+    assert not list((tmp_path / "cache").iterdir())  # nothing half-fetched is left to be played
+    runtime.files.delete(key)
