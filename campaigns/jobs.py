@@ -41,7 +41,8 @@ def create_import_job(
     *,
     org_id: uuid.UUID,
     campaign_id: uuid.UUID,
-    path: Path,
+    path: Path | None = None,
+    file_key: str | None = None,
     file_name: str,
     list_name: str | None = None,
     mapping: dict[str, str | int] | None = None,
@@ -52,15 +53,19 @@ def create_import_job(
     created_by: uuid.UUID | None = None,
     delete_file_after: bool = True,
 ) -> tuple[uuid.UUID, uuid.UUID]:
-    """A queued import job for a file on this host's disk; returns (job id, id the new list will have).
-    An upload (`delete_file_after`) is moved into the shared file store first: the job may run on another
-    host. A file the CLI names stays where it is (the CLI runs the job itself)."""
+    """A queued import job; returns (job id, id the new list will have). The file: `path` on this
+    host's disk, or `file_key`, an upload already in the shared file store. An upload
+    (`delete_file_after`) is moved into the store first: the job may run on another host. A file the CLI
+    names stays where it is (the CLI runs the job itself)."""
     list_id = uuid.uuid4()
-    where = (
-        {"file_key": stash_upload(runtime.files, path, org_id=org_id)}
-        if delete_file_after
-        else {"path": str(path)}
-    )
+    if file_key is not None:
+        where, delete_file_after = {"file_key": file_key}, True
+    elif path is None:
+        raise ValueError("an import job needs a path or a file_key")
+    elif delete_file_after:
+        where = {"file_key": stash_upload(runtime.files, path, org_id=org_id)}
+    else:
+        where = {"path": str(path)}
     params: dict[str, Any] = {
         "org_id": str(org_id),
         "campaign_id": str(campaign_id),

@@ -22,7 +22,7 @@ from campaigns.models import CampaignStatus, Lead, LeadList, LeadStatus, ListSta
 from campaigns.service import get_campaign
 from core.db import Scope
 from core.errors import ConflictError, NotFoundError, ValidationError
-from core.file_store import FileStore
+from core.file_store import FileStore, StashedUpload
 from core.models import Job, JobStatus
 from core.runtime import Runtime
 from core.uploads import StoredUpload
@@ -111,13 +111,14 @@ def queue_lead_import(
     *,
     org_id: uuid.UUID,
     campaign_id: uuid.UUID,
-    upload: StoredUpload,
+    upload: StoredUpload | StashedUpload,
     fields: dict[str, str],
     created_by: uuid.UUID | None,
 ) -> tuple[uuid.UUID, uuid.UUID]:
-    """Queue the import of an uploaded file; returns (job id, id the new list will have). The same bytes
-    imported twice into one campaign are refused unless `allow_same_file`. The upload is deleted if it
-    cannot be queued (and by the job once it ran)."""
+    """Queue the import of an uploaded file (on this host's disk, or already in the shared store as the
+    console's staged uploads are); returns (job id, id the new list will have). The same bytes imported
+    twice into one campaign are refused unless `allow_same_file`. The upload is deleted if it cannot be
+    queued (and by the job once it ran)."""
     try:
         options = import_options(fields)
         if not options.get("allow_same_file"):
@@ -132,13 +133,17 @@ def queue_lead_import(
             runtime,
             org_id=org_id,
             campaign_id=campaign_id,
-            path=upload.path,
+            path=upload.path if isinstance(upload, StoredUpload) else None,
+            file_key=upload.file_key if isinstance(upload, StashedUpload) else None,
             file_name=upload.file_name,
             created_by=created_by,
             **options,
         )
     except BaseException:
-        upload.path.unlink(missing_ok=True)
+        if isinstance(upload, StoredUpload):
+            upload.path.unlink(missing_ok=True)
+        else:
+            runtime.files.delete(upload.file_key)
         raise
     from campaigns.tasks import import_leads
 

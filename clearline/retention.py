@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from campaigns.models import CallAttempt, LeadList, ListStatus
 from core import audit, retention
 from core.db import ALL_ORGS
+from core.file_store import UPLOADS_PREFIX
 from core.models import AuthSession, Job, JobStatus, Organization
 from core.privacy import PrivacyRequest
 from core.runtime import Runtime
@@ -95,6 +96,7 @@ def enforce(runtime: Runtime, now: datetime) -> list[Removed]:
         PrivacyRequest.completed_at.is_not(None),
     )
     report.append(_privacy_exports(runtime, now))
+    report.append(_stored_uploads(runtime, now))
 
     usage_cut, compliance_cut = _fixed("audit_log", now), _fixed("audit_compliance", now)
     with runtime.db.session(ALL_ORGS) as s:
@@ -140,6 +142,20 @@ def _privacy_exports(runtime: Runtime, now: datetime) -> Removed:
         )
         count = int(result.rowcount or 0)  # type: ignore[attr-defined]
     return Removed("privacy_exports", count, cut)
+
+
+def _stored_uploads(runtime: Runtime, now: datetime) -> Removed:
+    """Uploads in the shared store no job will read (the job crashed before it was queued, was cancelled,
+    or nobody imported the console preview): older than the rule and named by no queued or running job."""
+    cut = _fixed("stored_uploads", now)
+    with runtime.db.session(ALL_ORGS) as s:
+        pending = s.scalars(
+            select(Job.params).where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+        ).all()
+    wanted = {str(p["file_key"]) for p in pending if p and p.get("file_key")}
+    stale = [k for k in runtime.files.keys_stored_before(UPLOADS_PREFIX, cut) if k not in wanted]
+    removed = sum(runtime.files.delete(key) for key in stale)
+    return Removed("stored_uploads", removed, cut)
 
 
 def _lead_lists(runtime: Runtime, now: datetime) -> Removed:

@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +32,7 @@ from core.errors import ClearlineError
 from core.models import StoredFileChunk, StoredFileRow
 
 CHUNK_BYTES = 1 << 20
+UPLOADS_PREFIX = "uploads/"  # uploads waiting for their job (`stash_upload`); swept by retention
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
@@ -71,6 +73,10 @@ class FileStore(Protocol):
 
     def delete(self, key: str) -> bool:
         """Remove the file; False if there was none."""
+        ...
+
+    def keys_stored_before(self, prefix: str, before: datetime) -> list[str]:
+        """The keys starting with `prefix` whose file was stored before `before` (for sweeps)."""
         ...
 
 
@@ -127,6 +133,17 @@ class LocalFileStore:
         except FileNotFoundError:
             return False
         return True
+
+    def keys_stored_before(self, prefix: str, before: datetime) -> list[str]:
+        cutoff = before.timestamp()
+        return sorted(
+            key
+            for path in self.root.rglob("*")
+            if path.is_file()
+            and not path.name.endswith(".partial")
+            and (key := path.relative_to(self.root).as_posix()).startswith(prefix)
+            and path.stat().st_mtime < cutoff
+        )
 
 
 def _rechunked(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -239,6 +256,18 @@ class PostgresFileStore:
         with self.engine.begin() as conn:
             return conn.execute(delete(StoredFileRow).where(StoredFileRow.key == key)).rowcount > 0
 
+    def keys_stored_before(self, prefix: str, before: datetime) -> list[str]:
+        with self.engine.connect() as conn:
+            return [
+                str(key)
+                for key in conn.scalars(
+                    select(StoredFileRow.key)
+                    .where(StoredFileRow.key.startswith(prefix, autoescape=True))
+                    .where(StoredFileRow.created_at < before)
+                    .order_by(StoredFileRow.key)
+                )
+            ]
+
 
 def file_chunks(path: Path) -> Iterator[bytes]:
     """A local file's bytes in chunks, for `FileStore.put`."""
@@ -247,10 +276,21 @@ def file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
+@dataclass(frozen=True)
+class StashedUpload:
+    """An upload already moved into the store (`stash_upload`): its key, the client's name for it, its
+    SHA-256 and size."""
+
+    file_key: str
+    file_name: str
+    sha256: str
+    size: int
+
+
 def stash_upload(store: FileStore, path: Path, *, org_id: uuid.UUID | None) -> str:
     """Move a received upload from this host's disk into the store, where the job that reads it finds it
     on whichever host it runs; returns its key. The local file is removed either way."""
-    key = f"uploads/{org_id or 'platform'}/{uuid.uuid4().hex}.upload"
+    key = f"{UPLOADS_PREFIX}{org_id or 'platform'}/{uuid.uuid4().hex}.upload"
     try:
         store.put(key, file_chunks(path), org_id=org_id)
     finally:
@@ -270,3 +310,30 @@ def local_copy(store: FileStore, key: str, directory: Path) -> Iterator[Path]:
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+def cached_copy(store: FileStore, key: str, sha256: str, directory: Path, *, suffix: str = "") -> Path:
+    """This host's copy of a stored file whose content is `sha256`, for readers that need a path (a media
+    player): `directory/<sha256><suffix>`, fetched once and checked against the hash; content-addressed,
+    so a cached copy is never stale. Raises `FileNotStoredError` if the store's bytes are not `sha256`."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError(f"sha256 {sha256[:80]!r} is not 64 lowercase hex digits")
+    target = directory / f"{sha256}{suffix}"
+    if target.is_file():
+        return target
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    partial = directory / f".{sha256}.{uuid.uuid4().hex}.partial"
+    try:
+        digest = hashlib.sha256()
+        with partial.open("wb") as out:
+            for chunk in store.open(key):
+                out.write(chunk)
+                digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            raise FileNotStoredError(
+                f"stored file {key!r} has SHA-256 {digest.hexdigest()}, expected {sha256}"
+            )
+        os.replace(partial, target)  # two processes fetching at once both rename the same bytes in
+    finally:
+        partial.unlink(missing_ok=True)
+    return target

@@ -23,6 +23,7 @@ MONTHS_24 = 730
 YEARS_5 = 1827  # five years, leap days included
 
 PRIVACY_EXPORT_DAYS = 30
+STORED_UPLOAD_DAYS = 2  # an upload waits minutes for its job; two days outlast a weekend-night outage
 
 TSR = "16 CFR 310.5 (Telemarketing Sales Rule, as amended in 2024): records kept 5 years"
 
@@ -130,6 +131,18 @@ RULES += (
         PRIVACY_EXPORT_DAYS,
         "a copy of personal data made only to be handed to the person: removed once they had time to "
         "download it",
+    ),
+)
+
+RULES += (
+    RetentionRule(
+        "stored_uploads",
+        "uploaded files waiting in the shared file store for their job (lead, DNC and scrub uploads, the "
+        "console's staged lead files) whose job never ran: it crashed before being queued, was cancelled, "
+        "or the preview was abandoned; a file a queued or running job still names is kept",
+        "the upload",
+        STORED_UPLOAD_DAYS,
+        "a copy of the customer's file that no job will read: removed once it is clearly abandoned",
     ),
 )
 

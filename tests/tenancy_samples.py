@@ -78,7 +78,13 @@ def _upload_token(world: World) -> str:
         writer.write(b"phone\n2025550143\n")
         upload = writer.finish("sample.csv")
     campaign_id = uuid.UUID(world.sample("campaign_id"))
-    return stage(runtime, upload, campaign_id=campaign_id, user_id=world.owner.users["manager"].id).token
+    return stage(
+        runtime,
+        upload,
+        org_id=world.owner.org.id,
+        campaign_id=campaign_id,
+        user_id=world.owner.users["manager"].id,
+    ).token
 
 
 def _large_id() -> int:
@@ -172,7 +178,7 @@ def _kept_safe_harbor_message(world: World) -> str:
             wav.setframerate(8000)
             wav.writeframes(os.urandom(8000 * 2 * 2))
         with runtime.db.session(Scope(world.owner.org.id)) as s:
-            return keep_message(s, runtime.settings.home, world.owner.org.id, path, source="uploaded").sha256
+            return keep_message(s, runtime.files, world.owner.org.id, path, source="uploaded").sha256
 
 
 SAMPLES: dict[str, Callable[[World], str]] = {

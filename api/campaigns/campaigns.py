@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -49,7 +48,7 @@ def create_campaign(
     settings.pop("name")
     settings.pop("org_id", None)
     campaign = service.create_campaign(session, org_id=org_id, name=data.name, settings=settings)
-    safe_harbor.generate_campaign_message(session, campaign, runtime.settings.home)
+    safe_harbor.generate_campaign_message(session, campaign, runtime.files)
     return CampaignOut.of(campaign)
 
 
@@ -69,7 +68,7 @@ def update_campaign(
 ) -> CampaignOut:
     campaign = service.get_campaign(session, campaign_id)
     service.update_campaign(session, campaign, data.given())
-    safe_harbor.generate_campaign_message(session, campaign, runtime.settings.home)
+    safe_harbor.generate_campaign_message(session, campaign, runtime.files)
     return CampaignOut.of(campaign)
 
 
@@ -92,7 +91,7 @@ def generate_safe_harbor(campaign_id: uuid.UUID, session: Session, runtime: Runt
             field="safe_harbor_callback_number",
         )
     campaign.safe_harbor_source = None  # asked for explicitly: the generated message replaces a recorded one
-    safe_harbor.generate_campaign_message(session, campaign, runtime.settings.home)
+    safe_harbor.generate_campaign_message(session, campaign, runtime.files)
     return CampaignOut.of(campaign)
 
 
@@ -107,17 +106,20 @@ def generate_safe_harbor(campaign_id: uuid.UUID, session: Session, runtime: Runt
         "Every download is audited."
     ),
 )
-def download_safe_harbor_message(sha256: str, session: Session, principal: Principal) -> Response[bytes]:
+def download_safe_harbor_message(
+    sha256: str, session: Session, principal: Principal, runtime: Runtime
+) -> Response[bytes]:
     if not re.fullmatch(r"[0-9a-f]{64}", sha256):
         raise ValidationError(f"sha256 {sha256[:80]} is not 64 lowercase hex digits", field="sha256")
     kept = safe_harbor.kept_message(session, sha256)
     if kept is not None:
-        path, source, text, campaign = Path(kept.path), kept.source, kept.text or "", kept.campaign_id
+        ref, source, text, campaign = kept.path, kept.source, kept.text or "", kept.campaign_id
     elif sha256 == safe_harbor.DEFAULT_SHA256:  # the shipped placeholder: any organization may have played it
-        path, source, text, campaign = DEFAULT_SAFE_HARBOR_WAV, "default", "", None
+        ref, source, text, campaign = str(DEFAULT_SAFE_HARBOR_WAV), "default", "", None
     else:
         raise NotFoundError(f"no kept safe-harbor message {sha256} in this organization")
-    body = path.read_bytes()
+    store = runtime.files
+    body = b"".join(safe_harbor.message_chunks(store, ref))  # at most MAX_BYTES: a 30 s message
     audit.record(
         session,
         action="safe_harbor_message.download",
@@ -223,16 +225,16 @@ async def upload_safe_harbor(
         with runtime.db.session(principal.scope) as s:
             return service.get_campaign(s, campaign_id).org_id
 
-    org_id = await anyio.to_thread.run_sync(campaign_org)
+    await anyio.to_thread.run_sync(campaign_org)  # 404 before the body is read
     limit = min(runtime.settings.max_upload_bytes, safe_harbor.MAX_BYTES)
-    directory = safe_harbor.safe_harbor_dir(runtime.settings.home, org_id)
+    directory = safe_harbor.upload_dir(runtime.settings.home)
     received = await receive_upload(request, directory, limit, default_name="safe-harbor.wav")
 
     def store() -> CampaignOut:
         try:
             with runtime.db.session(principal.scope) as s:
                 campaign = service.get_campaign(s, campaign_id)
-                safe_harbor.set_campaign_message(s, campaign, runtime.settings.home, received.file.path)
+                safe_harbor.set_campaign_message(s, campaign, runtime.files, received.file.path)
                 return CampaignOut.of(campaign)
         finally:
             received.file.path.unlink(missing_ok=True)  # consumed when stored; never left behind

@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session
 from campaigns.models import CallAttempt, Campaign, CampaignStatus, Outcome
 from core.db import ALL_ORGS, Database
 from core.errors import ClearlineError
+from core.runtime import current_runtime
 from dialer import pacing
 from dialer.campaign_settings import build_policy
 from dialer.engine.compliance import DialTimeCompliance
 from dialer.engine.floor import FloorCampaign
 from dialer.media import DEFAULT_SAFE_HARBOR_WAV
 from dialer.media.amd import campaign_amd, voicemail_drop
-from dialer.media.safe_harbor import DEFAULT_SHA256
+from dialer.media.safe_harbor import DEFAULT_SHA256, local_wav
 from dialer.models import CAMPAIGN_CANNOT_RUN, TrunkAlarm
 from dialer.sip.profiles import TrunkProfile, load_profile
 
@@ -65,8 +66,15 @@ def campaign_run(
     budget.seed(abandon_history(db, campaign.id))
     policy = build_policy(campaign, budget, profile.effective_ring_timeout(profile.ring_timeout_s))
     amd_on, amd_settings = campaign_amd(campaign.amd_settings or {})
-    safe_harbor_wav = campaign.safe_harbor_wav or str(DEFAULT_SAFE_HARBOR_WAV)
     safe_harbor_sha256 = campaign.safe_harbor_sha256 if campaign.safe_harbor_wav else DEFAULT_SHA256
+    safe_harbor_wav = str(DEFAULT_SAFE_HARBOR_WAV)
+    if campaign.safe_harbor_wav:  # kept in the shared store: played from this host's cached copy
+        runtime = current_runtime()
+        safe_harbor_wav = str(
+            local_wav(
+                runtime.files, runtime.settings.home, campaign.safe_harbor_wav, safe_harbor_sha256 or ""
+            )
+        )
     # The voicemail message is the campaign's safe-harbor message (it names the seller and the callback
     # number), kept by sha256 the same way.
     leaves_message = voicemail_drop(campaign.amd_settings or {})

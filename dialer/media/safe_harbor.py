@@ -2,19 +2,21 @@
 
 The law's safe-harbor message (played when no agent is free within 2 s of the answer) must identify the
 seller and give the opt-out key; the line worker plays it through the 8/16 kHz conference bridge, so
-only PCM mono WAV at 8 or 16 kHz, 2 to 30 seconds long, is accepted. The file lives under
-`$CLEARLINE_HOME/safe-harbor/<org id>/<campaign id>.wav`: the campaign only ever refers to the stored
-copy, never to a path a user typed.
+only PCM mono WAV at 8 or 16 kHz, 2 to 30 seconds long, is accepted. Every message (uploaded or
+generated) is kept once per organization in the shared file store under
+`safe-harbor/<org id>/<sha256>.wav` (`kept_key`), so a line worker or API on any host reaches it: the
+campaign and the kept copy's row name that key, never a path a user typed. A process that plays it
+(pjsua2 needs a WAV path) fetches it once into its host's cache, `$CLEARLINE_HOME/cache/safe-harbor/`
+(`local_wav`). Rows from before the store name an absolute path on the host that wrote them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import tempfile
 import uuid
 import wave
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign, SafeHarborMessageCopy
 from core.errors import ValidationError
+from core.file_store import FileStore, cached_copy, file_chunks
 from core.models import Organization
 from dialer.media import DEFAULT_SAFE_HARBOR_WAV, speech
 
@@ -67,33 +70,53 @@ def check_safe_harbor_wav(path: Path) -> SafeHarborMessage:
     return SafeHarborMessage(rate, round(seconds, 2))
 
 
-def safe_harbor_dir(home: Path, org_id: uuid.UUID) -> Path:
-    path = home / "safe-harbor" / str(org_id)
+def upload_dir(home: Path) -> Path:
+    """Where this host receives an uploaded message for the moment it is checked and stored."""
+    path = home / "safe-harbor" / "incoming"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
 
-def store_safe_harbor(
-    home: Path, org_id: uuid.UUID, campaign_id: uuid.UUID, upload: Path
-) -> tuple[Path, SafeHarborMessage]:
-    """Check an uploaded file and make it the campaign's message (replacing any earlier one); the upload
-    is consumed either way."""
-    try:
-        message = check_safe_harbor_wav(upload)
-        target = safe_harbor_dir(home, org_id) / f"{campaign_id}.wav"
-        os.chmod(upload, 0o600)
-        os.replace(upload, target)
-    finally:
-        upload.unlink(missing_ok=True)
-    return target, message
+def kept_key(org_id: uuid.UUID, sha256: str) -> str:
+    """The shared file store key of an organization's kept message."""
+    return f"safe-harbor/{org_id}/{sha256}.wav"
 
 
-def set_campaign_message(session: Session, campaign: Campaign, home: Path, upload: Path) -> SafeHarborMessage:
+def is_stored(ref: str) -> bool:
+    """A message reference names a key of the shared store (else an absolute path, as older rows do)."""
+    return not ref.startswith("/")
+
+
+def cache_dir(home: Path) -> Path:
+    return home / "cache" / "safe-harbor"
+
+
+def local_wav(store: FileStore, home: Path, ref: str, sha256: str) -> Path:
+    """A WAV path this host can play for the message `ref`: fetched from the store into this host's
+    cache on first use (checked against `sha256`), or the old row's own path."""
+    if not is_stored(ref):
+        return Path(ref)
+    return cached_copy(store, ref, sha256, cache_dir(home), suffix=".wav")
+
+
+def message_chunks(store: FileStore, ref: str) -> Iterator[bytes]:
+    """The message's bytes, wherever it is kept."""
+    return store.open(ref) if is_stored(ref) else file_chunks(Path(ref))
+
+
+def set_campaign_message(
+    session: Session, campaign: Campaign, store: FileStore, upload: Path
+) -> SafeHarborMessage:
     """Make an uploaded file the campaign's safe-harbor message (the API's upload route and the console
     both call this); a file that breaks a rule is refused with the rule and nothing changes. A recorded
-    message wins over the generated one from then on."""
-    path, message = store_safe_harbor(home, campaign.org_id, campaign.id, upload)
-    kept = keep_message(session, home, campaign.org_id, path, source="uploaded", campaign_id=campaign.id)
+    message wins over the generated one from then on. The upload is consumed either way."""
+    try:
+        message = check_safe_harbor_wav(upload)
+        kept = keep_message(
+            session, store, campaign.org_id, upload, source="uploaded", campaign_id=campaign.id
+        )
+    finally:
+        upload.unlink(missing_ok=True)
     campaign.safe_harbor_wav = kept.path
     campaign.safe_harbor_source, campaign.safe_harbor_sha256 = "uploaded", kept.sha256
     session.flush()
@@ -113,7 +136,7 @@ DEFAULT_SHA256 = sha256_of(DEFAULT_SAFE_HARBOR_WAV)
 
 def keep_message(
     session: Session,
-    home: Path,
+    store: FileStore,
     org_id: uuid.UUID,
     wav: Path,
     *,
@@ -122,7 +145,8 @@ def keep_message(
     campaign_id: uuid.UUID | None = None,
 ) -> SafeHarborMessageCopy:
     """The kept copy of a message (2024 TSR record-keeping): stored once per organization under the
-    sha256 of its bytes, never overwritten, so the exact audio any attempt names stays retrievable."""
+    sha256 of its bytes in the shared file store, never overwritten, so the exact audio any attempt names
+    stays retrievable from every host."""
     message = check_safe_harbor_wav(wav)
     sha = sha256_of(wav)
     kept = session.scalars(
@@ -132,21 +156,19 @@ def keep_message(
     ).one_or_none()
     if kept is not None:
         return kept
-    directory = safe_harbor_dir(home, org_id) / "kept"
-    directory.mkdir(exist_ok=True, mode=0o700)
-    target = directory / f"{sha}.wav"
-    if not target.exists():
-        staging = directory / f".{sha}.{uuid.uuid4().hex}.tmp"
-        shutil.copyfile(wav, staging)
-        os.chmod(staging, 0o600)
-        os.replace(staging, target)
+    key = kept_key(org_id, sha)
+    stored = store.put(key, file_chunks(wav), org_id=org_id)
+    if stored.sha256 != sha:
+        raise ValidationError(
+            f"the message changed while it was stored ({stored.sha256} != {sha})", field="file"
+        )
     kept = SafeHarborMessageCopy(
         org_id=org_id,
         sha256=sha,
         source=source,
         text=text,
-        path=str(target),
-        size_bytes=target.stat().st_size,
+        path=key,
+        size_bytes=stored.size,
         seconds=message.seconds,
         campaign_id=campaign_id,
     )
@@ -156,7 +178,7 @@ def keep_message(
 
 
 def generate_campaign_message(
-    session: Session, campaign: Campaign, home: Path
+    session: Session, campaign: Campaign, store: FileStore
 ) -> SafeHarborMessageCopy | None:
     """Speak the campaign's message from its seller, callback number and opt-out key and make it the
     campaign's message, unless it has a recorded one (which wins) or no callback number (then nothing is
@@ -178,7 +200,7 @@ def generate_campaign_message(
                 f"the generated safe-harbor message is refused: {exc}", field="seller"
             ) from exc
         kept = keep_message(
-            session, home, campaign.org_id, wav, source="generated", text=text, campaign_id=campaign.id
+            session, store, campaign.org_id, wav, source="generated", text=text, campaign_id=campaign.id
         )
     campaign.safe_harbor_wav = kept.path
     campaign.safe_harbor_source, campaign.safe_harbor_sha256 = "generated", kept.sha256

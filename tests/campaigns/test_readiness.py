@@ -18,6 +18,7 @@ from sqlalchemy import update
 from campaigns.models import Campaign, Lead, LeadList
 from core.db import ALL_ORGS, Scope
 from core.runtime import Runtime
+from dialer.media import safe_harbor
 from dialer.readiness import (
     CertificateFacts,
     LeadFacts,
@@ -369,7 +370,7 @@ def test_the_safe_harbor_message_is_uploaded_checked_and_stored_per_organization
     campaign = new_campaign(client, tenant)
     url = f"/api/campaigns/{campaign['id']}/safe-harbor"
     assert campaign["settings"]["safe_harbor_message"] == "default"
-    stored_dir = runtime.settings.home / "safe-harbor" / str(tenant.id)
+    incoming = safe_harbor.upload_dir(runtime.settings.home)
     for bad, rule in [
         (wav_bytes(channels=2), "mono"),
         (wav_bytes(rate=44100), "8000 or 16000 Hz"),
@@ -379,7 +380,7 @@ def test_the_safe_harbor_message_is_uploaded_checked_and_stored_per_organization
     ]:
         r = client.post(url, content=bad, headers=tenant.headers("manager"))
         assert r.status_code == 422 and rule in r.json()["detail"], r.text
-    assert not list(stored_dir.glob("*.upload"))
+    assert not list(incoming.glob("*.upload"))
     r = client.post(
         url,
         files={"file": ("msg.wav", wav_bytes(rate=16000), "audio/wav")},
@@ -387,7 +388,9 @@ def test_the_safe_harbor_message_is_uploaded_checked_and_stored_per_organization
     )
     assert r.status_code == 200, r.text
     assert r.json()["settings"]["safe_harbor_message"] == "uploaded"
-    assert (stored_dir / f"{campaign['id']}.wav").read_bytes() == wav_bytes(rate=16000)
+    sha = r.json()["settings"]["safe_harbor_sha256"]
+    assert b"".join(runtime.files.open(safe_harbor.kept_key(tenant.id, sha))) == wav_bytes(rate=16000)
+    assert not list(incoming.iterdir())  # nothing of it stays on the receiving host
     assert client.post(url, content=wav_bytes(), headers=tenant.headers("agent")).status_code == 403
 
 

@@ -48,7 +48,7 @@ def test_amd_bridges_the_person_hangs_up_a_machine_and_leaves_the_message_where_
     with runtime.db.session(Scope(tenant.id)) as s:
         row = s.get(Campaign, campaign.id)
         assert row is not None
-        set_campaign_message(s, row, runtime.settings.home, recording)
+        set_campaign_message(s, row, runtime.files, recording)
         row.amd_settings = {"enabled": True, "voicemail_drop": True}
         message_sha = row.safe_harbor_sha256
     with runtime.db.session(ALL_ORGS) as s:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import wave
-from pathlib import Path
 
 from litestar.testing import TestClient
 from sqlalchemy import select
@@ -14,7 +13,7 @@ from campaigns.models import Campaign, SafeHarborMessageCopy
 from core.db import ALL_ORGS, Scope
 from core.legal import AGENT_CONNECT_DEADLINE_S
 from core.runtime import Runtime
-from dialer.media.safe_harbor import generate_campaign_message
+from dialer.media.safe_harbor import generate_campaign_message, local_wav
 from dialer.simulators.carrier import CarrierBehaviour
 from tests.engine.conftest import MakeSandbox, TestCertificates
 from tests.engine.test_engine_calls import attempts_of, engine_config, login, one_agent_floor, wait_for
@@ -29,9 +28,10 @@ def test_an_answered_call_with_no_free_agent_plays_the_generated_message_named_b
         row = s.get(Campaign, campaign.id)
         assert row is not None
         row.seller, row.safe_harbor_callback_number = "Harbor Roofing", "+12025558700"
-        kept = generate_campaign_message(s, row, runtime.settings.home)
+        kept = generate_campaign_message(s, row, runtime.files)
         assert kept is not None
-        sha, wav_path, text = kept.sha256, Path(kept.path), kept.text
+        sha, key, text = kept.sha256, kept.path, kept.text
+    wav_path = local_wav(runtime.files, runtime.settings.home, key, sha)  # kept in the shared store
     assert text is not None and "Harbor Roofing" in text
     with wave.open(str(wav_path), "rb") as wav:
         message_s = wav.getnframes() / wav.getframerate()

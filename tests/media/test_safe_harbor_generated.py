@@ -19,7 +19,7 @@ from core.db import ALL_ORGS
 from core.errors import ValidationError
 from core.models import AuditEntry
 from core.runtime import Runtime
-from dialer.media.safe_harbor import DEFAULT_SHA256, check_safe_harbor_wav
+from dialer.media.safe_harbor import DEFAULT_SHA256, check_safe_harbor_wav, kept_key
 from dialer.media.speech import safe_harbor_text, spoken_number, synthesize
 from tests.conftest import Tenant, make_tenant
 
@@ -91,7 +91,8 @@ def test_a_saved_campaign_gets_its_generated_message_kept_by_sha256_and_download
         kept = s.scalars(select(SafeHarborMessageCopy).where(SafeHarborMessageCopy.sha256 == sha)).one()
         assert kept.org_id == tenant.id and kept.source == "generated"
         assert kept.text is not None and "Harbor Roofing" in kept.text and "press 9" in kept.text
-        assert hashlib.sha256(Path(kept.path).read_bytes()).hexdigest() == sha
+        assert kept.path == kept_key(tenant.id, sha)  # in the shared file store, for every host
+        assert hashlib.sha256(b"".join(runtime.files.open(kept.path))).hexdigest() == sha
     url = f"/api/safe-harbor-messages/{sha}"
     r = client.get(url, headers=tenant.headers("compliance"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("audio/wav")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -32,6 +31,7 @@ from campaigns.models import (
     DialMethod,
 )
 from core.errors import ValidationError
+from core.file_store import FileStore
 from core.legal import ABANDON_LIMIT as LEGAL_LIMIT
 from core.models import Role
 from core.runtime import Runtime
@@ -275,7 +275,7 @@ def _save(
     principal: Principal,
     campaign: Campaign | None,
     data: dict[str, Any],
-    home: Path,
+    store: FileStore,
 ) -> Response[Any]:
     errors = FormErrors()
     settings = campaign_settings({k: _form_value(data, k) for k in data}, errors)
@@ -290,7 +290,7 @@ def _save(
             else:
                 saved = service.update_campaign(session, campaign, settings)
             service.assign_agents(session, saved, [uuid.UUID(a) for a in agent_ids])
-            safe_harbor.generate_campaign_message(session, saved, home)  # as the API's save does
+            safe_harbor.generate_campaign_message(session, saved, store)  # as the API's save does
         except ValidationError as exc:
             session.rollback()  # nothing of a refused form is kept
             errors.add_error(exc)
@@ -309,7 +309,7 @@ def _save(
 def create_campaign(
     request: Request[Any, Any, Any], session: Session, principal: Principal, data: FormData, runtime: Runtime
 ) -> Response[Any]:
-    return _save(request, session, principal, None, data, runtime.settings.home)
+    return _save(request, session, principal, None, data, runtime.files)
 
 
 @get(
@@ -342,7 +342,7 @@ def update_campaign(
     runtime: Runtime,
 ) -> Response[Any]:
     campaign = service.get_campaign(session, campaign_id)
-    return _save(request, session, principal, campaign, data, runtime.settings.home)
+    return _save(request, session, principal, campaign, data, runtime.files)
 
 
 @post(
@@ -527,17 +527,16 @@ async def upload_safe_harbor(
     """The campaign's own safe-harbor recording, checked and stored by the same
     `safe_harbor.set_campaign_message` as `POST /api/campaigns/{id}/safe-harbor`."""
 
-    def campaign_state() -> tuple[uuid.UUID, bool]:
+    def campaign_state() -> bool:
         with runtime.db.session(principal.scope) as s:
-            campaign = service.get_campaign(s, campaign_id)
-            return campaign.org_id, bool(campaign.safe_harbor_wav)
+            return bool(service.get_campaign(s, campaign_id).safe_harbor_wav)
 
-    org_id, had_message = await anyio.to_thread.run_sync(campaign_state)
+    had_message = await anyio.to_thread.run_sync(campaign_state)
     errors = FormErrors()
     try:
         received = await receive_upload(
             request,
-            safe_harbor.safe_harbor_dir(runtime.settings.home, org_id),
+            safe_harbor.upload_dir(runtime.settings.home),
             min(runtime.settings.max_upload_bytes, safe_harbor.MAX_BYTES),
             raw_body_allowed=False,
             default_name="safe-harbor.wav",
@@ -550,9 +549,7 @@ async def upload_safe_harbor(
         try:
             with runtime.db.session(principal.scope) as s:
                 campaign = service.get_campaign(s, campaign_id)
-                return safe_harbor.set_campaign_message(
-                    s, campaign, runtime.settings.home, received.file.path
-                )
+                return safe_harbor.set_campaign_message(s, campaign, runtime.files, received.file.path)
         finally:
             received.file.path.unlink(missing_ok=True)  # consumed when stored; never left behind
 

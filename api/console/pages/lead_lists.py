@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from api.campaigns.lead_lists import error_report_download
 from api.console.pages.campaigns import CAMPAIGNS
 from api.console.render import page
-from api.console.staging import stage, staged, staging_dir, unstage
+from api.console.staging import stage, staged, staged_copy, staging_dir, unstage
 from api.principal import Principal
 from api.uploads import receive_upload
 from campaigns import lead_lists, service
@@ -27,6 +27,7 @@ from campaigns.jobs import IMPORT_KIND
 from campaigns.lead_columns import FIELDS
 from campaigns.models import ListStatus
 from core.errors import ClearlineError, NotFoundError, ValidationError
+from core.file_store import StashedUpload
 from core.jobs import get_job
 from core.models import JobStatus
 from core.runtime import Runtime
@@ -75,17 +76,18 @@ def _preview(
     status_code: int = 200,
 ) -> Template:
     item = staged(runtime, token, principal.user_id)
-    preview = lead_lists.preview_file(item.upload.path, mapping, has_header)
+    with staged_copy(runtime, item) as path:
+        preview = lead_lists.preview_file(path, mapping, has_header)
     return page(
         request,
         "lead_lists/preview.html",
         status_code=status_code,
         token=token,
-        upload=item.upload,
+        upload=item,
         preview=preview,
         fields=FIELDS,
         field_labels=FIELD_LABELS,
-        list_name=list_name or item.upload.file_name,
+        list_name=list_name or item.file_name,
         allow_same_file=allow_same_file,
         error=error,
     )
@@ -100,11 +102,11 @@ def _preview(
 async def upload_file(
     request: Request[Any, Any, Any], campaign_id: uuid.UUID, principal: Principal, runtime: Runtime
 ) -> Template:
-    def check_campaign() -> None:
+    def check_campaign() -> uuid.UUID:
         with runtime.db.session(principal.scope) as s:
-            lead_lists.org_taking_leads(s, campaign_id)
+            return lead_lists.org_taking_leads(s, campaign_id)
 
-    await anyio.to_thread.run_sync(check_campaign)
+    org_id = await anyio.to_thread.run_sync(check_campaign)
     received = await receive_upload(
         request,
         staging_dir(runtime),
@@ -113,15 +115,16 @@ async def upload_file(
         default_name="leads.csv",
     )
     item = await anyio.to_thread.run_sync(
-        lambda: stage(runtime, received.file, campaign_id=campaign_id, user_id=principal.user_id)
+        lambda: stage(
+            runtime, received.file, org_id=org_id, campaign_id=campaign_id, user_id=principal.user_id
+        )
     )
     try:
         return await anyio.to_thread.run_sync(
             lambda: _preview(request, runtime, principal, item.token, None, None)
         )
     except ValidationError:
-        received.file.path.unlink(missing_ok=True)  # unreadable: nothing to map, nothing kept
-        unstage(runtime, item.token)
+        unstage(runtime, item.token, delete_file=True)  # unreadable: nothing to map, nothing kept
         raise
 
 
@@ -157,7 +160,7 @@ def import_upload(
 ) -> Template:
     item = staged(runtime, upload_token, principal.user_id)
     mapping = _mapping_of(data)
-    fields = {"name": _value(data, "name") or item.upload.file_name, "mapping": json.dumps(mapping)}
+    fields = {"name": _value(data, "name") or item.file_name, "mapping": json.dumps(mapping)}
     if _has_header(data) is not None:
         fields["has_header"] = "true" if _has_header(data) else "false"
     if _value(data, "allow_same_file") == "true":
@@ -170,12 +173,12 @@ def import_upload(
             principal.scope,
             org_id=org_id,
             campaign_id=item.campaign_id,
-            upload=item.upload,
+            upload=StashedUpload(item.file_key, item.file_name, item.sha256, item.size),
             fields=fields,
             created_by=principal.user_id,
         )
     except ClearlineError as exc:  # e.g. the same file again: say so on the preview, keep nothing
-        unstage(runtime, upload_token)
+        unstage(runtime, upload_token, delete_file=True)
         return page(
             request,
             "lead_lists/refused.html",
