@@ -51,12 +51,20 @@
     return card ? card.dataset.attemptId : "";
   }
 
+  // While one of the agent's own actions is in flight, a pushed desk waits: htmx swaps the action's
+  // answer into the #desk it started from, so a push replacing that element first would drop the answer
+  // (the refusal next to the number they typed) into a detached element.
+  var actionsInFlight = 0, heldPush = null;
+
   function swapIn(html) {
+    if (actionsInFlight > 0) { heldPush = html; return; }
     var old = document.getElementById("desk");
     var holder = document.createElement("div");
     holder.innerHTML = html.trim();
     var fresh = holder.querySelector("#desk");
     if (!old || !fresh || fresh.dataset.key === old.dataset.key) return;
+    // A push rendered before the desk on screen (an action's answer) is older news: keep what is shown.
+    if (Number(fresh.dataset.nowMs) < Number(old.dataset.nowMs)) return;
     var focused = document.activeElement && document.activeElement.id;
     var previous = currentAttempt();
     // What the agent is typing (a number to dial, a skip note) survives a pushed desk.
@@ -91,6 +99,15 @@
 
   window.clearlineAgent = { cardShown: {} };
   var beforeSwapAttempt = "";
+  document.addEventListener("htmx:beforeRequest", function () { actionsInFlight += 1; });
+  document.addEventListener("htmx:afterRequest", function () {
+    actionsInFlight = Math.max(0, actionsInFlight - 1);
+    if (actionsInFlight === 0 && heldPush !== null) {
+      var held = heldPush;
+      heldPush = null;
+      setTimeout(function () { swapIn(held); }, 0);  // after the answer's own swap
+    }
+  });
   document.addEventListener("htmx:beforeSwap", function () { beforeSwapAttempt = currentAttempt(); });
   document.addEventListener("htmx:afterSwap", function () { settle(document.getElementById("desk"), beforeSwapAttempt); });
   // A callback's local date and time goes with the browser's UTC offset on that date.
