@@ -1,7 +1,8 @@
 """A separate dialer-like process for the hopper tests: `python -m tests.campaigns.leaser MODE ...`.
 
-Modes: `drain CAMPAIGN HOLDER BATCH START_AT` leases batches until none are left and prints every id as
-one JSON list; `hold CAMPAIGN HOLDER N NOW LEASE_S` leases N leads, prints their ids and then sleeps until
+Modes: `drain CAMPAIGN HOLDER BATCH` prints `ready`, waits for a line on stdin (so that both processes
+start together however long their start-up took), then leases batches until none are left and prints
+every id as one JSON list; `hold CAMPAIGN HOLDER N NOW LEASE_S` leases N leads, prints their ids and then sleeps until
 killed; `lock CAMPAIGN N` locks N callable leads in an open transaction, prints their ids and sleeps.
 """
 
@@ -25,8 +26,10 @@ def main(argv: list[str]) -> None:
     db = Database(os.environ["DATABASE_URL"], pool_size=1)
     mode, campaign_id = argv[0], uuid.UUID(argv[1])
     if mode == "drain":
-        holder, batch, start_at = argv[2], int(argv[3]), float(argv[4])
-        time.sleep(max(0.0, start_at - time.time()))
+        holder, batch = argv[2], int(argv[3])
+        db.engine.connect().close()  # imported and connected: say so, then start on the test's word
+        print("ready", flush=True)
+        sys.stdin.readline()
         got: list[int] = []
         while leased := lease_leads(db, campaign_id, batch, datetime.now(UTC), holder=holder, lease_s=600):
             got.extend(lead.lead_id for lead in leased)

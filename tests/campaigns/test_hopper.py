@@ -23,6 +23,7 @@ NOW = datetime(2026, 6, 1, 15, 0, tzinfo=UTC)
 def _spawn(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.campaigns.leaser", *args],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         env=os.environ.copy(),
@@ -78,8 +79,15 @@ def test_a_leased_lead_is_not_leased_again_until_released_or_expired(world: Camp
 
 def test_two_dialer_processes_draining_one_campaign_get_disjoint_leads(world: CampaignWorld) -> None:
     world.add_list(numbers(400))
-    start_at = str(time.time() + 1.5)
-    procs = [_spawn("drain", str(world.campaign_id), f"dialer-{i}", "7", start_at) for i in range(2)]
+    # Both start on one signal once both are up: a start time fixed in advance let the first drain all
+    # 400 leads while the second was still importing, on a loaded machine.
+    procs = [_spawn("drain", str(world.campaign_id), f"dialer-{i}", "7") for i in range(2)]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     results = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
     a, b = (set(r) for r in results)
