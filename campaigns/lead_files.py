@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from core.errors import ValidationError
-from core.file_limits import LIMITS, FileLimitError, FileLimits, allow_csv_cells_up_to, longest_cell
+from core.file_limits import LIMITS, FileLimitError, FileLimits, allow_csv_cells_up_to, check_cell_lengths
 
 DELIMITERS = (",", "\t", "|", ";")
 SNIFF_BYTES = 64 * 1024
@@ -213,13 +213,7 @@ class LeadFile:
                     raise ValidationError(
                         f"line {start}: the file cannot be read as CSV ({exc})", row=start
                     ) from exc
-                if longest_cell(row) > limits.max_cell_chars:
-                    raise FileLimitError(
-                        f"a cell is longer than the {limits.max_cell_chars}-character cell limit",
-                        row=start,
-                        limit="cell_chars",
-                        value=limits.max_cell_chars,
-                    )
+                check_cell_lengths(row, start, limits.max_cell_chars)
                 if "".join(row).strip():
                     self._check_row(start, row)
                     yield start, row

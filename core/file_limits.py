@@ -23,8 +23,15 @@ def allow_csv_cells_up_to(chars: int) -> None:
         csv.field_size_limit(chars)
 
 
-def longest_cell(row: list[str]) -> int:
-    return max(map(len, row), default=0)
+def check_cell_lengths(cells: list[str], row: int, max_cell_chars: int) -> None:
+    """Refuse a row with a cell longer than `max_cell_chars` (the csv module's own limit is process-wide)."""
+    if max(map(len, cells), default=0) > max_cell_chars:
+        raise FileLimitError(
+            f"a cell is longer than the {max_cell_chars}-character cell limit",
+            row=row,
+            limit="cell_chars",
+            value=max_cell_chars,
+        )
 
 
 @dataclass(frozen=True)

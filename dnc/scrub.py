@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Database, Scope
 from core.errors import NotFoundError, ValidationError
-from core.file_limits import LIMITS, FileLimitError, allow_csv_cells_up_to, bounded_lines, longest_cell
+from core.file_limits import LIMITS, FileLimitError, allow_csv_cells_up_to, bounded_lines, check_cell_lengths
 from core.file_store import FileStore, stash_upload
 from core.jobs import create_job
 from core.runtime import current_runtime
@@ -129,13 +129,7 @@ def _read_leads_csv(path: Path) -> LeadFile:
                     limit="columns",
                     value=limits.max_columns,
                 )
-            if longest_cell(cells) > limits.max_cell_chars:
-                raise FileLimitError(
-                    f"a cell is longer than the {limits.max_cell_chars}-character cell limit",
-                    row=line,
-                    limit="cell_chars",
-                    value=limits.max_cell_chars,
-                )
+            check_cell_lengths(cells, line, limits.max_cell_chars)
             rows.append((line, cells))
     # Column by column, each distinct cell value parsed once (lead files repeat states, flags and dates).
     count = len(rows)
