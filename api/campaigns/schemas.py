@@ -38,7 +38,7 @@ class CampaignSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
     abandon_target: Annotated[
         float | msgspec.UnsetType,
         msgspec.Meta(
-            description="Abandon rate the pacing aims at, over 0 and at most 0.03 (the legal 3% of person-answered calls per campaign over 30 days). Default 0.025."
+            description="Abandon rate the campaign stays under: the abandon guard holds the rolling rate at or below it (at most 2.9%) and predictive pacing aims 0.3 point under it. Over 0 and at most 0.03 (the legal 3% of person-answered calls per campaign over 30 days). Default 0.025."
         ),
     ] = msgspec.UNSET
     max_lines_per_agent: Annotated[

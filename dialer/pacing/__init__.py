@@ -2,7 +2,7 @@
 
 Usage (engine or simulator):
 
-    policy = make_policy("predictive", abandon_target=0.022, max_lines=60, max_cps=5, budget=budget)
+    policy = make_policy("predictive", abandon_target=0.025, max_lines=60, max_cps=5, budget=budget)
     policy.observe(AgentReady(agent_id), now)          # for every agent/call event, as it happens
     for _ in range(policy.calls_to_place(now)):        # on each tick (about once a second) and on events
         place_a_call()                                  # ... then report CallPlaced(call_id)

@@ -23,6 +23,7 @@ import numpy as np
 
 from dialer.pacing.budget import AbandonBudget
 from dialer.pacing.estimators import LogNormalDurations, OutcomeTimes, Rate, lognormal_cdf, lognormal_params
+from dialer.pacing.guard import MAX_GUARD_LIMIT
 from dialer.pacing.predictive import PredictivePolicy
 from dialer.simulation.model import Scenario
 
@@ -78,7 +79,7 @@ class InformedPolicy(PredictivePolicy):
         scenario: Scenario,
         *,
         aggressiveness: float | None = None,
-        abandon_target: float = 0.022,
+        abandon_target: float = MAX_GUARD_LIMIT,
         budget: AbandonBudget | None = None,
         max_lines: int | None = None,
         max_cps: float | None = None,
