@@ -10,7 +10,10 @@ import msgspec
 
 from campaigns import service
 from campaigns.models import CallAttempt, Campaign, Disposition, Lead, LeadList
+from core.legal import ABANDON_LIMIT
 from core.public_ids import public_lead_id
+from dialer.pacing.guard import MAX_GUARD_LIMIT
+from dialer.pacing.predictive import STEER_HEADROOM
 from dialer.readiness import Blocker, Readiness
 
 
@@ -38,7 +41,12 @@ class CampaignSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
     abandon_target: Annotated[
         float | msgspec.UnsetType,
         msgspec.Meta(
-            description="Abandon rate the campaign stays under: the abandon guard holds the rolling rate at or below it (at most 2.9%) and predictive pacing aims 0.3 point under it. Over 0 and at most 0.03 (the legal 3% of person-answered calls per campaign over 30 days). Default 0.025."
+            description=(
+                "Abandon rate the campaign stays under: the abandon guard holds the rolling rate at or below it "
+                f"(at most {MAX_GUARD_LIMIT:.1%}) and predictive pacing aims {STEER_HEADROOM * 100:.1f} point under "
+                f"it. Over 0 and at most {ABANDON_LIMIT} (the legal {ABANDON_LIMIT:.0%} of person-answered calls per "
+                "campaign over 30 days). Default 0.025."
+            )
         ),
     ] = msgspec.UNSET
     max_lines_per_agent: Annotated[

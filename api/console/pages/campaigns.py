@@ -41,6 +41,7 @@ from dialer.engine.live import read_live_stats
 from dialer.figures import campaign_figures, start_of_utc_day
 from dialer.media import safe_harbor
 from dialer.pacing import POLICIES
+from dialer.pacing.predictive import STEER_HEADROOM
 from dialer.sip.profiles import available_profiles
 
 MANAGERS = (Role.MANAGER, Role.ORG_ADMIN)
@@ -129,6 +130,7 @@ def _form_context(
         "dedupe_scopes": DEDUPE_SCOPES,
         "zone_rule": ZONE_RULE,
         "legal_limit_pct": LEGAL_LIMIT * 100,
+        "steer_headroom_points": STEER_HEADROOM * 100,
         "recycle": values.get("recycle") or recycle_rows({}),
         "opt_out_keys": list("0123456789*#"),
         "recording_modes": RECORDING_MODES,
